@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SEED ?= 2020
+
+.PHONY: demo test lint typecheck serve lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/zhongtai demo --seed $(SEED) --host $(HOST) --port $(PORT)
+
+serve: $(STAMP)
+	$(BIN)/zhongtai db upgrade
+	$(BIN)/zhongtai serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[test]'
+	(echo "# Pinned versions for every install (pip install -c constraints.txt ...). Regenerate with: make lock"; \
+	 $(BIN)/python -m pip freeze --exclude-editable | grep -v '^zhongtai') > constraints.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,148 @@
+"""The ASGI application: lifespan (engine, migration gate), middleware, routers and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
+
+from zhongtai import __version__
+from zhongtai.catalog import endpoints as catalog_api
+from zhongtai.catalog import pages as catalog_pages
+from zhongtai.core.context import current_request_id
+from zhongtai.core.database import build_engine, build_sessionmaker, ensure_migrated
+from zhongtai.core.errors import ZhongtaiError
+from zhongtai.core.i18n import pick_language, translator
+from zhongtai.core.identity import endpoints as identity_api
+from zhongtai.core.identity import pages as identity_pages
+from zhongtai.core.logging import configure_logging
+from zhongtai.core.settings import Settings, get_settings
+from zhongtai.core.web import LANG_COOKIE, LoginRequired, templates
+from zhongtai.ops import endpoints as ops_api
+from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from zhongtai.orgs import endpoints as orgs_api
+from zhongtai.orgs import pages as orgs_pages
+
+log = logging.getLogger("zhongtai.app")
+
+API_PREFIXES = ("/api/", "/healthz", "/metrics", "/openapi.json")
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIXES)
+
+
+def error_response(request: Request, status: int, code: str, message: str, field: str | None = None) -> Response:
+    if wants_json(request):
+        body: dict[str, Any] = {"error": {"code": code, "message": message, "field": field}}
+        if status >= 500:
+            body["error"]["request_id"] = current_request_id()
+        return JSONResponse(body, status_code=status)
+    lang = pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"t": translator(lang), "lang": lang, "principal": getattr(request.state, "principal", None),
+         "status": status, "code": code, "message": message, "path": request.url.path,
+         "request_id": current_request_id()},
+        status_code=status,
+    )
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ZhongtaiError)
+    async def domain_error(request: Request, exc: ZhongtaiError) -> Response:
+        return error_response(request, exc.status_code, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = _field_of(first.get("loc", ()))
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        return error_response(request, 422, "validation_error", message, field)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
+        log.info("integrity conflict", extra={"detail": str(exc.orig)[:200]})
+        return error_response(request, 409, "conflict", "the change conflicts with existing data; retry it")
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(request, 500, "internal_error", "internal error; quote the request id to support")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = build_engine(settings.resolved_database_url)
+        ensure_migrated(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = build_sessionmaker(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Zhongtai city platform API",
+        version=__version__,
+        description="城市中台 REST API. Authenticate with `Authorization: Bearer <token>` "
+        "(create one with `zhongtai users token NAME` or on the API tokens page).",
+        lifespan=lifespan,
+        docs_url=None,  # served below from the installed swagger-ui-bundle, not a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (
+        ops_api.router, identity_api.router, orgs_api.router, catalog_api.router,
+        identity_pages.router, orgs_pages.router, catalog_pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(packages=[("zhongtai", "web/static")]), name="static")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Zhongtai API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/catalog", status_code=303)
+
+    return app
+
+

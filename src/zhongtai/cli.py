@@ -1,0 +1,297 @@
+"""The ``zhongtai`` command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from zhongtai.core.database import (
+    build_engine,
+    build_sessionmaker,
+    current_revision,
+    ensure_migrated,
+    head_revision,
+    transaction,
+    upgrade,
+)
+from zhongtai.core.errors import DatabaseNotMigrated, NotFound, ZhongtaiError
+from zhongtai.core.identity.models import Role
+from zhongtai.core.principal import Principal
+from zhongtai.core.settings import Settings, get_settings
+
+app = typer.Typer(help="Zhongtai (中台) city platform", no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+departments_app = typer.Typer(help="Departments", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens", no_args_is_help=True)
+catalog_app = typer.Typer(help="Resource catalog import/export", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(departments_app, name="departments")
+app.add_typer(users_app, name="users")
+app.add_typer(catalog_app, name="catalog")
+
+console = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+CLI_ACTOR = Principal(
+    user_id=None, username="cli", display_name="command line", department_id=None, department_code=None,
+    roles=frozenset({Role.OPERATOR}), is_platform_department=True,
+)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn expected failures into one readable line and a non-zero exit, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ZhongtaiError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            raise typer.Exit(2) from None
+        except DatabaseNotMigrated as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except ValidationError as exc:
+            err.print(f"[red]configuration error:[/red] {exc.errors()[0]['msg']}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def migrated_sessionmaker() -> Any:
+    engine = build_engine(settings().resolved_database_url)
+    ensure_migrated(engine)
+    return build_sessionmaker(engine)
+
+
+# ---- db -------------------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+@friendly_errors
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    url = settings().resolved_database_url
+    upgrade(url, revision)
+    console.print(f"database at revision [bold]{current_revision(build_engine(url))}[/bold]")
+
+
+@db_app.command("current")
+@friendly_errors
+def db_current() -> None:
+    """Show the database's revision and the code's."""
+    url = settings().resolved_database_url
+    console.print(f"database: {current_revision(build_engine(url)) or 'empty'}; code: {head_revision(url)}")
+
+
+# ---- serve / demo -----------------------------------------------------------------------------------
+
+def run_server(host: str, port: int) -> None:
+    import uvicorn
+
+    from zhongtai.app import create_app
+    from zhongtai.core.logging import configure_logging
+
+    current = settings()
+    configure_logging(current.log_level, current.log_json)
+    ensure_migrated(build_engine(current.resolved_database_url))
+    uvicorn.run(create_app(current), host=host, port=port, log_config=None, proxy_headers=False)
+
+
+@app.command()
+@friendly_errors
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the web pages and the API."""
+    run_server(host, port)
+
+
+@app.command()
+@friendly_errors
+def demo(
+    seed: int = typer.Option(2020, help="Random seed; the same seed builds the same city"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Build the demo city and exit"),
+    reset: bool = typer.Option(False, "--reset", help="Drop all data first (rebuilds the schema)"),
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Migrate, build the synthetic demo city, print its logins, and serve it."""
+    from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
+
+    url = settings().resolved_database_url
+    if reset:
+        reset_database(url)
+    upgrade(url)
+    factory = build_sessionmaker(build_engine(url))
+    users = build_demo_city(factory, seed=seed, console=console)
+    table = Table(title=f"demo logins (password for all: {DEMO_PASSWORD})")
+    for column in ("username", "department", "roles"):
+        table.add_column(column)
+    for username, department, roles in users:
+        table.add_row(username, department, ", ".join(roles))
+    console.print(table)
+    if not no_serve:
+        console.print(f"[bold green]Zhongtai demo city at http://{host}:{port}/[/bold green]  (Ctrl-C to stop)")
+        run_server(host, port)
+
+
+# ---- departments ------------------------------------------------------------------------------------
+
+@departments_app.command("list")
+@friendly_errors
+def departments_list(as_json: bool = typer.Option(False, "--json", help="Machine-readable output")) -> None:
+    """List departments."""
+    from zhongtai.orgs.service import list_departments
+
+    with transaction(migrated_sessionmaker()) as session:
+        rows = list_departments(session)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=2))
+        return
+    table = Table()
+    for column in ("code", "name", "kind", "parent", "systems"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.code, r.name, r.kind.value, r.parent_code or "", str(r.system_count))
+    console.print(table)
+
+
+# ---- users ------------------------------------------------------------------------------------------
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise ZhongtaiError("passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("create")
+@friendly_errors
+def users_create(
+    name: str,
+    department: Annotated[str, typer.Option(help="Department code")],
+    role: Annotated[list[Role], typer.Option(help="Role; repeat for several")],
+    display_name: str = typer.Option("", help="Name shown in the UI"),
+) -> None:
+    """Create a user; the password is read from standard input."""
+    from zhongtai.core.identity.service import create_user
+
+    password = read_password()
+    with transaction(migrated_sessionmaker()) as session:
+        create_user(session, CLI_ACTOR, username=name, display_name=display_name or name,
+                    department_code=department, roles=list(role), password=password)
+    console.print(f"created user [bold]{name}[/bold] in {department} with roles {', '.join(r.value for r in role)}")
+
+
+@users_app.command("token")
+@friendly_errors
+def users_token(
+    name: str,
+    token_name: str = typer.Option("cli", "--name", help="Label for the token"),
+    days: int | None = typer.Option(None, help="Expire after this many days"),
+) -> None:
+    """Print a new API token for user NAME (shown once; only its hash is stored)."""
+    from zhongtai.core.identity.repository import IdentityRepository
+    from zhongtai.core.identity.service import issue_token
+
+    with transaction(migrated_sessionmaker()) as session:
+        user = IdentityRepository(session).user_by_username(name)
+        if user is None:
+            raise NotFound(f"no user {name!r}")
+        token = issue_token(session, CLI_ACTOR, user, token_name, days)
+    typer.echo(token)
+
+
+@users_app.command("list")
+@friendly_errors
+def users_list() -> None:
+    """List users with their department and roles."""
+    from zhongtai.core.identity.repository import IdentityRepository
+
+    with transaction(migrated_sessionmaker()) as session:
+        rows = [(u.username, u.department.code, ", ".join(r.role.value for r in u.roles), u.is_active)
+                for u in IdentityRepository(session).users()]
+    table = Table()
+    for column in ("username", "department", "roles", "active"):
+        table.add_column(column)
+    for username, dept, roles, active in rows:
+        table.add_row(username, dept, roles, "yes" if active else "no")
+    console.print(table)
+
+
+# ---- catalog ----------------------------------------------------------------------------------------
+
+def _format_for(path: Path | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    if path is not None and path.suffix.lower() in {".csv", ".json"}:
+        return path.suffix.lower().lstrip(".")
+    return "json"
+
+
+@catalog_app.command("export")
+@friendly_errors
+def catalog_export(
+    output: Path | None = typer.Option(None, "--output", "-o", help="File to write; default stdout"),
+    fmt: str | None = typer.Option(None, "--format", help="json or csv (default from the file name)"),
+) -> None:
+    """Export every catalog entry (JSON or CSV)."""
+    from zhongtai.catalog import transfer
+
+    fmt = _format_for(output, fmt)
+    with transaction(migrated_sessionmaker()) as session:
+        text = transfer.dump(transfer.export_records(session, CLI_ACTOR), fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+MAX_IMPORT_FILE = 50 * 1024 * 1024
+
+
+@catalog_app.command("import")
+@friendly_errors
+def catalog_import(
+    path: Path,
+    fmt: str | None = typer.Option(None, "--format", help="json or csv (default from the file name)"),
+) -> None:
+    """Import catalog entries: all of them, or none if any is wrong."""
+    from zhongtai.catalog import transfer
+
+    if not path.is_file():
+        raise ZhongtaiError(f"no such file: {path}")
+    if path.stat().st_size > MAX_IMPORT_FILE:
+        raise ZhongtaiError(f"{path} is larger than {MAX_IMPORT_FILE // (1024 * 1024)} MiB")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ZhongtaiError(f"{path} is not UTF-8 text") from None
+    records = transfer.parse(text, _format_for(path, fmt))
+    with console.status(f"importing {len(records)} entries"), transaction(migrated_sessionmaker()) as session:
+        codes = transfer.import_records(session, CLI_ACTOR, records)
+    console.print(f"imported {len(codes)} catalog entries")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

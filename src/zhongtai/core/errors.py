@@ -1,0 +1,67 @@
+"""Typed domain errors. One handler (``zhongtai.app``) renders them as a stable JSON body.
+
+Body: ``{"error": {"code": "...", "message": "...", "field": "..."|null}}``.
+"""
+
+from __future__ import annotations
+
+
+class ZhongtaiError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def to_body(self) -> dict[str, dict[str, str | None]]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class BadRequest(ZhongtaiError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthenticated(ZhongtaiError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(ZhongtaiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(ZhongtaiError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ZhongtaiError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ZhongtaiError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class Invalid(ZhongtaiError):
+    """Well-formed request whose content breaks a rule (unknown reference, bad file)."""
+
+    status_code = 422
+    code = "invalid"
+
+
+class TooManyAttempts(ZhongtaiError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """Raised at start-up when the schema is not at the code's revision."""

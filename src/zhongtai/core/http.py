@@ -1,0 +1,77 @@
+"""HTTP dependencies shared by every domain: the request's transaction and API authentication."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from zhongtai.core.errors import Forbidden, Unauthenticated
+from zhongtai.core.identity.models import Role
+from zhongtai.core.identity.service import principal_from_token
+from zhongtai.core.principal import Principal
+from zhongtai.core.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    return factory
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """The request owns the transaction: commit after the endpoint returns, roll back if it raised."""
+    session = _session_factory(request)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a failed commit becomes an error response.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def api_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`")
+    principal = principal_from_token(session, settings, token)
+    if principal is None:
+        raise Unauthenticated("invalid, expired or revoked API token", code="invalid_token")
+    request.state.principal = principal
+    return principal
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+def require_api_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """Dependency factory: the caller must hold one of ``roles``."""
+
+    def check(principal: ApiPrincipal) -> Principal:
+        if not principal.has(*roles):
+            names = ", ".join(r.value for r in roles)
+            raise Forbidden(f"this needs one of the roles: {names}", code="missing_role")
+        return principal
+
+    return check

@@ -1,0 +1,142 @@
+"""Server-rendered pages: templates, the signed session cookie, page login and CSRF checks."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, Signer
+from starlette.datastructures import FormData
+
+from zhongtai.core.errors import Forbidden, ZhongtaiError
+from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.i18n import pick_language, translator
+from zhongtai.core.identity.service import session_principal
+from zhongtai.core.principal import Principal
+from zhongtai.core.security import same
+from zhongtai.core.settings import Settings
+
+SESSION_COOKIE = "zt_session"
+CSRF_COOKIE = "zt_csrf"
+LANG_COOKIE = "lang"
+CSRF_FIELD = "csrf_token"
+
+_loader = jinja2.ChoiceLoader(
+    [
+        jinja2.PackageLoader("zhongtai", "web/templates"),
+        jinja2.PackageLoader("zhongtai", "catalog/templates"),
+        jinja2.PackageLoader("zhongtai", "orgs/templates"),
+        jinja2.PackageLoader("zhongtai", "core/identity/templates"),
+    ]
+)
+templates = Jinja2Templates(
+    env=jinja2.Environment(loader=_loader, autoescape=True, undefined=jinja2.StrictUndefined)
+)
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in user; the handler redirects to /login."""
+
+
+def _signer(settings: Settings) -> Signer:
+    return Signer(settings.secret_key, salt="zhongtai.session")
+
+
+def sign_session_token(settings: Settings, token: str) -> str:
+    return _signer(settings).sign(token).decode()
+
+
+def unsign_session_token(settings: Settings, cookie: str | None) -> str | None:
+    if not cookie:
+        return None
+    try:
+        return _signer(settings).unsign(cookie).decode()
+    except BadSignature:
+        return None  # tampered or from another secret: treated as signed out
+
+
+@dataclass
+class PageContext:
+    request: Request
+    lang: str
+    principal: Principal | None
+    csrf_token: str
+    new_csrf_cookie: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        values = {
+            "t": translator(self.lang),
+            "lang": self.lang,
+            "principal": self.principal,
+            "csrf_token": self.csrf_token,
+            "csrf_field": CSRF_FIELD,
+            "path": self.request.url.path,
+            **context,
+        }
+        response = templates.TemplateResponse(self.request, name, values, status_code=status_code)
+        self.finish(response)
+        return response
+
+    def finish(self, response: Response) -> None:
+        settings: Settings = self.request.app.state.settings
+        if self.new_csrf_cookie:
+            response.set_cookie(
+                CSRF_COOKIE, self.csrf_token, httponly=True, samesite="strict", secure=settings.secure_cookies
+            )
+        if self.request.query_params.get("lang") == self.lang:
+            response.set_cookie(LANG_COOKIE, self.lang, samesite="lax", max_age=365 * 24 * 3600)
+
+
+def page_context(request: Request, session: DbSession, settings: AppSettings) -> PageContext:
+    lang = pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
+    token = unsign_session_token(settings, request.cookies.get(SESSION_COOKIE))
+    found = session_principal(session, settings, token) if token else None
+    if found is not None:
+        principal, web_session = found
+        request.state.principal = principal
+        return PageContext(request, lang, principal, web_session.csrf_token)
+    cookie_csrf = request.cookies.get(CSRF_COOKIE)
+    if cookie_csrf:
+        return PageContext(request, lang, None, cookie_csrf)
+    return PageContext(request, lang, None, secrets.token_urlsafe(32), new_csrf_cookie=True)
+
+
+Page = Annotated[PageContext, Depends(page_context)]
+
+
+def signed_in_page(page: Page) -> PageContext:
+    if page.principal is None:
+        raise LoginRequired()
+    return page
+
+
+SignedInPage = Annotated[PageContext, Depends(signed_in_page)]
+
+
+async def read_form(request: Request) -> FormData:
+    try:
+        return await request.form(max_files=0, max_fields=2000)
+    except Exception as exc:  # multipart parser errors: malformed body
+        raise ZhongtaiError(f"malformed form body: {exc}", code="malformed_form") from exc
+
+
+Form = Annotated[FormData, Depends(read_form)]
+
+
+def check_csrf(page: PageContext, form: FormData) -> None:
+    sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not sent or page.new_csrf_cookie or not same(sent, page.csrf_token):
+        raise Forbidden(
+            "missing or wrong CSRF token: reload the form and submit it again", code="csrf_failed"
+        )
+
+
+def form_str(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,85 @@
+"""Departments and information systems pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from zhongtai.core.errors import Invalid
+from zhongtai.core.http import DbSession
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.orgs import service
+from zhongtai.orgs.auth import may_register_system_for
+from zhongtai.orgs.repository import OrgRepository
+from zhongtai.orgs.schemas import SystemCreate, SystemUpdate
+
+router = APIRouter(include_in_schema=False)
+
+
+def validation_message(exc: ValidationError) -> Invalid:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    return Invalid(f"{field}: {first['msg']}", field=field, code="validation_error")
+
+
+@router.get("/departments")
+def departments(page: SignedInPage, session: DbSession) -> Response:
+    return page.render("departments.html", departments=service.list_departments(session))
+
+
+@router.get("/systems")
+def systems(page: SignedInPage, session: DbSession, department: str | None = None) -> Response:
+    rows = [service.system_read(s) for s in OrgRepository(session).systems(department)]
+    assert page.principal is not None
+    editable = {
+        s.code for s in OrgRepository(session).systems()
+        if may_register_system_for(page.principal, s.department_id)
+    }
+    return page.render("systems.html", systems=rows, editable=editable, department=department or "")
+
+
+@router.get("/systems/new")
+def new_system(page: SignedInPage, session: DbSession) -> Response:
+    return page.render(
+        "system_form.html", system=None, departments=OrgRepository(session).departments(), error=None
+    )
+
+
+@router.post("/systems/new")
+def create_system(page: SignedInPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = SystemCreate(
+            code=form_str(form, "code").upper(), name=form_str(form, "name"),
+            description=form_str(form, "description"), department=form_str(form, "department") or None,
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    service.register_system(session, page.principal, data)
+    return RedirectResponse("/systems", status_code=303)
+
+
+@router.get("/systems/{code}/edit")
+def edit_system(page: SignedInPage, session: DbSession, code: str) -> Response:
+    assert page.principal is not None
+    system = OrgRepository(session).editable_system(page.principal, code)
+    if system is None:
+        service.update_system(session, page.principal, code, SystemUpdate())  # raises 404 or 403
+    return page.render("system_form.html", system=system, departments=[], error=None)
+
+
+@router.post("/systems/{code}/edit")
+def update_system(page: SignedInPage, form: Form, session: DbSession, code: str) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = SystemUpdate(
+            name=form_str(form, "name"), description=form_str(form, "description"),
+            status=form_str(form, "status") or None,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    service.update_system(session, page.principal, code, data)
+    return RedirectResponse("/systems", status_code=303)
