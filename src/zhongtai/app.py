@@ -27,7 +27,7 @@ from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.logging import configure_logging
 from zhongtai.core.settings import Settings, get_settings
-from zhongtai.core.web import LANG_COOKIE, LoginRequired, templates
+from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from zhongtai.orgs import endpoints as orgs_api
@@ -54,7 +54,7 @@ def error_response(request: Request, status: int, code: str, message: str, field
         "error.html",
         {"t": translator(lang), "lang": lang, "principal": getattr(request.state, "principal", None),
          "status": status, "code": code, "message": message, "path": request.url.path,
-         "request_id": current_request_id()},
+         "request_id": current_request_id(), "csrf_token": "", "csrf_field": CSRF_FIELD},
         status_code=status,
     )
 

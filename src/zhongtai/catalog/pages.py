@@ -22,7 +22,8 @@ from zhongtai.catalog.models import (
 )
 from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import MAX_QUERY, ResourceCreate, ResourceFilter, ResourceUpdate
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import Forbidden, Invalid
+from zhongtai.core.identity.models import Role
 from zhongtai.core.http import DbSession
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 from zhongtai.orgs.pages import validation_message
@@ -131,6 +132,9 @@ def _form_page(page: SignedInPage, session: DbSession, code: str | None, values:
 
 @router.get("/catalog/new")
 def new_resource(page: SignedInPage, session: DbSession) -> Response:
+    assert page.principal is not None
+    if not (page.principal.is_operator or page.principal.has(Role.OFFICER)):
+        raise Forbidden("only a department data officer or an operator may register resources", code="missing_role")
     values: dict[str, Any] = {"items": [], "sharing_modes": ["api"], "sharing_type": "unconditional",
                               "open_type": "not_open", "update_cycle": "daily", "format": "table"}
     return _form_page(page, session, None, values)
@@ -171,9 +175,7 @@ def detail(page: SignedInPage, session: DbSession, code: str) -> Response:
 @router.get("/catalog/{code}/edit")
 def edit_resource(page: SignedInPage, session: DbSession, code: str) -> Response:
     assert page.principal is not None
-    resource = service.get_visible(session, page.principal, code)
-    if not service.can_edit(page.principal, resource):
-        service.update_resource(session, page.principal, code, ResourceUpdate())  # raises 403 / 409
+    resource = service.editable_resource(session, page.principal, code)
     values = service.read(resource).model_dump(mode="json")
     return _form_page(page, session, code, values)
 
@@ -182,7 +184,7 @@ def edit_resource(page: SignedInPage, session: DbSession, code: str) -> Response
 def update_resource(page: SignedInPage, form: Form, session: DbSession, code: str) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    service.get_visible(session, page.principal, code)
+    service.editable_resource(session, page.principal, code)
     values = _fields_from_form(form)
     try:
         data = ResourceUpdate.model_validate(values)

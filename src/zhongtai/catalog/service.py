@@ -231,6 +231,14 @@ def get_visible(session: Session, actor: Principal, code: str) -> Resource:
     return resource
 
 
+def editable_resource(session: Session, actor: Principal, code: str) -> Resource:
+    """The resource if the caller may change it now: 404 if unseen, 403 if not theirs, 409 if retired."""
+    resource = _editable(session, actor, code)
+    if resource.status is ResourceStatus.RETIRED:
+        raise Conflict("a retired resource cannot be changed", code="retired")
+    return resource
+
+
 def _editable(session: Session, actor: Principal, code: str) -> Resource:
     repo = CatalogRepository(session)
     resource = repo.editable(actor, code)
@@ -247,9 +255,7 @@ def _comparable(resource: Resource) -> dict[str, Any]:
 
 
 def update_resource(session: Session, actor: Principal, code: str, data: ResourceUpdate) -> Resource:
-    resource = _editable(session, actor, code)
-    if resource.status is ResourceStatus.RETIRED:
-        raise Conflict("a retired resource cannot be changed", code="retired")
+    resource = editable_resource(session, actor, code)
     before = _comparable(resource)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():

@@ -1,0 +1,72 @@
+"""Health, metrics, request ids, error bodies and the migration gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.conftest import TEST_SECRET
+from tests.factories import World
+from zhongtai.app import create_app
+from zhongtai.core.database import build_engine
+from zhongtai.core.errors import DatabaseNotMigrated
+from zhongtai.core.settings import Settings
+
+
+def test_healthz_reports_the_database(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["database"] == "ok"
+
+
+def test_metrics_count_requests_by_route(client: TestClient, world: World) -> None:
+    client.get("/api/v1/departments", headers=world.auth("admin"))
+    body = client.get("/metrics").text
+    assert 'zhongtai_http_requests_total{method="GET",route="/api/v1/departments",status="200"}' in body
+    assert "zhongtai_http_request_duration_seconds_bucket" in body
+
+
+def test_every_response_has_a_request_id(client: TestClient) -> None:
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert client.get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["x-request-id"] != "bad id\n"
+
+
+def test_unknown_api_paths_give_json_errors(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_openapi_and_docs_are_served_without_a_cdn(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/resources" in spec["paths"] and "/api/v1/resources/{code}" in spec["paths"]
+    docs = client.get("/docs").text
+    assert "/static/swagger/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
+
+
+def test_app_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    settings = Settings(env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(DatabaseNotMigrated, match="zhongtai db upgrade"), TestClient(create_app(settings)):
+        pass
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_default_secret_is_refused_outside_development() -> None:
+    with pytest.raises(ValueError, match="ZHONGTAI_SECRET_KEY"):
+        Settings(env="production")
+    assert Settings(env="development").secret_key  # the laptop default is allowed
+
+
+def test_default_database_is_sqlite_under_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'zhongtai.db'}"
