@@ -84,7 +84,9 @@ def pg_template(worker_tag: str) -> Iterator[PostgresTemplate | None]:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(
-    request: pytest.FixtureRequest, sqlite_template: Path, pg_template: PostgresTemplate | None,
+    request: pytest.FixtureRequest,
+    sqlite_template: Path,
+    pg_template: PostgresTemplate | None,
     tmp_path: Path,
 ) -> Iterator[str]:
     """A fresh, migrated database on each backend."""
@@ -103,8 +105,12 @@ def db_url(
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        env="test", database_url=db_url, secret_key=TEST_SECRET, data_dir=tmp_path,
-        cookie_secure=False, log_json=False,
+        env="test",
+        database_url=db_url,
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path,
+        cookie_secure=False,
+        log_json=False,
     )
 
 

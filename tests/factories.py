@@ -39,7 +39,9 @@ PEOPLE: dict[str, tuple[str, list[Role]]] = {
 }
 
 
-def add_department(session: Session, code: str, name: str, kind: DepartmentKind = DepartmentKind.MUNICIPAL) -> Department:
+def add_department(
+    session: Session, code: str, name: str, kind: DepartmentKind = DepartmentKind.MUNICIPAL
+) -> Department:
     department = Department(code=code, name=name, kind=kind)
     session.add(department)
     session.flush()
@@ -55,11 +57,22 @@ def build_world(factory: sessionmaker[Session]) -> World:
             "MZJ": add_department(session, "MZJ", "民政局"),
             "WJW": add_department(session, "WJW", "卫生健康委员会"),
         }
-        session.add(InformationSystem(code="GAJ-RK", name="人口信息系统", department_id=departments["GAJ"].id))
-        session.add(InformationSystem(code="MZJ-HY", name="婚姻登记系统", department_id=departments["MZJ"].id))
+        session.add(
+            InformationSystem(code="GAJ-RK", name="人口信息系统", department_id=departments["GAJ"].id)
+        )
+        session.add(
+            InformationSystem(code="MZJ-HY", name="婚姻登记系统", department_id=departments["MZJ"].id)
+        )
         for who, (department, roles) in PEOPLE.items():
-            user = create_user(session, SYSTEM, username=who, display_name=who, department_code=department,
-                               roles=roles, password=PASSWORD)
+            user = create_user(
+                session,
+                SYSTEM,
+                username=who,
+                display_name=who,
+                department_code=department,
+                roles=roles,
+                password=PASSWORD,
+            )
             world.tokens[who] = issue_token(session, SYSTEM, user, "test")
     return world
 
@@ -77,14 +90,22 @@ def resource_payload(**overrides: Any) -> dict[str, Any]:
         "update_cycle": "daily",
         "items": [
             {"name": "姓名", "data_type": "string", "length": 50, "sensitive": True},
-            {"name": "公民身份号码", "data_type": "string", "length": 18, "data_element": "DE00002", "sensitive": True},
+            {
+                "name": "公民身份号码",
+                "data_type": "string",
+                "length": 18,
+                "data_element": "DE00002",
+                "sensitive": True,
+            },
         ],
     }
     payload.update(overrides)
     return payload
 
 
-def add_resource(factory: sessionmaker[Session], provider: str, publish: bool = True, **overrides: Any) -> str:
+def add_resource(
+    factory: sessionmaker[Session], provider: str, publish: bool = True, **overrides: Any
+) -> str:
     """Register a resource as the platform would, optionally through review to published."""
     with transaction(factory) as session:
         data = ResourceCreate.model_validate(resource_payload(provider=provider, **overrides))

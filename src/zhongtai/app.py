@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from zhongtai import __version__
 from zhongtai.catalog import endpoints as catalog_api
@@ -25,7 +25,6 @@ from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.i18n import pick_language, translator
 from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
-from zhongtai.core.logging import configure_logging
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
 from zhongtai.ops import endpoints as ops_api
@@ -42,7 +41,9 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIXES)
 
 
-def error_response(request: Request, status: int, code: str, message: str, field: str | None = None) -> Response:
+def error_response(
+    request: Request, status: int, code: str, message: str, field: str | None = None
+) -> Response:
     if wants_json(request):
         body: dict[str, Any] = {"error": {"code": code, "message": message, "field": field}}
         if status >= 500:
@@ -52,14 +53,23 @@ def error_response(request: Request, status: int, code: str, message: str, field
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"t": translator(lang), "lang": lang, "principal": getattr(request.state, "principal", None),
-         "status": status, "code": code, "message": message, "path": request.url.path,
-         "request_id": current_request_id(), "csrf_token": "", "csrf_field": CSRF_FIELD},
+        {
+            "t": translator(lang),
+            "lang": lang,
+            "principal": getattr(request.state, "principal", None),
+            "status": status,
+            "code": code,
+            "message": message,
+            "path": request.url.path,
+            "request_id": current_request_id(),
+            "csrf_token": "",
+            "csrf_field": CSRF_FIELD,
+        },
         status_code=status,
     )
 
 
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def _field_of(loc: Any) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or None
 
@@ -93,7 +103,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return error_response(request, 500, "internal_error", "internal error; quote the request id to support")
+        return error_response(
+            request, 500, "internal_error", "internal error; quote the request id to support"
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -120,8 +132,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     for router in (
-        ops_api.router, identity_api.router, orgs_api.router, catalog_api.router,
-        identity_pages.router, orgs_pages.router, catalog_pages.router,
+        ops_api.router,
+        identity_api.router,
+        orgs_api.router,
+        catalog_api.router,
+        identity_pages.router,
+        orgs_pages.router,
+        catalog_pages.router,
     ):
         app.include_router(router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -144,5 +161,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/catalog", status_code=303)
 
     return app
-
-

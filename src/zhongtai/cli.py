@@ -26,7 +26,7 @@ from zhongtai.core.database import (
 )
 from zhongtai.core.errors import DatabaseNotMigrated, NotFound, ZhongtaiError
 from zhongtai.core.identity.models import Role
-from zhongtai.core.principal import Principal
+from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings, get_settings
 
 app = typer.Typer(help="Zhongtai (中台) city platform", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -40,13 +40,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(catalog_app, name="catalog")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
 F = TypeVar("F", bound=Callable[..., Any])
 
-CLI_ACTOR = Principal(
-    user_id=None, username="cli", display_name="command line", department_id=None, department_code=None,
-    roles=frozenset({Role.OPERATOR}), is_platform_department=True,
-)
+CLI_ACTOR = platform_actor("cli", "command line")
 
 
 def friendly_errors(func: F) -> F:
@@ -81,6 +78,7 @@ def migrated_sessionmaker() -> Any:
 
 # ---- db -------------------------------------------------------------------------------------------
 
+
 @db_app.command("upgrade")
 @friendly_errors
 def db_upgrade(revision: str = "head") -> None:
@@ -99,6 +97,7 @@ def db_current() -> None:
 
 
 # ---- serve / demo -----------------------------------------------------------------------------------
+
 
 def run_server(host: str, port: int) -> None:
     import uvicorn
@@ -144,11 +143,14 @@ def demo(
         table.add_row(username, department, ", ".join(roles))
     console.print(table)
     if not no_serve:
-        console.print(f"[bold green]Zhongtai demo city at http://{host}:{port}/[/bold green]  (Ctrl-C to stop)")
+        console.print(
+            f"[bold green]Zhongtai demo city at http://{host}:{port}/[/bold green]  (Ctrl-C to stop)"
+        )
         run_server(host, port)
 
 
 # ---- departments ------------------------------------------------------------------------------------
+
 
 @departments_app.command("list")
 @friendly_errors
@@ -170,6 +172,7 @@ def departments_list(as_json: bool = typer.Option(False, "--json", help="Machine
 
 
 # ---- users ------------------------------------------------------------------------------------------
+
 
 def read_password() -> str:
     if sys.stdin.isatty():
@@ -193,9 +196,18 @@ def users_create(
 
     password = read_password()
     with transaction(migrated_sessionmaker()) as session:
-        create_user(session, CLI_ACTOR, username=name, display_name=display_name or name,
-                    department_code=department, roles=list(role), password=password)
-    console.print(f"created user [bold]{name}[/bold] in {department} with roles {', '.join(r.value for r in role)}")
+        create_user(
+            session,
+            CLI_ACTOR,
+            username=name,
+            display_name=display_name or name,
+            department_code=department,
+            roles=list(role),
+            password=password,
+        )
+    console.print(
+        f"created user [bold]{name}[/bold] in {department} with roles {', '.join(r.value for r in role)}"
+    )
 
 
 @users_app.command("token")
@@ -224,8 +236,10 @@ def users_list() -> None:
     from zhongtai.core.identity.repository import IdentityRepository
 
     with transaction(migrated_sessionmaker()) as session:
-        rows = [(u.username, u.department.code, ", ".join(r.role.value for r in u.roles), u.is_active)
-                for u in IdentityRepository(session).users()]
+        rows = [
+            (u.username, u.department.code, ", ".join(r.role.value for r in u.roles), u.is_active)
+            for u in IdentityRepository(session).users()
+        ]
     table = Table()
     for column in ("username", "department", "roles", "active"):
         table.add_column(column)
@@ -235,6 +249,7 @@ def users_list() -> None:
 
 
 # ---- catalog ----------------------------------------------------------------------------------------
+
 
 def _format_for(path: Path | None, fmt: str | None) -> str:
     if fmt:

@@ -25,7 +25,9 @@ def test_officer_registers_a_resource_with_a_generated_code(client: TestClient, 
     assert body["status"] == "draft"
     assert body["category"] == "base"
     assert [i["name"] for i in body["items"]] == ["姓名", "公民身份号码"]
-    second = client.post("/api/v1/resources", json=resource_payload(name="人口迁移"), headers=world.auth("officer_a"))
+    second = client.post(
+        "/api/v1/resources", json=resource_payload(name="人口迁移"), headers=world.auth("officer_a")
+    )
     assert second.json()["code"] == "101-000002"
 
 
@@ -34,8 +36,13 @@ def test_consumer_finds_population_entries_in_chinese(
 ) -> None:
     add_resource(factory, "GAJ", name="常住人口基本信息")
     add_resource(factory, "MZJ", name="婚姻登记信息", abstract="结婚登记", classification="3", items=[])
-    add_resource(factory, "MZJ", name="救助对象", abstract="困难群众", items=[
-        {"name": "人口数", "data_type": "integer"}])
+    add_resource(
+        factory,
+        "MZJ",
+        name="救助对象",
+        abstract="困难群众",
+        items=[{"name": "人口数", "data_type": "integer"}],
+    )
     response = client.get("/api/v1/resources", params={"q": "人口"}, headers=world.auth("consumer_c"))
     assert response.status_code == 200
     body = response.json()
@@ -50,7 +57,9 @@ def test_search_filters_and_pages_with_stable_order(
         add_resource(factory, "GAJ" if n % 2 else "MZJ", name=f"营业执照信息{n}")
     headers = world.auth("consumer_c")
     pages = [
-        client.get("/api/v1/resources", params={"q": "营业执照", "page": p, "page_size": 3}, headers=headers).json()
+        client.get(
+            "/api/v1/resources", params={"q": "营业执照", "page": p, "page_size": 3}, headers=headers
+        ).json()
         for p in (1, 2, 3)
     ]
     codes = [r["code"] for page in pages for r in page["items"]]
@@ -67,7 +76,15 @@ def test_odd_search_strings_are_literal_and_never_fail(
 ) -> None:
     add_resource(factory, "GAJ", name="完成率100%_统计")
     headers = world.auth("consumer_c")
-    for query, expected in [("100%", 1), ("%", 1), ("_", 1), ("'", 0), ("\\", 0), ("😀", 0), ("率100%_统", 1)]:
+    for query, expected in [
+        ("100%", 1),
+        ("%", 1),
+        ("_", 1),
+        ("'", 0),
+        ("\\", 0),
+        ("😀", 0),
+        ("率100%_统", 1),
+    ]:
         response = client.get("/api/v1/resources", params={"q": query}, headers=headers)
         assert response.status_code == 200, (query, response.text)
         assert response.json()["total"] == expected, query
@@ -82,17 +99,31 @@ def test_officer_of_another_department_cannot_patch(
 ) -> None:
     code = add_resource(factory, "MZJ", name="婚姻登记信息")
     before = client.get(f"/api/v1/resources/{code}", headers=world.auth("admin")).json()
-    response = client.patch(f"/api/v1/resources/{code}", json={"name": "篡改"}, headers=world.auth("officer_a"))
+    response = client.patch(
+        f"/api/v1/resources/{code}", json={"name": "篡改"}, headers=world.auth("officer_a")
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "not_your_department"
     after = client.get(f"/api/v1/resources/{code}", headers=world.auth("admin")).json()
     assert after == before
 
 
-def test_consumer_cannot_register_or_edit(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
-    assert client.post("/api/v1/resources", json=resource_payload(), headers=world.auth("consumer_a")).status_code == 403
+def test_consumer_cannot_register_or_edit(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    assert (
+        client.post(
+            "/api/v1/resources", json=resource_payload(), headers=world.auth("consumer_a")
+        ).status_code
+        == 403
+    )
     code = add_resource(factory, "GAJ")
-    assert client.patch(f"/api/v1/resources/{code}", json={"name": "x"}, headers=world.auth("consumer_a")).status_code == 403
+    assert (
+        client.patch(
+            f"/api/v1/resources/{code}", json={"name": "x"}, headers=world.auth("consumer_a")
+        ).status_code
+        == 403
+    )
 
 
 def test_drafts_are_hidden_from_other_departments(
@@ -105,19 +136,41 @@ def test_drafts_are_hidden_from_other_departments(
     listed = client.get("/api/v1/resources", params={"q": "草稿"}, headers=world.auth("consumer_c")).json()
     assert listed["total"] == 0
     # Patching what you cannot see says "not found", not "forbidden": nothing leaks.
-    assert client.patch(f"/api/v1/resources/{code}", json={"name": "x"}, headers=world.auth("officer_b")).status_code == 404
+    assert (
+        client.patch(
+            f"/api/v1/resources/{code}", json={"name": "x"}, headers=world.auth("officer_b")
+        ).status_code
+        == 404
+    )
 
 
 def test_lifecycle_is_recorded_and_published_entries_keep_versions(client: TestClient, world: World) -> None:
     officer, reviewer = world.auth("officer_a"), world.auth("bureau_reviewer")
     code = client.post("/api/v1/resources", json=resource_payload(), headers=officer).json()["code"]
     # An officer cannot approve their own entry; a department's reviewer is not the bureau.
-    assert client.post(f"/api/v1/resources/{code}/transitions", json={"action": "submit"}, headers=officer).status_code == 200
-    assert client.post(f"/api/v1/resources/{code}/transitions", json={"action": "approve"}, headers=officer).status_code == 403
-    assert client.post(
-        f"/api/v1/resources/{code}/transitions", json={"action": "approve"}, headers=world.auth("reviewer_a")
-    ).status_code == 403
-    published = client.post(f"/api/v1/resources/{code}/transitions", json={"action": "approve"}, headers=reviewer)
+    assert (
+        client.post(
+            f"/api/v1/resources/{code}/transitions", json={"action": "submit"}, headers=officer
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/api/v1/resources/{code}/transitions", json={"action": "approve"}, headers=officer
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/v1/resources/{code}/transitions",
+            json={"action": "approve"},
+            headers=world.auth("reviewer_a"),
+        ).status_code
+        == 403
+    )
+    published = client.post(
+        f"/api/v1/resources/{code}/transitions", json={"action": "approve"}, headers=reviewer
+    )
     assert published.json()["status"] == "published" and published.json()["version"] == 1
     assert published.json()["publish_date"] is not None
     patched = client.patch(f"/api/v1/resources/{code}", json={"abstract": "新摘要"}, headers=officer)
@@ -128,7 +181,9 @@ def test_lifecycle_is_recorded_and_published_entries_keep_versions(client: TestC
     assert versions[1]["snapshot"]["abstract"] == "户籍人口的基本登记信息"
     history = client.get(f"/api/v1/resources/{code}/history", headers=officer).json()
     assert [(h["action"], h["actor"]) for h in history] == [
-        ("create", "officer_a"), ("submit", "officer_a"), ("approve", "bureau_reviewer")
+        ("create", "officer_a"),
+        ("submit", "officer_a"),
+        ("approve", "bureau_reviewer"),
     ]
 
 
@@ -137,7 +192,12 @@ def test_invalid_transitions_are_conflicts_and_change_nothing(
 ) -> None:
     code = add_resource(factory, "GAJ")
     admin = world.auth("admin")
-    assert client.post(f"/api/v1/resources/{code}/transitions", json={"action": "retire"}, headers=admin).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/resources/{code}/transitions", json={"action": "retire"}, headers=admin
+        ).status_code
+        == 200
+    )
     response = client.post(f"/api/v1/resources/{code}/transitions", json={"action": "approve"}, headers=admin)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "invalid_transition"
@@ -150,31 +210,43 @@ def test_invalid_transitions_are_conflicts_and_change_nothing(
 
 def test_reject_needs_a_reason(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
     code = add_resource(factory, "GAJ", publish=False)
-    client.post(f"/api/v1/resources/{code}/transitions", json={"action": "submit"}, headers=world.auth("officer_a"))
+    client.post(
+        f"/api/v1/resources/{code}/transitions", json={"action": "submit"}, headers=world.auth("officer_a")
+    )
     reviewer = world.auth("bureau_reviewer")
-    response = client.post(f"/api/v1/resources/{code}/transitions", json={"action": "reject"}, headers=reviewer)
+    response = client.post(
+        f"/api/v1/resources/{code}/transitions", json={"action": "reject"}, headers=reviewer
+    )
     assert response.status_code == 422 and response.json()["error"]["field"] == "comment"
     ok = client.post(
-        f"/api/v1/resources/{code}/transitions", json={"action": "reject", "comment": "信息项不全"}, headers=reviewer
+        f"/api/v1/resources/{code}/transitions",
+        json={"action": "reject", "comment": "信息项不全"},
+        headers=reviewer,
     )
     assert ok.json()["status"] == "draft"
 
 
-def test_not_shared_entries_must_cite_a_basis(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
+def test_not_shared_entries_must_cite_a_basis(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
     before = count(factory, Resource)
     response = client.post(
-        "/api/v1/resources", json=resource_payload(sharing_type="not_shared", sharing_modes=[]),
+        "/api/v1/resources",
+        json=resource_payload(sharing_type="not_shared", sharing_modes=[]),
         headers=world.auth("officer_a"),
     )
     assert response.status_code == 422
     assert response.json()["error"] == {
-        "code": "basis_required", "message": "a 'not shared' entry must cite its legal or policy basis",
+        "code": "basis_required",
+        "message": "a 'not shared' entry must cite its legal or policy basis",
         "field": "sharing_basis",
     }
     assert count(factory, Resource) == before
     cited = client.post(
         "/api/v1/resources",
-        json=resource_payload(sharing_type="not_shared", sharing_modes=[], sharing_basis="《个人信息保护法》第二十八条"),
+        json=resource_payload(
+            sharing_type="not_shared", sharing_modes=[], sharing_basis="《个人信息保护法》第二十八条"
+        ),
         headers=world.auth("officer_a"),
     )
     assert cited.status_code == 201
@@ -188,7 +260,13 @@ def test_bad_references_and_overlong_fields_are_named(client: TestClient, world:
         (resource_payload(source_system="MZJ-HY", provider="GAJ"), 422, "source_system"),
         (resource_payload(related_codes=["101-999999"]), 422, "related_codes"),
         (resource_payload(name="名" * 201), 422, "name"),
-        (resource_payload(items=[{"name": "a", "data_type": "string"}, {"name": "a", "data_type": "string"}]), 422, "items"),
+        (
+            resource_payload(
+                items=[{"name": "a", "data_type": "string"}, {"name": "a", "data_type": "string"}]
+            ),
+            422,
+            "items",
+        ),
         (resource_payload(unknown_field=1), 422, "unknown_field"),
     ]
     for payload, status, field in cases:
@@ -199,17 +277,25 @@ def test_bad_references_and_overlong_fields_are_named(client: TestClient, world:
 
 def test_malformed_json_body_is_a_clear_422(client: TestClient, world: World) -> None:
     response = client.post(
-        "/api/v1/resources", content=b"{not json", headers={**world.auth("admin"), "content-type": "application/json"}
+        "/api/v1/resources",
+        content=b"{not json",
+        headers={**world.auth("admin"), "content-type": "application/json"},
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
 
 
-def test_every_change_is_audited_with_actor_and_department(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
-    code = client.post("/api/v1/resources", json=resource_payload(), headers=world.auth("officer_a")).json()["code"]
+def test_every_change_is_audited_with_actor_and_department(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    code = client.post("/api/v1/resources", json=resource_payload(), headers=world.auth("officer_a")).json()[
+        "code"
+    ]
     client.patch(f"/api/v1/resources/{code}", json={"name": "新名称"}, headers=world.auth("officer_a"))
     with factory() as session:
-        events = list(session.scalars(select(AuditEvent).where(AuditEvent.target_id == code).order_by(AuditEvent.id)))
+        events = list(
+            session.scalars(select(AuditEvent).where(AuditEvent.target_id == code).order_by(AuditEvent.id))
+        )
     assert [e.event_type for e in events] == ["catalog.resource.created", "catalog.resource.updated"]
     assert {e.actor_username for e in events} == {"officer_a"}
     assert {e.department_code for e in events} == {"GAJ"}

@@ -40,8 +40,10 @@ def test_different_sequences_give_different_codes_that_sort_by_sequence(c: str, 
 
 @given(classification_codes())
 def test_category_follows_the_first_digit(classification: str) -> None:
-    assert codes.category_of(classification) == {"1": Category.BASE, "2": Category.THEMATIC,
-                                                  "3": Category.DEPARTMENTAL}[classification[0]]
+    assert (
+        codes.category_of(classification)
+        == {"1": Category.BASE, "2": Category.THEMATIC, "3": Category.DEPARTMENTAL}[classification[0]]
+    )
 
 
 @given(st.text(max_size=20))

@@ -28,13 +28,28 @@ def test_catalog_page_searches_in_chinese_and_switches_to_english(
 def test_officer_registers_a_resource_through_the_form(client: TestClient, world: World) -> None:
     login(client, "officer_a")
     token = csrf_from(client.get("/catalog/new").text)
-    response = client.post("/catalog/new", data={
-        "csrf_token": token, "classification": "101", "name": "暂住证信息", "abstract": "暂住登记",
-        "format": "table", "sharing_type": "unconditional", "sharing_modes": ["api", "file"],
-        "open_type": "not_open", "update_cycle": "daily", "source_system": "GAJ-RK",
-        "item-0-name": "姓名", "item-0-data_type": "string", "item-0-length": "50", "item-0-sensitive": "on",
-        "item-1-name": "", "item-1-data_type": "string",
-    }, follow_redirects=False)
+    response = client.post(
+        "/catalog/new",
+        data={
+            "csrf_token": token,
+            "classification": "101",
+            "name": "暂住证信息",
+            "abstract": "暂住登记",
+            "format": "table",
+            "sharing_type": "unconditional",
+            "sharing_modes": ["api", "file"],
+            "open_type": "not_open",
+            "update_cycle": "daily",
+            "source_system": "GAJ-RK",
+            "item-0-name": "姓名",
+            "item-0-data_type": "string",
+            "item-0-length": "50",
+            "item-0-sensitive": "on",
+            "item-1-name": "",
+            "item-1-data_type": "string",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303
     detail = client.get(response.headers["location"])
     assert "暂住证信息" in detail.text and "GAJ-RK" in detail.text and "姓名" in detail.text
@@ -45,10 +60,18 @@ def test_form_errors_come_back_on_the_form_and_write_nothing(
 ) -> None:
     login(client, "officer_a")
     token = csrf_from(client.get("/catalog/new").text)
-    response = client.post("/catalog/new", data={
-        "csrf_token": token, "classification": "101", "name": "不共享资源", "sharing_type": "not_shared",
-        "update_cycle": "daily", "item-0-name": "姓名", "item-0-data_type": "string",
-    })
+    response = client.post(
+        "/catalog/new",
+        data={
+            "csrf_token": token,
+            "classification": "101",
+            "name": "不共享资源",
+            "sharing_type": "not_shared",
+            "update_cycle": "daily",
+            "item-0-name": "姓名",
+            "item-0-data_type": "string",
+        },
+    )
     assert response.status_code == 422
     assert "legal or policy basis" in response.text and 'value="不共享资源"' in response.text
     with factory() as session:

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World, add_resource
 from zhongtai.catalog import transfer
-from zhongtai.catalog.models import DataType, OpenType, ResourceFormat, ResourceStatus, SharingMode, UpdateCycle
+from zhongtai.catalog.models import (
+    DataType,
+    OpenType,
+    ResourceFormat,
+    ResourceStatus,
+    SharingMode,
+    UpdateCycle,
+)
 from zhongtai.catalog.schemas import ItemIn, ResourceTransfer
 from zhongtai.core.audit import AuditEvent
 from zhongtai.core.database import transaction
@@ -21,16 +28,22 @@ from zhongtai.core.principal import SYSTEM
 
 # Text as departments type it: Chinese, punctuation, quotes, commas, newlines, emoji.
 text = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00") | st.sampled_from("\n,\";'人口"),
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00")
+    | st.sampled_from("\n,\";'人口"),
     max_size=40,
 ).map(str.strip)
 names = text.filter(bool)
 items = st.lists(
-    st.builds(ItemIn, name=st.text("姓名号码abc_ ", min_size=1, max_size=8).map(str.strip).filter(bool),
-              data_type=st.sampled_from(DataType), length=st.none() | st.integers(1, 4000),
-              data_element=st.none() | st.text("DE0123456789", min_size=1, max_size=8),
-              sensitive=st.booleans()),
-    max_size=6, unique_by=lambda i: i.name,
+    st.builds(
+        ItemIn,
+        name=st.text("姓名号码abc_ ", min_size=1, max_size=8).map(str.strip).filter(bool),
+        data_type=st.sampled_from(DataType),
+        length=st.none() | st.integers(1, 4000),
+        data_element=st.none() | st.text("DE0123456789", min_size=1, max_size=8),
+        sensitive=st.booleans(),
+    ),
+    max_size=6,
+    unique_by=lambda i: i.name,
 )
 records = st.lists(
     st.builds(
@@ -38,14 +51,24 @@ records = st.lists(
         code=st.integers(1, 999_999).map(lambda n: f"101-{n:06d}"),
         classification=st.just("101"),
         provider=st.sampled_from(["GAJ", "MZJ"]),
-        name=names, abstract=text, format=st.sampled_from(ResourceFormat),
-        sharing_type=st.just("conditional"), sharing_conditions=names, sharing_basis=text,
+        name=names,
+        abstract=text,
+        format=st.sampled_from(ResourceFormat),
+        sharing_type=st.just("conditional"),
+        sharing_conditions=names,
+        sharing_basis=text,
         sharing_modes=st.lists(st.sampled_from(SharingMode), min_size=1, max_size=3, unique=True),
-        open_type=st.sampled_from(OpenType), open_conditions=text, update_cycle=st.sampled_from(UpdateCycle),
-        source_system=st.none(), publish_date=st.none() | st.dates(date(2000, 1, 1), date(2030, 12, 31)),
-        related_codes=st.just([]), status=st.sampled_from(ResourceStatus), items=items,
+        open_type=st.sampled_from(OpenType),
+        open_conditions=text,
+        update_cycle=st.sampled_from(UpdateCycle),
+        source_system=st.none(),
+        publish_date=st.none() | st.dates(date(2000, 1, 1), date(2030, 12, 31)),
+        related_codes=st.just([]),
+        status=st.sampled_from(ResourceStatus),
+        items=items,
     ),
-    max_size=5, unique_by=lambda r: r.code,
+    max_size=5,
+    unique_by=lambda r: r.code,
 )
 
 
@@ -66,7 +89,9 @@ def _count(factory: sessionmaker[Session], model: type) -> int:
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rs=records)
-def test_database_round_trip_is_exact(factory: sessionmaker[Session], world: World, rs: list[ResourceTransfer]) -> None:
+def test_database_round_trip_is_exact(
+    factory: sessionmaker[Session], world: World, rs: list[ResourceTransfer]
+) -> None:
     with transaction(factory) as session:
         existing = set(transfer.CatalogRepository(session).existing_codes([r.code for r in rs]))
     rs = [r for r in rs if r.code not in existing]
@@ -96,12 +121,34 @@ def test_import_names_bad_rows(client: TestClient, world: World) -> None:
     cases = [
         (b"{not json", 422, "malformed JSON at line 1"),
         (b'{"format": "other"}', 422, "not a catalog export"),
-        (json.dumps({"format": "zhongtai-catalog", "version": 1, "resources": [{"code": "101-000001"}]}).encode(),
-         422, "resources[0]"),
-        (json.dumps({"format": "zhongtai-catalog", "version": 1, "resources": [
-            {"code": "101-000001", "classification": "101", "provider": "NOPE", "name": "x",
-             "sharing_type": "unconditional", "sharing_modes": ["api"], "update_cycle": "daily"}]}).encode(),
-         422, "unknown department code 'NOPE'"),
+        (
+            json.dumps(
+                {"format": "zhongtai-catalog", "version": 1, "resources": [{"code": "101-000001"}]}
+            ).encode(),
+            422,
+            "resources[0]",
+        ),
+        (
+            json.dumps(
+                {
+                    "format": "zhongtai-catalog",
+                    "version": 1,
+                    "resources": [
+                        {
+                            "code": "101-000001",
+                            "classification": "101",
+                            "provider": "NOPE",
+                            "name": "x",
+                            "sharing_type": "unconditional",
+                            "sharing_modes": ["api"],
+                            "update_cycle": "daily",
+                        }
+                    ],
+                }
+            ).encode(),
+            422,
+            "unknown department code 'NOPE'",
+        ),
         (b"\xff\xfe garbage", 422, "UTF-8"),
     ]
     for body, status, fragment in cases:
@@ -132,8 +179,10 @@ def test_only_operators_import(client: TestClient, world: World) -> None:
     assert response.status_code == 403
 
 
-def test_csv_export_reimports_into_another_database(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
-    add_resource(factory, "GAJ", name="含,逗号与\"引号\"的资源", abstract="第一行\n第二行")
+def test_csv_export_reimports_into_another_database(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    add_resource(factory, "GAJ", name='含,逗号与"引号"的资源', abstract="第一行\n第二行")
     csv_text = client.get("/api/v1/catalog/export?format=csv", headers=world.auth("admin")).text
     records = transfer.load_csv(csv_text)
     assert records[0].name == '含,逗号与"引号"的资源' and records[0].abstract == "第一行\n第二行"

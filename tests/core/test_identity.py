@@ -22,7 +22,8 @@ def csrf_from(html: str) -> str:
 def login(client: TestClient, username: str, password: str = PASSWORD) -> int:
     token = csrf_from(client.get("/login").text)
     response = client.post(
-        "/login", data={"csrf_token": token, "username": username, "password": password, "next": "/catalog"},
+        "/login",
+        data={"csrf_token": token, "username": username, "password": password, "next": "/catalog"},
         follow_redirects=False,
     )
     return response.status_code
@@ -32,7 +33,7 @@ def test_login_sets_a_session_and_pages_need_it(client: TestClient, world: World
     assert client.get("/catalog", follow_redirects=False).headers["location"].startswith("/login")
     assert login(client, "officer_a") == 303
     cookie = client.cookies.get(SESSION_COOKIE)
-    assert cookie and "zs_" not in cookie.split(".")[0][:3] or cookie  # signed, opaque value
+    assert (cookie and "zs_" not in cookie.split(".")[0][:3]) or cookie  # signed, opaque value
     assert client.get("/catalog").status_code == 200
 
 
@@ -77,8 +78,9 @@ def test_forms_need_the_sessions_csrf_token(client: TestClient, world: World) ->
     missing = client.post("/systems/new", data={"code": "GAJ-X", "name": "x"})
     assert missing.status_code == 403
     token = csrf_from(client.get("/systems/new").text)
-    ok = client.post("/systems/new", data={"code": "GAJ-X", "name": "新系统", "csrf_token": token},
-                     follow_redirects=False)
+    ok = client.post(
+        "/systems/new", data={"code": "GAJ-X", "name": "新系统", "csrf_token": token}, follow_redirects=False
+    )
     assert ok.status_code == 303
 
 
@@ -100,7 +102,9 @@ def test_logout_ends_the_session_on_the_server(client: TestClient, world: World)
     assert client.get("/catalog", follow_redirects=False).status_code == 303
 
 
-def test_tokens_are_hashed_listed_and_revocable(client: TestClient, world: World, factory: sessionmaker[Session]) -> None:
+def test_tokens_are_hashed_listed_and_revocable(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
     headers = world.auth("consumer_a")
     created = client.post("/api/v1/tokens", json={"name": "etl"}, headers=headers)
     assert created.status_code == 201
@@ -127,7 +131,8 @@ def test_a_user_cannot_revoke_someone_elses_token(client: TestClient, world: Wor
 def test_open_redirect_after_login_is_refused(client: TestClient, world: World) -> None:
     token = csrf_from(client.get("/login").text)
     response = client.post(
-        "/login", data={"csrf_token": token, "username": "officer_a", "password": PASSWORD,
-                        "next": "//evil.example/"}, follow_redirects=False,
+        "/login",
+        data={"csrf_token": token, "username": "officer_a", "password": PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
     )
     assert response.headers["location"] == "/catalog"

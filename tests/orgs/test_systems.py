@@ -19,7 +19,9 @@ def test_departments_are_listed_for_any_signed_in_user(client: TestClient, world
 
 def test_officer_registers_and_edits_only_own_systems(client: TestClient, world: World) -> None:
     officer = world.auth("officer_a")
-    created = client.post("/api/v1/systems", json={"code": "GAJ-CRJ", "name": "出入境管理系统"}, headers=officer)
+    created = client.post(
+        "/api/v1/systems", json={"code": "GAJ-CRJ", "name": "出入境管理系统"}, headers=officer
+    )
     assert created.status_code == 201 and created.json()["department"] == "GAJ"
     foreign = client.post(
         "/api/v1/systems", json={"code": "MZJ-NEW", "name": "x", "department": "MZJ"}, headers=officer
@@ -35,7 +37,9 @@ def test_system_registration_errors_are_named(client: TestClient, world: World) 
     admin = world.auth("admin")
     duplicate = client.post("/api/v1/systems", json={"code": "GAJ-RK", "name": "x"}, headers=admin)
     assert duplicate.status_code == 409 and duplicate.json()["error"]["field"] == "code"
-    unknown = client.post("/api/v1/systems", json={"code": "X-1", "name": "x", "department": "NOPE"}, headers=admin)
+    unknown = client.post(
+        "/api/v1/systems", json={"code": "X-1", "name": "x", "department": "NOPE"}, headers=admin
+    )
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_department"
     bad_code = client.post("/api/v1/systems", json={"code": "lower case", "name": "x"}, headers=admin)
     assert bad_code.status_code == 422 and bad_code.json()["error"]["field"] == "code"

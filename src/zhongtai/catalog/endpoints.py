@@ -34,7 +34,9 @@ MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
 @router.get("/classifications", response_model=list[ClassificationRead])
 def list_classifications(session: DbSession, _: ApiPrincipal) -> list[ClassificationRead]:
     return [
-        ClassificationRead(code=c.code, name=c.name, name_en=c.name_en, parent_code=c.parent_code, level=c.level)
+        ClassificationRead(
+            code=c.code, name=c.name, name_en=c.name_en, parent_code=c.parent_code, level=c.level
+        )
         for c in CatalogRepository(session).classifications()
     ]
 

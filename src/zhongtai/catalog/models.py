@@ -146,7 +146,9 @@ class InformationItem(Base):
     __table_args__ = (UniqueConstraint("resource_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     data_type: Mapped[DataType] = mapped_column(str_enum(DataType))
@@ -161,7 +163,9 @@ class ResourceTransition(Base):
     __tablename__ = "catalog_transitions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True
+    )
     action: Mapped[str] = mapped_column(String(16))
     from_status: Mapped[ResourceStatus | None] = mapped_column(str_enum(ResourceStatus, "from_status"))
     to_status: Mapped[ResourceStatus] = mapped_column(str_enum(ResourceStatus, "to_status"))
@@ -178,7 +182,9 @@ class ResourceVersion(Base):
     __table_args__ = (UniqueConstraint("resource_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    resource_id: Mapped[int] = mapped_column(ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     actor_username: Mapped[str] = mapped_column(String(64))

@@ -23,8 +23,8 @@ from zhongtai.catalog.models import (
 from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import MAX_QUERY, ResourceCreate, ResourceFilter, ResourceUpdate
 from zhongtai.core.errors import Forbidden, Invalid
-from zhongtai.core.identity.models import Role
 from zhongtai.core.http import DbSession
+from zhongtai.core.identity.models import Role
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 from zhongtai.orgs.pages import validation_message
 from zhongtai.orgs.repository import OrgRepository
@@ -67,14 +67,27 @@ def browse(
     page_no: Annotated[str, Query(alias="page")] = "1",
 ) -> Response:
     assert page.principal is not None
-    params = {"q": q, "department": department, "category": category, "sharing_type": sharing_type,
-              "open_type": open_type, "status": status, "page": page_no}
+    params = {
+        "q": q,
+        "department": department,
+        "category": category,
+        "sharing_type": sharing_type,
+        "open_type": open_type,
+        "status": status,
+        "page": page_no,
+    }
     filters = _filters(params)
     rows, total = CatalogRepository(session).search(page.principal, filters)
     pages = max(1, -(-total // filters.page_size))
     return page.render(
-        "catalog_list.html", rows=[service.summary(r) for r in rows], total=total, filters=filters,
-        params=params, pages=pages, departments=OrgRepository(session).departments(), choices=CHOICES,
+        "catalog_list.html",
+        rows=[service.summary(r) for r in rows],
+        total=total,
+        filters=filters,
+        params=params,
+        pages=pages,
+        departments=OrgRepository(session).departments(),
+        choices=CHOICES,
     )
 
 
@@ -86,13 +99,15 @@ def _items_from_form(form: FormData) -> list[dict[str, Any]]:
         name = form_str(form, f"item-{index}-name")
         if not name:
             continue
-        items.append({
-            "name": name,
-            "data_type": form_str(form, f"item-{index}-data_type") or "string",
-            "length": form_str(form, f"item-{index}-length") or None,
-            "data_element": form_str(form, f"item-{index}-data_element") or None,
-            "sensitive": form.get(f"item-{index}-sensitive") == "on",
-        })
+        items.append(
+            {
+                "name": name,
+                "data_type": form_str(form, f"item-{index}-data_type") or "string",
+                "length": form_str(form, f"item-{index}-length") or None,
+                "data_element": form_str(form, f"item-{index}-data_element") or None,
+                "sensitive": form.get(f"item-{index}-sensitive") == "on",
+            }
+        )
     return items
 
 
@@ -116,14 +131,25 @@ def _fields_from_form(form: FormData) -> dict[str, Any]:
     }
 
 
-def _form_page(page: SignedInPage, session: DbSession, code: str | None, values: dict[str, Any],
-               error: str | None = None, status_code: int = 200) -> Response:
+def _form_page(
+    page: SignedInPage,
+    session: DbSession,
+    code: str | None,
+    values: dict[str, Any],
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     assert page.principal is not None
     orgs = OrgRepository(session)
     provider = values.get("provider") or page.principal.department_code
     return page.render(
-        "catalog_form.html", status_code=status_code, code=code, values=values, error=error,
-        choices=CHOICES, classifications=CatalogRepository(session).classifications(),
+        "catalog_form.html",
+        status_code=status_code,
+        code=code,
+        values=values,
+        error=error,
+        choices=CHOICES,
+        classifications=CatalogRepository(session).classifications(),
         departments=orgs.departments() if page.principal.is_operator else [],
         systems=orgs.systems(None if page.principal.is_operator else provider),
         item_rows=len(values.get("items", [])) + BLANK_ITEM_ROWS,
@@ -134,9 +160,17 @@ def _form_page(page: SignedInPage, session: DbSession, code: str | None, values:
 def new_resource(page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None
     if not (page.principal.is_operator or page.principal.has(Role.OFFICER)):
-        raise Forbidden("only a department data officer or an operator may register resources", code="missing_role")
-    values: dict[str, Any] = {"items": [], "sharing_modes": ["api"], "sharing_type": "unconditional",
-                              "open_type": "not_open", "update_cycle": "daily", "format": "table"}
+        raise Forbidden(
+            "only a department data officer or an operator may register resources", code="missing_role"
+        )
+    values: dict[str, Any] = {
+        "items": [],
+        "sharing_modes": ["api"],
+        "sharing_type": "unconditional",
+        "open_type": "not_open",
+        "update_cycle": "daily",
+        "format": "table",
+    }
     return _form_page(page, session, None, values)
 
 
@@ -165,8 +199,10 @@ def detail(page: SignedInPage, session: DbSession, code: str) -> Response:
     resource = service.get_visible(session, page.principal, code)
     repo = CatalogRepository(session)
     return page.render(
-        "catalog_detail.html", r=service.read(resource),
-        history=service.history(session, page.principal, code), versions=repo.versions(resource.id),
+        "catalog_detail.html",
+        r=service.read(resource),
+        history=service.history(session, page.principal, code),
+        versions=repo.versions(resource.id),
         actions=service.allowed_actions(page.principal, resource),
         can_edit=service.can_edit(page.principal, resource),
     )

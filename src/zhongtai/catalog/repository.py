@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from zhongtai.catalog.models import Classification, Resource, ResourceStatus, ResourceTransition, ResourceVersion
+from zhongtai.catalog.models import (
+    Classification,
+    Resource,
+    ResourceStatus,
+    ResourceTransition,
+    ResourceVersion,
+)
 from zhongtai.catalog.schemas import ResourceFilter
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
@@ -49,7 +55,7 @@ class CatalogRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _with_relations(self) -> Select[tuple[Resource]]:
+    def _with_relations(self) -> Select[Resource]:
         return select(Resource).options(joinedload(Resource.provider), joinedload(Resource.source_system))
 
     def search(self, principal: Principal, filters: ResourceFilter) -> tuple[list[Resource], int]:

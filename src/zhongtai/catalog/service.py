@@ -68,7 +68,10 @@ def read(resource: Resource) -> ResourceRead:
         related_codes=list(resource.related_codes),
         items=[
             ItemRead(
-                name=i.name, data_type=i.data_type, length=i.length, data_element=i.data_element,
+                name=i.name,
+                data_type=i.data_type,
+                length=i.length,
+                data_element=i.data_element,
                 sensitive=i.sensitive,
             )
             for i in resource.items
@@ -100,19 +103,23 @@ def check_sharing_rules(resource: Resource) -> None:
     """Sharing is the rule: refusing to share must cite a law or policy; conditions must be stated."""
     if resource.sharing_type is SharingType.NOT_SHARED and not resource.sharing_basis.strip():
         raise Invalid(
-            "a 'not shared' entry must cite its legal or policy basis", field="sharing_basis",
+            "a 'not shared' entry must cite its legal or policy basis",
+            field="sharing_basis",
             code="basis_required",
         )
     if resource.sharing_type is SharingType.CONDITIONAL and not resource.sharing_conditions.strip():
         raise Invalid(
-            "a 'conditional' entry must state its sharing conditions", field="sharing_conditions",
+            "a 'conditional' entry must state its sharing conditions",
+            field="sharing_conditions",
             code="conditions_required",
         )
     if resource.sharing_type is not SharingType.NOT_SHARED and not resource.sharing_modes:
         raise Invalid("choose at least one sharing mode", field="sharing_modes", code="modes_required")
 
 
-def _resolve_source_system(session: Session, code: str | None, provider: Department) -> InformationSystem | None:
+def _resolve_source_system(
+    session: Session, code: str | None, provider: Department
+) -> InformationSystem | None:
     if not code:
         return None
     system = OrgRepository(session).system_by_code(code)
@@ -132,7 +139,8 @@ def _check_related(session: Session, own_code: str | None, related: list[str]) -
     missing = set(unique) - CatalogRepository(session).existing_codes(unique)
     if missing:
         raise Invalid(
-            f"unknown related resource codes: {', '.join(sorted(missing))}", field="related_codes",
+            f"unknown related resource codes: {', '.join(sorted(missing))}",
+            field="related_codes",
             code="unknown_resource",
         )
     return unique
@@ -147,18 +155,30 @@ def _provider(session: Session, code: str) -> Department:
 
 def _classification(session: Session, code: str) -> str:
     if not codes.is_classification_code(code) or CatalogRepository(session).classification(code) is None:
-        raise Invalid(f"unknown classification code {code!r}", field="classification", code="unknown_classification")
+        raise Invalid(
+            f"unknown classification code {code!r}", field="classification", code="unknown_classification"
+        )
     return code
 
 
 def _record_transition(
-    session: Session, actor: Principal, resource: Resource, action: str,
-    source: ResourceStatus | None, comment: str = "",
+    session: Session,
+    actor: Principal,
+    resource: Resource,
+    action: str,
+    source: ResourceStatus | None,
+    comment: str = "",
 ) -> None:
     session.add(
         ResourceTransition(
-            resource_id=resource.id, action=action, from_status=source, to_status=resource.status,
-            actor_user_id=actor.user_id, actor_username=actor.username, comment=comment, occurred_at=utcnow(),
+            resource_id=resource.id,
+            action=action,
+            from_status=source,
+            to_status=resource.status,
+            actor_user_id=actor.user_id,
+            actor_username=actor.username,
+            comment=comment,
+            occurred_at=utcnow(),
         )
     )
 
@@ -169,8 +189,11 @@ def _snapshot_version(session: Session, actor: Principal, resource: Resource) ->
     snapshot = read(resource).model_dump(mode="json", exclude={"updated_at", "created_at"})
     session.add(
         ResourceVersion(
-            resource_id=resource.id, version=resource.version, snapshot=snapshot,
-            actor_username=actor.username, created_at=utcnow(),
+            resource_id=resource.id,
+            version=resource.version,
+            snapshot=snapshot,
+            actor_username=actor.username,
+            created_at=utcnow(),
         )
     )
 
@@ -198,7 +221,9 @@ def create_resource(session: Session, actor: Principal, data: ResourceCreate) ->
 def _build(session: Session, fields: dict[str, Any], provider: Department) -> Resource:
     system = _resolve_source_system(session, fields.pop("source_system", None), provider)
     fields.pop("related_codes", None)
-    resource = Resource(**fields, provider_department_id=provider.id, source_system_id=system.id if system else None)
+    resource = Resource(
+        **fields, provider_department_id=provider.id, source_system_id=system.id if system else None
+    )
     resource.provider = provider
     resource.source_system = system
     resource.sharing_modes = [m.value if hasattr(m, "value") else m for m in resource.sharing_modes]
@@ -219,7 +244,11 @@ def _finish_new(session: Session, actor: Principal, resource: Resource, action: 
     if resource.status is ResourceStatus.PUBLISHED:
         _snapshot_version(session, actor, resource)
     audit.record(
-        session, actor, f"catalog.resource.{PAST_TENSE[action]}", "resource", resource.code,
+        session,
+        actor,
+        f"catalog.resource.{PAST_TENSE[action]}",
+        "resource",
+        resource.code,
         {"name": resource.name, "provider": resource.provider.code, "status": resource.status.value},
     )
 
@@ -244,9 +273,7 @@ def _editable(session: Session, actor: Principal, code: str) -> Resource:
     resource = repo.editable(actor, code)
     if resource is None:
         get_visible(session, actor, code)  # 404 when the caller may not even see it
-        raise Forbidden(
-            "you may change only your own department's resources", code="not_your_department"
-        )
+        raise Forbidden("you may change only your own department's resources", code="not_your_department")
     return resource
 
 
@@ -312,7 +339,11 @@ def transition(session: Session, actor: Principal, code: str, action: str, comme
     session.flush()
     _record_transition(session, actor, resource, action, source, comment)
     audit.record(
-        session, actor, f"catalog.resource.{action}", "resource", code,
+        session,
+        actor,
+        f"catalog.resource.{action}",
+        "resource",
+        code,
         {"status": [source.value, step.target.value], "comment": comment},
     )
     return resource
@@ -322,8 +353,12 @@ def history(session: Session, actor: Principal, code: str) -> list[TransitionRea
     resource = get_visible(session, actor, code)
     return [
         TransitionRead(
-            action=t.action, from_status=t.from_status, to_status=t.to_status, actor=t.actor_username,
-            comment=t.comment, occurred_at=t.occurred_at,
+            action=t.action,
+            from_status=t.from_status,
+            to_status=t.to_status,
+            actor=t.actor_username,
+            comment=t.comment,
+            occurred_at=t.occurred_at,
         )
         for t in CatalogRepository(session).transitions(resource.id)
     ]
@@ -331,7 +366,8 @@ def history(session: Session, actor: Principal, code: str) -> list[TransitionRea
 
 def allowed_actions(actor: Principal, resource: Resource) -> list[str]:
     return [
-        t.action for t in TRANSITIONS.values()
+        t.action
+        for t in TRANSITIONS.values()
         if resource.status in t.sources and may_take(actor, t, resource)
     ]
 

@@ -28,9 +28,23 @@ MAX_IMPORT_RESOURCES = 20_000
 MAX_ERRORS_SHOWN = 5
 
 RESOURCE_COLUMNS = [
-    "code", "classification", "name", "abstract", "provider", "format", "sharing_type",
-    "sharing_conditions", "sharing_basis", "sharing_modes", "open_type", "open_conditions",
-    "update_cycle", "source_system", "publish_date", "related_codes", "status",
+    "code",
+    "classification",
+    "name",
+    "abstract",
+    "provider",
+    "format",
+    "sharing_type",
+    "sharing_conditions",
+    "sharing_basis",
+    "sharing_modes",
+    "open_type",
+    "open_conditions",
+    "update_cycle",
+    "source_system",
+    "publish_date",
+    "related_codes",
+    "status",
 ]
 ITEM_COLUMNS = ["item_name", "item_data_type", "item_length", "item_data_element", "item_sensitive"]
 LIST_FIELDS = {"sharing_modes", "related_codes"}
@@ -48,6 +62,7 @@ def export_records(session: Session, actor: Principal) -> list[ResourceTransfer]
 
 
 # ---- serialisation (pure) -------------------------------------------------------------------------
+
 
 def dump_json(records: list[ResourceTransfer]) -> str:
     body = {
@@ -100,10 +115,17 @@ def load_json(text: str) -> list[ResourceTransfer]:
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Invalid(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", code="malformed_json") from exc
-    if not isinstance(body, dict) or body.get("format") != FORMAT_TAG or not isinstance(body.get("resources"), list):
         raise Invalid(
-            f'not a catalog export: expected {{"format": "{FORMAT_TAG}", "resources": [...]}}', code="wrong_format"
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", code="malformed_json"
+        ) from exc
+    if (
+        not isinstance(body, dict)
+        or body.get("format") != FORMAT_TAG
+        or not isinstance(body.get("resources"), list)
+    ):
+        raise Invalid(
+            f'not a catalog export: expected {{"format": "{FORMAT_TAG}", "resources": [...]}}',
+            code="wrong_format",
         )
     if body.get("version") != FORMAT_VERSION:
         raise Invalid(f"unsupported export version {body.get('version')!r}", code="wrong_format")
@@ -185,6 +207,7 @@ def dump(records: list[ResourceTransfer], fmt: str) -> str:
 
 # ---- import into the database --------------------------------------------------------------------
 
+
 def import_records(session: Session, actor: Principal, records: list[ResourceTransfer]) -> list[str]:
     """Create every record or none: any problem raises, and the caller's transaction rolls back."""
     if not actor.is_operator:
@@ -205,7 +228,9 @@ def _check_codes(session: Session, records: list[ResourceTransfer]) -> None:
             errors.append(str(exc))
             continue
         if classification != record.classification:
-            errors.append(f"{record.code}: code does not start with its classification {record.classification}")
+            errors.append(
+                f"{record.code}: code does not start with its classification {record.classification}"
+            )
         if record.code in seen:
             errors.append(f"{record.code}: appears twice in the file")
         seen.add(record.code)
@@ -221,7 +246,8 @@ def _check_codes(session: Session, records: list[ResourceTransfer]) -> None:
     taken = repo.existing_codes(sorted(seen))
     if taken:
         raise Conflict(
-            _errors_message([f"resource code {c} already exists" for c in sorted(taken)]), code="duplicate_code"
+            _errors_message([f"resource code {c} already exists" for c in sorted(taken)]),
+            code="duplicate_code",
         )
 
 
@@ -232,7 +258,9 @@ def _import_one(session: Session, actor: Principal, record: ResourceTransfer) ->
         fields = record.model_dump(exclude={"code", "classification", "provider", "items", "status"})
         resource = _build(session, fields, provider)
     except Invalid as exc:
-        raise Invalid(_errors_message([f"{record.code}: {exc.message}"]), field=exc.field, code=exc.code) from exc
+        raise Invalid(
+            _errors_message([f"{record.code}: {exc.message}"]), field=exc.field, code=exc.code
+        ) from exc
     _, sequence = codes.parse_resource_code(record.code)
     resource.code = record.code
     resource.classification_code = classification
@@ -244,5 +272,7 @@ def _import_one(session: Session, actor: Principal, record: ResourceTransfer) ->
     try:
         _finish_new(session, actor, resource, "import")
     except Invalid as exc:
-        raise Invalid(_errors_message([f"{record.code}: {exc.message}"]), field=exc.field, code=exc.code) from exc
+        raise Invalid(
+            _errors_message([f"{record.code}: {exc.message}"]), field=exc.field, code=exc.code
+        ) from exc
     return resource

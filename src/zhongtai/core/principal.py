@@ -34,12 +34,17 @@ class Principal:
         return self.is_operator or Role.AUDITOR in self.roles or self.is_platform_reviewer
 
 
-SYSTEM = Principal(
-    user_id=None,
-    username="system",
-    display_name="system",
-    department_id=None,
-    department_code=None,
-    roles=frozenset({Role.OPERATOR}),
-    is_platform_department=True,
-)
+def platform_actor(username: str, display_name: str) -> Principal:
+    """A non-human operator (the demo builder, the command line): full rights, recorded under its name."""
+    return Principal(
+        user_id=None,
+        username=username,
+        display_name=display_name,
+        department_id=None,
+        department_code=None,
+        roles=frozenset({Role.OPERATOR}),
+        is_platform_department=True,
+    )
+
+
+SYSTEM = platform_actor("system", "system")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-zhongtai-development-secret"
+DEFAULT_SECRET = "change-me-zhongtai-development-secret"  # noqa: S105 - refused outside development
 
 
 class Settings(BaseSettings):

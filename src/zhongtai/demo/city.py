@@ -35,10 +35,16 @@ from zhongtai.demo.catalog_data import (
 from zhongtai.demo.organizations import DEMO_USERS, DEPARTMENTS, SYSTEMS
 from zhongtai.orgs.models import Department, DepartmentKind, InformationSystem
 
-DEMO_PASSWORD = "Zhongtai@2020"
+DEMO_PASSWORD = "Zhongtai@2020"  # noqa: S105 - synthetic demo city only, printed at start
 ResourceSpec = tuple[str, str, str, list[str], str, str, str]
-CYCLE_WORDS = {"realtime": "实时", "daily": "每日", "weekly": "每周", "monthly": "每月",
-               "quarterly": "每季度", "yearly": "每年"}
+CYCLE_WORDS = {
+    "realtime": "实时",
+    "daily": "每日",
+    "weekly": "每周",
+    "monthly": "每月",
+    "quarterly": "每季度",
+    "yearly": "每年",
+}
 CONDITIONS = [
     "仅限用于政务服务事项办理,需注明办理事项",
     "需经提供部门审核同意,仅限核验使用",
@@ -55,9 +61,9 @@ def demo_users() -> list[tuple[str, str, list[str]]]:
     return [(u, d, r) for u, d, r, _ in DEMO_USERS]
 
 
-def build_demo_city(factory: sessionmaker[Session], seed: int = 2020, console: Console | None = None) -> list[
-    tuple[str, str, list[str]]
-]:
+def build_demo_city(
+    factory: sessionmaker[Session], seed: int = 2020, console: Console | None = None
+) -> list[tuple[str, str, list[str]]]:
     """Build the city once; a second call on a built database changes nothing."""
     console = console or Console(quiet=True)
     with transaction(factory) as session:
@@ -76,15 +82,22 @@ def build_demo_city(factory: sessionmaker[Session], seed: int = 2020, console: C
             for spec in specs:
                 add_resource(session, rng, spec)
                 progress.advance(task)
-    console.print(f"built demo city: {len(DEPARTMENTS)} departments, {len(specs)} catalog entries (seed {seed})")
+    console.print(
+        f"built demo city: {len(DEPARTMENTS)} departments, {len(specs)} catalog entries (seed {seed})"
+    )
     return demo_users()
 
 
 def add_departments(session: Session) -> None:
     by_code: dict[str, Department] = {}
     for code, name, name_en, kind, parent in DEPARTMENTS:
-        department = Department(code=code, name=name, name_en=name_en, kind=DepartmentKind(kind),
-                                parent_id=by_code[parent].id if parent else None)
+        department = Department(
+            code=code,
+            name=name,
+            name_en=name_en,
+            kind=DepartmentKind(kind),
+            parent_id=by_code[parent].id if parent else None,
+        )
         session.add(department)
         session.flush()
         by_code[code] = department
@@ -98,25 +111,41 @@ def add_systems(session: Session) -> None:
     departments = _departments(session)
     for department_code, systems in SYSTEMS.items():
         for code, name, description in systems:
-            session.add(InformationSystem(code=code, name=name, description=description,
-                                          department_id=departments[department_code].id))
+            session.add(
+                InformationSystem(
+                    code=code,
+                    name=name,
+                    description=description,
+                    department_id=departments[department_code].id,
+                )
+            )
     session.flush()
 
 
 def add_classifications(session: Session) -> None:
-    rows = [(code, name, name_en) for code, name, name_en in CLASSIFICATIONS]
+    rows: list[tuple[str, str, str | None]] = list(CLASSIFICATIONS)
     rows += [(code, name, None) for code, name in DEPARTMENTAL_CLASS_NAMES.values()]
     for code, name, name_en in sorted(rows):
         parent = code[:1] if len(code) == 3 else code[:3]
-        session.add(Classification(code=code, name=name, name_en=name_en, parent_code=parent,
-                                   level=2 if len(code) == 3 else 3))
+        session.add(
+            Classification(
+                code=code, name=name, name_en=name_en, parent_code=parent, level=2 if len(code) == 3 else 3
+            )
+        )
         session.flush()
 
 
 def add_users(session: Session) -> None:
     for username, department, roles, display_name in DEMO_USERS:
-        create_user(session, SYSTEM, username=username, display_name=display_name, department_code=department,
-                    roles=[Role(r) for r in roles], password=DEMO_PASSWORD)
+        create_user(
+            session,
+            SYSTEM,
+            username=username,
+            display_name=display_name,
+            department_code=department,
+            roles=[Role(r) for r in roles],
+            password=DEMO_PASSWORD,
+        )
 
 
 def resource_specs() -> Iterator[ResourceSpec]:
@@ -159,17 +188,27 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec) -> No
         name=name,
         abstract=f"{name},由{dict((d[0], d[1]) for d in DEPARTMENTS)[department]}在业务办理中产生,"
         f"包含{'、'.join(item_names[:3])}等{len(item_names)}个信息项,{CYCLE_WORDS[cycle]}更新。",
-        format="table" if rng.random() < 0.8 else rng.choice(["api", "file"]),  # type: ignore[arg-type]
-        sharing_type=sharing,  # type: ignore[arg-type]
+        format="table" if rng.random() < 0.8 else rng.choice(["api", "file"]),
+        sharing_type=sharing,
         sharing_conditions=rng.choice(CONDITIONS) if sharing == "conditional" else "",
         sharing_basis=NOT_SHARED_BASIS if sharing == "not_shared" else "",
-        sharing_modes=[] if sharing == "not_shared" else rng.sample(["api", "file", "table_sync"], rng.randint(1, 2)),  # type: ignore[arg-type]
-        open_type=open_type,  # type: ignore[arg-type]
-        update_cycle=cycle,  # type: ignore[arg-type]
+        sharing_modes=[]
+        if sharing == "not_shared"
+        else rng.sample(["api", "file", "table_sync"], rng.randint(1, 2)),
+        open_type=open_type,
+        update_cycle=cycle,
         source_system=rng.choice(systems) if systems else None,
         publish_date=None,
-        items=[ItemIn(name=n, data_type=ITEMS[n][0], length=ITEMS[n][1], data_element=ITEMS[n][2],  # type: ignore[arg-type]
-                      sensitive=ITEMS[n][3]) for n in item_names],
+        items=[
+            ItemIn(
+                name=n,
+                data_type=ITEMS[n][0],
+                length=ITEMS[n][1],
+                data_element=ITEMS[n][2],
+                sensitive=ITEMS[n][3],
+            )
+            for n in item_names
+        ],
     )
     resource = catalog.create_resource(session, officer, data)
     roll = rng.random()

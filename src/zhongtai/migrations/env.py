@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from zhongtai.core.database import build_engine
 from zhongtai.core.registry import Base
 

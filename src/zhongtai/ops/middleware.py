@@ -16,7 +16,9 @@ log = logging.getLogger("zhongtai.access")
 
 REQUESTS = Counter("zhongtai_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
-    "zhongtai_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    "zhongtai_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -60,8 +62,12 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], route).observe(elapsed)
             log.info(
                 "request",
-                extra={"method": scope["method"], "path": scope["path"], "status": status,
-                       "duration_ms": round(elapsed * 1000, 2)},
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
             )
             reset_request_id(token)
 
@@ -103,8 +109,16 @@ class BodyLimitMiddleware:
             + str(self.max_bytes).encode()
             + b' bytes","field":null}}'
         )
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -30,9 +30,7 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[DepartmentKind] = mapped_column(
-        str_enum(DepartmentKind)
-    )
+    kind: Mapped[DepartmentKind] = mapped_column(str_enum(DepartmentKind))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -33,7 +33,8 @@ def systems(page: SignedInPage, session: DbSession, department: str | None = Non
     rows = [service.system_read(s) for s in OrgRepository(session).systems(department)]
     assert page.principal is not None
     editable = {
-        s.code for s in OrgRepository(session).systems()
+        s.code
+        for s in OrgRepository(session).systems()
         if may_register_system_for(page.principal, s.department_id)
     }
     return page.render("systems.html", systems=rows, editable=editable, department=department or "")
@@ -52,8 +53,10 @@ def create_system(page: SignedInPage, form: Form, session: DbSession) -> Respons
     assert page.principal is not None
     try:
         data = SystemCreate(
-            code=form_str(form, "code").upper(), name=form_str(form, "name"),
-            description=form_str(form, "description"), department=form_str(form, "department") or None,
+            code=form_str(form, "code").upper(),
+            name=form_str(form, "name"),
+            description=form_str(form, "description"),
+            department=form_str(form, "department") or None,
         )
     except ValidationError as exc:
         raise validation_message(exc) from exc
@@ -76,8 +79,9 @@ def update_system(page: SignedInPage, form: Form, session: DbSession, code: str)
     assert page.principal is not None
     try:
         data = SystemUpdate(
-            name=form_str(form, "name"), description=form_str(form, "description"),
-            status=form_str(form, "status") or None,  # type: ignore[arg-type]
+            name=form_str(form, "name"),
+            description=form_str(form, "description"),
+            status=form_str(form, "status") or None,
         )
     except ValidationError as exc:
         raise validation_message(exc) from exc

@@ -30,7 +30,7 @@ class OrgRepository:
         ).first()
 
     def systems(self, department_code: str | None = None) -> list[InformationSystem]:
-        query: Select[tuple[InformationSystem]] = (
+        query: Select[InformationSystem] = (
             select(InformationSystem)
             .join(InformationSystem.department)
             .options(joinedload(InformationSystem.department))

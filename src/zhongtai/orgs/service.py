@@ -52,7 +52,9 @@ def register_system(session: Session, actor: Principal, data: SystemCreate) -> I
     department_code = data.department or actor.department_code or ""
     department = repo.department_by_code(department_code)
     if department is None:
-        raise Invalid(f"unknown department code {department_code!r}", field="department", code="unknown_department")
+        raise Invalid(
+            f"unknown department code {department_code!r}", field="department", code="unknown_department"
+        )
     if not may_register_system_for(actor, department.id):
         raise Forbidden("you may register systems only for your own department", code="not_your_department")
     if repo.system_by_code(data.code) is not None:
@@ -64,7 +66,11 @@ def register_system(session: Session, actor: Principal, data: SystemCreate) -> I
     session.add(system)
     session.flush()
     audit.record(
-        session, actor, "orgs.system.created", "information_system", system.code,
+        session,
+        actor,
+        "orgs.system.created",
+        "information_system",
+        system.code,
         {"name": data.name, "department": department.code},
     )
     return system
@@ -86,7 +92,11 @@ def update_system(session: Session, actor: Principal, code: str, data: SystemUpd
     system.updated_at = utcnow()
     session.flush()
     audit.record(
-        session, actor, "orgs.system.updated", "information_system", code,
+        session,
+        actor,
+        "orgs.system.updated",
+        "information_system",
+        code,
         audit.diff({k: str(v) for k, v in before.items()}, {k: str(v) for k, v in changes.items()}),
     )
     return system

@@ -16,16 +16,23 @@ router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 def token_read(token: ApiToken) -> TokenRead:
     return TokenRead(
-        id=token.id, name=token.name, prefix=token.prefix, created_at=token.created_at,
-        expires_at=token.expires_at, last_used_at=token.last_used_at, revoked_at=token.revoked_at,
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
     )
 
 
 @router.get("/me", response_model=MeRead)
 def me(principal: ApiPrincipal) -> MeRead:
     return MeRead(
-        username=principal.username, display_name=principal.display_name,
-        department=principal.department_code, roles=sorted(principal.roles),
+        username=principal.username,
+        display_name=principal.display_name,
+        department=principal.department_code,
+        roles=sorted(principal.roles),
     )
 
 

@@ -51,8 +51,12 @@ def login(page: Page, form: Form, session: DbSession, settings: AppSettings) -> 
     audit.record(session, principal_for(outcome.user, settings), "identity.login", "user", username)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, sign_session_token(settings, token), httponly=True, samesite="lax",
-        secure=settings.secure_cookies, max_age=settings.session_hours * 3600,
+        SESSION_COOKIE,
+        sign_session_token(settings, token),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.session_hours * 3600,
     )
     return response
 

@@ -15,7 +15,13 @@ from zhongtai.core.errors import BadRequest, Conflict, Invalid, NotFound
 from zhongtai.core.identity.models import ApiToken, LoginThrottle, Role, User, UserRole, WebSession
 from zhongtai.core.identity.repository import IdentityRepository
 from zhongtai.core.principal import Principal
-from zhongtai.core.security import MIN_PASSWORD_LENGTH, hash_password, new_token, token_digest, verify_password
+from zhongtai.core.security import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.orgs.repository import OrgRepository
@@ -68,7 +74,9 @@ def create_user(
         raise BadRequest("a user needs at least one role", field="roles")
     department = OrgRepository(session).department_by_code(department_code)
     if department is None:
-        raise Invalid(f"unknown department code {department_code!r}", field="department", code="unknown_department")
+        raise Invalid(
+            f"unknown department code {department_code!r}", field="department", code="unknown_department"
+        )
     repo = IdentityRepository(session)
     if repo.user_by_username(username) is not None:
         raise Conflict(f"user {username!r} already exists", field="username", code="duplicate_username")
@@ -149,7 +157,9 @@ def revoke_token(session: Session, actor: Principal, user_id: int, token_id: int
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.flush()
-        audit.record(session, actor, "identity.token.revoked", "api_token", str(token_id), {"name": token.name})
+        audit.record(
+            session, actor, "identity.token.revoked", "api_token", str(token_id), {"name": token.name}
+        )
     return token
 
 
@@ -186,7 +196,9 @@ def end_session(session: Session, token: str) -> None:
         session.flush()
 
 
-def session_principal(session: Session, settings: Settings, token: str) -> tuple[Principal, WebSession] | None:
+def session_principal(
+    session: Session, settings: Settings, token: str
+) -> tuple[Principal, WebSession] | None:
     repo = IdentityRepository(session)
     web_session = repo.live_session(token_digest(token), utcnow())
     if web_session is None:

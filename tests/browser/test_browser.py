@@ -1,0 +1,111 @@
+"""A real browser (Playwright driving Debian's Chromium): sign in, search in Chinese, register a resource."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from tests.conftest import TEST_SECRET
+from tests.factories import PASSWORD, add_resource, build_world
+from zhongtai.app import create_app
+from zhongtai.core.database import build_engine, build_sessionmaker
+from zhongtai.core.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None, reason=f"browser tests need Debian's Chromium at {CHROMIUM}"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+    db = tmp_path / "browser.db"
+    shutil.copyfile(sqlite_template, db)
+    url = f"sqlite:///{db}"
+    engine = build_engine(url)
+    factory = build_sessionmaker(engine)
+    build_world(factory)
+    add_resource(factory, "GAJ", name="常住人口基本信息")
+    add_resource(factory, "MZJ", name="婚姻登记信息", abstract="结婚登记", items=[])
+    engine.dispose()
+    settings = Settings(
+        env="test", database_url=url, secret_key=TEST_SECRET, cookie_secure=False, log_json=False
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_officer_signs_in_searches_and_registers_a_resource(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{live_server}/catalog")
+        assert "/login" in page.url
+        page.fill("#username", "officer_a")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server}/catalog")
+
+        page.fill("input[name=q]", "人口")
+        page.click("form[role=search] button[type=submit]")
+        results = page.locator("#results")
+        assert results.locator("text=常住人口基本信息").count() == 1
+        assert results.locator("text=婚姻登记信息").count() == 0
+
+        page.goto(f"{live_server}/catalog/new")
+        page.select_option("#classification", "101")
+        page.fill("#name", "流动人口居住登记信息")
+        page.fill("#abstract", "流动人口居住登记")
+        page.select_option("#sharing_type", "conditional")
+        page.fill("#sharing_conditions", "仅限政务服务办理")
+        page.fill("input[name=item-0-name]", "姓名")
+        page.fill("input[name=item-0-length]", "50")
+        page.check("input[name=item-0-sensitive]")
+        page.fill("input[name=item-1-name]", "居住地址")
+        page.click("#resource-form button[type=submit]")
+        page.wait_for_url(f"{live_server}/catalog/101-*")
+        assert page.locator("h1").inner_text().startswith("流动人口居住登记信息")
+        assert page.locator("#items").locator("text=居住地址").count() == 1
+
+        page.goto(f"{live_server}/catalog?q=流动人口&lang=en")
+        assert page.locator("#results").locator("text=流动人口居住登记信息").count() == 1
+        assert "Government information resource catalog" in page.locator("h1").inner_text()
+        browser.close()

@@ -1,0 +1,95 @@
+"""The zhongtai command line, run as a user would (a subprocess against a SQLite file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SECRET
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "ZHONGTAI_DATA_DIR": str(tmp_path),
+        "ZHONGTAI_ENV": "test",
+        "ZHONGTAI_SECRET_KEY": TEST_SECRET,
+    }
+    env.pop("ZHONGTAI_DATABASE_URL", None)
+
+    def invoke(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "zhongtai.cli", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+
+    return invoke
+
+
+def test_commands_explain_an_unmigrated_database(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("departments", "list")
+    assert result.returncode == 1
+    assert "zhongtai db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_users_tokens_and_catalog_round_trip(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("demo", "--no-serve", "--seed", "3").returncode == 0
+    departments = json.loads(run("departments", "list", "--json").stdout)
+    assert len(departments) >= 20 and departments[0]["code"]
+
+    created = run(
+        "users",
+        "create",
+        "li.si",
+        "--department",
+        "GAJ",
+        "--role",
+        "officer",
+        "--role",
+        "consumer",
+        stdin="a long enough password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    token = run("users", "token", "li.si").stdout.strip()
+    assert token.startswith("zt_")
+
+    bad_role = run(
+        "users", "create", "x.y", "--department", "GAJ", "--role", "king", stdin="password123456\n"
+    )
+    assert bad_role.returncode != 0 and "king" in bad_role.stderr
+    bad_dept = run(
+        "users", "create", "x.y", "--department", "NOPE", "--role", "officer", stdin="password123456\n"
+    )
+    assert bad_dept.returncode == 2 and "unknown department code 'NOPE'" in bad_dept.stderr
+    short = run("users", "create", "x.y", "--department", "GAJ", "--role", "officer", stdin="short\n")
+    assert short.returncode == 2 and "at least" in short.stderr
+
+    exported = tmp_path / "catalog.csv"
+    assert run("catalog", "export", "-o", str(exported)).returncode == 0
+    again = run("catalog", "import", str(exported))
+    assert (
+        again.returncode == 2 and "already exists" in again.stderr and "nothing was written" in again.stderr
+    )
+    as_json = run("catalog", "export", "--format", "json").stdout
+    assert len(json.loads(as_json)["resources"]) >= 150
+
+
+def test_import_of_a_broken_file_is_a_message(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("db", "upgrade").returncode == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "zhongtai-catalog", ', encoding="utf-8")
+    result = run("catalog", "import", str(broken))
+    assert result.returncode == 2 and "malformed JSON" in result.stderr
+    missing = run("catalog", "import", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
