@@ -55,4 +55,4 @@ class OrgRepository:
         rows = self.session.execute(
             select(InformationSystem.department_id, func.count()).group_by(InformationSystem.department_id)
         )
-        return {department_id: count for department_id, count in rows.tuples()}
+        return {department_id: count for department_id, count in rows}
