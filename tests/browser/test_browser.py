@@ -105,6 +105,12 @@ def test_officer_signs_in_searches_and_registers_a_resource(live_server: str) ->
         assert page.locator("h1").inner_text().startswith("流动人口居住登记信息")
         assert page.locator("#items").locator("text=居住地址").count() == 1
 
+        page.click("a[href$='/edit']")  # the edit form comes back filled in; change one field
+        page.fill("#name", "流动人口居住登记信息(新版)")
+        page.click("#resource-form button[type=submit]")
+        assert page.locator("h1").inner_text().startswith("流动人口居住登记信息(新版)")
+        assert page.locator("#items").locator("text=居住地址").count() == 1
+
         page.goto(f"{live_server}/catalog?q=流动人口&lang=en")
         assert page.locator("#results").locator("text=流动人口居住登记信息").count() == 1
         assert "Government information resource catalog" in page.locator("h1").inner_text()

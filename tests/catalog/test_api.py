@@ -306,3 +306,16 @@ def test_api_requires_a_valid_token(client: TestClient, world: World) -> None:
     assert client.get("/api/v1/resources").status_code == 401
     response = client.get("/api/v1/resources", headers={"Authorization": "Bearer zt_forged"})
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_token"
+
+
+def test_replacing_items_with_the_same_names_works(client: TestClient, world: World) -> None:
+    officer = world.auth("officer_a")
+    created = client.post("/api/v1/resources", json=resource_payload(), headers=officer).json()
+    items = [dict(i, length=(i["length"] or 0) + 1) for i in created["items"]]
+    items.reverse()
+    response = client.patch(f"/api/v1/resources/{created['code']}", json={"items": items}, headers=officer)
+    assert response.status_code == 200, response.text
+    assert [(i["name"], i["length"]) for i in response.json()["items"]] == [
+        ("公民身份号码", 19),
+        ("姓名", 51),
+    ]

@@ -16,6 +16,7 @@ from zhongtai.catalog.models import (
     ResourceStatus,
     ResourceTransition,
     ResourceVersion,
+    SharingMode,
     SharingType,
 )
 from zhongtai.catalog.repository import CatalogRepository
@@ -226,7 +227,7 @@ def _build(session: Session, fields: dict[str, Any], provider: Department) -> Re
     )
     resource.provider = provider
     resource.source_system = system
-    resource.sharing_modes = [m.value if hasattr(m, "value") else m for m in resource.sharing_modes]
+    resource.sharing_modes = [SharingMode(m).value for m in resource.sharing_modes]
     return resource
 
 
@@ -289,7 +290,11 @@ def update_resource(session: Session, actor: Principal, code: str, data: Resourc
         if value is None and key not in {"source_system", "publish_date"}:
             raise Invalid(f"{key} cannot be empty", field=key)
     if "items" in changes:
-        resource.items = _items(data.items or [])
+        # Delete the old rows first: the flush would otherwise insert before deleting and trip the
+        # unique (resource, item name) constraint when names are kept.
+        resource.items.clear()
+        session.flush()
+        resource.items.extend(_items(data.items or []))
     if "source_system" in changes:
         system = _resolve_source_system(session, changes["source_system"], resource.provider)
         resource.source_system_id = system.id if system else None
