@@ -86,7 +86,7 @@ def search_text(resource: Resource) -> str:
     return "\n".join(parts).lower()
 
 
-def _items(items: list[ItemIn]) -> list[InformationItem]:
+def item_rows(items: list[ItemIn]) -> list[InformationItem]:
     return [
         InformationItem(
             position=index,
@@ -147,14 +147,14 @@ def _check_related(session: Session, own_code: str | None, related: list[str]) -
     return unique
 
 
-def _provider(session: Session, code: str) -> Department:
+def require_provider(session: Session, code: str) -> Department:
     department = OrgRepository(session).department_by_code(code)
     if department is None:
         raise Invalid(f"unknown department code {code!r}", field="provider", code="unknown_department")
     return department
 
 
-def _classification(session: Session, code: str) -> str:
+def require_classification(session: Session, code: str) -> str:
     if not codes.is_classification_code(code) or CatalogRepository(session).classification(code) is None:
         raise Invalid(
             f"unknown classification code {code!r}", field="classification", code="unknown_classification"
@@ -200,26 +200,28 @@ def _snapshot_version(session: Session, actor: Principal, resource: Resource) ->
 
 
 def create_resource(session: Session, actor: Principal, data: ResourceCreate) -> Resource:
-    provider = _provider(session, data.provider or actor.department_code or "")
+    provider = require_provider(session, data.provider or actor.department_code or "")
     if not may_register_for(actor, provider.id):
         raise Forbidden("you may register resources only for your own department", code="not_your_department")
-    classification = _classification(session, data.classification)
+    classification = require_classification(session, data.classification)
     sequence = CatalogRepository(session).next_sequence(classification)
     if sequence > codes.MAX_SEQUENCE:
         raise Conflict(f"classification {classification} has no free sequence numbers left")
-    resource = _build(session, data.model_dump(exclude={"classification", "provider", "items"}), provider)
+    resource = build_resource(
+        session, data.model_dump(exclude={"classification", "provider", "items"}), provider
+    )
     resource.code = codes.format_resource_code(classification, sequence)
     resource.classification_code = classification
     resource.sequence = sequence
     resource.category = codes.category_of(classification)
     resource.status = ResourceStatus.DRAFT
-    resource.items = _items(data.items)
+    resource.items = item_rows(data.items)
     resource.related_codes = _check_related(session, None, data.related_codes)
-    _finish_new(session, actor, resource, "create")
+    finish_new(session, actor, resource, "create")
     return resource
 
 
-def _build(session: Session, fields: dict[str, Any], provider: Department) -> Resource:
+def build_resource(session: Session, fields: dict[str, Any], provider: Department) -> Resource:
     system = _resolve_source_system(session, fields.pop("source_system", None), provider)
     fields.pop("related_codes", None)
     resource = Resource(
@@ -234,7 +236,7 @@ def _build(session: Session, fields: dict[str, Any], provider: Department) -> Re
 PAST_TENSE = {"create": "created", "import": "imported"}
 
 
-def _finish_new(session: Session, actor: Principal, resource: Resource, action: str) -> None:
+def finish_new(session: Session, actor: Principal, resource: Resource, action: str) -> None:
     check_sharing_rules(resource)
     now = utcnow()
     resource.created_at = resource.updated_at = now
@@ -294,7 +296,7 @@ def update_resource(session: Session, actor: Principal, code: str, data: Resourc
         # unique (resource, item name) constraint when names are kept.
         resource.items.clear()
         session.flush()
-        resource.items.extend(_items(data.items or []))
+        resource.items.extend(item_rows(data.items or []))
     if "source_system" in changes:
         system = _resolve_source_system(session, changes["source_system"], resource.provider)
         resource.source_system_id = system.id if system else None

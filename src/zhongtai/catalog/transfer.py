@@ -18,7 +18,14 @@ from zhongtai.catalog import codes
 from zhongtai.catalog.models import Resource, ResourceStatus
 from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import ResourceTransfer
-from zhongtai.catalog.service import _build, _classification, _finish_new, _items, _provider, read
+from zhongtai.catalog.service import (
+    build_resource,
+    finish_new,
+    item_rows,
+    read,
+    require_classification,
+    require_provider,
+)
 from zhongtai.core.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
 from zhongtai.core.principal import Principal
 
@@ -253,10 +260,10 @@ def _check_codes(session: Session, records: list[ResourceTransfer]) -> None:
 
 def _import_one(session: Session, actor: Principal, record: ResourceTransfer) -> Resource:
     try:
-        provider = _provider(session, record.provider)
-        classification = _classification(session, record.classification)
+        provider = require_provider(session, record.provider)
+        classification = require_classification(session, record.classification)
         fields = record.model_dump(exclude={"code", "classification", "provider", "items", "status"})
-        resource = _build(session, fields, provider)
+        resource = build_resource(session, fields, provider)
     except Invalid as exc:
         raise Invalid(
             _errors_message([f"{record.code}: {exc.message}"]), field=exc.field, code=exc.code
@@ -267,10 +274,10 @@ def _import_one(session: Session, actor: Principal, record: ResourceTransfer) ->
     resource.sequence = sequence
     resource.category = codes.category_of(classification)
     resource.status = ResourceStatus(record.status)
-    resource.items = _items(record.items)
+    resource.items = item_rows(record.items)
     resource.related_codes = list(dict.fromkeys(record.related_codes))
     try:
-        _finish_new(session, actor, resource, "import")
+        finish_new(session, actor, resource, "import")
     except Invalid as exc:
         raise Invalid(
             _errors_message([f"{record.code}: {exc.message}"]), field=exc.field, code=exc.code
