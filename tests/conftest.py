@@ -26,10 +26,6 @@ TEST_SECRET = "test-secret-" + "x" * 40
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Nothing to do; kept so the skip reason for PostgreSQL is visible in -ra output."""
-
-
 @pytest.fixture(scope="session")
 def worker_tag(worker_id: str) -> str:  # worker_id comes from pytest-xdist ("master" without it)
     return f"{worker_id}_{os.getpid()}"

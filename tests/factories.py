@@ -73,7 +73,7 @@ def build_world(factory: sessionmaker[Session]) -> World:
                 roles=roles,
                 password=PASSWORD,
             )
-            world.tokens[who] = issue_token(session, SYSTEM, user, "test")
+            world.tokens[who], _ = issue_token(session, SYSTEM, user, "test")
     return world
 
 

@@ -225,7 +225,7 @@ def users_token(
         user = IdentityRepository(session).user_by_username(name)
         if user is None:
             raise NotFound(f"no user {name!r}")
-        token = issue_token(session, CLI_ACTOR, user, token_name, days)
+        token, _ = issue_token(session, CLI_ACTOR, user, token_name, days)
     typer.echo(token)
 
 

@@ -14,6 +14,11 @@ def may_register_for(principal: Principal, department_id: int) -> bool:
     return principal.has(Role.OFFICER) and principal.department_id == department_id
 
 
+def may_register_any(principal: Principal) -> bool:
+    """Whether the caller registers resources at all (for their own department, or any as operator)."""
+    return principal.is_operator or principal.has(Role.OFFICER)
+
+
 def may_edit(principal: Principal, resource: Resource) -> bool:
     return may_register_for(principal, resource.provider_department_id)
 

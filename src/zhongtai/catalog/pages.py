@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from zhongtai.catalog import service
+from zhongtai.catalog.auth import may_register_any
 from zhongtai.catalog.models import (
     Category,
     DataType,
@@ -24,7 +25,6 @@ from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import MAX_QUERY, ResourceCreate, ResourceFilter, ResourceUpdate
 from zhongtai.core.errors import Forbidden, Invalid
 from zhongtai.core.http import DbSession
-from zhongtai.core.identity.models import Role
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 from zhongtai.orgs.pages import validation_message
 from zhongtai.orgs.repository import OrgRepository
@@ -88,6 +88,7 @@ def browse(
         pages=pages,
         departments=OrgRepository(session).departments(),
         choices=CHOICES,
+        may_register=may_register_any(page.principal),
     )
 
 
@@ -112,7 +113,7 @@ def _items_from_form(form: FormData) -> list[dict[str, Any]]:
 
 
 def _fields_from_form(form: FormData) -> dict[str, Any]:
-    related = form_str(form, "related_codes").replace(",", " ").replace(",", " ").split()
+    related = form_str(form, "related_codes").replace(",", " ").replace("，", " ").split()
     return {
         "name": form_str(form, "name"),
         "abstract": form_str(form, "abstract"),
@@ -159,7 +160,7 @@ def _form_page(
 @router.get("/catalog/new")
 def new_resource(page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None
-    if not (page.principal.is_operator or page.principal.has(Role.OFFICER)):
+    if not may_register_any(page.principal):
         raise Forbidden(
             "only a department data officer or an operator may register resources", code="missing_role"
         )
@@ -201,7 +202,7 @@ def detail(page: SignedInPage, session: DbSession, code: str) -> Response:
     return page.render(
         "catalog_detail.html",
         r=service.read(resource),
-        history=service.history(session, page.principal, code),
+        history=service.transitions_of(session, resource),
         versions=repo.versions(resource.id),
         actions=service.allowed_actions(page.principal, resource),
         can_edit=service.can_edit(page.principal, resource),

@@ -357,7 +357,11 @@ def transition(session: Session, actor: Principal, code: str, action: str, comme
 
 
 def history(session: Session, actor: Principal, code: str) -> list[TransitionRead]:
-    resource = get_visible(session, actor, code)
+    return transitions_of(session, get_visible(session, actor, code))
+
+
+def transitions_of(session: Session, resource: Resource) -> list[TransitionRead]:
+    """Lifecycle steps of a resource the caller was already allowed to see."""
     return [
         TransitionRead(
             action=t.action,

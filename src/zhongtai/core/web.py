@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jinja2
@@ -67,7 +67,6 @@ class PageContext:
     principal: Principal | None
     csrf_token: str
     new_csrf_cookie: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         values = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from rich.console import Console
@@ -37,6 +38,7 @@ from zhongtai.orgs.models import Department, DepartmentKind, InformationSystem
 
 DEMO_PASSWORD = "Zhongtai@2020"  # noqa: S105 - synthetic demo city only, printed at start
 ResourceSpec = tuple[str, str, str, list[str], str, str, str]
+DEPARTMENT_NAMES = {code: name for code, name, *_ in DEPARTMENTS}
 CYCLE_WORDS = {
     "realtime": "实时",
     "daily": "每日",
@@ -77,10 +79,11 @@ def build_demo_city(
         add_classifications(session)
         add_users(session)
         specs = list(resource_specs())
+        people = registrars(session)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("catalog entries", total=len(specs))
             for spec in specs:
-                add_resource(session, rng, spec)
+                add_resource(session, rng, spec, people)
                 progress.advance(task)
     console.print(
         f"built demo city: {len(DEPARTMENTS)} departments, {len(specs)} catalog entries (seed {seed})"
@@ -158,35 +161,41 @@ def resource_specs() -> Iterator[ResourceSpec]:
             yield code, classification, template.format(d=short), items, sharing, cycle, open_type
 
 
-def _officer(session: Session, department_code: str) -> Principal:
-    """Entries are registered as the department would: by its officer, else the platform operator."""
+@dataclass(frozen=True)
+class Registrars:
+    """Who registers and reviews the demo's entries, looked up once: each department's officer (the
+    platform operator for departments without one) and the bureau's reviewer."""
+
+    officers: dict[str, Principal]
+    operator: Principal
+    reviewer: Principal
+
+    def officer(self, department_code: str) -> Principal:
+        return self.officers.get(department_code, self.operator)
+
+
+def registrars(session: Session) -> Registrars:
     repo = IdentityRepository(session)
     settings = get_settings()
-    for username, department, roles, _ in DEMO_USERS:
-        if department == department_code and "officer" in roles:
-            user = repo.user_by_username(username)
-            assert user is not None
-            return principal_for(user, settings)
-    admin = repo.user_by_username("admin")
-    assert admin is not None
-    return principal_for(admin, settings)
+
+    def principal(username: str) -> Principal:
+        user = repo.user_by_username(username)
+        assert user is not None, username
+        return principal_for(user, settings)
+
+    officers = {dept: principal(name) for name, dept, roles, _ in DEMO_USERS if "officer" in roles}
+    return Registrars(officers, principal("admin"), principal("reviewer"))
 
 
-def _reviewer(session: Session) -> Principal:
-    user = IdentityRepository(session).user_by_username("reviewer")
-    assert user is not None
-    return principal_for(user, get_settings())
-
-
-def add_resource(session: Session, rng: random.Random, spec: ResourceSpec) -> None:
+def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, people: Registrars) -> None:
     department, classification, name, item_names, sharing, cycle, open_type = spec
-    officer = _officer(session, department)
+    officer = people.officer(department)
     systems = [s for s, *_ in SYSTEMS.get(department, [])]
     data = ResourceCreate(
         classification=classification,
         provider=department,
         name=name,
-        abstract=f"{name},由{dict((d[0], d[1]) for d in DEPARTMENTS)[department]}在业务办理中产生,"
+        abstract=f"{name},由{DEPARTMENT_NAMES[department]}在业务办理中产生,"
         f"包含{'、'.join(item_names[:3])}等{len(item_names)}个信息项,{CYCLE_WORDS[cycle]}更新。",
         format="table" if rng.random() < 0.8 else rng.choice(["api", "file"]),
         sharing_type=sharing,
@@ -217,7 +226,7 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec) -> No
     catalog.transition(session, officer, resource.code, "submit")
     if roll < 0.12:
         return  # waiting for the bureau
-    catalog.transition(session, _reviewer(session), resource.code, "approve", "符合编目规范")
+    catalog.transition(session, people.reviewer, resource.code, "approve", "符合编目规范")
     resource.publish_date = date(2020, 1, 1) + timedelta(days=rng.randint(0, 900))
     if roll > 0.97:
         catalog.transition(session, officer, resource.code, "retire", "系统已停用")

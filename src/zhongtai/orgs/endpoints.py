@@ -20,10 +20,7 @@ def list_departments(session: DbSession, _: ApiPrincipal) -> list[DepartmentRead
 
 @router.get("/departments/{code}", response_model=DepartmentRead)
 def get_department(session: DbSession, _: ApiPrincipal, code: str) -> DepartmentRead:
-    for department in service.list_departments(session):
-        if department.code == code:
-            return department
-    raise NotFound(f"no department {code!r}", code="department_not_found")
+    return service.get_department(session, code)
 
 
 @router.get("/systems", response_model=list[SystemRead])

@@ -30,13 +30,10 @@ def departments(page: SignedInPage, session: DbSession) -> Response:
 
 @router.get("/systems")
 def systems(page: SignedInPage, session: DbSession, department: str | None = None) -> Response:
-    rows = [service.system_read(s) for s in OrgRepository(session).systems(department)]
     assert page.principal is not None
-    editable = {
-        s.code
-        for s in OrgRepository(session).systems()
-        if may_register_system_for(page.principal, s.department_id)
-    }
+    systems = OrgRepository(session).systems(department)
+    editable = {s.code for s in systems if may_register_system_for(page.principal, s.department_id)}
+    rows = [service.system_read(s) for s in systems]
     return page.render("systems.html", systems=rows, editable=editable, department=department or "")
 
 

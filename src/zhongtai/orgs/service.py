@@ -34,6 +34,16 @@ def list_departments(session: Session) -> list[DepartmentRead]:
     return [department_read(d, by_id, counts.get(d.id, 0)) for d in by_id.values()]
 
 
+def get_department(session: Session, code: str) -> DepartmentRead:
+    repo = OrgRepository(session)
+    department = repo.department_by_code(code)
+    if department is None:
+        raise NotFound(f"no department {code!r}", code="department_not_found")
+    parent = repo.session.get(Department, department.parent_id) if department.parent_id else None
+    parents = {parent.id: parent} if parent else {}
+    return department_read(department, parents, repo.system_counts().get(department.id, 0))
+
+
 def system_read(system: InformationSystem) -> SystemRead:
     return SystemRead(
         code=system.code,

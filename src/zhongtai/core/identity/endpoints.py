@@ -45,13 +45,11 @@ def list_tokens(session: DbSession, principal: ApiPrincipal) -> list[TokenRead]:
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 def create_token(session: DbSession, principal: ApiPrincipal, body: TokenCreate) -> TokenCreated:
     assert principal.user_id is not None
-    repo = IdentityRepository(session)
-    user = repo.user_by_id(principal.user_id)
+    user = IdentityRepository(session).user_by_id(principal.user_id)
     if user is None:
         raise NotFound("user not found")
-    secret = service.issue_token(session, principal, user, body.name, body.days)
-    newest = repo.tokens_of(user.id)[0]
-    return TokenCreated(**token_read(newest).model_dump(), token=secret)
+    secret, row = service.issue_token(session, principal, user, body.name, body.days)
+    return TokenCreated(**token_read(row).model_dump(), token=secret)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)

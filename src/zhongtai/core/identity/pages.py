@@ -88,7 +88,7 @@ def create_token(page: SignedInPage, form: Form, session: DbSession) -> Response
     user = repo.user_by_id(principal.user_id)
     assert user is not None
     name = form_str(form, "name")[:100] or "web"
-    secret = service.issue_token(session, principal, user, name)
+    secret, _ = service.issue_token(session, principal, user, name)
     return page.render("tokens.html", tokens=repo.tokens_of(user.id), new_token=secret)
 
 

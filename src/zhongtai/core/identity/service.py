@@ -132,22 +132,23 @@ def _count_failure(
     session.flush()
 
 
-def issue_token(session: Session, actor: Principal, user: User, name: str, days: int | None = None) -> str:
-    """Create an API token and return it; only its hash is kept."""
+def issue_token(
+    session: Session, actor: Principal, user: User, name: str, days: int | None = None
+) -> tuple[str, ApiToken]:
+    """Create an API token; return the secret (shown once, only its hash is kept) and its row."""
     token = new_token("zt")
     expires = utcnow() + timedelta(days=days) if days else None
-    session.add(
-        ApiToken(
-            user_id=user.id,
-            name=name[:100] or "token",
-            token_hash=token_digest(token),
-            prefix=token[:10],
-            expires_at=expires,
-        )
+    row = ApiToken(
+        user_id=user.id,
+        name=name[:100] or "token",
+        token_hash=token_digest(token),
+        prefix=token[:10],
+        expires_at=expires,
     )
+    session.add(row)
     session.flush()
     audit.record(session, actor, "identity.token.created", "user", user.username, {"name": name})
-    return token
+    return token, row
 
 
 def revoke_token(session: Session, actor: Principal, user_id: int, token_id: int) -> ApiToken:
