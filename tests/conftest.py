@@ -107,6 +107,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         cookie_secure=False,
         log_json=False,
+        queue_url="memory://",  # jobs run inline, so a test sees their effect at once
     )
 
 

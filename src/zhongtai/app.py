@@ -25,8 +25,11 @@ from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.i18n import pick_language, translator
 from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
+from zhongtai.core.jobs import build_queue
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
+from zhongtai.ingest import endpoints as ingest_api
+from zhongtai.ingest import pages as ingest_pages
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from zhongtai.orgs import endpoints as orgs_api
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ensure_migrated(engine)
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
+        app.state.jobs = build_queue(settings, app.state.sessionmaker)
         yield
         engine.dispose()
 
@@ -136,14 +140,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         identity_api.router,
         orgs_api.router,
         catalog_api.router,
+        ingest_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,
+        ingest_pages.router,
     ):
         app.include_router(router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(packages=[("zhongtai", "web/static")]), name="static")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        large_paths=ingest_api.UPLOAD_PATH,
+        large_max_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/docs", include_in_schema=False)

@@ -34,10 +34,12 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 departments_app = typer.Typer(help="Departments", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API tokens", no_args_is_help=True)
 catalog_app = typer.Typer(help="Resource catalog import/export", no_args_is_help=True)
+ingest_app = typer.Typer(help="Data ingestion (数据归集): sources, jobs, runs", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(departments_app, name="departments")
 app.add_typer(users_app, name="users")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(ingest_app, name="ingest")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
@@ -99,7 +101,9 @@ def db_current() -> None:
 # ---- serve / demo -----------------------------------------------------------------------------------
 
 
-def run_server(host: str, port: int) -> None:
+def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
+    import subprocess
+
     import uvicorn
 
     from zhongtai.app import create_app
@@ -108,14 +112,51 @@ def run_server(host: str, port: int) -> None:
     current = settings()
     configure_logging(current.log_level, current.log_json)
     ensure_migrated(build_engine(current.resolved_database_url))
-    uvicorn.run(create_app(current), host=host, port=port, log_config=None, proxy_headers=False)
+    if with_worker is None:
+        with_worker = not current.queue_url  # embedded queue: nobody else will run the jobs
+    worker = None
+    if with_worker:
+        # A separate process, as in production: the worker owns signal handling and its threads.
+        worker = subprocess.Popen([sys.executable, "-c", "from zhongtai.cli import main; main()", "worker"])
+        console.print(f"background worker started (pid {worker.pid})")
+    try:
+        uvicorn.run(create_app(current), host=host, port=port, log_config=None, proxy_headers=False)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 @app.command()
 @friendly_errors
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    worker: bool | None = typer.Option(
+        None,
+        "--worker/--no-worker",
+        help="Also run a background worker (default: when the queue is embedded)",
+    ),
+) -> None:
     """Serve the web pages and the API."""
-    run_server(host, port)
+    run_server(host, port, worker)
+
+
+@app.command()
+@friendly_errors
+def worker(threads: int = typer.Option(2, min=1, max=64, help="Jobs run at once by this worker")) -> None:
+    """Run background jobs (ingestion runs, schedules). Start one per machine; they share the queue."""
+    from zhongtai.core.jobs import build_queue
+    from zhongtai.core.logging import configure_logging
+
+    current = settings()
+    configure_logging(current.log_level, current.log_json)
+    context = build_queue(current, migrated_sessionmaker())
+    if context.queue.immediate:
+        raise ZhongtaiError("ZHONGTAI_QUEUE_URL=memory:// runs jobs inline; a worker has nothing to do")
+    if current.resolved_database_url.startswith("sqlite"):
+        threads = 1  # SQLite takes one writer at a time; a second thread would only wait for the lock
+    context.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
 
 
 @app.command()
@@ -302,6 +343,101 @@ def catalog_import(
     with console.status(f"importing {len(records)} entries"), transaction(migrated_sessionmaker()) as session:
         codes = transfer.import_records(session, CLI_ACTOR, records)
     console.print(f"imported {len(codes)} catalog entries")
+
+
+# ---- ingest -------------------------------------------------------------------------------------------
+
+
+@ingest_app.command("sources")
+@friendly_errors
+def ingest_sources() -> None:
+    """List sources (connection secrets are never shown)."""
+    from zhongtai.ingest import service
+    from zhongtai.ingest.repository import IngestRepository
+
+    table = Table()
+    for column in ("code", "name", "system", "kind", "last test"):
+        table.add_column(column)
+    with transaction(migrated_sessionmaker()) as session:
+        for source in IngestRepository(session).sources(CLI_ACTOR):
+            read = service.source_read(source)
+            tested = "—" if read.last_test_ok is None else ("ok" if read.last_test_ok else "failed")
+            table.add_row(read.code, read.name, read.system, read.kind.value, tested)
+    console.print(table)
+
+
+@ingest_app.command("test")
+@friendly_errors
+def ingest_test(source: str) -> None:
+    """Test the connection to SOURCE."""
+    from zhongtai.ingest import service
+
+    with transaction(migrated_sessionmaker()) as session:
+        outcome = service.check_source(session, settings(), CLI_ACTOR, source)
+    if not outcome.ok:
+        err.print(f"[red]connection failed:[/red] {outcome.message}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/green] {outcome.message}", highlight=False)
+
+
+@ingest_app.command("jobs")
+@friendly_errors
+def ingest_jobs() -> None:
+    """List ingestion jobs with their last batch."""
+    from zhongtai.ingest.repository import IngestRepository
+
+    table = Table()
+    for column in ("code", "source", "resource", "mode", "schedule", "watermark", "last batch"):
+        table.add_column(column)
+    with transaction(migrated_sessionmaker()) as session:
+        repository = IngestRepository(session)
+        jobs = repository.jobs(CLI_ACTOR)
+        last = repository.last_runs([job.id for job in jobs])
+        for job in jobs:
+            run = last.get(job.id)
+            summary = f"#{run.id} {run.status.value} {run.rows_written}/{run.rows_read}" if run else "—"
+            table.add_row(
+                job.code, job.source.code, job.resource.code, job.mode.value, job.schedule or "—",
+                job.watermark or "—", summary,
+            )  # fmt: skip
+    console.print(table)
+
+
+@ingest_app.command("run")
+@friendly_errors
+def ingest_run(job: str) -> None:
+    """Run one batch of JOB now, in this process, with a progress bar."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zhongtai.ingest.runner import run_job
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task(f"{job}: starting", total=None)
+
+        def show(run_id: int, read: int, written: int, rejected: int) -> None:
+            bar.update(
+                task,
+                description=f"{job} batch #{run_id}: {read:,} read, {written:,} written, "
+                f"{rejected:,} rejected",
+            )
+
+        outcome = run_job(
+            migrated_sessionmaker(),
+            settings(),
+            job,
+            trigger="cli",
+            requested_by=CLI_ACTOR.username,
+            progress=show,
+        )
+    assert outcome is not None
+    line = (
+        f"batch #{outcome.run_id} {outcome.status.value}: {outcome.rows_read:,} read, "
+        f"{outcome.rows_written:,} written, {outcome.rows_rejected:,} rejected"
+    )
+    if outcome.status.value != "succeeded":
+        err.print(f"[red]{line}[/red]: {outcome.error}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]{line}[/green]; watermark {outcome.watermark_after or '—'}", highlight=False)
 
 
 def main() -> None:

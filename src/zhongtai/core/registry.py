@@ -4,6 +4,7 @@ from zhongtai.catalog import models as catalog_models
 from zhongtai.core import audit
 from zhongtai.core.database import Base
 from zhongtai.core.identity import models as identity_models
+from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
 
-__all__ = ["Base", "audit", "catalog_models", "identity_models", "org_models"]
+__all__ = ["Base", "audit", "catalog_models", "identity_models", "ingest_models", "org_models"]

@@ -34,6 +34,29 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(True, description="Emit structured JSON log lines.")
     log_level: str = Field("INFO", description="Root log level.")
+    queue_url: str | None = Field(
+        None,
+        description="Background job queue: unset = embedded (a SQLite file queue.db under data_dir); "
+        "redis://host:port/db = shared by several worker machines; memory:// = run jobs inline (tests).",
+    )
+    secrets_key: str | None = Field(
+        None,
+        description="Fernet key encrypting source passwords and tokens at rest; "
+        "default is derived from secret_key.",
+    )
+    inbox_dir: Path | None = Field(
+        None, description="Where file sources' inboxes live; default data_dir/inbox."
+    )
+    sources_dir: Path | None = Field(
+        None, description="The only place SQLite source databases may live; default data_dir/sources."
+    )
+    ingest_chunk_rows: int = Field(20_000, ge=1, description="Rows converted and written per chunk.")
+    source_timeout_seconds: float = Field(
+        15.0, gt=0, description="Connect / request timeout when talking to a department system."
+    )
+    max_upload_bytes: int = Field(
+        4 * 1024**3, ge=1024, description="Largest file accepted into a file source's inbox by upload."
+    )
     platform_department_code: str = Field(
         "SJZYJ", description="Code of the department that runs the platform (the data resource bureau)."
     )
@@ -54,6 +77,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'zhongtai.db').resolve()}"
+
+    @property
+    def resolved_inbox_dir(self) -> Path:
+        return (self.inbox_dir or self.data_dir / "inbox").resolve()
+
+    @property
+    def resolved_sources_dir(self) -> Path:
+        return (self.sources_dir or self.data_dir / "sources").resolve()
 
     @property
     def secure_cookies(self) -> bool:

@@ -75,17 +75,29 @@ class RequestContextMiddleware:
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413, by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        large_paths: re.Pattern[str] | None = None,
+        large_max_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # File uploads stream to disk and have their own, larger limit.
+        self.large_paths = large_paths
+        self.large_max_bytes = large_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.large_paths is not None and self.large_paths.fullmatch(scope["path"]):
+            limit = self.large_max_bytes
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._reject(send, limit)
             return
         received = 0
 
@@ -94,19 +106,19 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
-            await self._reject(send)
+            await self._reject(send, limit)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int) -> None:
         body = (
             b'{"error":{"code":"payload_too_large","message":"request body is larger than '
-            + str(self.max_bytes).encode()
+            + str(limit).encode()
             + b' bytes","field":null}}'
         )
         await send(

@@ -1,0 +1,38 @@
+"""Secrets at rest: source passwords and API tokens are Fernet-encrypted before they touch the database."""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from zhongtai.core.errors import Invalid
+from zhongtai.core.settings import Settings
+
+
+class SecretBox:
+    def __init__(self, settings: Settings) -> None:
+        self._fernet = Fernet(settings.secrets_key or _derive_key(settings.secret_key))
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise Invalid(
+                "the stored secret cannot be decrypted with this platform's key "
+                "(was ZHONGTAI_SECRET_KEY or ZHONGTAI_SECRETS_KEY changed?); enter the password again",
+                code="secret_unreadable",
+            ) from exc
+
+
+def _derive_key(secret_key: str) -> bytes:
+    # A separate key for secrets, so the cookie-signing key itself never encrypts anything.
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"zhongtai source secrets").derive(
+        secret_key.encode()
+    )
+    return base64.urlsafe_b64encode(raw)

@@ -1,0 +1,44 @@
+"""The background job queue: Huey, embedded by default, Redis when several worker machines share the load.
+
+``build_queue`` makes the queue from settings and registers every domain's tasks on it, so the web
+process (which enqueues) and ``zhongtai worker`` (which executes) agree on task names. Tasks get the
+session factory and settings through :class:`JobContext`, built at start-up, never at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from sqlalchemy.orm import Session, sessionmaker
+
+from zhongtai.core.settings import Settings
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    factory: sessionmaker[Session]
+    queue: Huey
+    tasks: dict[str, Any] = field(default_factory=dict)  # name -> Huey task wrapper, for enqueueing
+
+
+def make_huey(settings: Settings) -> Huey:
+    url = settings.queue_url
+    if not url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey("zhongtai", filename=str((settings.data_dir / "queue.db").resolve()))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("zhongtai", url=url)
+    if url == "memory://":
+        return MemoryHuey("zhongtai", immediate=True)
+    raise ValueError(f"ZHONGTAI_QUEUE_URL {url!r}: use redis://host:port/db or memory:// (or leave it unset)")
+
+
+def build_queue(settings: Settings, factory: sessionmaker[Session]) -> JobContext:
+    from zhongtai.ingest import tasks as ingest_tasks  # domains register their tasks here
+
+    context = JobContext(settings=settings, factory=factory, queue=make_huey(settings))
+    ingest_tasks.register(context)
+    return context

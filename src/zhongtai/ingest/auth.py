@@ -1,0 +1,28 @@
+"""Who may do what with sources, jobs, runs and raw data.
+
+A department's officers manage the sources and jobs of their own department's systems; the bureau's
+operators manage all. Connection settings are visible to the owning department and the bureau only.
+Raw data is read by the resource's own department and the bureau.
+"""
+
+from __future__ import annotations
+
+from zhongtai.core.identity.models import Role
+from zhongtai.core.principal import Principal
+
+
+def may_manage(principal: Principal, department_id: int) -> bool:
+    if principal.is_operator:
+        return True
+    return principal.has(Role.OFFICER) and principal.department_id == department_id
+
+
+def may_view(principal: Principal, department_id: int) -> bool:
+    return principal.sees_all_departments or principal.department_id == department_id
+
+
+def may_read_raw(principal: Principal, department_id: int) -> bool:
+    # Auditors see who accessed what, not the personal data itself (minimum necessary).
+    if principal.is_operator or principal.is_platform_reviewer:
+        return True
+    return principal.department_id == department_id

@@ -1,0 +1,207 @@
+"""Ingestion pages: sources, test connection, jobs, run now, live run status, rejects, raw data."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from zhongtai.core.errors import Invalid
+from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.jobs import JobContext
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.ingest import service
+from zhongtai.ingest.auth import may_manage
+from zhongtai.ingest.models import JobMode, ObjectKind, RunStatus, SourceKind
+from zhongtai.ingest.repository import IngestRepository
+from zhongtai.ingest.schemas import JobCreate, SourceCreate
+from zhongtai.ingest.tasks import ProgressBoard, enqueue_run
+from zhongtai.orgs.pages import validation_message
+from zhongtai.orgs.repository import OrgRepository
+
+router = APIRouter(include_in_schema=False)
+RAW_PAGE_SIZE = 50
+
+
+def _board(request: Request) -> ProgressBoard:
+    context: JobContext = request.app.state.jobs
+    return ProgressBoard(context)
+
+
+def _json_field(form_value: str, field: str) -> Any:
+    try:
+        return json.loads(form_value or "{}")
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"{field}: not valid JSON ({exc.msg} at line {exc.lineno})", field=field) from None
+
+
+@router.get("/ingest")
+def overview(page: SignedInPage, session: DbSession, request: Request) -> Response:
+    assert page.principal is not None
+    repository = IngestRepository(session)
+    sources = [service.source_read(s) for s in repository.sources(page.principal)]
+    found = repository.jobs(page.principal)
+    last = repository.last_runs([job.id for job in found])
+    board = _board(request)
+    jobs = [service.job_read(job, last.get(job.id), board.lookup) for job in found]
+    running = any(j.last_run and j.last_run.status is RunStatus.RUNNING for j in jobs)
+    return page.render("ingest_overview.html", sources=sources, jobs=jobs, refresh=running)
+
+
+@router.get("/ingest/sources/new")
+def new_source(page: SignedInPage, session: DbSession) -> Response:
+    return page.render("ingest_source_form.html", systems=_own_systems(page, session), kinds=list(SourceKind))
+
+
+def _own_systems(page: SignedInPage, session: DbSession) -> list[Any]:
+    assert page.principal is not None
+    principal = page.principal
+    return [s for s in OrgRepository(session).systems() if may_manage(principal, s.department_id)]
+
+
+@router.post("/ingest/sources/new")
+def create_source(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = SourceCreate(
+            code=form_str(form, "code").upper(),
+            name=form_str(form, "name"),
+            system=form_str(form, "system"),
+            kind=SourceKind(form_str(form, "kind") or "database"),
+            options=_json_field(form_str(form, "options"), "options"),
+            secret=form_str(form, "secret") or None,
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    except ValueError as exc:
+        raise Invalid(str(exc), field="kind") from exc
+    source = service.create_source(session, settings, page.principal, data)
+    return RedirectResponse(f"/ingest/sources/{source.code}", status_code=303)
+
+
+@router.get("/ingest/sources/{code}")
+def source_detail(page: SignedInPage, session: DbSession, request: Request, code: str) -> Response:
+    assert page.principal is not None
+    source = service.visible_source(session, page.principal, code)
+    repository = IngestRepository(session)
+    found = repository.jobs(page.principal, source.code)
+    last = repository.last_runs([job.id for job in found])
+    board = _board(request)
+    return page.render(
+        "ingest_source.html",
+        s=service.source_read(source),
+        jobs=[service.job_read(job, last.get(job.id), board.lookup) for job in found],
+        can_manage=may_manage(page.principal, source.system.department_id),
+    )
+
+
+@router.post("/ingest/sources/{code}/test")
+def test_source(
+    page: SignedInPage, form: Form, session: DbSession, settings: AppSettings, code: str
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    service.check_source(session, settings, page.principal, code)
+    return RedirectResponse(f"/ingest/sources/{code}", status_code=303)
+
+
+@router.get("/ingest/jobs/new")
+def new_job(page: SignedInPage, session: DbSession, source: str = "") -> Response:
+    assert page.principal is not None
+    principal = page.principal
+    sources = [
+        s
+        for s in IngestRepository(session).sources(principal)
+        if may_manage(principal, s.system.department_id)
+    ]
+    return page.render(
+        "ingest_job_form.html",
+        sources=sources,
+        chosen=source,
+        object_kinds=list(ObjectKind),
+        modes=list(JobMode),
+    )
+
+
+@router.post("/ingest/jobs/new")
+def create_job(page: SignedInPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = JobCreate(
+            code=form_str(form, "code").upper(),
+            name=form_str(form, "name"),
+            source=form_str(form, "source"),
+            resource=form_str(form, "resource"),
+            object_kind=ObjectKind(form_str(form, "object_kind") or "table"),
+            source_object=form_str(form, "source_object"),
+            key_columns=[c.strip() for c in form_str(form, "key_columns").split(",") if c.strip()],
+            mode=JobMode(form_str(form, "mode") or "full"),
+            watermark_column=form_str(form, "watermark_column") or None,
+            mapping=_json_field(form_str(form, "mapping") or "[]", "mapping"),
+            schedule=form_str(form, "schedule") or None,
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    job = service.create_job(session, page.principal, data)
+    return RedirectResponse(f"/ingest/jobs/{job.code}", status_code=303)
+
+
+@router.get("/ingest/jobs/{code}")
+def job_detail(page: SignedInPage, session: DbSession, request: Request, code: str) -> Response:
+    assert page.principal is not None
+    job = service.visible_job(session, page.principal, code)
+    board = _board(request)
+    runs = [
+        service.run_read(run, job.code, board.lookup) for run in IngestRepository(session).runs(job.id, 30)
+    ]
+    return page.render(
+        "ingest_job.html",
+        j=service.job_read(job, None),
+        runs=runs,
+        can_manage=may_manage(page.principal, job.source.system.department_id),
+        refresh=any(r.status is RunStatus.RUNNING for r in runs),
+    )
+
+
+@router.post("/ingest/jobs/{code}/run")
+def run_now(page: SignedInPage, form: Form, session: DbSession, request: Request, code: str) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    job = service.managed_job(session, page.principal, code)
+    session.commit()  # jobs are sent only after the request's own changes are committed
+    enqueue_run(request.app.state.jobs, job.code, "manual", page.principal.username)
+    return RedirectResponse(f"/ingest/jobs/{job.code}", status_code=303)
+
+
+@router.get("/ingest/runs/{run_id}")
+def run_detail(
+    page: SignedInPage, session: DbSession, request: Request, run_id: int, offset: int = 0
+) -> Response:
+    assert page.principal is not None
+    run, job = service.visible_run(session, page.principal, run_id)
+    offset = max(0, offset)
+    rejects = service.rejects_page(session, page.principal, run.id, offset, 50)
+    return page.render(
+        "ingest_run.html",
+        r=service.run_read(run, job.code, _board(request).lookup),
+        rejects=rejects,
+        refresh=run.status is RunStatus.RUNNING,
+    )
+
+
+@router.get("/catalog/{code}/raw")
+def raw_data(page: SignedInPage, session: DbSession, code: str, offset: int = 0) -> Response:
+    assert page.principal is not None
+    offset = min(max(0, offset), 10_000_000)
+    raw = service.raw_page(session, page.principal, code, offset, RAW_PAGE_SIZE)
+    columns: list[str] = []
+    for record in raw.items:
+        columns.extend(name for name in record.data if name not in columns)
+    return page.render("ingest_raw.html", code=code, raw=raw, columns=columns, page_size=RAW_PAGE_SIZE)
