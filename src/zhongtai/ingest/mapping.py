@@ -1,24 +1,26 @@
 """Field mapping: how one source row becomes one raw-zone record of a catalog resource.
 
 Each rule fills one information item from a source column (with type conversion), a constant, or a
-template over source columns (``{surname}{given_name}``). Rules are data, validated when a job is saved
-and compiled once per run into plain functions, because they run for every row.
+template over source columns (``{surname}{given_name}``). Rules are data, validated when a job is saved.
+A chunk of rows is mapped as one Polars frame: conversion, keys, the first reason a row is rejected,
+the record's JSON and its hash are all column expressions, evaluated in native code.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import base64
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 from pydantic import BaseModel, Field, model_validator
 
 from zhongtai.catalog.models import DataType
 from zhongtai.core.errors import Invalid
-from zhongtai.ingest.convert import CONVERTERS, ConversionError, to_string
+from zhongtai.ingest.convert import PROBLEMS, convert_series
 
 MAX_KEY_LENGTH = 200
 KEY_SEPARATOR = "|"
@@ -92,22 +94,17 @@ def source_columns(rules: list[FieldRule], key_columns: list[str], extra: Sequen
     return needed
 
 
-class RowRejected(Exception):
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
+HASH_SEED = 20201  # fixed, so the same record hashes the same in every run (Polars version pinned)
 
 
-@dataclass(frozen=True, slots=True)
-class MappedRow:
-    key: str
-    row_hash: str
-    data_json: str
+@dataclass(frozen=True)
+class MappedChunk:
+    accepted: pl.DataFrame  # source_key, row_hash, data (JSON text); one row per key, the last wins
+    rejected: pl.DataFrame  # row_number, source_key, field, reason, raw
 
 
-class RowMapper:
-    """Compiled mapping for rows given as sequences in ``columns`` order."""
+class ChunkMapper:
+    """Maps chunks of rows given as sequences in ``columns`` order."""
 
     def __init__(
         self,
@@ -116,61 +113,151 @@ class RowMapper:
         key_columns: list[str],
         columns: list[str],
     ) -> None:
-        position = {name: index for index, name in enumerate(columns)}
-        self._key_positions = [(name, position[name]) for name in key_columns]
-        self._fields = [self._compile(rule, items, position) for rule in rules]
+        self.rules = rules
+        self.items = items
+        self.key_columns = key_columns
+        self.columns = columns
+        self.constants = {
+            rule.item: convert_series(
+                pl.Series([rule.constant], dtype=pl.String), rule.type or items[rule.item]
+            )[0]
+            for rule in rules
+            if rule.constant is not None
+        }
 
-    @staticmethod
-    def _compile(
-        rule: FieldRule, items: dict[str, DataType], position: dict[str, int]
-    ) -> tuple[str, bool, Callable[[Sequence[Any]], Any]]:
-        if rule.constant is not None:
-            constant = CONVERTERS[rule.type or items[rule.item]](rule.constant)
-            return rule.item, rule.required, lambda _row: constant
-        if rule.template is not None:
-            template = rule.template
-            names = [(name, position[name]) for name in template_fields(template)]
+    def frame(self, rows: Sequence[Sequence[Any]]) -> pl.DataFrame:
+        try:
+            frame = pl.DataFrame(
+                rows, schema=self.columns, orient="row", infer_schema_length=None, strict=False
+            )
+        except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+            # A column mixing types (a messy spreadsheet: dates and text) is taken as text and converted
+            # from text, rather than guessed.
+            frame = pl.DataFrame(
+                [tuple(_as_text(value) for value in row) for row in rows],
+                schema=dict.fromkeys(self.columns, pl.String),
+                orient="row",
+            )
+        nulls = [name for name, dtype in frame.schema.items() if dtype == pl.Null]
+        return frame.with_columns(pl.col(nulls).cast(pl.String)) if nulls else frame
 
-            def fill(row: Sequence[Any]) -> Any:
-                values = {name: row[index] for name, index in names}
-                if all(value is None or value == "" for value in values.values()):
-                    return None
-                return template.format_map({k: "" if v is None else to_string(v) for k, v in values.items()})
+    def map(self, frame: pl.DataFrame, row_numbers: pl.Series) -> MappedChunk:
+        checks: list[Check] = []
+        key = self._key(frame, checks)
+        values = [self._value(rule, frame, checks) for rule in self.rules]
+        failed = pl.Series([False] * frame.height) if not checks else None
+        for check in checks:
+            failed = check.failed if failed is None else failed | check.failed
+        assert failed is not None
+        failed = failed.fill_null(False)
+        records = pl.DataFrame(values).select(pl.struct(pl.all()).struct.json_encode().alias("data"))["data"]
+        good = ~failed
+        accepted = pl.DataFrame(
+            {
+                "source_key": key.filter(good),
+                "row_hash": records.filter(good).hash(seed=HASH_SEED).cast(pl.String),
+                "data": records.filter(good),
+            }
+        ).unique(subset="source_key", keep="last", maintain_order=True)
+        return MappedChunk(accepted, self._rejected(frame, failed, key, checks, row_numbers))
 
-            return rule.item, rule.required, fill
-        index = position[rule.source or ""]
-        convert = CONVERTERS[rule.type or items[rule.item]]
-        return rule.item, rule.required, lambda row: convert(row[index])
+    def _rejected(
+        self, frame: pl.DataFrame, failed: pl.Series, key: pl.Series, checks: list[Check], numbers: pl.Series
+    ) -> pl.DataFrame:
+        positions = failed.arg_true().to_list()
+        reasons: list[str] = []
+        fields: list[str | None] = []
+        for position in positions:  # rejected rows only: usually few, so plain Python is fine here
+            check = next(c for c in checks if c.failed[position])
+            fields.append(check.field)
+            reasons.append(check.reason(position)[:500])
+        raw = (
+            frame[positions]
+            .select(pl.struct(pl.col(self.columns).cast(pl.String)).struct.json_encode().alias("raw"))["raw"]
+            .str.slice(0, 2000)
+        )
+        return pl.DataFrame(
+            {
+                "row_number": numbers.gather(positions),
+                "source_key": key.gather(positions),
+                "field": pl.Series(fields, dtype=pl.String),
+                "reason": pl.Series(reasons, dtype=pl.String),
+                "raw": raw,
+            }
+        )
 
-    def key_of(self, row: Sequence[Any]) -> str:
-        parts: list[str] = []
-        for name, index in self._key_positions:
-            value = row[index]
-            text = "" if value is None else to_string(value).strip()
-            if not text:
-                raise RowRejected(name, f"source key column {name!r} is empty")
+    def _key(self, frame: pl.DataFrame, checks: list[Check]) -> pl.Series:
+        parts = []
+        for name in self.key_columns:
+            text = frame[name].cast(pl.String).str.strip_chars()
+            empty = text.is_null() | (text == "")
+            checks.append(Check(empty, name, _says(f"source key column {name!r} is empty")))
             parts.append(text)
-        key = KEY_SEPARATOR.join(parts)
-        if len(key) > MAX_KEY_LENGTH:
-            raise RowRejected(None, f"source key is longer than {MAX_KEY_LENGTH} characters")
+        key = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator=KEY_SEPARATOR))[:, 0]
+        too_long = key.str.len_chars() > MAX_KEY_LENGTH
+        checks.append(Check(too_long, None, _says(f"source key is longer than {MAX_KEY_LENGTH} characters")))
         return key
 
-    def map(self, row: Sequence[Any]) -> MappedRow:
-        key = self.key_of(row)
-        data: dict[str, Any] = {}
-        for item, required, produce in self._fields:
-            try:
-                value = produce(row)
-            except ConversionError as exc:
-                raise RowRejected(item, f"{item}: {exc}") from None
-            if required and (value is None or value == ""):
-                raise RowRejected(item, f"{item}: required value is missing")
-            data[item] = value
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        return MappedRow(key, hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), text)
+    def _value(self, rule: FieldRule, frame: pl.DataFrame, checks: list[Check]) -> pl.Series:
+        target = rule.type or self.items[rule.item]
+        if rule.constant is not None:
+            value = pl.repeat(self.constants[rule.item][0], frame.height, eager=True)
+        elif rule.template is not None:
+            value = frame.select(_template(rule.template))[:, 0]
+        else:
+            original = frame[rule.source or ""]
+            value, failed = convert_series(original, target)
+
+            def reason(i: int, item: str = rule.item, shown: pl.Series = original) -> str:
+                return f"{item}: '{str(shown[i])[:60]}' {PROBLEMS[target]}"
+
+            checks.append(Check(failed, rule.item, reason))
+        if rule.required:
+            missing = value.is_null() | (value.cast(pl.String) == "")
+            checks.append(Check(missing, rule.item, _says(f"{rule.item}: required value is missing")))
+        return value.alias(rule.item)
 
 
-def describe_row(columns: list[str], row: Sequence[Any]) -> str:
-    """The rejected row as JSON for the reject log (truncated: a row can be huge)."""
-    text = json.dumps(dict(zip(columns, row, strict=False)), ensure_ascii=False, default=str)
-    return text if len(text) <= 2000 else text[:1997] + "..."
+@dataclass(frozen=True)
+class Check:
+    """One reason a row may be rejected: which rows fail it, for which field, and what to say."""
+
+    failed: pl.Series
+    field: str | None
+    reason: Callable[[int], str]
+
+
+def _says(text: str) -> Callable[[int], str]:
+    """A reason that is the same for every row."""
+
+    def reason(_row: int) -> str:
+        return text
+
+    return reason
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
+def _template(template: str) -> pl.Expr:
+    parts: list[pl.Expr] = []
+    fields: list[pl.Expr] = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(pl.lit(literal))
+        if name:
+            text = pl.col(name).cast(pl.String).fill_null("")
+            parts.append(text)
+            fields.append(text != "")
+    filled = pl.concat_str(parts)
+    # All fields empty: the value is missing, not the template's bare punctuation.
+    return pl.when(pl.any_horizontal(fields)).then(filled) if fields else filled

@@ -135,24 +135,41 @@ def _database_reader(job: Job, source: Source, plan: ReadPlan, settings: Setting
         engine.dispose()
         raise SourceFailure(f"cannot connect to the source database: {describe_failure(exc)}") from None
     reader = Reader(columns=plan.columns, chunks=iter(()), closers=[connection.close, engine.dispose])
+    dbapi_error: type[Exception] = connection.dialect.loaded_dbapi.Error
     try:
-        statement = _select_for(job, connection, plan)
-        parameters = {"watermark": plan.watermark} if plan.watermark is not None else {}
-        result = connection.execution_options(stream_results=True, max_row_buffer=plan.chunk_rows).execute(
-            statement, parameters
-        )
+        cursor = _open_cursor(connection, _select_for(job, connection, plan), plan)
     except SourceFailure:
         reader.close()
         raise
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, dbapi_error) as exc:
         reader.close()
         raise SourceFailure(f"the source query failed: {describe_failure(exc)}") from None
-    missing = [name for name in plan.columns if name not in set(result.keys())]
-    if missing:
-        reader.close()
-        raise SourceFailure(f"the query result lacks column(s) {', '.join(missing)}")
-    reader.chunks = _database_chunks(result.partitions(plan.chunk_rows), plan, reader)
+    reader.closers.insert(0, cursor.close)
+    reader.chunks = _database_chunks(cursor, plan, reader, dbapi_error)
     return reader
+
+
+def _open_cursor(connection: Connection, statement: Any, plan: ReadPlan) -> Any:
+    """A streaming DBAPI cursor over ``statement``: rows come as plain tuples, with no per-row objects."""
+    compiled = statement.compile(dialect=connection.dialect)
+    values = compiled.construct_params({"watermark": plan.watermark} if plan.watermark is not None else {})
+    arguments: Any = (
+        [values[name] for name in compiled.positiontup or []] if connection.dialect.positional else values
+    )
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    backend = connection.dialect.name
+    if backend == "postgresql":
+        cursor = raw.cursor(name="zhongtai_ingest")  # server-side: the result is not held in memory
+        cursor.itersize = plan.chunk_rows
+    elif backend in ("mysql", "mariadb"):
+        import pymysql.cursors
+
+        cursor = raw.cursor(pymysql.cursors.SSCursor)  # unbuffered: streamed from the server
+    else:
+        cursor = raw.cursor()
+    cursor.execute(str(compiled), arguments)
+    return cursor
 
 
 def _select_for(job: Job, connection: Connection, plan: ReadPlan) -> Any:
@@ -186,19 +203,20 @@ def _reflect(name: str, connection: Connection) -> Table:
         raise SourceFailure(f"source table {name} does not exist") from None
 
 
-def _database_chunks(partitions: Iterator[Sequence[Any]], plan: ReadPlan, reader: Reader) -> Iterator[Chunk]:
+def _database_chunks(
+    cursor: Any, plan: ReadPlan, reader: Reader, dbapi_error: type[Exception]
+) -> Iterator[Chunk]:
     watermark_index = plan.columns.index(plan.watermark_column) if plan.watermark_column else None
     highest = None
     try:
-        for partition in partitions:
-            rows: list[Sequence[Any] | BadRow] = list(partition)
+        while rows := cursor.fetchmany(plan.chunk_rows):
             if watermark_index is not None:
-                values = [row[watermark_index] for row in partition if row[watermark_index] is not None]
+                values = [row[watermark_index] for row in rows if row[watermark_index] is not None]
                 if values:
                     top = max(values)
                     highest = top if highest is None or top > highest else highest
             yield Chunk(rows)
-    except SQLAlchemyError as exc:
+    except dbapi_error as exc:
         raise SourceFailure(f"reading the source failed: {describe_failure(exc)}") from None
     except TypeError as exc:
         raise SourceFailure(f"watermark column {plan.watermark_column} mixes types: {exc}") from None

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -31,7 +34,7 @@ from zhongtai.core.errors import NotFound, ZhongtaiError
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.ingest.mapping import FieldRule, MappedRow, RowMapper, RowRejected, describe_row, source_columns
+from zhongtai.ingest.mapping import ChunkMapper, FieldRule, source_columns
 from zhongtai.ingest.models import Job, JobMode, RejectedRow, Run, RunStatus
 from zhongtai.ingest.readers import BadRow, Reader, ReadPlan, decode_watermark, encode_watermark, open_reader
 from zhongtai.ingest.repository import IngestRepository
@@ -213,7 +216,7 @@ class _Batch:
             watermark=decode_watermark(job.watermark) if incremental else None,
             chunk_rows=settings.ingest_chunk_rows,
         )
-        self.mapper = RowMapper(self.rules, self.items, job.key_columns, self.plan.columns)
+        self.mapper = ChunkMapper(self.rules, self.items, job.key_columns, self.plan.columns)
         self.read = self.written = self.rejected = 0
 
     def execute(self) -> None:
@@ -227,52 +230,66 @@ class _Batch:
                 loaded_at=utcnow(),
                 refresh_unchanged=self.job.mode is JobMode.FULL,
             )
-            for chunk in reader.chunks:
-                self._load_chunk(chunk.rows, chunk.label, writer)
+            for prepared in _pipelined(self._prepared_chunks(reader)):
+                self._store(prepared, writer)
             removed = writer.remove_unseen() if self.job.mode is JobMode.FULL else 0
         finally:
             reader.close()
         self._finish(reader, removed)
 
-    def _load_chunk(self, rows: list[Any], label: str, writer: RawWriter) -> None:
-        mapper = self.mapper
-        accepted: dict[str, MappedRow] = {}
+    def _prepared_chunks(self, reader: Reader) -> Iterator[_Prepared]:
+        first = 1
+        for chunk in reader.chunks:
+            yield self._prepare(chunk.rows, chunk.label, first)
+            first += len(chunk.rows)
+
+    def _prepare(self, rows: list[Any], label: str, first: int) -> _Prepared:
+        """Map one chunk: touches only the reader and the mapper, so it runs beside the writer."""
         rejects: list[dict[str, Any]] = []
-        for offset, row in enumerate(rows, start=self.read + 1):
-            if type(row) is BadRow:
-                rejects.append(self._reject(offset, None, None, _where(label, row.reason), row.raw))
-                continue
-            try:
-                mapped = mapper.map(row)
-            except RowRejected as exc:
-                rejects.append(self._reject(offset, row, exc.field, _where(label, exc.reason), None))
-                continue
-            accepted[mapped.key] = mapped  # a key repeated within a batch: its last row wins
-        writer.write(list(accepted.values()))
-        if rejects:
-            self.session.execute(insert(RejectedRow), rejects)
-        self.read += len(rows)
-        self.rejected += len(rejects)
-        self.written += len(rows) - len(rejects)
+        good: list[Any] = rows
+        numbers = pl.int_range(first, first + len(rows), eager=True)
+        if any(type(row) is BadRow for row in rows):  # only file and API readers hand these over
+            good, kept = [], []
+            for number, row in enumerate(rows, start=first):
+                if type(row) is BadRow:
+                    rejects.append(self._bad_row(number, _where(label, row.reason), row.raw))
+                else:
+                    good.append(row)
+                    kept.append(number)
+            numbers = pl.Series(kept, dtype=pl.Int64)
+        accepted = None
+        if good:
+            chunk = self.mapper.map(self.mapper.frame(good), numbers)
+            accepted = chunk.accepted
+            if chunk.rejected.height:
+                prefix = f"{label}: " if label else ""
+                rejects.extend(
+                    chunk.rejected.with_columns(
+                        pl.lit(self.run.id).alias("run_id"),
+                        (pl.lit(prefix) + pl.col("reason")).str.slice(0, 500).alias("reason"),
+                    ).to_dicts()
+                )
+        return _Prepared(len(rows), accepted, rejects)
+
+    def _store(self, prepared: _Prepared, writer: RawWriter) -> None:
+        if prepared.accepted is not None:
+            writer.write(prepared.accepted)
+        if prepared.rejects:
+            self.session.execute(insert(RejectedRow), prepared.rejects)
+        self.read += prepared.count
+        self.rejected += len(prepared.rejects)
+        self.written += prepared.count - len(prepared.rejects)
         if self.progress:
             self.progress(self.run.id, self.read, self.written, self.rejected)
 
-    def _reject(
-        self, number: int, row: Any, field: str | None, reason: str, raw: str | None
-    ) -> dict[str, Any]:
-        key = None
-        if row is not None:
-            try:
-                key = self.mapper.key_of(row)
-            except RowRejected:
-                key = None
+    def _bad_row(self, number: int, reason: str, raw: str) -> dict[str, Any]:
         return {
             "run_id": self.run.id,
             "row_number": number,
-            "source_key": key,
-            "field": field,
+            "source_key": None,
+            "field": None,
             "reason": reason[:500],
-            "raw": raw if raw is not None else describe_row(self.plan.columns, row),
+            "raw": raw,
         }
 
     def _finish(self, reader: Reader, removed: int) -> None:
@@ -306,6 +323,52 @@ class _Batch:
                 "watermark": [run.watermark_before, run.watermark_after],
             },
         )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    count: int
+    accepted: pl.DataFrame | None
+    rejects: list[dict[str, Any]]
+
+
+_DONE = object()
+
+
+def _pipelined(chunks: Iterator[_Prepared], depth: int = 2) -> Iterator[_Prepared]:
+    """Read and map the next chunks in a thread while the caller writes this one.
+
+    The database does its share of the work (parsing, indexing) while we wait on it, so overlapping
+    the two nearly halves a batch's time on two cores. Errors in the thread surface in the caller.
+    """
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for prepared in chunks:
+                while not stop.is_set():
+                    try:
+                        handoff.put(prepared, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(_DONE)
+        except BaseException as exc:  # handed to the caller, which re-raises it
+            handoff.put(exc)
+
+    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := handoff.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _later(candidate: Any, previous: Any) -> bool:

@@ -147,7 +147,7 @@ def source_engine(source: Source, settings: Settings, box: SecretBox) -> Engine:
         if not path.exists():
             raise SourceFailure(f"source database file {path.name} does not exist")
         url = URL.create("sqlite", database=f"file:{path}", query={"mode": "ro", "uri": "true"})
-        connect_args = {"timeout": timeout}
+        connect_args = {"timeout": timeout, "check_same_thread": False}  # read by the batch's reader thread
     elif backend == "postgresql":
         connect_args = {
             "connect_timeout": max(1, int(timeout)),

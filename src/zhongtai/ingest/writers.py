@@ -7,11 +7,14 @@ or an overlapping window rewrites rather than duplicates.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
+from itertools import repeat
+from typing import Any
 
+import polars as pl
+import psycopg
 from sqlalchemy import Connection
-
-from zhongtai.ingest.mapping import MappedRow
 
 _COLUMNS = "job_id, source_key, resource_id, batch_id, loaded_at, row_hash, data"
 _SET = (
@@ -40,37 +43,68 @@ class RawWriter:
         # incremental loads leave unchanged rows alone.
         self.only_changed = "" if refresh_unchanged else " WHERE raw_records.row_hash <> excluded.row_hash"
         self.postgres = connection.dialect.name == "postgresql"
+        # A job's first load cannot conflict with rows already there, so it is copied straight in;
+        # a key repeated within the batch still conflicts and switches the rest of the batch to upserts.
+        self.copy_directly = self.postgres and self._job_is_empty()
         if self.postgres:
             connection.exec_driver_sql(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS ingest_chunk "
                 "(source_key text, row_hash text, data text) ON COMMIT DROP"
             )
 
-    def write(self, rows: list[MappedRow]) -> None:
-        if not rows:
+    def write(self, rows: pl.DataFrame) -> None:
+        """Write ``rows`` (source_key, row_hash, data), one per key."""
+        if not rows.height:
             return
         if self.postgres:
             self._write_postgres(rows)
         else:
             self._write_sqlite(rows)
 
-    def _write_sqlite(self, rows: list[MappedRow]) -> None:
+    def _write_sqlite(self, rows: pl.DataFrame) -> None:
         # The same text SQLAlchemy's DateTime stores on SQLite, so ORM reads see a normal value.
         stamp = self.loaded_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        job, resource, batch = self.job_id, self.resource_id, self.batch_id
-        self.connection.exec_driver_sql(
-            f"INSERT INTO raw_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constants only
-            f"ON CONFLICT (job_id, source_key) DO UPDATE SET {_SET}{self.only_changed}",
-            [(job, row.key, resource, batch, stamp, row.row_hash, row.data_json) for row in rows],
+        # Whole columns zipped in C: no per-row Python between the frame and SQLite.
+        values = zip(
+            repeat(self.job_id),
+            rows["source_key"].to_list(),
+            repeat(self.resource_id),
+            repeat(self.batch_id),
+            repeat(stamp),
+            rows["row_hash"].to_list(),
+            rows["data"].to_list(),
         )
-
-    def _write_postgres(self, rows: list[MappedRow]) -> None:
         raw = self.connection.connection.driver_connection
         assert raw is not None
+        raw.executemany(
+            f"INSERT INTO raw_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constants only
+            f"ON CONFLICT (job_id, source_key) DO UPDATE SET {_SET}{self.only_changed}",
+            values,
+        )
+
+    def _job_is_empty(self) -> bool:
+        found = self.connection.exec_driver_sql(
+            "SELECT 1 FROM raw_records WHERE job_id = %s LIMIT 1", (self.job_id,)
+        ).first()
+        return found is None
+
+    def _write_postgres(self, rows: pl.DataFrame) -> None:
+        raw = self.connection.connection.driver_connection
+        assert raw is not None
+        if self.copy_directly:
+            try:
+                with raw.transaction():  # a savepoint: a conflict undoes only this chunk's copy
+                    self._copy_into_raw(raw, rows)
+                return
+            except psycopg.errors.UniqueViolation:
+                self.copy_directly = False
+        buffer = io.BytesIO()
+        rows.select("source_key", "row_hash", "data").write_csv(buffer, include_header=False)
         with raw.cursor() as cursor:
-            with cursor.copy("COPY ingest_chunk (source_key, row_hash, data) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row((row.key, row.row_hash, row.data_json))
+            with cursor.copy(
+                "COPY ingest_chunk (source_key, row_hash, data) FROM STDIN (FORMAT csv)"
+            ) as copy:
+                copy.write(buffer.getbuffer())
             cursor.execute(
                 f"INSERT INTO raw_records ({_COLUMNS}) "  # noqa: S608 - constants only
                 "SELECT %s, source_key, %s, %s, %s, row_hash, data::json FROM ingest_chunk "
@@ -78,6 +112,23 @@ class RawWriter:
                 (self.job_id, self.resource_id, self.batch_id, self.loaded_at),
             )
             cursor.execute("TRUNCATE ingest_chunk")
+
+    def _copy_into_raw(self, raw: psycopg.Connection[Any], rows: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        rows.select(
+            pl.lit(self.job_id).alias("job_id"),
+            "source_key",
+            pl.lit(self.resource_id).alias("resource_id"),
+            pl.lit(self.batch_id).alias("batch_id"),
+            pl.lit(self.loaded_at.isoformat()).alias("loaded_at"),
+            "row_hash",
+            "data",
+        ).write_csv(buffer, include_header=False)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY raw_records ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            copy.write(buffer.getbuffer())
 
     def remove_unseen(self) -> int:
         """After a full load: drop the job's rows this batch did not see (deleted at the source)."""

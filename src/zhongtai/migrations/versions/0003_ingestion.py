@@ -156,15 +156,16 @@ def upgrade() -> None:
     op.create_table(
         "raw_records",
         sa.Column("job_id", sa.Integer(), nullable=False),
-        sa.Column("source_key", sa.String(length=200), nullable=False),
+        sa.Column(
+            "source_key",
+            sa.String(length=200).with_variant(sa.String(length=200, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["ingest_jobs.id"], name=op.f("fk_raw_records_job_id_ingest_jobs"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("job_id", "source_key", name=op.f("pk_raw_records")),
     )
     op.create_table(
