@@ -163,13 +163,17 @@ def worker(threads: int = typer.Option(2, min=1, max=64, help="Jobs run at once 
 @friendly_errors
 def demo(
     seed: int = typer.Option(2020, help="Random seed; the same seed builds the same city"),
-    no_serve: bool = typer.Option(False, "--no-serve", help="Build the demo city and exit"),
+    persons: int = typer.Option(
+        100_000, min=100, max=50_000_000, help="Residents in the simulated department systems"
+    ),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Build the demo city, gather its data, and exit"),
     reset: bool = typer.Option(False, "--reset", help="Drop all data first (rebuilds the schema)"),
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
     """Migrate, build the synthetic demo city, print its logins, and serve it."""
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
+    from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
 
     url = settings().resolved_database_url
     if reset:
@@ -177,6 +181,21 @@ def demo(
     upgrade(url)
     factory = build_sessionmaker(build_engine(url))
     users = build_demo_city(factory, seed=seed, console=console)
+    jobs = build_demo_sources(factory, settings(), seed, persons, console)
+    (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
+    if no_serve:
+        for job in jobs:
+            ingest_run(job)  # gathered here, with a progress bar
+    else:
+        from zhongtai.core.jobs import build_queue
+        from zhongtai.ingest.tasks import enqueue_run
+
+        context = build_queue(settings(), factory)
+        for job in jobs:
+            enqueue_run(context, job, "demo", "demo")
+        console.print(
+            f"queued the first batch of {len(jobs)} ingestion jobs; their schedules take over after"
+        )
     table = Table(title=f"demo logins (password for all: {DEMO_PASSWORD})")
     for column in ("username", "department", "roles"):
         table.add_column(column)

@@ -37,8 +37,10 @@ def make_huey(settings: Settings) -> Huey:
 
 
 def build_queue(settings: Settings, factory: sessionmaker[Session]) -> JobContext:
-    from zhongtai.ingest import tasks as ingest_tasks  # domains register their tasks here
+    from zhongtai.demo import tasks as demo_tasks  # domains register their tasks here
+    from zhongtai.ingest import tasks as ingest_tasks
 
     context = JobContext(settings=settings, factory=factory, queue=make_huey(settings))
     ingest_tasks.register(context)
+    demo_tasks.register(context)
     return context
