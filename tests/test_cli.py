@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_commands_explain_an_unmigrated_database(run) -> None:  # type: ignore[n
 
 
 def test_users_tokens_and_catalog_round_trip(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert run("demo", "--no-serve", "--seed", "3").returncode == 0
+    assert run("demo", "--no-serve", "--seed", "3", "--persons", "500").returncode == 0
     departments = json.loads(run("departments", "list", "--json").stdout)
     assert len(departments) >= 20 and departments[0]["code"]
 
@@ -93,3 +94,19 @@ def test_import_of_a_broken_file_is_a_message(run, tmp_path: Path) -> None:  # t
     assert result.returncode == 2 and "malformed JSON" in result.stderr
     missing = run("catalog", "import", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_ingestion_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+    built = run("demo", "--no-serve", "--seed", "5", "--persons", "400")
+    assert built.returncode == 0, built.stderr
+    jobs = run("ingest", "jobs")
+    assert "GAJ-RK-JBXX" in jobs.stdout and "WJW-HSJC" in jobs.stdout
+    again = run("ingest", "run", "GAJ-RK-JBXX")
+    read = re.search(r"succeeded: (\d+) read", again.stdout)
+    assert again.returncode == 0 and read is not None
+    assert int(read.group(1)) <= 2  # only the rows sitting on the watermark are read again
+    tested = run("ingest", "test", "GAJ-RKXT-DB")
+    assert tested.returncode == 0 and "t_rk_jbxx" in tested.stdout
+    missing = run("ingest", "run", "NO-SUCH-JOB")
+    assert missing.returncode == 2 and "no ingestion job 'NO-SUCH-JOB'" in missing.stderr
+    assert "Traceback" not in missing.stderr

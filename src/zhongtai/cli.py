@@ -375,7 +375,8 @@ def ingest_sources() -> None:
     from zhongtai.ingest.repository import IngestRepository
 
     table = Table()
-    for column in ("code", "name", "system", "kind", "last test"):
+    table.add_column("code", no_wrap=True)
+    for column in ("name", "system", "kind", "last test"):
         table.add_column(column)
     with transaction(migrated_sessionmaker()) as session:
         for source in IngestRepository(session).sources(CLI_ACTOR):
@@ -406,7 +407,8 @@ def ingest_jobs() -> None:
     from zhongtai.ingest.repository import IngestRepository
 
     table = Table()
-    for column in ("code", "source", "resource", "mode", "schedule", "watermark", "last batch"):
+    table.add_column("code", no_wrap=True)
+    for column in ("source", "resource", "mode", "schedule", "watermark", "last batch"):
         table.add_column(column)
     with transaction(migrated_sessionmaker()) as session:
         repository = IngestRepository(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from zhongtai.catalog import transfer
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import SYSTEM
+from zhongtai.core.settings import Settings
 from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city
 from zhongtai.orgs.service import list_departments
 
@@ -68,3 +70,32 @@ def test_demo_has_a_login_for_every_role(demo_factory: sessionmaker[Session], cl
     assert login(client, "wjw.consumer", DEMO_PASSWORD) == 303
     page = client.get("/catalog", params={"q": "人口"})
     assert "常住人口基本信息" in page.text
+
+
+def test_demo_departments_hold_messy_data_that_flows_in(
+    demo_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from sqlalchemy import func, select
+
+    from zhongtai.demo.sources import build_demo_sources
+    from zhongtai.ingest.models import RawRecord, RejectedRow
+    from zhongtai.ingest.runner import run_job
+
+    jobs = build_demo_sources(demo_factory, settings, seed=7, persons=800)
+    assert len(jobs) == 6
+    assert build_demo_sources(demo_factory, settings, seed=7, persons=800) == jobs  # idempotent
+    health = next((settings.resolved_inbox_dir / "WJW-HSJC-FILES").glob("*.csv")).read_bytes()
+    assert "样本编号".encode("gbk") in health  # GBK, as the lab system exports it
+    with sqlite3.connect(settings.resolved_sources_dir / "gaj_rkxt.db") as connection:
+        ids = [row[0] for row in connection.execute("SELECT gmsfhm FROM t_rk_jbxx")]
+        dates = [row[0] for row in connection.execute("SELECT csrq FROM t_rk_jbxx")]
+    assert any(len(i) == 15 for i in ids) and any(i.endswith("x") for i in ids)
+    assert any("年" in (d or "") for d in dates) and any(d and len(d) == 8 for d in dates) and None in dates
+    for job in jobs:
+        outcome = run_job(demo_factory, settings, job)
+        assert outcome is not None and outcome.status.value == "succeeded", (job, outcome)
+        assert outcome.rows_read == outcome.rows_written + outcome.rows_rejected > 0
+    with demo_factory() as session:
+        assert session.scalar(select(func.count()).select_from(RawRecord)) > 1500
+        reasons = [r.reason for r in session.scalars(select(RejectedRow))]
+    assert any("不详" in reason for reason in reasons)  # a clerk's "unknown" birth date, kept with its reason

@@ -24,23 +24,23 @@ class JobContext:
     tasks: dict[str, Any] = field(default_factory=dict)  # name -> Huey task wrapper, for enqueueing
 
 
-def make_huey(settings: Settings) -> Huey:
+def make_huey(settings: Settings, name: str = "zhongtai") -> Huey:
     url = settings.queue_url
     if not url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey("zhongtai", filename=str((settings.data_dir / "queue.db").resolve()))
+        return SqliteHuey(name, filename=str((settings.data_dir / "queue.db").resolve()))
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("zhongtai", url=url)
+        return RedisHuey(name, url=url)
     if url == "memory://":
-        return MemoryHuey("zhongtai", immediate=True)
+        return MemoryHuey(name, immediate=True)
     raise ValueError(f"ZHONGTAI_QUEUE_URL {url!r}: use redis://host:port/db or memory:// (or leave it unset)")
 
 
-def build_queue(settings: Settings, factory: sessionmaker[Session]) -> JobContext:
+def build_queue(settings: Settings, factory: sessionmaker[Session], name: str = "zhongtai") -> JobContext:
     from zhongtai.demo import tasks as demo_tasks  # domains register their tasks here
     from zhongtai.ingest import tasks as ingest_tasks
 
-    context = JobContext(settings=settings, factory=factory, queue=make_huey(settings))
+    context = JobContext(settings=settings, factory=factory, queue=make_huey(settings, name))
     ingest_tasks.register(context)
     demo_tasks.register(context)
     return context
