@@ -7,7 +7,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean
+.PHONY: demo test lint typecheck serve lock clean bench
+
+PERSONS ?= 100000
+ROWS ?= 1000000
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,21 +21,25 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/zhongtai demo --seed $(SEED) --host $(HOST) --port $(PORT)
+	$(BIN)/zhongtai demo --seed $(SEED) --persons $(PERSONS) --host $(HOST) --port $(PORT)
 
 serve: $(STAMP)
 	$(BIN)/zhongtai db upgrade
 	$(BIN)/zhongtai serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py --rows $(ROWS) --backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
+		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
 
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[test]'

@@ -14,6 +14,7 @@ import uvicorn
 
 from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, add_resource, build_world
+from tests.ingest.helpers import add_job, add_source, make_person_db, person_resource, person_row
 from zhongtai.app import create_app
 from zhongtai.core.database import build_engine, build_sessionmaker
 from zhongtai.core.settings import Settings
@@ -54,8 +55,18 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     add_resource(factory, "MZJ", name="婚姻登记信息", abstract="结婚登记", items=[])
     engine.dispose()
     settings = Settings(
-        env="test", database_url=url, secret_key=TEST_SECRET, cookie_secure=False, log_json=False
+        env="test",
+        database_url=url,
+        secret_key=TEST_SECRET,
+        cookie_secure=False,
+        log_json=False,
+        data_dir=tmp_path,
+        queue_url="memory://",  # "run now" runs inline, so the page shows the finished batch
     )
+    make_person_db(settings.resolved_sources_dir / "persons.db", [person_row(n) for n in range(1, 41)])
+    factory = build_sessionmaker(build_engine(url))
+    add_job(factory, add_source(factory, settings), person_resource(factory))
+    factory.kw["bind"].dispose()
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -114,4 +125,27 @@ def test_officer_signs_in_searches_and_registers_a_resource(live_server: str) ->
         page.goto(f"{live_server}/catalog?q=流动人口&lang=en")
         assert page.locator("#results").locator("text=流动人口居住登记信息").count() == 1
         assert "Government information resource catalog" in page.locator("h1").inner_text()
+        browser.close()
+
+
+def test_officer_runs_an_ingestion_job_and_reads_the_batch(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{live_server}/login")
+        page.fill("#username", "officer_a")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server}/catalog")
+
+        page.click("nav a[href='/ingest']")
+        page.click("#jobs a[href='/ingest/jobs/GAJ-PERSONS']")
+        page.click("#run-now")
+        page.wait_for_url(f"{live_server}/ingest/jobs/GAJ-PERSONS")
+        latest = page.locator("#runs tr.run").first
+        assert "成功" in latest.inner_text() and "40" in latest.inner_text()
+
+        page.click("a:has-text('原始库数据')")
+        assert page.locator("#raw").locator("text=居民7").count() == 1
         browser.close()
