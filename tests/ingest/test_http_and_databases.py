@@ -189,3 +189,26 @@ def test_wrong_credentials_are_reported_without_echoing_them(
     assert outcome is not None and outcome.status is RunStatus.FAILED
     assert outcome.error is not None and "cannot connect" in outcome.error
     assert "Wr0ngPassw0rd" not in outcome.error
+
+
+def test_a_job_query_cannot_change_the_department_database(
+    factory: sessionmaker[Session], settings: Settings, world: World, department_db: tuple[str, str]
+) -> None:
+    url, table = department_db
+    if not url.startswith("postgresql"):
+        pytest.skip("nextval is PostgreSQL's; MariaDB reads run in a READ ONLY transaction the same way")
+    source = add_source(
+        factory, settings, options={"url": make_url(url).render_as_string(hide_password=False)}
+    )
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SEQUENCE {table}_seq"))
+    sneaky = f"SELECT p.*, nextval('{table}_seq') AS n FROM {table} p"  # noqa: S608 - a read that writes
+    job = add_job(factory, source, person_resource(factory), object_kind="query", source_object=sneaky)
+    outcome = run_job(factory, settings, job)
+    assert outcome is not None and outcome.status is RunStatus.FAILED
+    assert outcome.error is not None and "read-only transaction" in outcome.error
+    with engine.begin() as connection:
+        assert connection.execute(text(f"SELECT is_called FROM {table}_seq")).scalar() is False  # noqa: S608
+        connection.execute(text(f"DROP SEQUENCE {table}_seq"))
+    engine.dispose()

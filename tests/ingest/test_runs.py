@@ -150,3 +150,28 @@ def test_a_scheduled_slot_runs_once_whatever_the_number_of_workers(
     assert first is not None and second is None
     with factory() as session:
         assert len(list(session.scalars(select(Run)))) == 1
+
+
+def test_a_key_repeated_across_chunks_keeps_its_last_row(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    make_person_db(settings.resolved_sources_dir / "persons.db", [person_row(n) for n in range(1, 21)])
+    query = (
+        "SELECT * FROM persons UNION ALL "
+        "SELECT id, '重复' || name, id_number, birth, city, street, updated_at FROM persons"
+    )
+    job = add_job(
+        factory,
+        add_source(factory, settings),
+        person_resource(factory),
+        object_kind="query",
+        source_object=query,
+    )
+    small = settings.model_copy(update={"ingest_chunk_rows": 7})  # the repeats land in later chunks
+    outcome = run_job(factory, small, job)
+    assert outcome is not None and outcome.status is RunStatus.SUCCEEDED, outcome
+    assert (outcome.rows_read, outcome.rows_written) == (40, 40)
+    assert raw_count(factory, job) == 20
+    with factory() as session:
+        names = {r.data["姓名"] for r in session.scalars(select(RawRecord))}
+    assert names == {f"重复居民{n}" for n in range(1, 21)}

@@ -165,6 +165,8 @@ def _open_cursor(connection: Connection, statement: Any, plan: ReadPlan) -> Any:
     elif backend in ("mysql", "mariadb"):
         import pymysql.cursors
 
+        with raw.cursor() as setup:  # a job's query may read, never write, the department's database
+            setup.execute("START TRANSACTION READ ONLY")
         cursor = raw.cursor(pymysql.cursors.SSCursor)  # unbuffered: streamed from the server
     else:
         cursor = raw.cursor()
