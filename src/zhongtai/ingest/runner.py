@@ -166,7 +166,9 @@ def _lock_job(session: Session, job_id: int) -> None:
             raise JobBusy
         return
     try:  # SQLite: the first write takes the database's write lock for the whole batch
-        session.execute(update(Job).where(Job.id == job_id).values(watermark=Job.watermark))
+        session.execute(
+            update(Job).where(Job.id == job_id).values(watermark=Job.watermark, updated_at=Job.updated_at)
+        )
     except OperationalError as exc:
         raise JobBusy from exc
 
