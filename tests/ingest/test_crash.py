@@ -64,7 +64,8 @@ def child_env(settings: Settings) -> dict[str, str]:
         "ZHONGTAI_SECRET_KEY": TEST_SECRET,
         "ZHONGTAI_DATABASE_URL": settings.resolved_database_url,
         "ZHONGTAI_DATA_DIR": str(settings.data_dir),
-        "ZHONGTAI_INGEST_CHUNK_ROWS": "500",  # many commits' worth of chunks in one batch
+        "ZHONGTAI_INGEST_CHUNK_ROWS": "500",  # many chunks in one batch
+        "ZHONGTAI_INGEST_PROCESS_ROWS": "1",  # SQLite platform: the reader runs in its own process too
         "ZHONGTAI_LOG_JSON": "false",
     }
 
@@ -139,3 +140,23 @@ def test_killed_runs_lose_nothing_and_duplicate_nothing(
     assert statuses[-1] is RunStatus.SUCCEEDED
     assert RunStatus.RUNNING not in statuses  # killed runs were found and marked interrupted
     assert statuses.count(RunStatus.INTERRUPTED) >= 1
+    assert no_orphaned_readers(), "a reader process outlived the killed ingesting process"
+
+
+def no_orphaned_readers(wait: float = 10.0) -> bool:
+    """Reader processes of killed batches notice their parent is gone and exit."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        orphans = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                parent = next(line for line in status.read_text().splitlines() if line.startswith("PPid:"))
+                command = (status.parent / "cmdline").read_bytes()
+            except (OSError, StopIteration):
+                continue
+            if parent.split()[1] == "1" and b"spawn_main" in command:
+                orphans.append(status.parent.name)
+        if not orphans:
+            return True
+        time.sleep(0.5)
+    return False

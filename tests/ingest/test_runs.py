@@ -175,3 +175,21 @@ def test_a_key_repeated_across_chunks_keeps_its_last_row(
     with factory() as session:
         names = {r.data["姓名"] for r in session.scalars(select(RawRecord))}
     assert names == {f"重复居民{n}" for n in range(1, 21)}
+
+
+def test_big_batches_read_in_a_second_process_give_the_same_result(
+    factory: sessionmaker[Session], settings: Settings, person_job: str, db_url: str
+) -> None:
+    forked = settings.model_copy(update={"ingest_process_rows": 1, "ingest_chunk_rows": 30})
+    outcome = run_job(factory, forked, person_job)
+    assert outcome is not None and outcome.status is RunStatus.SUCCEEDED, outcome
+    assert (outcome.rows_read, outcome.rows_written) == (200, 200)
+    assert outcome.watermark_after == "str:2026-01-01 11:20:00"
+    assert raw_count(factory, person_job) == 200
+    db = settings.resolved_sources_dir / "persons.db"
+    with sqlite3.connect(db) as connection:  # SQLite lets a department put bytes among the timestamps
+        connection.execute("INSERT INTO persons VALUES (900, 'n', 'i', '1990-01-01', 'a', 'b', X'00ff')")
+    failed = run_job(factory, forked, person_job)
+    assert failed is not None and failed.status is RunStatus.FAILED
+    assert failed.error is not None and "mixes types" in failed.error  # raised mid-read, named in the parent
+    assert raw_count(factory, person_job) == 200

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         None, description="The only place SQLite source databases may live; default data_dir/sources."
     )
     ingest_chunk_rows: int = Field(20_000, ge=1, description="Rows converted and written per chunk.")
+    ingest_process_rows: int = Field(
+        200_000,
+        ge=0,
+        description="A database batch at least this big is read and mapped in a second process (0: never).",
+    )
     source_timeout_seconds: float = Field(
         15.0, gt=0, description="Connect / request timeout when talking to a department system."
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
-from sqlalchemy import Connection, MetaData, Table, bindparam, column, select, text
+from sqlalchemy import Connection, MetaData, Table, bindparam, column, func, select, text
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from zhongtai.core.crypto import SecretBox
@@ -147,6 +147,21 @@ def _database_reader(job: Job, source: Source, plan: ReadPlan, settings: Setting
     reader.closers.insert(0, cursor.close)
     reader.chunks = _database_chunks(cursor, plan, reader, dbapi_error)
     return reader
+
+
+def count_rows(job: Job, source: Source, plan: ReadPlan, settings: Settings, box: SecretBox) -> int:
+    """How many rows a batch would read (0 when the source cannot say; the batch itself reports why)."""
+    try:
+        engine = source_engine(source, settings, box)
+        try:
+            with engine.connect() as connection:
+                statement = select(func.count()).select_from(_select_for(job, connection, plan).subquery())
+                parameters = {"watermark": plan.watermark} if plan.watermark is not None else {}
+                return int(connection.execute(statement, parameters).scalar() or 0)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, SourceFailure):
+        return 0
 
 
 def _open_cursor(connection: Connection, statement: Any, plan: ReadPlan) -> Any:

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import polars as pl
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -35,8 +32,16 @@ from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.ingest.mapping import ChunkMapper, FieldRule, source_columns
-from zhongtai.ingest.models import Job, JobMode, RejectedRow, Run, RunStatus
-from zhongtai.ingest.readers import BadRow, Reader, ReadPlan, decode_watermark, encode_watermark, open_reader
+from zhongtai.ingest.models import Job, JobMode, RejectedRow, Run, RunStatus, SourceKind
+from zhongtai.ingest.producer import ChunkPreparer, Prepared, ProducerSpec, in_process, threaded
+from zhongtai.ingest.readers import (
+    Reader,
+    ReadPlan,
+    count_rows,
+    decode_watermark,
+    encode_watermark,
+    open_reader,
+)
 from zhongtai.ingest.repository import IngestRepository
 from zhongtai.ingest.sources import SourceFailure, describe_failure
 from zhongtai.ingest.writers import RawWriter
@@ -222,7 +227,12 @@ class _Batch:
         self.read = self.written = self.rejected = 0
 
     def execute(self) -> None:
-        reader = open_reader(self.job, self.job.source, self.plan, self.settings, SecretBox(self.settings))
+        box = SecretBox(self.settings)
+        if self._worth_a_process(box):
+            chunks, reader = in_process(self._producer_spec())
+        else:
+            reader = open_reader(self.job, self.job.source, self.plan, self.settings, box)
+            chunks = threaded(ChunkPreparer(self.mapper, self.run.id).chunks(reader))
         try:
             writer = RawWriter(
                 self.session.connection(),
@@ -232,48 +242,52 @@ class _Batch:
                 loaded_at=utcnow(),
                 refresh_unchanged=self.job.mode is JobMode.FULL,
             )
-            for prepared in _pipelined(self._prepared_chunks(reader)):
+            for prepared in chunks:
                 self._store(prepared, writer)
             removed = writer.remove_unseen() if self.job.mode is JobMode.FULL else 0
         finally:
             reader.close()
         self._finish(reader, removed)
 
-    def _prepared_chunks(self, reader: Reader) -> Iterator[_Prepared]:
-        first = 1
-        for chunk in reader.chunks:
-            yield self._prepare(chunk.rows, chunk.label, first)
-            first += len(chunk.rows)
+    def _worth_a_process(self, box: SecretBox) -> bool:
+        """A big read from a database into SQLite: worth a second interpreter (about half a second).
 
-    def _prepare(self, rows: list[Any], label: str, first: int) -> _Prepared:
-        """Map one chunk: touches only the reader and the mapper, so it runs beside the writer."""
-        rejects: list[dict[str, Any]] = []
-        good: list[Any] = rows
-        numbers = pl.int_range(first, first + len(rows), eager=True)
-        if any(type(row) is BadRow for row in rows):  # only file and API readers hand these over
-            good, kept = [], []
-            for number, row in enumerate(rows, start=first):
-                if type(row) is BadRow:
-                    rejects.append(self._bad_row(number, _where(label, row.reason), row.raw))
-                else:
-                    good.append(row)
-                    kept.append(number)
-            numbers = pl.Series(kept, dtype=pl.Int64)
-        accepted = None
-        if good:
-            chunk = self.mapper.map(self.mapper.frame(good), numbers)
-            accepted = chunk.accepted
-            if chunk.rejected.height:
-                prefix = f"{label}: " if label else ""
-                rejects.extend(
-                    chunk.rejected.with_columns(
-                        pl.lit(self.run.id).alias("run_id"),
-                        (pl.lit(prefix) + pl.col("reason")).str.slice(0, 500).alias("reason"),
-                    ).to_dicts()
-                )
-        return _Prepared(len(rows), accepted, rejects)
+        On PostgreSQL the server's own process already takes the writing off this one, and a second
+        producer would only compete with it for the cores.
+        """
+        threshold = self.settings.ingest_process_rows
+        if not threshold or self.job.source.kind is not SourceKind.DATABASE:
+            return False
+        if self.session.get_bind().dialect.name != "sqlite":
+            return False
+        return count_rows(self.job, self.job.source, self.plan, self.settings, box) >= threshold
 
-    def _store(self, prepared: _Prepared, writer: RawWriter) -> None:
+    def _producer_spec(self) -> ProducerSpec:
+        job, source = self.job, self.job.source
+        return ProducerSpec(
+            settings=self.settings,
+            job={
+                "id": job.id,
+                "code": job.code,
+                "object_kind": job.object_kind,
+                "source_object": job.source_object,
+                "mode": job.mode,
+                "key_columns": list(job.key_columns),
+                "watermark_column": job.watermark_column,
+            },
+            source={
+                "code": source.code,
+                "kind": source.kind,
+                "options": dict(source.options),
+                "secret_ciphertext": source.secret_ciphertext,
+            },
+            plan=self.plan,
+            rules=self.rules,
+            items=self.items,
+            run_id=self.run.id,
+        )
+
+    def _store(self, prepared: Prepared, writer: RawWriter) -> None:
         if prepared.accepted is not None:
             writer.write(prepared.accepted)
         if prepared.rejects:
@@ -283,16 +297,6 @@ class _Batch:
         self.written += prepared.count - len(prepared.rejects)
         if self.progress:
             self.progress(self.run.id, self.read, self.written, self.rejected)
-
-    def _bad_row(self, number: int, reason: str, raw: str) -> dict[str, Any]:
-        return {
-            "run_id": self.run.id,
-            "row_number": number,
-            "source_key": None,
-            "field": None,
-            "reason": reason[:500],
-            "raw": raw,
-        }
 
     def _finish(self, reader: Reader, removed: int) -> None:
         run, job = self.run, self.job
@@ -327,58 +331,8 @@ class _Batch:
         )
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    count: int
-    accepted: pl.DataFrame | None
-    rejects: list[dict[str, Any]]
-
-
-_DONE = object()
-
-
-def _pipelined(chunks: Iterator[_Prepared], depth: int = 2) -> Iterator[_Prepared]:
-    """Read and map the next chunks in a thread while the caller writes this one.
-
-    The database does its share of the work (parsing, indexing) while we wait on it, so overlapping
-    the two nearly halves a batch's time on two cores. Errors in the thread surface in the caller.
-    """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for prepared in chunks:
-                while not stop.is_set():
-                    try:
-                        handoff.put(prepared, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put(_DONE)
-        except BaseException as exc:  # handed to the caller, which re-raises it
-            handoff.put(exc)
-
-    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := handoff.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _later(candidate: Any, previous: Any) -> bool:
     try:
         return bool(candidate > previous)
     except TypeError:
         return str(candidate) > str(previous)
-
-
-def _where(label: str, reason: str) -> str:
-    return f"{label}: {reason}" if label else reason
