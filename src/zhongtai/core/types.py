@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Enum
+from sqlalchemy import DateTime, Dialect, Enum, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -50,3 +51,21 @@ def str_enum(enum_class: type[enum.StrEnum], name: str | None = None) -> Enum:
         validate_strings=True,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON kept as UTF-8 text on every backend.
+
+    For bulk tables the platform writes itself (the raw zone): the JSON is produced valid by the
+    platform, so PostgreSQL's ``json`` input check on every inserted row (about 14% of a bulk load) buys
+    nothing. Query it as JSON with ``data::jsonb`` on PostgreSQL or ``json_extract`` on SQLite.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)

@@ -155,7 +155,8 @@ class ChunkMapper:
         accepted = pl.DataFrame(
             {
                 "source_key": key.filter(good),
-                "row_hash": records.filter(good).hash(seed=HASH_SEED).cast(pl.String),
+                # 64 bits as a signed integer: it only tells a changed record from an unchanged one.
+                "row_hash": records.filter(good).hash(seed=HASH_SEED).reinterpret(signed=True),
                 "data": records.filter(good),
             }
         ).unique(subset="source_key", keep="last", maintain_order=True)

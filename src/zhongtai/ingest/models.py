@@ -17,10 +17,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import func
 
 from zhongtai.catalog.models import Resource
 from zhongtai.core.database import Base
-from zhongtai.core.types import UTCDateTime, str_enum, utcnow
+from zhongtai.core.types import JSONText, UTCDateTime, str_enum, utcnow
 from zhongtai.orgs.models import InformationSystem
 
 
@@ -145,7 +146,8 @@ class RejectedRow(Base):
 
 
 class RawRecord(Base):
-    """The raw zone: the latest gathered version of each source row, keyed by job and source key.
+    """The raw zone: the latest gathered version of each source row, keyed by job and source key
+    (the job names the catalog resource the row belongs to).
 
     Re-running a batch or an overlapping window rewrites the same keys, so it is idempotent. No other
     index: every one would slow the bulk load, and browsing goes by job (the key's prefix).
@@ -160,8 +162,7 @@ class RawRecord(Base):
     source_key: Mapped[str] = mapped_column(
         String(200).with_variant(String(200, collation="C"), "postgresql"), primary_key=True
     )
-    resource_id: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int] = mapped_column(Integer)
-    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    row_hash: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    row_hash: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONText())

@@ -237,7 +237,6 @@ class _Batch:
             writer = RawWriter(
                 self.session.connection(),
                 job_id=self.job.id,
-                resource_id=self.job.resource_id,
                 batch_id=self.run.id,
                 loaded_at=utcnow(),
                 refresh_unchanged=self.job.mode is JobMode.FULL,

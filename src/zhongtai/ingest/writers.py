@@ -16,9 +16,9 @@ import polars as pl
 import psycopg
 from sqlalchemy import Connection
 
-_COLUMNS = "job_id, source_key, resource_id, batch_id, loaded_at, row_hash, data"
+_COLUMNS = "job_id, source_key, batch_id, loaded_at, row_hash, data"
 _SET = (
-    "resource_id = excluded.resource_id, batch_id = excluded.batch_id, loaded_at = excluded.loaded_at, "
+    "batch_id = excluded.batch_id, loaded_at = excluded.loaded_at, "
     "row_hash = excluded.row_hash, data = excluded.data"
 )
 
@@ -29,14 +29,12 @@ class RawWriter:
         connection: Connection,
         *,
         job_id: int,
-        resource_id: int,
         batch_id: int,
         loaded_at: datetime,
         refresh_unchanged: bool,
     ) -> None:
         self.connection = connection
         self.job_id = job_id
-        self.resource_id = resource_id
         self.batch_id = batch_id
         self.loaded_at = loaded_at
         # Full loads stamp every row with the batch so rows no longer in the source can be found after;
@@ -49,7 +47,7 @@ class RawWriter:
         if self.postgres:
             connection.exec_driver_sql(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS ingest_chunk "
-                "(source_key text, row_hash text, data text) ON COMMIT DROP"
+                "(source_key text, row_hash bigint, data text) ON COMMIT DROP"
             )
 
     def write(self, rows: pl.DataFrame) -> None:
@@ -68,7 +66,6 @@ class RawWriter:
         values = zip(
             repeat(self.job_id),
             rows["source_key"].to_list(),
-            repeat(self.resource_id),
             repeat(self.batch_id),
             repeat(stamp),
             rows["row_hash"].to_list(),
@@ -77,7 +74,7 @@ class RawWriter:
         raw = self.connection.connection.driver_connection
         assert raw is not None
         raw.executemany(
-            f"INSERT INTO raw_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - constants only
+            f"INSERT INTO raw_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "  # noqa: S608 - constants only
             f"ON CONFLICT (job_id, source_key) DO UPDATE SET {_SET}{self.only_changed}",
             values,
         )
@@ -107,9 +104,9 @@ class RawWriter:
                 copy.write(buffer.getbuffer())
             cursor.execute(
                 f"INSERT INTO raw_records ({_COLUMNS}) "  # noqa: S608 - constants only
-                "SELECT %s, source_key, %s, %s, %s, row_hash, data::json FROM ingest_chunk "
+                "SELECT %s, source_key, %s, now(), row_hash, data FROM ingest_chunk "
                 f"ON CONFLICT (job_id, source_key) DO UPDATE SET {_SET}{self.only_changed}",
-                (self.job_id, self.resource_id, self.batch_id, self.loaded_at),
+                (self.job_id, self.batch_id),
             )
             cursor.execute("TRUNCATE ingest_chunk")
 
@@ -118,15 +115,17 @@ class RawWriter:
         rows.select(
             pl.lit(self.job_id).alias("job_id"),
             "source_key",
-            pl.lit(self.resource_id).alias("resource_id"),
             pl.lit(self.batch_id).alias("batch_id"),
-            pl.lit(self.loaded_at.isoformat()).alias("loaded_at"),
             "row_hash",
             "data",
         ).write_csv(buffer, include_header=False)
         with (
             raw.cursor() as cursor,
-            cursor.copy(f"COPY raw_records ({_COLUMNS}) FROM STDIN (FORMAT csv)") as copy,
+            # loaded_at is left to its default, now(): the batch's transaction time, parsed once
+            # rather than once per row.
+            cursor.copy(
+                "COPY raw_records (job_id, source_key, batch_id, row_hash, data) FROM STDIN (FORMAT csv)"
+            ) as copy,
         ):
             copy.write(buffer.getbuffer())
 

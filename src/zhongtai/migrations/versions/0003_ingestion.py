@@ -161,11 +161,10 @@ def upgrade() -> None:
             sa.String(length=200).with_variant(sa.String(length=200, collation="C"), "postgresql"),
             nullable=False,
         ),
-        sa.Column("resource_id", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
-        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("row_hash", sa.String(length=32), nullable=False),
-        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("row_hash", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("job_id", "source_key", name=op.f("pk_raw_records")),
     )
     op.create_table(
