@@ -17,10 +17,6 @@ def may_manage(principal: Principal, department_id: int) -> bool:
     return principal.has(Role.OFFICER) and principal.department_id == department_id
 
 
-def may_view(principal: Principal, department_id: int) -> bool:
-    return principal.sees_all_departments or principal.department_id == department_id
-
-
 def may_read_raw(principal: Principal, department_id: int) -> bool:
     # Auditors see who accessed what, not the personal data itself (minimum necessary).
     if principal.is_operator or principal.is_platform_reviewer:

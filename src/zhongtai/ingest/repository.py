@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from zhongtai.catalog.models import DataType, InformationItem, Resource
 from zhongtai.core.principal import Principal
-from zhongtai.ingest.models import Job, RawRecord, RejectedRow, Run, RunStatus, Source
+from zhongtai.ingest.models import Job, RawRecord, RejectedRow, Run, Source
 from zhongtai.orgs.models import InformationSystem
 
 
@@ -88,9 +88,6 @@ class IngestRepository:
             return None
         job = self.session.scalars(job_query.where(Job.id == run.job_id)).unique().first()
         return (run, job) if job is not None else None
-
-    def running_count(self) -> int:
-        return int(self.session.scalar(select(func.count()).where(Run.status == RunStatus.RUNNING)) or 0)
 
     def rejects(self, run_id: int, offset: int, limit: int) -> tuple[list[RejectedRow], int]:
         total = self.session.scalar(select(func.count()).where(RejectedRow.run_id == run_id)) or 0

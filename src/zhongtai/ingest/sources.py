@@ -125,10 +125,6 @@ def _sqlite_path(database: str, settings: Settings) -> Path:
     return path
 
 
-def public_options(source: Source) -> dict[str, Any]:
-    return dict(source.options)
-
-
 def secret_of(source: Source, box: SecretBox) -> str | None:
     return box.open(source.secret_ciphertext) if source.secret_ciphertext else None
 
