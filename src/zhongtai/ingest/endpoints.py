@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
 from zhongtai.core.errors import Conflict, Invalid
@@ -99,10 +100,10 @@ async def upload_file(
     partial = inbox / f".upload-{uuid.uuid4().hex}.part"
     size = 0
     try:
-        with partial.open("wb") as handle:
+        async with await anyio.open_file(partial, "wb") as handle:  # disk writes off the event loop
             async for piece in request.stream():
                 size += len(piece)
-                handle.write(piece)
+                await handle.write(piece)
         if size == 0:
             raise Invalid("the uploaded file is empty", field="body")
         partial.rename(target)
