@@ -1,8 +1,9 @@
 """Bulk writes into the raw zone, the fastest way each backend offers, inside the run's transaction.
 
-SQLite: one ``executemany`` upsert per chunk. PostgreSQL: ``COPY`` into a temporary table, then one
-``INSERT … SELECT … ON CONFLICT`` per chunk. Either way a row is keyed by (job, source key), so a re-run
-or an overlapping window rewrites rather than duplicates.
+SQLite: one ``executemany`` upsert per chunk. PostgreSQL: on a job's first load ``COPY`` straight into
+the raw zone; otherwise ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` per
+chunk. Either way a row is keyed by (job, source key), so a re-run or an overlapping window rewrites
+rather than duplicates.
 """
 
 from __future__ import annotations
