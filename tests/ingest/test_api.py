@@ -171,3 +171,15 @@ def test_files_are_uploaded_into_the_inbox_whole(
         response = client.post(url, params={"name": bad}, content=content, headers=world.auth("officer_a"))
         assert response.status_code == 422, bad
     assert not list(settings.resolved_inbox_dir.glob("GAJ-FILES/.upload-*"))
+
+
+def test_absurd_ids_and_offsets_are_refused_not_crashed_on(client: TestClient, world: World) -> None:
+    huge = "99999999999999999999"
+    for path in (
+        f"/api/v1/ingest/runs/{huge}",
+        f"/api/v1/ingest/runs/{huge}/rejects",
+        "/api/v1/ingest/runs/0",
+    ):
+        response = client.get(path, headers=world.auth("admin"))
+        assert response.status_code == 422 and response.json()["error"]["field"] == "run_id", path
+    assert client.delete(f"/api/v1/tokens/{huge}", headers=world.auth("admin")).status_code == 422

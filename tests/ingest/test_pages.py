@@ -68,3 +68,28 @@ def test_bad_form_input_gets_a_page_naming_the_problem(client: TestClient, world
     assert "not valid JSON" in response.text  # type: ignore[attr-defined]
     assert client.get("/ingest/jobs/NOPE").status_code == 404
     assert client.get("/ingest/runs/999").status_code == 404
+
+
+def test_an_auditor_sees_a_batch_but_not_its_rejected_rows(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from tests.ingest.helpers import add_job, add_source
+    from zhongtai.ingest.runner import run_job
+
+    make_person_db(
+        settings.resolved_sources_dir / "persons.db", [person_row(1), (2, "", "x", "", "", "", "")]
+    )
+    job = add_job(factory, add_source(factory, settings), person_resource(factory))
+    outcome = run_job(factory, settings, job)
+    assert outcome is not None and outcome.rows_rejected == 1
+    assert login(client, "auditor") == 303
+    audited = client.get(f"/ingest/runs/{outcome.run_id}")
+    assert audited.status_code == 200 and 'id="rejects"' not in audited.text
+    client.cookies.clear()
+    assert login(client, "officer_a") == 303
+    owned = client.get(f"/ingest/runs/{outcome.run_id}")
+    assert (
+        owned.status_code == 200
+        and 'id="rejects"' in owned.text
+        and "required value is missing" in owned.text
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core.errors import Forbidden, Unauthenticated
@@ -41,6 +41,8 @@ def db_session(request: Request) -> Iterator[Session]:
 # scope="function": commit before the response is sent, so a failed commit becomes an error response.
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+# A numeric row id in a path: bounded, so an absurd number is a 422, not a database overflow.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Numeric id")]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -10,7 +10,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 
 from zhongtai.core.errors import Conflict, Invalid
-from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession
+from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId
 from zhongtai.core.jobs import JobContext
 from zhongtai.ingest import service
 from zhongtai.ingest.models import SourceKind
@@ -166,7 +166,7 @@ def list_runs(
 
 
 @router.get("/ingest/runs/{run_id}", response_model=RunRead)
-def get_run(session: DbSession, principal: ApiPrincipal, jobs: Jobs, run_id: int) -> RunRead:
+def get_run(session: DbSession, principal: ApiPrincipal, jobs: Jobs, run_id: RowId) -> RunRead:
     run, job = service.visible_run(session, principal, run_id)
     return service.run_read(run, job.code, ProgressBoard(jobs).lookup)
 
@@ -175,7 +175,7 @@ def get_run(session: DbSession, principal: ApiPrincipal, jobs: Jobs, run_id: int
 def list_rejects(
     session: DbSession,
     principal: ApiPrincipal,
-    run_id: int,
+    run_id: RowId,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RejectPage:

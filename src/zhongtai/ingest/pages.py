@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from zhongtai.core.errors import Invalid
-from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 from zhongtai.ingest import service
-from zhongtai.ingest.auth import may_manage
+from zhongtai.ingest.auth import may_manage, may_read_raw
 from zhongtai.ingest.models import JobMode, ObjectKind, RunStatus, SourceKind
 from zhongtai.ingest.repository import IngestRepository
 from zhongtai.ingest.schemas import JobCreate, SourceCreate
@@ -182,12 +182,17 @@ def run_now(page: SignedInPage, form: Form, session: DbSession, request: Request
 
 @router.get("/ingest/runs/{run_id}")
 def run_detail(
-    page: SignedInPage, session: DbSession, request: Request, run_id: int, offset: int = 0
+    page: SignedInPage,
+    session: DbSession,
+    request: Request,
+    run_id: RowId,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     assert page.principal is not None
     run, job = service.visible_run(session, page.principal, run_id)
-    offset = max(0, offset)
-    rejects = service.rejects_page(session, page.principal, run.id, offset, 50)
+    # Rejected rows hold source values: shown only to those who may read the raw data (not auditors).
+    readable = may_read_raw(page.principal, job.resource.provider_department_id)
+    rejects = service.rejects_page(session, page.principal, run.id, offset, 50) if readable else None
     return page.render(
         "ingest_run.html",
         r=service.run_read(run, job.code, _board(request).lookup),

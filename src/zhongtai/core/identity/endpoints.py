@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from zhongtai.core.errors import NotFound
-from zhongtai.core.http import ApiPrincipal, DbSession
+from zhongtai.core.http import ApiPrincipal, DbSession, RowId
 from zhongtai.core.identity import service
 from zhongtai.core.identity.models import ApiToken
 from zhongtai.core.identity.repository import IdentityRepository
@@ -53,6 +53,6 @@ def create_token(session: DbSession, principal: ApiPrincipal, body: TokenCreate)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
-def revoke_token(session: DbSession, principal: ApiPrincipal, token_id: int) -> TokenRead:
+def revoke_token(session: DbSession, principal: ApiPrincipal, token_id: RowId) -> TokenRead:
     assert principal.user_id is not None
     return token_read(service.revoke_token(session, principal, principal.user_id, token_id))

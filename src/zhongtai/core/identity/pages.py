@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from zhongtai.core import audit
-from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.identity import service
 from zhongtai.core.identity.repository import IdentityRepository
 from zhongtai.core.identity.service import LoginResult, principal_for
@@ -93,7 +93,7 @@ def create_token(page: SignedInPage, form: Form, session: DbSession) -> Response
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(page: SignedInPage, form: Form, session: DbSession, token_id: int) -> Response:
+def revoke_token(page: SignedInPage, form: Form, session: DbSession, token_id: RowId) -> Response:
     check_csrf(page, form)
     assert page.principal is not None and page.principal.user_id is not None
     service.revoke_token(session, page.principal, page.principal.user_id, token_id)
