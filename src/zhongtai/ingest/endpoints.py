@@ -116,11 +116,7 @@ async def upload_file(
 def list_jobs(
     session: DbSession, principal: ApiPrincipal, jobs: Jobs, source: str | None = None
 ) -> list[JobRead]:
-    repository = IngestRepository(session)
-    found = repository.jobs(principal, source)
-    last = repository.last_runs([job.id for job in found])
-    board = ProgressBoard(jobs)
-    return [service.job_read(job, last.get(job.id), board.lookup) for job in found]
+    return service.job_reads(session, principal, ProgressBoard(jobs).lookup, source)
 
 
 @router.post("/ingest/jobs", response_model=JobRead, status_code=201)
@@ -131,14 +127,12 @@ def create_job(session: DbSession, principal: ApiPrincipal, body: JobCreate) -> 
 @router.get("/ingest/jobs/{code}", response_model=JobRead)
 def get_job(session: DbSession, principal: ApiPrincipal, jobs: Jobs, code: str) -> JobRead:
     job = service.visible_job(session, principal, code)
-    last = IngestRepository(session).last_runs([job.id]).get(job.id)
-    return service.job_read(job, last, ProgressBoard(jobs).lookup)
+    return service.job_with_last_run(session, job, ProgressBoard(jobs).lookup)
 
 
 @router.patch("/ingest/jobs/{code}", response_model=JobRead)
 def update_job(session: DbSession, principal: ApiPrincipal, code: str, body: JobUpdate) -> JobRead:
-    job = service.update_job(session, principal, code, body)
-    return service.job_read(job, IngestRepository(session).last_runs([job.id]).get(job.id))
+    return service.job_with_last_run(session, service.update_job(session, principal, code, body))
 
 
 @router.post("/ingest/jobs/{code}/run", response_model=RunQueued, status_code=202)

@@ -41,12 +41,8 @@ def _json_field(form_value: str, field: str) -> Any:
 @router.get("/ingest")
 def overview(page: SignedInPage, session: DbSession, request: Request) -> Response:
     assert page.principal is not None
-    repository = IngestRepository(session)
-    sources = [service.source_read(s) for s in repository.sources(page.principal)]
-    found = repository.jobs(page.principal)
-    last = repository.last_runs([job.id for job in found])
-    board = _board(request)
-    jobs = [service.job_read(job, last.get(job.id), board.lookup) for job in found]
+    sources = [service.source_read(s) for s in IngestRepository(session).sources(page.principal)]
+    jobs = service.job_reads(session, page.principal, _board(request).lookup)
     running = any(j.last_run and j.last_run.status is RunStatus.RUNNING for j in jobs)
     return page.render("ingest_overview.html", sources=sources, jobs=jobs, refresh=running)
 
@@ -87,14 +83,10 @@ def create_source(page: SignedInPage, form: Form, session: DbSession, settings: 
 def source_detail(page: SignedInPage, session: DbSession, request: Request, code: str) -> Response:
     assert page.principal is not None
     source = service.visible_source(session, page.principal, code)
-    repository = IngestRepository(session)
-    found = repository.jobs(page.principal, source.code)
-    last = repository.last_runs([job.id for job in found])
-    board = _board(request)
     return page.render(
         "ingest_source.html",
         s=service.source_read(source),
-        jobs=[service.job_read(job, last.get(job.id), board.lookup) for job in found],
+        jobs=service.job_reads(session, page.principal, _board(request).lookup, source.code),
         can_manage=may_manage(page.principal, source.system.department_id),
     )
 

@@ -329,6 +329,20 @@ def job_read(job: Job, last_run: Run | None, progress: ProgressLookup | None = N
     )
 
 
+def job_reads(
+    session: Session, actor: Principal, progress: ProgressLookup | None, source_code: str | None = None
+) -> list[JobRead]:
+    """The jobs the caller may see (of one source, if given), each with its last batch."""
+    repository = IngestRepository(session)
+    jobs = repository.jobs(actor, source_code)
+    last = repository.last_runs([job.id for job in jobs])
+    return [job_read(job, last.get(job.id), progress) for job in jobs]
+
+
+def job_with_last_run(session: Session, job: Job, progress: ProgressLookup | None = None) -> JobRead:
+    return job_read(job, IngestRepository(session).last_runs([job.id]).get(job.id), progress)
+
+
 def visible_run(session: Session, actor: Principal, run_id: int) -> tuple[Run, Job]:
     found = IngestRepository(session).run(actor, run_id)
     if found is None:
