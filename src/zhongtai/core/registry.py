@@ -4,7 +4,8 @@ from zhongtai.catalog import models as catalog_models
 from zhongtai.core import audit
 from zhongtai.core.database import Base
 from zhongtai.core.identity import models as identity_models
+from zhongtai.governance import models as governance_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
 
-__all__ = ["Base", "audit", "catalog_models", "identity_models", "ingest_models", "org_models"]
+__all__ = ["Base", "audit", "catalog_models", "governance_models", "identity_models", "ingest_models", "org_models"]

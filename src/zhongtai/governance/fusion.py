@@ -1,0 +1,250 @@
+"""Fusion (数据融合): clean rows from several departments become one base record per key.
+
+Each contributing source's latest values for a key are kept as its *claim*. A base record takes, for
+each attribute, the value of the source with the best priority for that attribute (一数一源; among equal
+priorities the most recent), and remembers where each value came from. Sources that disagree open a
+conflict for the departments involved; nothing is overwritten silently. When a record's values change,
+the version it replaces goes to the history with the period it was current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from zhongtai.governance.elements import Rejected, address, credit_code, id_number, plain_text
+from zhongtai.governance.models import BaseClaim, BaseKind, BaseSource, Conflict
+from zhongtai.governance.repository import GovernanceRepository, RecordState
+from zhongtai.governance.rules import Kept, missing
+
+KEY_STANDARD = {
+    BaseKind.PERSON: id_number,
+    BaseKind.ENTITY: credit_code,
+    BaseKind.LICENSE: plain_text,
+    BaseKind.ADDRESS: address,
+}
+
+# The attributes each base database knows, in display order.
+ATTRIBUTES: dict[BaseKind, list[str]] = {
+    BaseKind.PERSON: ["name", "gender", "birth_date", "ethnicity", "address", "division_code", "phone"],
+    BaseKind.ENTITY: [
+        "name",
+        "legal_representative",
+        "type",
+        "capital",
+        "founded_on",
+        "address",
+        "scope",
+        "registered_by",
+    ],  # fmt: skip
+    BaseKind.LICENSE: [
+        "type",
+        "holder",
+        "holder_id",
+        "issuer",
+        "issued_on",
+        "valid_from",
+        "valid_to",
+        "subject",
+    ],  # fmt: skip
+    BaseKind.ADDRESS: ["address", "division_code", "longitude", "latitude"],
+}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    id: int
+    base: BaseKind
+    key_item: str
+    attributes: dict[str, str]
+    constants: dict[str, str]
+    priority: int
+    priorities: dict[str, int]
+    department: str
+
+    @classmethod
+    def of(cls, source: BaseSource, department: str) -> SourceSpec:
+        return cls(
+            source.id,
+            source.base,
+            source.key_item,
+            dict(source.attributes),
+            dict(source.constants),
+            source.priority,
+            dict(source.priorities),
+            department,
+        )
+
+    def rank(self, attribute: str) -> int:
+        return self.priorities.get(attribute, self.priority)
+
+
+@dataclass
+class FusionStats:
+    unlinked: int = 0  # clean rows whose key is missing or not a valid key
+    claims: int = 0
+    records_written: int = 0
+    conflicts_opened: int = 0
+    keys: dict[BaseKind, set[str]] = field(default_factory=dict)
+
+
+def claim_rows(
+    spec: SourceSpec, kept: Iterable[Kept], moment: datetime, stats: FusionStats
+) -> list[dict[str, Any]]:
+    """This source's claims from a chunk of clean rows: its latest row per key wins."""
+    standard = KEY_STANDARD[spec.base]
+    claims: dict[str, dict[str, Any]] = {}
+    for row in kept:
+        raw_key = row.data.get(spec.key_item)
+        if missing(raw_key):
+            stats.unlinked += 1
+            continue
+        try:
+            key = standard(str(raw_key))
+        except Rejected:
+            stats.unlinked += 1
+            continue
+        values = {a: row.data[i] for a, i in spec.attributes.items() if not missing(row.data.get(i))}
+        values.update(spec.constants)
+        claims[key] = {
+            "base": spec.base.value,
+            "key": key,
+            "source_id": spec.id,
+            "data": values,
+            "batch_id": row.row.batch_id,
+            "observed_at": moment,
+        }
+    stats.claims += len(claims)
+    stats.keys.setdefault(spec.base, set()).update(claims)
+    return list(claims.values())
+
+
+class Fuser:
+    """Recomputes base records from their claims."""
+
+    def __init__(self, repo: GovernanceRepository, specs: dict[int, SourceSpec], moment: datetime) -> None:
+        self.repo = repo
+        self.specs = specs
+        self.moment = moment
+
+    def fuse(self, base: BaseKind, keys: list[str], stats: FusionStats) -> None:
+        for start in range(0, len(keys), 20_000):
+            self._fuse_chunk(base, keys[start : start + 20_000], stats)
+
+    def _fuse_chunk(self, base: BaseKind, keys: list[str], stats: FusionStats) -> None:
+        claims = self.repo.claims(base, keys)
+        current = self.repo.record_states(base, keys)
+        conflicts = self.repo.conflicts_for(base, keys)
+        records: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
+        new_conflicts: list[dict[str, Any]] = []
+        for key in keys:
+            data, provenance, disputes = self._resolve(claims.get(key, []))
+            self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
+            before = current.get(key)
+            if before is not None and before.data == data:
+                if before.provenance != provenance:  # same values, fresher sources: no new version
+                    records.append(_record(base, key, data, provenance, before.version, before.valid_from))
+                continue
+            if before is not None:
+                history.append(_superseded(base, key, before, self.moment))
+            version = before.version + 1 if before is not None else 1
+            records.append(_record(base, key, data, provenance, version, self.moment))
+            stats.records_written += 1
+        self.repo.write_history(history)
+        self.repo.write_records(records)
+        self.repo.add_conflicts(new_conflicts)
+        stats.conflicts_opened += len(new_conflicts)
+
+    def _resolve(
+        self, claims: list[BaseClaim]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        best: dict[str, tuple[tuple[int, float, int], BaseClaim, Any]] = {}
+        voices: dict[str, list[dict[str, Any]]] = {}
+        for claim in claims:
+            spec = self.specs.get(claim.source_id)
+            if spec is None:
+                continue  # a source since disabled no longer speaks
+            for attribute, value in claim.data.items():
+                order = (spec.rank(attribute), -claim.observed_at.timestamp(), claim.source_id)
+                if attribute not in best or order < best[attribute][0]:
+                    best[attribute] = (order, claim, value)
+                voices.setdefault(attribute, []).append(
+                    {
+                        "department": spec.department,
+                        "source": claim.source_id,
+                        "value": value,
+                        "batch": claim.batch_id,
+                        "at": claim.observed_at.isoformat(),
+                    }
+                )
+        data = {attribute: value for attribute, (_, _, value) in best.items()}
+        provenance = {
+            attribute: {
+                "source": claim.source_id,
+                "department": self.specs[claim.source_id].department,
+                "batch": claim.batch_id,
+                "at": claim.observed_at.isoformat(),
+            }
+            for attribute, (_, claim, _) in best.items()
+        }
+        disputes = {a: v for a, v in voices.items() if len({str(x["value"]) for x in v}) > 1}
+        return data, provenance, disputes
+
+    def _track_conflicts(
+        self,
+        base: BaseKind,
+        key: str,
+        disputes: dict[str, list[dict[str, Any]]],
+        known: dict[tuple[str, str], Conflict],
+        new: list[dict[str, Any]],
+    ) -> None:
+        for attribute, voices in disputes.items():
+            conflict = known.get((key, attribute))
+            departments = "," + ",".join(sorted({v["department"] for v in voices})) + ","
+            if conflict is None:
+                new.append(
+                    {
+                        "base": base.value,
+                        "key": key,
+                        "attribute": attribute,
+                        "claims": voices,
+                        "departments": departments,
+                        "open": True,
+                        "opened_at": self.moment,
+                        "resolved_at": None,
+                    }
+                )
+            elif conflict.claims != voices or not conflict.open:
+                conflict.claims, conflict.departments = voices, departments
+                conflict.open, conflict.resolved_at = True, None
+        for (conflict_key, attribute), conflict in known.items():
+            if conflict_key == key and conflict.open and attribute not in disputes:
+                conflict.open, conflict.resolved_at = False, self.moment  # the sources agree again
+
+
+def _record(
+    base: BaseKind, key: str, data: dict[str, Any], provenance: dict[str, Any], version: int, since: datetime
+) -> dict[str, Any]:
+    return {
+        "base": base.value,
+        "key": key,
+        "data": data,
+        "provenance": provenance,
+        "version": version,
+        "valid_from": since,
+    }
+
+
+def _superseded(base: BaseKind, key: str, state: RecordState, until: datetime) -> dict[str, Any]:
+    return {
+        "base": base.value,
+        "key": key,
+        "version": state.version,
+        "data": state.data,
+        "provenance": state.provenance,
+        "valid_from": state.valid_from,
+        "valid_to": until,
+    }

@@ -1,0 +1,240 @@
+"""A governance pass (治理批次): raw rows -> rules -> clean zone and rejects -> claims -> base records.
+
+A pass covers one ingestion batch (queued automatically after it) or the whole resource (on demand, e.g.
+after its rules changed). It is one transaction: it either leaves the clean zone, the rejects, the base
+records and the conflicts all updated, or none of them; a failed pass is recorded afterwards with its
+error. Re-running a pass over the same rows gives the same result, so a retried job is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from zhongtai.core.database import transaction
+from zhongtai.core.errors import Invalid, NotFound
+from zhongtai.core.types import utcnow
+from zhongtai.governance.fusion import Fuser, FusionStats, SourceSpec, claim_rows
+from zhongtai.governance.models import GovernancePass, PassStatus
+from zhongtai.governance.repository import GovernanceRepository
+from zhongtai.governance.rules import RULES, Outcome, RuleEngine
+
+log = logging.getLogger("zhongtai.governance")
+PAGE = 20_000
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class PassOutcome:
+    pass_id: int
+    status: PassStatus
+    raw_rows: int
+    clean_rows: int
+    rejected_rows: int
+    error: str | None = None
+
+
+def run_pass(
+    factory: sessionmaker[Session],
+    resource_code: str,
+    *,
+    run_id: int | None = None,
+    trigger: str = "manual",
+    requested_by: str = "system",
+    progress: Progress | None = None,
+) -> PassOutcome:
+    """Govern a batch (``run_id``) or the whole resource; never raises for a failed pass."""
+    try:
+        with transaction(factory) as session:
+            return _govern(session, resource_code, run_id, trigger, requested_by, progress)
+    except (Invalid, NotFound):
+        raise
+    except Exception as exc:
+        log.exception("governance pass failed", extra={"resource": resource_code, "run": run_id})
+        return _record_failure(factory, resource_code, run_id, trigger, requested_by, exc)
+
+
+def _record_failure(
+    factory: sessionmaker[Session],
+    resource_code: str,
+    run_id: int | None,
+    trigger: str,
+    requested_by: str,
+    exc: Exception,
+) -> PassOutcome:
+    with transaction(factory) as session:
+        resource = GovernanceRepository(session).resource(resource_code)
+        if resource is None:
+            raise NotFound(f"resource {resource_code} not found")
+        failed = GovernancePass(
+            resource_id=resource.id,
+            run_id=run_id,
+            trigger=trigger,
+            requested_by=requested_by,
+            status=PassStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=utcnow(),
+        )
+        session.add(failed)
+        session.flush()
+        return PassOutcome(failed.id, failed.status, 0, 0, 0, failed.error)
+
+
+def _govern(
+    session: Session,
+    resource_code: str,
+    run_id: int | None,
+    trigger: str,
+    requested_by: str,
+    progress: Progress | None,
+) -> PassOutcome:
+    repo = GovernanceRepository(session)
+    resource = repo.resource(resource_code)
+    if resource is None:
+        raise NotFound(f"resource {resource_code} not found")
+    rule_set = repo.rule_set(resource.id)
+    elements = repo.current_elements()
+    rules = RULES.validate_python(rule_set.rules) if rule_set else []
+    try:
+        engine = RuleEngine(
+            rules,
+            rule_set.version if rule_set else 0,
+            {code: element.kind for code, element in elements.items()},
+            repo.item_elements(resource.id),
+        )
+    except ValueError as exc:
+        raise Invalid(str(exc), field="rules") from None
+    moment = utcnow()
+    governed = GovernancePass(
+        resource_id=resource.id,
+        run_id=run_id,
+        rule_version=engine.version,
+        elements={code: elements[code].version for code in sorted(engine.element_codes)},
+        trigger=trigger,
+        requested_by=requested_by,
+        started_at=moment,
+    )
+    session.add(governed)
+    session.flush()
+    job_ids = repo.job_ids(resource.id)
+    if run_id is not None:
+        run = repo.run(run_id)
+        if run is None or run.job_id not in job_ids:
+            raise NotFound(f"batch {run_id} of resource {resource_code} not found")
+        job_ids = [run.job_id]
+    department = repo.department_code(resource.provider_department_id)
+    specs = {s.id: SourceSpec.of(s, department) for s in repo.base_sources(resource.id)}
+    stats = FusionStats()
+    if engine.has_unique:
+        _hold_unique(repo, engine, resource.id, job_ids, run_id)
+    for job_id in job_ids:
+        _govern_job(repo, engine, governed, job_id, run_id, specs, stats, progress)
+    if run_id is None or _run_removed_rows(repo, run_id):
+        repo.drop_clean_without_raw(job_ids)
+    _fuse(repo, stats, moment)
+    governed.fused_records = stats.records_written
+    governed.conflicts_opened = stats.conflicts_opened
+    governed.status = PassStatus.SUCCEEDED
+    governed.finished_at = utcnow()
+    if governed.raw_rows != governed.clean_rows + governed.rejected_rows:  # the invariant, never waived
+        raise AssertionError("raw rows != clean rows + rejected rows")
+    session.flush()
+    return PassOutcome(
+        governed.id, governed.status, governed.raw_rows, governed.clean_rows, governed.rejected_rows
+    )
+
+
+def _run_removed_rows(repo: GovernanceRepository, run_id: int) -> bool:
+    run = repo.run(run_id)
+    return run is not None and run.rows_removed > 0
+
+
+def _hold_unique(
+    repo: GovernanceRepository, engine: RuleEngine, resource_id: int, job_ids: list[int], run_id: int | None
+) -> None:
+    """Values already held by clean rows this pass does not recompute."""
+    if run_id is None:
+        return  # a whole-resource pass recomputes every clean row
+    recomputed = {(job_id, key) for job_id in job_ids for key in repo.batch_keys(job_id, run_id)}
+    for item in engine.seen:
+        engine.hold(item, repo.clean_values(resource_id, item, recomputed))
+
+
+def _govern_job(
+    repo: GovernanceRepository,
+    engine: RuleEngine,
+    governed: GovernancePass,
+    job_id: int,
+    run_id: int | None,
+    specs: dict[int, SourceSpec],
+    stats: FusionStats,
+    progress: Progress | None,
+) -> None:
+    after = ""
+    while True:
+        rows = repo.raw_rows(job_id, run_id, after, PAGE)
+        if not rows:
+            return
+        after = rows[-1].source_key
+        outcome = engine.apply(rows)
+        _store(repo, governed, job_id, outcome)
+        for spec in specs.values():
+            repo.write_claims(claim_rows(spec, outcome.kept, governed.started_at, stats))
+        governed.raw_rows += len(rows)
+        governed.clean_rows += len(outcome.kept)
+        governed.rejected_rows += len(outcome.refused)
+        governed.changed_values += outcome.changed_values
+        if progress is not None:
+            progress(governed.raw_rows)
+
+
+def _store(repo: GovernanceRepository, governed: GovernancePass, job_id: int, outcome: Outcome) -> None:
+    repo.write_clean(
+        [
+            {
+                "job_id": job_id,
+                "source_key": kept.row.source_key,
+                "resource_id": governed.resource_id,
+                "pass_id": governed.id,
+                "batch_id": kept.row.batch_id,
+                "rule_version": governed.rule_version,
+                "data": kept.data,
+                "changes": kept.changes,
+            }
+            for kept in outcome.kept
+        ]
+    )
+    repo.drop_clean(job_id, [refusal.row.source_key for refusal in outcome.refused])
+    repo.write_rejects(
+        [
+            {
+                "pass_id": governed.id,
+                "job_id": job_id,
+                "source_key": refusal.row.source_key,
+                "item": refusal.item,
+                "rule_id": refusal.rule_id,
+                "rule_version": governed.rule_version,
+                "reason": refusal.reason[:500],
+                "value": _shown(refusal.row.data.get(refusal.item) if refusal.item else None),
+            }
+            for refusal in outcome.refused
+        ]
+    )
+
+
+def _shown(value: object) -> str | None:
+    return None if value is None else str(value)[:500]
+
+
+def _fuse(repo: GovernanceRepository, stats: FusionStats, moment: datetime) -> None:
+    if not stats.keys:
+        return
+    labels = repo.source_labels()
+    specs = {s.id: SourceSpec.of(s, labels[s.id][0]) for s in repo.base_sources()}
+    fuser = Fuser(repo, specs, moment)
+    for base, keys in stats.keys.items():
+        fuser.fuse(base, sorted(keys), stats)

@@ -1,0 +1,417 @@
+"""Every governance query: element and rule lookups, the clean zone's bulk reads and writes, base records,
+claims, history and conflicts. Department scoping of what a caller may read lives here too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from zhongtai.catalog.models import InformationItem, Resource
+from zhongtai.core.principal import Principal
+from zhongtai.governance.models import (
+    BaseClaim,
+    BaseHistory,
+    BaseKind,
+    BaseRecord,
+    BaseSource,
+    CleanRecord,
+    Conflict,
+    DataElement,
+    GovernancePass,
+    GovernanceReject,
+    Problem,
+    QualitySnapshot,
+    RuleSet,
+)
+from zhongtai.governance.rules import RawRow
+from zhongtai.ingest.models import Job, RawRecord, Run
+from zhongtai.orgs.models import Department
+
+
+@dataclass(frozen=True)
+class RecordState:
+    data: dict[str, Any]
+    provenance: dict[str, Any]
+    version: int
+    valid_from: datetime
+
+
+CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert rows, replacing the non-key columns of rows whose key exists (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+
+class GovernanceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- definitions ------------------------------------------------------------------------------
+
+    def elements(self) -> list[DataElement]:
+        """Every version of every data element, newest version of each code last."""
+        return list(self.session.scalars(select(DataElement).order_by(DataElement.code, DataElement.version)))
+
+    def current_elements(self) -> dict[str, DataElement]:
+        return {element.code: element for element in self.elements()}
+
+    def element_versions(self, code: str) -> list[DataElement]:
+        return list(
+            self.session.scalars(
+                select(DataElement).where(DataElement.code == code).order_by(DataElement.version.desc())
+            )
+        )
+
+    def rule_set(self, resource_id: int, version: int | None = None) -> RuleSet | None:
+        query = select(RuleSet).where(RuleSet.resource_id == resource_id)
+        if version is not None:
+            return self.session.scalar(query.where(RuleSet.version == version))
+        return self.session.scalar(query.order_by(RuleSet.version.desc()).limit(1))
+
+    def rule_sets(self, resource_id: int) -> list[RuleSet]:
+        return list(
+            self.session.scalars(
+                select(RuleSet).where(RuleSet.resource_id == resource_id).order_by(RuleSet.version.desc())
+            )
+        )
+
+    def item_elements(self, resource_id: int) -> dict[str, str | None]:
+        rows = self.session.execute(
+            select(InformationItem.name, InformationItem.data_element).where(
+                InformationItem.resource_id == resource_id
+            )
+        )
+        return {name: element for name, element in rows}
+
+    def resource(self, code: str) -> Resource | None:
+        return self.session.scalar(select(Resource).where(Resource.code == code))
+
+    def resource_by_id(self, resource_id: int) -> Resource:
+        resource = self.session.get(Resource, resource_id)
+        assert resource is not None
+        return resource
+
+    def department_code(self, department_id: int) -> str:
+        return self.session.scalar(select(Department.code).where(Department.id == department_id)) or ""
+
+    def job_ids(self, resource_id: int) -> list[int]:
+        return list(
+            self.session.scalars(select(Job.id).where(Job.resource_id == resource_id).order_by(Job.id))
+        )
+
+    def run(self, run_id: int) -> Run | None:
+        return self.session.get(Run, run_id)
+
+    def base_sources(self, resource_id: int | None = None) -> list[BaseSource]:
+        query = select(BaseSource).where(BaseSource.enabled.is_(True)).order_by(BaseSource.id)
+        if resource_id is not None:
+            query = query.where(BaseSource.resource_id == resource_id)
+        return list(self.session.scalars(query))
+
+    def governed_resource_ids(self) -> list[int]:
+        """Resources with a rule set or feeding a base database."""
+        with_rules = select(RuleSet.resource_id)
+        feeding = select(BaseSource.resource_id).where(BaseSource.enabled.is_(True))
+        return sorted(set(self.session.scalars(with_rules.union(feeding))))
+
+    # --- the raw and clean zones -------------------------------------------------------------------
+
+    def raw_rows(self, job_id: int, batch_id: int | None, after: str, limit: int) -> list[RawRow]:
+        """The next page of a job's raw rows in key order (keyset paging), optionally of one batch."""
+        query = (
+            select(RawRecord.source_key, RawRecord.batch_id, RawRecord.data)
+            .where(RawRecord.job_id == job_id, RawRecord.source_key > after)
+            .order_by(RawRecord.source_key)
+            .limit(limit)
+        )
+        if batch_id is not None:
+            query = query.where(RawRecord.batch_id == batch_id)
+        return [RawRow(job_id, key, batch, data) for key, batch, data in self.session.execute(query)]
+
+    def write_clean(self, rows: list[dict[str, Any]]) -> None:
+        upsert(self.session, CleanRecord.__table__, rows, ["job_id", "source_key"])  # type: ignore[arg-type]
+
+    def drop_clean(self, job_id: int, keys: Sequence[str]) -> None:
+        for part in chunks(keys):
+            self.session.execute(
+                delete(CleanRecord).where(CleanRecord.job_id == job_id, CleanRecord.source_key.in_(part))
+            )
+
+    def drop_clean_without_raw(self, job_ids: list[int]) -> int:
+        """Clean rows whose raw row is gone (removed from the source by a full-mode batch)."""
+        gone = ~exists().where(
+            RawRecord.job_id == CleanRecord.job_id, RawRecord.source_key == CleanRecord.source_key
+        )
+        result = self.session.execute(delete(CleanRecord).where(CleanRecord.job_id.in_(job_ids), gone))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def clean_values(self, resource_id: int, item: str, except_keys: set[tuple[int, str]]) -> dict[str, str]:
+        """value -> source key of the item in the resource's clean rows, for unique rules."""
+        found: dict[str, str] = {}
+        query = select(CleanRecord.job_id, CleanRecord.source_key, CleanRecord.data).where(
+            CleanRecord.resource_id == resource_id
+        )
+        for job_id, key, data in self.session.execute(query):
+            value = data.get(item)
+            if value not in (None, "") and (job_id, key) not in except_keys:
+                found.setdefault(str(value), key)
+        return found
+
+    def batch_keys(self, job_id: int, batch_id: int) -> list[str]:
+        query = select(RawRecord.source_key).where(RawRecord.job_id == job_id, RawRecord.batch_id == batch_id)
+        return list(self.session.scalars(query))
+
+    def write_rejects(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(GovernanceReject.__table__.insert(), rows)
+
+    def clean_page(self, resource_id: int, offset: int, limit: int) -> tuple[list[CleanRecord], int]:
+        base = select(CleanRecord).where(CleanRecord.resource_id == resource_id)
+        total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = self.session.scalars(
+            base.order_by(CleanRecord.job_id, CleanRecord.source_key).offset(offset).limit(limit)
+        )
+        return list(rows), total
+
+    def clean_data(self, resource_id: int) -> Iterator[dict[str, Any]]:
+        query = select(CleanRecord.data).where(CleanRecord.resource_id == resource_id)
+        for (data,) in self.session.execute(query.execution_options(yield_per=10_000)):
+            yield data
+
+    def count_raw(self, job_ids: list[int]) -> int:
+        if not job_ids:
+            return 0
+        return self.session.scalar(select(func.count()).where(RawRecord.job_id.in_(job_ids))) or 0
+
+    def count_clean(self, resource_id: int) -> int:
+        return self.session.scalar(select(func.count()).where(CleanRecord.resource_id == resource_id)) or 0
+
+    # --- passes ------------------------------------------------------------------------------------
+
+    def passes(self, resource_id: int, limit: int = 20) -> list[GovernancePass]:
+        query = select(GovernancePass).where(GovernancePass.resource_id == resource_id)
+        return list(self.session.scalars(query.order_by(GovernancePass.id.desc()).limit(limit)))
+
+    def pass_(self, pass_id: int) -> GovernancePass | None:
+        return self.session.get(GovernancePass, pass_id)
+
+    def pass_for_run(self, run_id: int) -> GovernancePass | None:
+        query = (
+            select(GovernancePass).where(GovernancePass.run_id == run_id).order_by(GovernancePass.id.desc())
+        )
+        return self.session.scalar(query.limit(1))
+
+    def rejects(self, pass_id: int, offset: int, limit: int) -> tuple[list[GovernanceReject], int]:
+        base = select(GovernanceReject).where(GovernanceReject.pass_id == pass_id)
+        total = self.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        return list(
+            self.session.scalars(base.order_by(GovernanceReject.id).offset(offset).limit(limit))
+        ), total
+
+    def reject_reasons(self, pass_ids: list[int]) -> list[tuple[str | None, str, int]]:
+        """(item, rule id, count) of the passes' refusals, commonest first."""
+        if not pass_ids:
+            return []
+        query = (
+            select(GovernanceReject.item, GovernanceReject.rule_id, func.count())
+            .where(GovernanceReject.pass_id.in_(pass_ids))
+            .group_by(GovernanceReject.item, GovernanceReject.rule_id)
+            .order_by(func.count().desc())
+        )
+        return [(item, rule, int(count)) for item, rule, count in self.session.execute(query)]
+
+    # --- base databases ----------------------------------------------------------------------------
+
+    def write_claims(self, rows: list[dict[str, Any]]) -> None:
+        upsert(self.session, BaseClaim.__table__, rows, ["base", "key", "source_id"])  # type: ignore[arg-type]
+
+    def claims(self, base: BaseKind, keys: Sequence[str]) -> dict[str, list[BaseClaim]]:
+        found: dict[str, list[BaseClaim]] = {}
+        for part in chunks(keys):
+            query = select(BaseClaim).where(BaseClaim.base == base, BaseClaim.key.in_(part))
+            for claim in self.session.scalars(query):
+                found.setdefault(claim.key, []).append(claim)
+        return found
+
+    def record_states(self, base: BaseKind, keys: Sequence[str]) -> dict[str, RecordState]:
+        """The current version of each key's base record, read without ORM objects (Core rows)."""
+        table = BaseRecord.__table__
+        columns = (table.c.key, table.c.data, table.c.provenance, table.c.version, table.c.valid_from)
+        found: dict[str, RecordState] = {}
+        for part in chunks(keys):
+            query = select(*columns).where(table.c.base == base.value, table.c.key.in_(part))
+            for key, data, provenance, version, valid_from in self.session.execute(query):
+                found[key] = RecordState(data, provenance, version, valid_from)
+        return found
+
+    def record(self, base: BaseKind, key: str) -> BaseRecord | None:
+        return self.session.get(BaseRecord, (base, key))
+
+    def lookup(self, base: BaseKind, key: str) -> tuple[str, str] | None:
+        """(data, provenance) JSON text of a base record: the hot path, no ORM object built."""
+        table = BaseRecord.__table__
+        query = select(table.c.data, table.c.provenance).where(table.c.base == base.value, table.c.key == key)
+        row = self.session.execute(query.execution_options(compiled_cache={})).first()
+        return None if row is None else (row[0], row[1])
+
+    def history(self, base: BaseKind, key: str) -> list[BaseHistory]:
+        query = select(BaseHistory).where(BaseHistory.base == base, BaseHistory.key == key)
+        return list(self.session.scalars(query.order_by(BaseHistory.valid_from.desc())))
+
+    def version_at(self, base: BaseKind, key: str, moment: datetime) -> BaseHistory | None:
+        query = select(BaseHistory).where(
+            BaseHistory.base == base,
+            BaseHistory.key == key,
+            BaseHistory.valid_from <= moment,
+            BaseHistory.valid_to > moment,
+        )
+        return self.session.scalar(query.limit(1))
+
+    def claims_of(self, base: BaseKind, key: str) -> list[BaseClaim]:
+        query = select(BaseClaim).where(BaseClaim.base == base, BaseClaim.key == key)
+        return list(self.session.scalars(query.order_by(BaseClaim.source_id)))
+
+    def source_labels(self) -> dict[int, tuple[str, str, str]]:
+        """base source id -> (department code, resource code, resource name)."""
+        query = (
+            select(BaseSource.id, Department.code, Resource.code, Resource.name)
+            .join(Resource, Resource.id == BaseSource.resource_id)
+            .join(Department, Department.id == Resource.provider_department_id)
+        )
+        return {sid: (dept, code, name) for sid, dept, code, name in self.session.execute(query)}
+
+    def write_records(self, rows: list[dict[str, Any]]) -> None:
+        upsert(self.session, BaseRecord.__table__, rows, ["base", "key"])  # type: ignore[arg-type]
+
+    def write_history(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(BaseHistory.__table__.insert(), rows)
+
+    def base_page(
+        self, base: BaseKind, query_text: str, offset: int, limit: int
+    ) -> tuple[list[BaseRecord], int]:
+        query = select(BaseRecord).where(BaseRecord.base == base)
+        if query_text:
+            query = query.where(BaseRecord.key.startswith(query_text, autoescape=True))
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(query.order_by(BaseRecord.key).offset(offset).limit(limit))
+        return list(rows), total
+
+    def count_records(self) -> dict[str, int]:
+        query = select(BaseRecord.base, func.count()).group_by(BaseRecord.base)
+        return {str(base): int(count) for base, count in self.session.execute(query)}
+
+    # --- conflicts ---------------------------------------------------------------------------------
+
+    def conflicts_for(self, base: BaseKind, keys: Sequence[str]) -> dict[tuple[str, str], Conflict]:
+        found: dict[tuple[str, str], Conflict] = {}
+        for part in chunks(keys):
+            query = select(Conflict).where(Conflict.base == base, Conflict.key.in_(part))
+            found.update({(c.key, c.attribute): c for c in self.session.scalars(query)})
+        return found
+
+    def add_conflicts(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(Conflict.__table__.insert(), rows)
+
+    def conflicts(
+        self, principal: Principal, open_only: bool, offset: int, limit: int, base: BaseKind | None = None
+    ) -> tuple[list[Conflict], int]:
+        query = select(Conflict)
+        if open_only:
+            query = query.where(Conflict.open.is_(True))
+        if base is not None:
+            query = query.where(Conflict.base == base)
+        if not principal.sees_all_departments:
+            query = query.where(
+                Conflict.departments.contains(f",{principal.department_code},", autoescape=True)
+            )
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(query.order_by(Conflict.id.desc()).offset(offset).limit(limit))
+        return list(rows), total
+
+    def conflicts_of(self, base: BaseKind, key: str) -> list[Conflict]:
+        query = select(Conflict).where(Conflict.base == base, Conflict.key == key)
+        return list(self.session.scalars(query.order_by(Conflict.attribute)))
+
+    # --- quality and problems ----------------------------------------------------------------------
+
+    def add_snapshot(self, snapshot: QualitySnapshot) -> None:
+        self.session.add(snapshot)
+
+    def snapshots(self, resource_id: int, limit: int = 30) -> list[QualitySnapshot]:
+        query = select(QualitySnapshot).where(QualitySnapshot.resource_id == resource_id)
+        rows = list(self.session.scalars(query.order_by(QualitySnapshot.id.desc()).limit(limit)))
+        return rows[::-1]
+
+    def latest_snapshots(self, principal: Principal | None = None) -> list[tuple[QualitySnapshot, Resource]]:
+        newest = select(func.max(QualitySnapshot.id)).group_by(QualitySnapshot.resource_id)
+        query = (
+            select(QualitySnapshot, Resource)
+            .join(Resource, Resource.id == QualitySnapshot.resource_id)
+            .where(QualitySnapshot.id.in_(newest))
+            .order_by(Resource.code)
+        )
+        if principal is not None and not principal.sees_all_departments:
+            query = query.where(QualitySnapshot.department_id == principal.department_id)
+        return [(snapshot, resource) for snapshot, resource in self.session.execute(query)]
+
+    def department_series(self, department_id: int) -> list[tuple[datetime, float]]:
+        """Every snapshot of the department's resources, oldest first, for its chart."""
+        query = (
+            select(QualitySnapshot.measured_at, QualitySnapshot.score)
+            .where(QualitySnapshot.department_id == department_id)
+            .order_by(QualitySnapshot.measured_at)
+        )
+        return [(at, score) for at, score in self.session.execute(query)]
+
+    def problems(
+        self, principal: Principal, statuses: Sequence[str] | None, offset: int, limit: int
+    ) -> tuple[list[Problem], int]:
+        query = select(Problem)
+        if statuses:
+            query = query.where(Problem.status.in_(list(statuses)))
+        if not principal.sees_all_departments:
+            query = query.where(Problem.department_id == principal.department_id)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(query.order_by(Problem.id.desc()).offset(offset).limit(limit))
+        return list(rows), total
+
+    def problem(self, principal: Principal, problem_id: int) -> Problem | None:
+        problem = self.session.get(Problem, problem_id)
+        if problem is None:
+            return None
+        if not principal.sees_all_departments and problem.department_id != principal.department_id:
+            return None
+        return problem
+
+    def problems_of(self, resource_id: int) -> list[Problem]:
+        query = select(Problem).where(Problem.resource_id == resource_id)
+        return list(self.session.scalars(query.order_by(Problem.id)))
+
+    def department(self, code: str) -> Department | None:
+        return self.session.scalar(select(Department).where(Department.code == code))
+
+    def departments_by_id(self, ids: set[int]) -> dict[int, Department]:
+        if not ids:
+            return {}
+        query = select(Department).where(Department.id.in_(ids))
+        return {d.id: d for d in self.session.scalars(query)}

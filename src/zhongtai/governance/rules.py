@@ -1,0 +1,273 @@
+"""Governance rules as data: their schema, and the engine that applies a rule set to raw rows.
+
+A rule set is a list of rules run in order on each row. Standardizing rules rewrite a value to its data
+element's canonical form and record what they changed; checking rules refuse the row with a reason.
+The first refusal rejects the row; every row ends up either kept (clean) or rejected, never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from stdnum.exceptions import ValidationError
+
+from zhongtai.governance.elements import Rejected, Standardizer, id_birth_date, id_gender, standardizer
+
+RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,48}$")]
+ItemName = Annotated[str, Field(min_length=1, max_length=100)]
+Bound = Annotated[str, Field(max_length=64)] | int | float
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    id: RuleId
+    item: ItemName
+
+
+class StandardizeRule(_Rule):
+    """Rewrite the item to its data element's canonical form; refuse values that have none."""
+
+    kind: Literal["standardize"]
+    element: str | None = Field(None, max_length=16, description="defaults to the item's data element")
+
+
+class CheckRule(_Rule):
+    """Refuse values that are not valid for the data element, without changing them."""
+
+    kind: Literal["check"]
+    element: str | None = Field(None, max_length=16)
+
+
+class RequiredRule(_Rule):
+    kind: Literal["required"]
+
+
+class RangeRule(_Rule):
+    """Numbers compare as numbers; anything else (ISO dates) as text."""
+
+    kind: Literal["range"]
+    min: Bound | None = None
+    max: Bound | None = None
+
+
+class EnumRule(_Rule):
+    kind: Literal["enum"]
+    values: list[Annotated[str, Field(max_length=200)]] = Field(min_length=1, max_length=1000)
+
+
+class CrossRule(_Rule):
+    """Two items that must agree: the birth date or gender an ID number encodes."""
+
+    kind: Literal["cross"]
+    check: Literal["birth_date_matches_id", "gender_matches_id"]
+    id_item: ItemName
+
+
+class UniqueRule(_Rule):
+    """No two clean rows of the resource share the item's value; later duplicates are refused."""
+
+    kind: Literal["unique"]
+
+
+RuleSpec = Annotated[
+    StandardizeRule | CheckRule | RequiredRule | RangeRule | EnumRule | CrossRule | UniqueRule,
+    Field(discriminator="kind"),
+]
+RULES = TypeAdapter(list[RuleSpec])
+
+
+@dataclass(frozen=True)
+class RawRow:
+    job_id: int
+    source_key: str
+    batch_id: int
+    data: dict[str, Any]
+
+
+@dataclass
+class Refusal:
+    row: RawRow
+    rule_id: str
+    item: str | None
+    reason: str
+
+
+@dataclass
+class Kept:
+    row: RawRow
+    data: dict[str, Any]
+    changes: dict[str, Any] | None
+
+
+@dataclass
+class Outcome:
+    kept: list[Kept] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    changed_values: int = 0
+
+
+def missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class _Memo:
+    """Per-pass cache of a standardizer: names, dates and codes repeat across millions of rows."""
+
+    def __init__(self, function: Standardizer) -> None:
+        self.function = function
+        self.cache: dict[str, str | Rejected] = {}
+
+    def __call__(self, text: str) -> str:
+        result = self.cache.get(text)
+        if result is None:
+            try:
+                result = self.function(text)
+            except Rejected as exc:
+                result = exc
+            if len(self.cache) < 200_000:
+                self.cache[text] = result
+        if isinstance(result, Rejected):
+            raise result
+        return result
+
+
+class RuleEngine:
+    """Applies one version of a rule set. ``element_kinds`` maps element codes to their kinds and
+    ``item_elements`` items to the element their catalog entry references."""
+
+    def __init__(
+        self,
+        rules: Sequence[RuleSpec],
+        version: int,
+        element_kinds: dict[str, str],
+        item_elements: dict[str, str | None],
+    ) -> None:
+        self.rules = list(rules)
+        self.version = version
+        self.memos: dict[str, _Memo] = {}
+        self.element_codes: set[str] = set()  # the data elements this version of the rules uses
+        for rule in self.rules:
+            if isinstance(rule, StandardizeRule | CheckRule):
+                code = rule.element or item_elements.get(rule.item)
+                if code is None or code not in element_kinds:
+                    raise ValueError(f"rule {rule.id}: no data element for item {rule.item}")
+                self.element_codes.add(code)
+                self.memos[rule.id] = _Memo(standardizer(element_kinds[code]))
+
+        # unique rules: item -> {value: source key holding it}, across every chunk of a pass
+        self.seen: dict[str, dict[str, str]] = {
+            rule.item: {} for rule in self.rules if isinstance(rule, UniqueRule)
+        }
+
+    @property
+    def has_unique(self) -> bool:
+        return bool(self.seen)
+
+    def hold(self, item: str, values: dict[str, str]) -> None:
+        """Values of clean rows outside the pass that unique rules must not see again."""
+        self.seen[item].update(values)
+
+    def apply(self, rows: Iterable[RawRow]) -> Outcome:
+        """Apply the rules to one chunk of rows (in source-key order); call again for the next chunk."""
+        outcome = Outcome()
+        for row in rows:
+            self._apply_row(row, outcome)
+        self._unique(outcome)
+        return outcome
+
+    def _apply_row(self, row: RawRow, outcome: Outcome) -> None:
+        values = dict(row.data)
+        changes: dict[str, Any] = {}
+        for rule in self.rules:
+            try:
+                self._one(rule, values, changes)
+            except Rejected as exc:
+                outcome.refused.append(Refusal(row, rule.id, rule.item, exc.reason))
+                return
+        outcome.changed_values += len(changes)
+        outcome.kept.append(Kept(row, values, changes or None))
+
+    def _one(self, rule: RuleSpec, values: dict[str, Any], changes: dict[str, Any]) -> None:
+        value = values.get(rule.item)
+        if isinstance(rule, RequiredRule):
+            if missing(value):
+                raise Rejected(f"{rule.item} is required")
+            return
+        if missing(value) or isinstance(rule, UniqueRule):
+            return
+        if isinstance(rule, StandardizeRule):
+            canonical = self.memos[rule.id](str(value))
+            if canonical != value:
+                changes[rule.item] = {"from": value, "rule": rule.id}
+                values[rule.item] = canonical
+        elif isinstance(rule, CheckRule):
+            self.memos[rule.id](str(value))
+        elif isinstance(rule, RangeRule):
+            _in_range(rule, value)
+        elif isinstance(rule, EnumRule):
+            if str(value) not in rule.values:
+                raise Rejected(f"{rule.item} {str(value)[:40]!r} is not one of the allowed values")
+        elif isinstance(rule, CrossRule):
+            _agrees(rule, value, values.get(rule.id_item))
+
+    def _unique(self, outcome: Outcome) -> None:
+        for rule in self.rules:
+            if not isinstance(rule, UniqueRule):
+                continue
+            seen = self.seen[rule.item]
+            still: list[Kept] = []
+            for kept in outcome.kept:
+                value = kept.data.get(rule.item)
+                if missing(value):
+                    still.append(kept)
+                    continue
+                holder = seen.setdefault(str(value), kept.row.source_key)
+                if holder != kept.row.source_key:
+                    reason = f"{rule.item} is the same as in record {holder}"
+                    outcome.refused.append(Refusal(kept.row, rule.id, rule.item, reason))
+                    outcome.changed_values -= len(kept.changes or {})
+                else:
+                    still.append(kept)
+            outcome.kept = still
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _in_range(rule: RangeRule, value: Any) -> None:
+    bounds = [b for b in (rule.min, rule.max) if b is not None]
+    numeric = all(_number(b) is not None for b in bounds)
+    if numeric:
+        number = _number(value)
+        if number is None or not number.is_finite():
+            raise Rejected(f"{rule.item} is not a number")
+        if rule.min is not None and number < Decimal(str(rule.min)):
+            raise Rejected(f"{rule.item} {value} is below {rule.min}")
+        if rule.max is not None and number > Decimal(str(rule.max)):
+            raise Rejected(f"{rule.item} {value} is above {rule.max}")
+        return
+    text = str(value)
+    if rule.min is not None and text < str(rule.min):
+        raise Rejected(f"{rule.item} {text[:40]} is before {rule.min}")
+    if rule.max is not None and text > str(rule.max):
+        raise Rejected(f"{rule.item} {text[:40]} is after {rule.max}")
+
+
+def _agrees(rule: CrossRule, value: Any, number: Any) -> None:
+    if missing(number) or not isinstance(number, str) or len(number) != 18:
+        return  # the ID number's own rules speak for it
+    try:
+        expected = id_birth_date(number) if rule.check == "birth_date_matches_id" else id_gender(number)
+    except (ValueError, ValidationError):
+        return  # not a canonical number: the ID number's own rules speak for it
+    if str(value) != expected:
+        raise Rejected(f"{rule.item} {str(value)[:20]} does not match {rule.id_item} ({expected})")

@@ -1,0 +1,140 @@
+"""Governance passes: rules make the clean zone, fusion makes base records with provenance and history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.factories import World
+from tests.governance.helpers import person_source, raw_batch
+from zhongtai.core.settings import Settings
+from zhongtai.governance.models import (
+    BaseHistory,
+    BaseKind,
+    BaseRecord,
+    CleanRecord,
+    Conflict,
+    GovernanceReject,
+    PassStatus,
+)
+from zhongtai.governance.pipeline import run_pass
+from zhongtai.governance.repository import GovernanceRepository
+
+ZHANG = "340104199001010017"  # valid, male
+LI = "34010419851231048X"  # valid, female
+
+
+def test_a_batch_is_standardized_and_every_row_is_kept_or_rejected_with_its_rule(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    resource, job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    batch = raw_batch(
+        factory,
+        job,
+        {
+            "1": {
+                "姓名": " 张 三",
+                "公民身份号码": "340104900101001",
+                "性别": "男",
+                "出生日期": "1990年1月1日",
+            },
+            "2": {
+                "姓名": "李四",
+                "公民身份号码": LI.lower(),
+                "性别": "2",
+                "出生日期": "19851231",
+                "联系电话": "+86 138-0000-1111",
+            },  # fmt: skip
+            "3": {"姓名": "王五", "公民身份号码": "340104199001010018", "性别": "男"},  # bad check digit
+            "4": {"姓名": "赵六", "公民身份号码": ZHANG, "性别": "男"},  # same number as row 1
+            "5": {"姓名": "钱七", "性别": "女"},  # no number
+            "6": {"姓名": "孙八", "公民身份号码": "340104202002300010", "性别": "男"},  # valid check digit, 2020-02-30
+            "7": {"姓名": "周九", "公民身份号码": LI, "出生日期": "1985-12-30"},  # disagrees with the number
+            "8": {"姓名": "'; DROP TABLE x;--", "公民身份号码": ZHANG},
+        },
+    )
+    outcome = run_pass(factory, resource, run_id=batch, trigger="test")
+
+    assert outcome.status is PassStatus.SUCCEEDED
+    assert outcome.raw_rows == 8 == outcome.clean_rows + outcome.rejected_rows
+    with factory() as session:
+        clean = {r.source_key: r for r in session.scalars(select(CleanRecord))}
+        rejects = {r.source_key: r for r in session.scalars(select(GovernanceReject))}
+    assert set(clean) | set(rejects) == {str(n) for n in range(1, 9)}
+    assert not set(clean) & set(rejects)
+    first = clean["1"]
+    assert first.data == {"姓名": "张三", "公民身份号码": ZHANG, "性别": "1", "出生日期": "1990-01-01"}
+    assert first.changes is not None and first.changes["公民身份号码"] == {
+        "from": "340104900101001",
+        "rule": "id",
+    }
+    assert first.rule_version == 1
+    assert clean["2"].data["联系电话"] == "13800001111" and clean["2"].data["公民身份号码"] == LI
+    assert rejects["3"].rule_id == "id" and "check digit" in rejects["3"].reason
+    assert rejects["4"].rule_id == "id-unique" and "record 1" in rejects["4"].reason
+    assert rejects["5"].rule_id == "id-required"
+    assert rejects["6"].rule_id == "id" and "not a date" in rejects["6"].reason
+    assert rejects["7"].rule_id == "birth-id"
+    assert rejects["8"].rule_id == "name" and rejects["8"].value == "'; DROP TABLE x;--"
+    assert all(r.rule_version == 1 for r in rejects.values())
+
+
+def test_rerunning_a_pass_gives_the_same_clean_zone(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    resource, job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    batch = raw_batch(factory, job, {"1": {"姓名": "张三", "公民身份号码": ZHANG}, "2": {"姓名": "x1"}})
+    first = run_pass(factory, resource, run_id=batch)
+    second = run_pass(factory, resource)  # the whole resource, on demand
+    assert (first.clean_rows, first.rejected_rows) == (second.clean_rows, second.rejected_rows) == (1, 1)
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(CleanRecord)) == 1
+        assert session.scalar(select(func.count()).select_from(BaseRecord)) == 1
+
+
+def test_fusion_takes_each_value_from_the_priority_source_and_records_conflicts_and_history(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    police, police_job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    civil, civil_job = person_source(factory, settings, "MZJ", "MZJ-HY", priority=2)
+    run_pass(factory, civil, run_id=raw_batch(factory, civil_job, {
+        "m1": {"姓名": "张玮", "公民身份号码": ZHANG, "联系电话": "13900001111"},
+    }))  # fmt: skip
+    run_pass(factory, police, run_id=raw_batch(factory, police_job, {
+        "p1": {"姓名": "张伟", "公民身份号码": ZHANG, "性别": "1", "出生日期": "1990-01-01"},
+    }))  # fmt: skip
+
+    with factory() as session:
+        repo = GovernanceRepository(session)
+        record = repo.record(BaseKind.PERSON, ZHANG)
+        assert record is not None
+        # the household registry wins the name; the phone only civil affairs knows is kept, with its source
+        assert record.data == {
+            "name": "张伟",
+            "gender": "1",
+            "birth_date": "1990-01-01",
+            "phone": "13900001111",
+        }
+        assert record.provenance["name"]["department"] == "GAJ"
+        assert record.provenance["phone"]["department"] == "MZJ"
+        assert record.version == 2
+        history = repo.history(BaseKind.PERSON, ZHANG)
+        assert [h.data["name"] for h in history] == ["张玮"]  # what the record said before
+        assert repo.version_at(BaseKind.PERSON, ZHANG, history[0].valid_from + timedelta(microseconds=1))
+        conflict = session.scalar(select(Conflict))
+        assert conflict is not None and conflict.open and conflict.attribute == "name"
+        assert {c["value"] for c in conflict.claims} == {"张伟", "张玮"}
+        assert conflict.departments == ",GAJ,MZJ,"
+
+    # civil affairs corrects the name: the conflict closes, the record keeps its value and version
+    run_pass(factory, civil, run_id=raw_batch(factory, civil_job, {
+        "m1": {"姓名": "张伟", "公民身份号码": ZHANG, "联系电话": "13900001111"},
+    }))  # fmt: skip
+    with factory() as session:
+        conflict = session.scalar(select(Conflict))
+        assert conflict is not None and not conflict.open and conflict.resolved_at is not None
+        record = GovernanceRepository(session).record(BaseKind.PERSON, ZHANG)
+        assert record is not None and record.version == 2
+        assert session.scalar(select(func.count()).select_from(BaseHistory)) == 1
