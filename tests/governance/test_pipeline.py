@@ -46,11 +46,11 @@ def test_a_batch_is_standardized_and_every_row_is_kept_or_rejected_with_its_rule
                 "性别": "2",
                 "出生日期": "19851231",
                 "联系电话": "+86 138-0000-1111",
-            },  # fmt: skip
+            },
             "3": {"姓名": "王五", "公民身份号码": "340104199001010018", "性别": "男"},  # bad check digit
             "4": {"姓名": "赵六", "公民身份号码": ZHANG, "性别": "男"},  # same number as row 1
             "5": {"姓名": "钱七", "性别": "女"},  # no number
-            "6": {"姓名": "孙八", "公民身份号码": "340104202002300010", "性别": "男"},  # valid check digit, 2020-02-30
+            "6": {"姓名": "孙八", "公民身份号码": "340104202002300010", "性别": "男"},  # 2020-02-30
             "7": {"姓名": "周九", "公民身份号码": LI, "出生日期": "1985-12-30"},  # disagrees with the number
             "8": {"姓名": "'; DROP TABLE x;--", "公民身份号码": ZHANG},
         },
@@ -99,12 +99,28 @@ def test_fusion_takes_each_value_from_the_priority_source_and_records_conflicts_
 ) -> None:
     police, police_job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
     civil, civil_job = person_source(factory, settings, "MZJ", "MZJ-HY", priority=2)
-    run_pass(factory, civil, run_id=raw_batch(factory, civil_job, {
-        "m1": {"姓名": "张玮", "公民身份号码": ZHANG, "联系电话": "13900001111"},
-    }))  # fmt: skip
-    run_pass(factory, police, run_id=raw_batch(factory, police_job, {
-        "p1": {"姓名": "张伟", "公民身份号码": ZHANG, "性别": "1", "出生日期": "1990-01-01"},
-    }))  # fmt: skip
+    run_pass(
+        factory,
+        civil,
+        run_id=raw_batch(
+            factory,
+            civil_job,
+            {
+                "m1": {"姓名": "张玮", "公民身份号码": ZHANG, "联系电话": "13900001111"},
+            },
+        ),
+    )
+    run_pass(
+        factory,
+        police,
+        run_id=raw_batch(
+            factory,
+            police_job,
+            {
+                "p1": {"姓名": "张伟", "公民身份号码": ZHANG, "性别": "1", "出生日期": "1990-01-01"},
+            },
+        ),
+    )
 
     with factory() as session:
         repo = GovernanceRepository(session)
@@ -129,9 +145,17 @@ def test_fusion_takes_each_value_from_the_priority_source_and_records_conflicts_
         assert conflict.departments == ",GAJ,MZJ,"
 
     # civil affairs corrects the name: the conflict closes, the record keeps its value and version
-    run_pass(factory, civil, run_id=raw_batch(factory, civil_job, {
-        "m1": {"姓名": "张伟", "公民身份号码": ZHANG, "联系电话": "13900001111"},
-    }))  # fmt: skip
+    run_pass(
+        factory,
+        civil,
+        run_id=raw_batch(
+            factory,
+            civil_job,
+            {
+                "m1": {"姓名": "张伟", "公民身份号码": ZHANG, "联系电话": "13900001111"},
+            },
+        ),
+    )
     with factory() as session:
         conflict = session.scalar(select(Conflict))
         assert conflict is not None and not conflict.open and conflict.resolved_at is not None

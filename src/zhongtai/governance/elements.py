@@ -86,11 +86,37 @@ def id_number(text: str) -> str:
     born = _id_birth_date(number)
     if born > date.today() or born < EARLIEST_BIRTH:
         raise Rejected(f"birth date {born.isoformat()} in the number is impossible")
-    try:
-        ric.get_birth_place(number)
-    except ValidationError:
-        raise Rejected(f"birthplace code {number[:6]} was not a division code in {born.year}") from None
+    if not _assigned_since(number[:6], born.year):
+        raise Rejected(f"birthplace code {number[:6]} was abolished before {born.year} or never existed")
     return number
+
+
+def _assigned_since(code: str, year: int) -> bool:
+    """Whether the division code existed at some time from ``year`` on. A number is assigned when a
+    person is first registered, at or after birth (cards began in 1984), with the code of that time; so
+    only a code abolished before the birth year is inconsistent. (python-stdnum's ``get_birth_place``
+    insists on the birth year itself, which refuses most people born before their district was
+    created.)"""
+    periods = _periods(code)
+    return any(end is None or end >= year for end in periods)
+
+
+@lru_cache(maxsize=8192)
+def _periods(code: str) -> tuple[int | None, ...]:
+    """End years of the periods a code was in use (None: still in use); empty if it never existed."""
+    parts = numdb.get("cn/loc").info(code)
+    info = {k: v for _, props in parts for k, v in props.items()}
+    names = info.get("county") or (info.get("province") if code.endswith("0000") else None)
+    if not names:
+        return ()
+    ends: list[int | None] = []
+    for name in names.split(","):
+        if not name.startswith("["):
+            ends.append(None)
+            continue
+        end = name[1:].split("]")[0].split("-")[1]
+        ends.append(int(end) if end else None)
+    return tuple(ends)
 
 
 def _id_birth_date(number: str) -> date:
@@ -127,15 +153,11 @@ def credit_code(text: str) -> str:
 
 @lru_cache(maxsize=8192)
 def division_name(code: str) -> str | None:
-    """Name of a GB/T 2260 division code, current or historical, or None when it never existed."""
+    """Latest name of a GB/T 2260 division code, current or historical; None when it never existed."""
     parts = numdb.get("cn/loc").info(code)
     info = {k: v for _, props in parts for k, v in props.items()}
-    if code.endswith("0000"):
-        return info.get("province")
-    county = info.get("county")
-    if not county:
-        return None
-    return county.split(",")[-1].split("]")[-1]
+    names = info.get("county") or (info.get("province") if code.endswith("0000") else None)
+    return names.split(",")[-1].split("]")[-1] if names else None
 
 
 def division_code(text: str) -> str:

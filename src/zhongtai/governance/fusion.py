@@ -38,7 +38,7 @@ ATTRIBUTES: dict[BaseKind, list[str]] = {
         "address",
         "scope",
         "registered_by",
-    ],  # fmt: skip
+    ],
     BaseKind.LICENSE: [
         "type",
         "holder",
@@ -48,7 +48,7 @@ ATTRIBUTES: dict[BaseKind, list[str]] = {
         "valid_from",
         "valid_to",
         "subject",
-    ],  # fmt: skip
+    ],
     BaseKind.ADDRESS: ["address", "division_code", "longitude", "latitude"],
 }
 
