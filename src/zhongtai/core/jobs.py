@@ -7,6 +7,7 @@ session factory and settings through :class:`JobContext`, built at start-up, nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,9 @@ class JobContext:
     factory: sessionmaker[Session]
     queue: Huey
     tasks: dict[str, Any] = field(default_factory=dict)  # name -> Huey task wrapper, for enqueueing
+    # Called with (job code, run id) after each successful ingestion batch: how governance follows
+    # ingestion without ingestion knowing about it.
+    after_batch: list[Callable[[str, int], None]] = field(default_factory=list)
 
 
 def make_huey(settings: Settings, name: str = "zhongtai") -> Huey:
@@ -38,9 +42,11 @@ def make_huey(settings: Settings, name: str = "zhongtai") -> Huey:
 
 def build_queue(settings: Settings, factory: sessionmaker[Session], name: str = "zhongtai") -> JobContext:
     from zhongtai.demo import tasks as demo_tasks  # domains register their tasks here
+    from zhongtai.governance import tasks as governance_tasks
     from zhongtai.ingest import tasks as ingest_tasks
 
     context = JobContext(settings=settings, factory=factory, queue=make_huey(settings, name))
     ingest_tasks.register(context)
+    governance_tasks.register(context)
     demo_tasks.register(context)
     return context

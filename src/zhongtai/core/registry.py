@@ -8,4 +8,12 @@ from zhongtai.governance import models as governance_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
 
-__all__ = ["Base", "audit", "catalog_models", "governance_models", "identity_models", "ingest_models", "org_models"]
+__all__ = [
+    "Base",
+    "audit",
+    "catalog_models",
+    "governance_models",
+    "identity_models",
+    "ingest_models",
+    "org_models",
+]

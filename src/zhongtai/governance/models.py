@@ -252,8 +252,8 @@ class QualitySnapshot(Base):
     rows: Mapped[int] = mapped_column(BigInteger)
     completeness: Mapped[float] = mapped_column(Float)
     validity: Mapped[float] = mapped_column(Float)
-    uniqueness: Mapped[float] = mapped_column(Float)
-    consistency: Mapped[float] = mapped_column(Float)
+    uniqueness: Mapped[float | None] = mapped_column(Float)  # None: the resource has no identifying item
+    consistency: Mapped[float | None] = mapped_column(Float)  # None: it feeds no base database
     timeliness: Mapped[float] = mapped_column(Float)
     score: Mapped[float] = mapped_column(Float)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

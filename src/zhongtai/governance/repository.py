@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, func, select
+from sqlalchemy import Table, Text, bindparam, delete, exists, func, insert, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,11 @@ class RecordState:
     valid_from: datetime
 
 
+_records = BaseRecord.__table__
+# Prepared once: JSON comes back as text (type_coerce skips the column's JSON processing).
+LOOKUP = select(type_coerce(_records.c.data, Text()), type_coerce(_records.c.provenance, Text())).where(
+    _records.c.base == bindparam("base"), _records.c.key == bindparam("key")
+)
 CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
 
 
@@ -108,6 +113,10 @@ class GovernanceRepository:
         resource = self.session.get(Resource, resource_id)
         assert resource is not None
         return resource
+
+    def resource_of_job(self, job_code: str) -> Resource | None:
+        query = select(Resource).join(Job, Job.resource_id == Resource.id).where(Job.code == job_code)
+        return self.session.scalar(query)
 
     def department_code(self, department_id: int) -> str:
         return self.session.scalar(select(Department.code).where(Department.id == department_id)) or ""
@@ -181,7 +190,7 @@ class GovernanceRepository:
 
     def write_rejects(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(GovernanceReject.__table__.insert(), rows)
+            self.session.execute(insert(GovernanceReject), rows)
 
     def clean_page(self, resource_id: int, offset: int, limit: int) -> tuple[list[CleanRecord], int]:
         base = select(CleanRecord).where(CleanRecord.resource_id == resource_id)
@@ -266,10 +275,8 @@ class GovernanceRepository:
         return self.session.get(BaseRecord, (base, key))
 
     def lookup(self, base: BaseKind, key: str) -> tuple[str, str] | None:
-        """(data, provenance) JSON text of a base record: the hot path, no ORM object built."""
-        table = BaseRecord.__table__
-        query = select(table.c.data, table.c.provenance).where(table.c.base == base.value, table.c.key == key)
-        row = self.session.execute(query.execution_options(compiled_cache={})).first()
+        """(data, provenance) JSON text of a base record: the hot path, no ORM object, no JSON parsing."""
+        row = self.session.execute(LOOKUP, {"base": base.value, "key": key}).first()
         return None if row is None else (row[0], row[1])
 
     def history(self, base: BaseKind, key: str) -> list[BaseHistory]:
@@ -303,7 +310,7 @@ class GovernanceRepository:
 
     def write_history(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(BaseHistory.__table__.insert(), rows)
+            self.session.execute(insert(BaseHistory), rows)
 
     def base_page(
         self, base: BaseKind, query_text: str, offset: int, limit: int
@@ -330,7 +337,7 @@ class GovernanceRepository:
 
     def add_conflicts(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.session.execute(Conflict.__table__.insert(), rows)
+            self.session.execute(insert(Conflict), rows)
 
     def conflicts(
         self, principal: Principal, open_only: bool, offset: int, limit: int, base: BaseKind | None = None

@@ -236,7 +236,7 @@ class RuleEngine:
             outcome.kept = still
 
 
-def _number(value: Any) -> Decimal | None:
+def as_number(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value))
     except InvalidOperation:
@@ -245,9 +245,9 @@ def _number(value: Any) -> Decimal | None:
 
 def _in_range(rule: RangeRule, value: Any) -> None:
     bounds = [b for b in (rule.min, rule.max) if b is not None]
-    numeric = all(_number(b) is not None for b in bounds)
+    numeric = all(as_number(b) is not None for b in bounds)
     if numeric:
-        number = _number(value)
+        number = as_number(value)
         if number is None or not number.is_finite():
             raise Rejected(f"{rule.item} is not a number")
         if rule.min is not None and number < Decimal(str(rule.min)):

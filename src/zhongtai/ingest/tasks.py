@@ -16,6 +16,7 @@ from huey import crontab
 from zhongtai.core.errors import Invalid, ZhongtaiError
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.types import utcnow
+from zhongtai.ingest.models import RunStatus
 from zhongtai.ingest.repository import IngestRepository
 from zhongtai.ingest.runner import run_job
 from zhongtai.ingest.schedule import is_due, slot_of
@@ -72,6 +73,9 @@ def register(context: JobContext) -> None:
         if outcome is None:
             return None
         board.clear(outcome.run_id)
+        if outcome.status is RunStatus.SUCCEEDED and (outcome.rows_written or outcome.rows_removed):
+            for follow in context.after_batch:
+                follow(job_code, outcome.run_id)
         log.info(
             "ingestion run finished",
             extra={"job": job_code, "run": outcome.run_id, "status": outcome.status.value},
