@@ -28,6 +28,8 @@ from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
+from zhongtai.governance import endpoints as governance_api
+from zhongtai.governance import pages as governance_pages
 from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
 from zhongtai.ops import endpoints as ops_api
@@ -141,10 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orgs_api.router,
         catalog_api.router,
         ingest_api.router,
+        governance_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,
         ingest_pages.router,
+        governance_pages.router,
     ):
         app.include_router(router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")

@@ -24,10 +24,11 @@ from zhongtai.core.database import (
     transaction,
     upgrade,
 )
-from zhongtai.core.errors import DatabaseNotMigrated, NotFound, ZhongtaiError
+from zhongtai.core.errors import DatabaseNotMigrated, Invalid, NotFound, ZhongtaiError
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings, get_settings
+from zhongtai.core.types import utcnow
 
 app = typer.Typer(help="Zhongtai (中台) city platform", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -40,6 +41,12 @@ app.add_typer(departments_app, name="departments")
 app.add_typer(users_app, name="users")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(ingest_app, name="ingest")
+governance_app = typer.Typer(
+    help="Data governance (数据治理): elements, rules, passes, quality", no_args_is_help=True
+)
+base_app = typer.Typer(help="Base databases (基础库): point lookups", no_args_is_help=True)
+app.add_typer(governance_app, name="governance")
+app.add_typer(base_app, name="base")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
@@ -173,6 +180,7 @@ def demo(
 ) -> None:
     """Migrate, build the synthetic demo city, print its logins, and serve it."""
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
+    from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
 
     url = settings().resolved_database_url
@@ -182,10 +190,13 @@ def demo(
     factory = build_sessionmaker(build_engine(url))
     users = build_demo_city(factory, seed=seed, console=console)
     jobs = build_demo_sources(factory, settings(), seed, persons, console)
+    governed = build_demo_governance(factory)
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
     if no_serve:
         for job in jobs:
             ingest_run(job)  # gathered here, with a progress bar
+        for code in governed:
+            governance_apply(code, batch=None)  # the worker does this after each batch when serving
     else:
         from zhongtai.core.jobs import build_queue
         from zhongtai.ingest.tasks import enqueue_run
@@ -418,9 +429,14 @@ def ingest_jobs() -> None:
             run = last.get(job.id)
             summary = f"#{run.id} {run.status.value} {run.rows_written}/{run.rows_read}" if run else "—"
             table.add_row(
-                job.code, job.source.code, job.resource.code, job.mode.value, job.schedule or "—",
-                job.watermark or "—", summary,
-            )  # fmt: skip
+                job.code,
+                job.source.code,
+                job.resource.code,
+                job.mode.value,
+                job.schedule or "—",
+                job.watermark or "—",
+                summary,
+            )
     console.print(table)
 
 
@@ -459,6 +475,133 @@ def ingest_run(job: str) -> None:
         err.print(f"[red]{line}[/red]: {outcome.error}", highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]{line}[/green]; watermark {outcome.watermark_after or '—'}", highlight=False)
+
+
+# ---- governance -------------------------------------------------------------------------------------
+
+
+@governance_app.command("elements")
+@friendly_errors
+def governance_elements() -> None:
+    """List the data elements (current versions)."""
+    from zhongtai.governance import service
+
+    table = Table()
+    for column in ("code", "version", "name", "kind", "standard"):
+        table.add_column(column)
+    with transaction(migrated_sessionmaker()) as session:
+        for element in service.list_elements(session):
+            table.add_row(element.code, f"v{element.version}", element.name, element.kind, element.standard)
+    console.print(table)
+
+
+@governance_app.command("rules")
+@friendly_errors
+def governance_rules(
+    resource: str,
+    set_file: Path | None = typer.Option(
+        None, "--set", help="JSON file with the rules to save as a new version"
+    ),
+    comment: str = typer.Option("", help="Note kept with the new version"),
+) -> None:
+    """Print RESOURCE's current rules as JSON, or save a new version from a file."""
+    from zhongtai.governance import service
+    from zhongtai.governance.schemas import RuleSetWrite
+
+    with transaction(migrated_sessionmaker()) as session:
+        if set_file is None:
+            read = service.current_rules(session, CLI_ACTOR, resource)
+        else:
+            try:
+                raw = json.loads(set_file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise Invalid(f"cannot read rules from {set_file}: {exc}") from None
+            rules = service.parse_rules(raw.get("rules") if isinstance(raw, dict) else raw)
+            read = service.save_rules(
+                session, CLI_ACTOR, resource, RuleSetWrite(rules=rules, comment=comment)
+            )
+    console.print_json(data={"resource": read.resource, "version": read.version, "rules": read.rules})
+
+
+@governance_app.command("apply")
+@friendly_errors
+def governance_apply(
+    resource: str, batch: int | None = typer.Option(None, help="Only this ingestion batch (run id)")
+) -> None:
+    """Govern RESOURCE's raw rows now (a pass), then measure its quality; with a progress bar."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from zhongtai.governance.pipeline import run_pass
+    from zhongtai.governance.quality import measure
+    from zhongtai.governance.repository import GovernanceRepository
+
+    factory = migrated_sessionmaker()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task(f"{resource}: governing", total=None)
+        outcome = run_pass(
+            factory,
+            resource,
+            run_id=batch,
+            trigger="cli",
+            requested_by=CLI_ACTOR.username,
+            progress=lambda rows: bar.update(task, description=f"{resource}: {rows:,} rows governed"),
+        )
+    line = (
+        f"{resource} pass #{outcome.pass_id} {outcome.status.value}: {outcome.raw_rows:,} raw = "
+        f"{outcome.clean_rows:,} clean + {outcome.rejected_rows:,} rejected"
+    )
+    if outcome.error:
+        err.print(f"[red]{line}[/red]: {outcome.error}", highlight=False)
+        raise typer.Exit(1)
+    with transaction(factory) as session:
+        found = GovernanceRepository(session).resource(resource)
+        score = measure(session, found, utcnow()).score if found else None
+    console.print(f"[green]{line}[/green]; quality score {score}", highlight=False)
+
+
+@governance_app.command("quality")
+@friendly_errors
+def governance_quality(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Latest quality scores per department and resource."""
+    from zhongtai.governance import service
+
+    with transaction(migrated_sessionmaker()) as session:
+        overview = service.quality_overview(session, CLI_ACTOR)
+    if as_json:
+        console.print_json(overview.model_dump_json())
+        return
+    table = Table(title="quality by department")
+    for column in ("department", "resources", "score"):
+        table.add_column(column)
+    for department in overview.departments:
+        table.add_row(
+            f"{department.department_name} {department.department}",
+            str(department.resources),
+            f"{department.score}",
+        )
+    console.print(table)
+
+
+@base_app.command("lookup")
+@friendly_errors
+def base_lookup(
+    base: str = typer.Argument(help="person, entity, license or address"),
+    key: str = typer.Argument(help="ID number, credit code, licence number or address"),
+) -> None:
+    """Look a record up in a base database through the lookup service, with its provenance."""
+    from zhongtai.governance.lookups import BaseLookup
+    from zhongtai.governance.models import BaseKind
+
+    try:
+        kind = BaseKind(base)
+    except ValueError:
+        raise Invalid(f"no base database {base!r}: person, entity, license or address") from None
+    with transaction(migrated_sessionmaker()) as session:
+        view = BaseLookup(session).get(kind, key)
+    if view is None:
+        err.print(f"no {kind.value} record for that key")
+        raise typer.Exit(1)
+    console.print_json(data={"key": view.key, "data": view.data, "provenance": view.provenance})
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "catalog/templates"),
         jinja2.PackageLoader("zhongtai", "orgs/templates"),
         jinja2.PackageLoader("zhongtai", "ingest/templates"),
+        jinja2.PackageLoader("zhongtai", "governance/templates"),
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
     ]
 )

@@ -615,7 +615,7 @@ RESOURCES: list[tuple[str, str, str, list[str], str, str, str]] = [
         "RSJ",
         "308",
         "社会保险参保信息",
-        ["姓名", "公民身份号码", "单位名称", "参保险种", "参保状态"],
+        ["姓名", "公民身份号码", "出生日期", "单位名称", "参保险种", "参保状态"],
         "conditional",
         "daily",
         "not_open",

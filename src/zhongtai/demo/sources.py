@@ -91,7 +91,7 @@ class People:
         return Person(
             number=number,
             name=name,
-            id_number=stem + ric.calc_check_digit(stem),
+            id_number=stem + ric.calc_check_digit(stem + "0"),  # the function skips the last character
             gender="男" if male else "女",
             ethnicity=rng.choice(ETHNICITIES),
             birth=birth,
@@ -111,13 +111,22 @@ class People:
 
 def messy_id(rng: random.Random, id_number: str) -> str:
     roll = rng.random()
-    if roll < 0.02:  # first-generation card: 15 digits, no century, no check digit
+    if roll < 0.02 and id_number[6:8] == "19":  # first-generation card: 15 digits, no century or check
         return id_number[:6] + id_number[8:17]
     if roll < 0.03:
         return id_number.translate(FULL_WIDTH)
+    if roll < 0.034:
+        return mistyped(rng, id_number)
     if id_number.endswith("X") and roll < 0.4:
         return id_number[:-1] + "x"
     return id_number
+
+
+def mistyped(rng: random.Random, id_number: str) -> str:
+    """One digit keyed wrong: the check digit no longer fits; only probabilistic matching finds the person."""
+    position = rng.randrange(17)
+    digit = str((int(id_number[position]) + rng.randint(1, 9)) % 10)
+    return id_number[:position] + digit + id_number[position + 1 :]
 
 
 def messy_date(rng: random.Random, day: date) -> str | None:
@@ -151,6 +160,11 @@ def variant_name(rng: random.Random, name: str) -> str:
             if original in name:
                 return name.replace(original, other, 1)
     return messy_name(rng, name)
+
+
+def slipped_birth(rng: random.Random, birth: date) -> date:
+    """A birth date as another department keyed it: now and then a day off (a cross-department conflict)."""
+    return birth + timedelta(days=rng.choice([-1, 1])) if rng.random() < 0.004 else birth
 
 
 def stamp(rng: random.Random) -> str:
@@ -348,6 +362,7 @@ def social_insurance(people: People, inbox: Path) -> int:
                 "cbbh": f"SB{number:010d}",
                 "xm": variant_name(rng, p.name),
                 "sfzh": messy_id(rng, p.id_number),
+                "csrq": slipped_birth(rng, p.birth).isoformat(),
                 "dwmc": rng.choice(people.companies),
                 "xz": rng.choice(["企业职工基本养老保险", "失业保险", "工伤保险"]),
                 "zt": rng.choice(["正常参保", "正常参保", "正常参保", "暂停缴费", "终止参保"]),
@@ -541,7 +556,7 @@ DEMO_JOBS = [
             "mode": "incremental",
             "schedule": "*/5 * * * *",
             "mapping": _mapping(
-                姓名="xm", 公民身份号码="sfzh", 单位名称="dwmc", 参保险种="xz", 参保状态="zt"
+                姓名="xm", 公民身份号码="sfzh", 出生日期="csrq", 单位名称="dwmc", 参保险种="xz", 参保状态="zt"
             ),
         },
         social_insurance,

@@ -233,6 +233,7 @@ def _shown(value: object) -> str | None:
 def _fuse(repo: GovernanceRepository, stats: FusionStats, moment: datetime) -> None:
     if not stats.keys:
         return
+    repo.lock_fusion()
     labels = repo.source_labels()
     specs = {s.id: SourceSpec.of(s, labels[s.id][0]) for s in repo.base_sources()}
     fuser = Fuser(repo, specs, moment)

@@ -60,7 +60,8 @@ class Scan:
     rows: int = 0
     present: Counter[str] = field(default_factory=Counter)
     kept: int = 0
-    refusals: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (item, rule, reason)
+    refusals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (item, rule) -> rows
+    examples: dict[tuple[str, str], str] = field(default_factory=dict)  # (item, rule) -> one reason
     identified: int = 0
     repeats: int = 0
 
@@ -118,10 +119,14 @@ def _scan(repo: GovernanceRepository, resource: Resource) -> Scan:
         kinds,
         repo.item_elements(resource.id),
     )
+    # Items that must be unique: those of unique rules, compared in their canonical form where a base
+    # database uses them as its key (so 15- and 18-digit forms of one number count as a repeat).
     identifying = [rule.item for rule in engine.rules if isinstance(rule, UniqueRule)]
-    keys = {source.key_item: KEY_STANDARD[source.base] for source in repo.base_sources(resource.id)}
+    keys = {
+        s.key_item: KEY_STANDARD[s.base] for s in repo.base_sources(resource.id) if s.key_item in identifying
+    }
     scan = Scan()
-    seen: dict[str, set[str]] = {item: set() for item in [*identifying, *keys]}
+    seen: dict[str, set[str]] = {item: set() for item in identifying}
     for job_id in repo.job_ids(resource.id):
         after = ""
         while rows := repo.raw_rows(job_id, None, after, 20_000):
@@ -130,18 +135,15 @@ def _scan(repo: GovernanceRepository, resource: Resource) -> Scan:
             scan.rows += len(rows)
             scan.kept += len(outcome.kept)
             for refusal in outcome.refused:
-                scan.refusals[(refusal.item or "", refusal.rule_id, _reason_kind(refusal.reason))] += 1
+                which = (refusal.item or "", refusal.rule_id)
+                scan.refusals[which] += 1
+                scan.examples.setdefault(which, refusal.reason)
             for row in rows:
                 for name, value in row.data.items():
                     if not missing(value):
                         scan.present[name] += 1
                 _identify(row.data, seen, keys, scan)
     return scan
-
-
-def _reason_kind(reason: str) -> str:
-    """Group reasons that differ only in the value they quote (e.g. "same as in record 17")."""
-    return reason.split(" record ")[0].split(" expected ")[0][:120]
 
 
 def _identify(data: dict[str, Any], seen: dict[str, set[str]], keys: dict[str, Any], scan: Scan) -> None:
@@ -217,8 +219,11 @@ def _findings(
                     scan.rows - scan.present[item],
                 )
             )
-    for (item, rule, reason), count in scan.refusals.most_common(TOP_REASONS):
-        findings.append(Finding("validity", f"{rule}:{item}"[:200], f"rule {rule}: {reason}", count))
+    for (item, rule), count in scan.refusals.most_common(TOP_REASONS):
+        example = scan.examples[(item, rule)]
+        findings.append(
+            Finding("validity", f"{rule}:{item}"[:200], f"rule {rule} refuses rows, e.g. {example}", count)
+        )
     if scan.repeats:
         findings.append(
             Finding("uniqueness", "key", f"{scan.repeats} rows repeat another row's identifier", scan.repeats)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, delete, exists, func, insert, select, type_coerce
+from sqlalchemy import Table, Text, bindparam, delete, exists, func, insert, select, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -248,6 +248,12 @@ class GovernanceRepository:
         return [(item, rule, int(count)) for item, rule, count in self.session.execute(query)]
 
     # --- base databases ----------------------------------------------------------------------------
+
+    def lock_fusion(self) -> None:
+        """Serialize fusion across workers until commit, so the last pass to fuse a key sees every
+        committed claim. (SQLite needs nothing: the pass already holds the database's write lock.)"""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
 
     def write_claims(self, rows: list[dict[str, Any]]) -> None:
         upsert(self.session, BaseClaim.__table__, rows, ["base", "key", "source_id"])  # type: ignore[arg-type]

@@ -29,11 +29,16 @@ class _Rule(BaseModel):
     item: ItemName
 
 
+OnFail = Literal["reject", "clear"]
+
+
 class StandardizeRule(_Rule):
-    """Rewrite the item to its data element's canonical form; refuse values that have none."""
+    """Rewrite the item to its data element's canonical form. A value that has none rejects the row, or
+    with ``on_fail: clear`` is emptied (the row is kept; the cleared value is recorded as a change)."""
 
     kind: Literal["standardize"]
     element: str | None = Field(None, max_length=16, description="defaults to the item's data element")
+    on_fail: OnFail = "reject"
 
 
 class CheckRule(_Rule):
@@ -41,6 +46,7 @@ class CheckRule(_Rule):
 
     kind: Literal["check"]
     element: str | None = Field(None, max_length=16)
+    on_fail: OnFail = "reject"
 
 
 class RequiredRule(_Rule):
@@ -200,13 +206,18 @@ class RuleEngine:
             return
         if missing(value) or isinstance(rule, UniqueRule):
             return
-        if isinstance(rule, StandardizeRule):
-            canonical = self.memos[rule.id](str(value))
-            if canonical != value:
+        if isinstance(rule, StandardizeRule | CheckRule):
+            try:
+                canonical = self.memos[rule.id](str(value))
+            except Rejected as exc:
+                if rule.on_fail == "reject":
+                    raise
+                changes[rule.item] = {"from": value, "rule": rule.id, "reason": exc.reason}
+                values[rule.item] = None
+                return
+            if isinstance(rule, StandardizeRule) and canonical != value:
                 changes[rule.item] = {"from": value, "rule": rule.id}
                 values[rule.item] = canonical
-        elif isinstance(rule, CheckRule):
-            self.memos[rule.id](str(value))
         elif isinstance(rule, RangeRule):
             _in_range(rule, value)
         elif isinstance(rule, EnumRule):

@@ -1,0 +1,253 @@
+"""Governance pages: quality overview with charts, a resource's rules / passes / quality / problems, the
+clean zone, pass rejects, problem list, conflicts, data elements and base records with provenance."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from zhongtai.core.errors import Invalid
+from zhongtai.core.http import DbSession, RowId
+from zhongtai.core.jobs import JobContext
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.governance import auth, service
+from zhongtai.governance.elements import KINDS
+from zhongtai.governance.fusion import ATTRIBUTES
+from zhongtai.governance.models import BaseKind, ProblemStatus
+from zhongtai.governance.repository import GovernanceRepository
+from zhongtai.governance.schemas import ElementWrite, ProblemStep, RuleSetWrite
+from zhongtai.governance.tasks import enqueue_apply, enqueue_measure
+from zhongtai.orgs.pages import validation_message
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+def chart(values: list[float], width: int = 320, height: int = 60, top: float = 100.0) -> str:
+    """SVG polyline points for a series on a 0..top scale (rendered without JavaScript)."""
+    if not values:
+        return ""
+    step = width / max(1, len(values) - 1)
+    return " ".join(
+        f"{i * step:.1f},{height - max(0.0, min(top, v)) / top * height:.1f}" for i, v in enumerate(values)
+    )
+
+
+def _jobs(request: Request) -> JobContext:
+    context: JobContext = request.app.state.jobs
+    return context
+
+
+@router.get("/governance")
+def overview(page: SignedInPage, session: DbSession) -> Response:
+    assert page.principal is not None
+    quality = service.quality_overview(session, page.principal)
+    repo = GovernanceRepository(session)
+    charts = {}
+    for department in quality.departments:
+        found = repo.department(department.department)
+        if found is not None:
+            charts[department.department] = chart(
+                [score for _, score in repo.department_series(found.id)][-60:]
+            )
+    conflicts = service.conflicts_page(session, page.principal, True, None, 0, 1).total
+    problems = service.problems_page(session, page.principal, ["open", "assigned", "fixed"], 0, 1).total
+    return page.render(
+        "gov_overview.html",
+        quality=quality,
+        charts=charts,
+        bases=repo.count_records() if auth.may_read_base(page.principal) else None,
+        open_conflicts=conflicts,
+        open_problems=problems,
+    )
+
+
+@router.get("/governance/elements")
+def elements(page: SignedInPage, session: DbSession) -> Response:
+    assert page.principal is not None
+    repo = GovernanceRepository(session)
+    versions: dict[str, int] = {}
+    for element in repo.elements():
+        versions[element.code] = versions.get(element.code, 0) + 1
+    return page.render(
+        "gov_elements.html",
+        elements=service.list_elements(session),
+        versions=versions,
+        can_define=auth.may_define(page.principal),
+        kinds=sorted(KINDS),
+    )
+
+
+@router.post("/governance/elements")
+def save_element(page: SignedInPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = ElementWrite(
+            code=form_str(form, "code").upper(),
+            name=form_str(form, "name"),
+            name_en=form_str(form, "name_en"),
+            kind=form_str(form, "kind"),
+            standard=form_str(form, "standard"),
+            description=form_str(form, "description"),
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    service.save_element(session, page.principal, data)
+    return RedirectResponse("/governance/elements", status_code=303)
+
+
+@router.get("/catalog/{code}/governance")
+def resource_governance(page: SignedInPage, session: DbSession, code: str) -> Response:
+    assert page.principal is not None
+    resource = service.governed_resource(session, page.principal, code)
+    rules = service.current_rules(session, page.principal, code)
+    series = service.resource_quality(session, page.principal, code, 60)
+    repo = GovernanceRepository(session)
+    problems = [
+        service.problem_read(session, p, page.principal) for p in reversed(repo.problems_of(resource.id))
+    ]
+    return page.render(
+        "gov_resource.html",
+        resource=resource,
+        rules=rules,
+        rules_text=json.dumps(rules.rules, ensure_ascii=False, indent=2),
+        versions=service.rule_history(session, page.principal, code),
+        passes=service.passes(session, page.principal, code, 20),
+        series=series,
+        latest=series[-1] if series else None,
+        score_chart=chart([q.score for q in series]),
+        problems=problems,
+        can_govern=auth.may_govern(page.principal, resource.provider_department_id),
+    )
+
+
+@router.post("/catalog/{code}/governance/rules")
+def save_rules(page: SignedInPage, form: Form, session: DbSession, code: str) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        raw = json.loads(form_str(form, "rules") or "[]")
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"rules: not valid JSON ({exc.msg} at line {exc.lineno})", field="rules") from None
+    rules = service.parse_rules(raw)
+    data = RuleSetWrite(
+        rules=rules, auto_apply=form_str(form, "auto_apply") == "on", comment=form_str(form, "comment")
+    )
+    service.save_rules(session, page.principal, code, data)
+    return RedirectResponse(f"/catalog/{code}/governance", status_code=303)
+
+
+@router.post("/catalog/{code}/governance/apply")
+def apply_now(page: SignedInPage, form: Form, session: DbSession, request: Request, code: str) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    resource = service.governed_resource(session, page.principal, code, write=True)
+    session.commit()  # jobs are sent only after the request's own changes are committed
+    enqueue_apply(_jobs(request), resource.code, None, "manual", page.principal.username)
+    return RedirectResponse(f"/catalog/{code}/governance", status_code=303)
+
+
+@router.post("/catalog/{code}/governance/measure")
+def measure_now(page: SignedInPage, form: Form, session: DbSession, request: Request, code: str) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    resource = service.governed_resource(session, page.principal, code, write=True)
+    session.commit()
+    enqueue_measure(_jobs(request), resource.code)
+    return RedirectResponse(f"/catalog/{code}/governance", status_code=303)
+
+
+@router.get("/catalog/{code}/clean")
+def clean_data(page: SignedInPage, session: DbSession, code: str, offset: Offset = 0) -> Response:
+    assert page.principal is not None
+    clean = service.clean_page(session, page.principal, code, offset, PAGE_SIZE)
+    columns: list[str] = []
+    for record in clean.items:
+        columns.extend(name for name in record.data if name not in columns)
+    return page.render("gov_clean.html", code=code, clean=clean, columns=columns, page_size=PAGE_SIZE)
+
+
+@router.get("/governance/passes/{pass_id}")
+def pass_detail(page: SignedInPage, session: DbSession, pass_id: RowId, offset: Offset = 0) -> Response:
+    assert page.principal is not None
+    governed, resource = service.visible_pass(session, page.principal, pass_id)
+    return page.render(
+        "gov_pass.html",
+        p=service.pass_read(governed, resource.code),
+        resource=resource,
+        rejects=service.pass_rejects(session, page.principal, pass_id, offset, PAGE_SIZE),
+        page_size=PAGE_SIZE,
+    )
+
+
+@router.get("/governance/problems")
+def problems(page: SignedInPage, session: DbSession, status: str = "active", offset: Offset = 0) -> Response:
+    assert page.principal is not None
+    statuses = {"active": ["open", "assigned", "fixed"], "all": None}.get(status, [status])
+    if statuses and any(s not in {p.value for p in ProblemStatus} for s in statuses):
+        raise Invalid(f"no problem status {status!r}", field="status")
+    found = service.problems_page(session, page.principal, statuses, offset, PAGE_SIZE)
+    return page.render("gov_problems.html", problems=found, status=status, page_size=PAGE_SIZE)
+
+
+@router.post("/governance/problems/{problem_id}")
+def step_problem(
+    page: SignedInPage, form: Form, session: DbSession, request: Request, problem_id: RowId
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        step = ProblemStep.model_validate(
+            {
+                "action": form_str(form, "action"),
+                "assignee": form_str(form, "assignee") or None,
+                "comment": form_str(form, "comment"),
+            }
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    _, resource_code = service.step_problem(session, page.principal, problem_id, step)
+    session.commit()
+    if step.action == "fix":
+        enqueue_measure(_jobs(request), resource_code)  # the platform's re-check
+    return RedirectResponse("/governance/problems", status_code=303)
+
+
+@router.get("/governance/conflicts")
+def conflicts(page: SignedInPage, session: DbSession, closed: bool = False, offset: Offset = 0) -> Response:
+    assert page.principal is not None
+    found = service.conflicts_page(session, page.principal, not closed, None, offset, PAGE_SIZE)
+    return page.render("gov_conflicts.html", conflicts=found, closed=closed, page_size=PAGE_SIZE)
+
+
+@router.get("/base")
+def base_search(page: SignedInPage, session: DbSession, base: str = "", key: str = "") -> Response:
+    assert page.principal is not None
+    if base and key:
+        try:
+            kind = BaseKind(base)
+        except ValueError:
+            raise Invalid(f"no base database {base!r}", field="base") from None
+        return RedirectResponse(f"/base/{kind.value}/{key.strip()[:200]}", status_code=303)
+    return page.render(
+        "gov_base_search.html",
+        bases=list(BaseKind),
+        sources=service.base_source_reads(session),
+        counts=GovernanceRepository(session).count_records() if auth.may_read_base(page.principal) else {},
+    )
+
+
+@router.get("/base/{base}/{key}")
+def base_record(
+    page: SignedInPage, session: DbSession, base: BaseKind, key: str, as_of: datetime | None = None
+) -> Response:
+    assert page.principal is not None
+    detail = service.base_detail(session, page.principal, base, key[:200], as_of)
+    return page.render("gov_base_record.html", r=detail, attributes=ATTRIBUTES[base], as_of=as_of)
