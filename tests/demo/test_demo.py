@@ -99,3 +99,46 @@ def test_demo_departments_hold_messy_data_that_flows_in(
         assert session.scalar(select(func.count()).select_from(RawRecord)) > 1500
         reasons = [r.reason for r in session.scalars(select(RejectedRow))]
     assert any("不详" in reason for reason in reasons)  # a clerk's "unknown" birth date, kept with its reason
+
+
+def test_demo_data_becomes_base_databases_with_quality_conflicts_and_problems(
+    demo_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from sqlalchemy import func, select
+
+    from zhongtai.core.types import utcnow
+    from zhongtai.demo.governance import build_demo_governance
+    from zhongtai.demo.sources import build_demo_sources
+    from zhongtai.governance import service
+    from zhongtai.governance.models import BaseKind, BaseRecord, Conflict, Problem
+    from zhongtai.governance.pipeline import run_pass
+    from zhongtai.governance.quality import measure
+    from zhongtai.governance.repository import GovernanceRepository
+    from zhongtai.ingest.runner import run_job
+
+    jobs = build_demo_sources(demo_factory, settings, seed=7, persons=2000)
+    governed = build_demo_governance(demo_factory)
+    assert build_demo_governance(demo_factory) == governed and len(governed) == 6  # idempotent
+    for job in jobs:
+        run_job(demo_factory, settings, job)
+    for code in governed:
+        outcome = run_pass(demo_factory, code, trigger="test")
+        assert outcome.raw_rows == outcome.clean_rows + outcome.rejected_rows > 0, code
+        with transaction(demo_factory) as session:
+            resource = GovernanceRepository(session).resource(code)
+            assert resource is not None
+            measure(session, resource, utcnow())
+    with transaction(demo_factory) as session:
+        counts = GovernanceRepository(session).count_records()
+        assert counts["person"] > 1500 and counts["entity"] and counts["license"] and counts["address"]
+        overview = service.quality_overview(session, SYSTEM)
+        assert {d.department for d in overview.departments} == {"GAJ", "MZJ", "SCJGJ", "WJW", "ZRZYJ", "RSJ"}
+        assert all(0 < d.score <= 100 for d in overview.departments)
+        conflict = session.scalars(select(Conflict).where(Conflict.open.is_(True))).first()
+        assert conflict is not None and conflict.departments.count(",") >= 3  # two departments or more
+        record = session.get(BaseRecord, (BaseKind.PERSON, conflict.key))
+        assert record is not None and record.provenance[conflict.attribute]["department"]
+        gaj = GovernanceRepository(session).department("GAJ")
+        assert gaj is not None
+        problems = session.scalar(select(func.count()).where(Problem.department_id == gaj.id))
+        assert problems  # the household registry's mistyped ID numbers, for its officer to fix

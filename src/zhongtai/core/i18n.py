@@ -321,19 +321,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "conflict.all": ("全部", "All"),
     "problem_text.completeness": (
         "{subject}:{affected} 行缺少值",
-        "{subject}: {affected} rows have no value",
+        "{subject}: {affected} row(s) without a value",
     ),
     "problem_text.validity": (
         "规则 {subject} 拒绝了 {affected} 行",
-        "rule {subject} refuses {affected} rows",
+        "rule {subject}: {affected} row(s) refused",
     ),
     "problem_text.uniqueness": (
         "{affected} 行与其他行标识重复",
-        "{affected} rows repeat another row's identifier",
+        "{affected} row(s) repeat another row’s identifier",
     ),
     "problem_text.consistency": (
         "{affected} 行的{subject}与基础库不一致",
-        "{subject} differs from the base record in {affected} rows",
+        "{subject} differs from the base record in {affected} row(s)",
     ),
     "problem_text.timeliness": ("未按目录承诺的更新周期更新", "not updated as often as the catalog promises"),
 }

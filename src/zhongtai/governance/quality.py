@@ -91,7 +91,8 @@ def measure(session: Session, resource: Resource, now: datetime) -> QualitySnaps
         details={
             "completeness": {i: _share(scan.present[i], scan.rows) for i in items},
             "refusals": [
-                [item, rule, reason, n] for (item, rule, reason), n in scan.refusals.most_common(20)
+                [item, rule, scan.examples[(item, rule)], n]
+                for (item, rule), n in scan.refusals.most_common(20)
             ],
             "repeats": scan.repeats,
             "disagreements": disagreements,
