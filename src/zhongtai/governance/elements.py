@@ -18,7 +18,6 @@ from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import (
     InvalidChecksum,
-    InvalidComponent,
     InvalidFormat,
     InvalidLength,
     ValidationError,
@@ -121,14 +120,14 @@ def _periods(code: str) -> tuple[int | None, ...]:
 
 def _id_birth_date(number: str) -> date:
     try:
-        return ric.get_birth_date(number)
-    except (InvalidComponent, ValueError):
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
         raise Rejected(f"birth date {number[6:14]} in the number is not a date") from None
 
 
 def id_birth_date(number: str) -> str:
-    """Birth date of a canonical ID number, ISO."""
-    return ric.get_birth_date(number).isoformat()
+    """Birth date of a canonical ID number, ISO (``YYYY-MM-DD`` is the number's digits 7-14)."""
+    return f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
 
 
 def id_gender(number: str) -> str:

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from zhongtai.governance.elements import Rejected, address, credit_code, id_number, plain_text
-from zhongtai.governance.models import BaseClaim, BaseKind, BaseSource, Conflict
-from zhongtai.governance.repository import GovernanceRepository, RecordState
+from zhongtai.core.bulk import as_json
+from zhongtai.governance.elements import KINDS, Rejected
+from zhongtai.governance.models import BaseKind, BaseSource, Conflict
+from zhongtai.governance.repository import ClaimRow, GovernanceRepository, RecordState
 from zhongtai.governance.rules import Kept, missing
 
-KEY_STANDARD = {
-    BaseKind.PERSON: id_number,
-    BaseKind.ENTITY: credit_code,
-    BaseKind.LICENSE: plain_text,
-    BaseKind.ADDRESS: address,
+# The data element kind of each base database's key, and its standardizer.
+KEY_KIND = {
+    BaseKind.PERSON: "id_number",
+    BaseKind.ENTITY: "credit_code",
+    BaseKind.LICENSE: "text",
+    BaseKind.ADDRESS: "address",
 }
+KEY_STANDARD = {base: KINDS[kind] for base, kind in KEY_KIND.items()}
 
 # The attributes each base database knows, in display order.
 ATTRIBUTES: dict[BaseKind, list[str]] = {
@@ -91,31 +94,30 @@ class FusionStats:
 
 
 def claim_rows(
-    spec: SourceSpec, kept: Iterable[Kept], moment: datetime, stats: FusionStats
-) -> list[dict[str, Any]]:
-    """This source's claims from a chunk of clean rows: its latest row per key wins."""
+    spec: SourceSpec, kept: Iterable[Kept], moment: datetime, stats: FusionStats, trusted: bool = False
+) -> list[tuple[Any, ...]]:
+    """This source's claims from a chunk of clean rows: its latest row per key wins. ``trusted``: the
+    rules already standardized the key item to the base's key form, so it is taken as it is."""
     standard = KEY_STANDARD[spec.base]
-    claims: dict[str, dict[str, Any]] = {}
+    claims: dict[str, tuple[Any, ...]] = {}
+    pairs = list(spec.attributes.items())
     for row in kept:
-        raw_key = row.data.get(spec.key_item)
+        data = row.data
+        raw_key = data.get(spec.key_item)
         if missing(raw_key):
             stats.unlinked += 1
             continue
-        try:
-            key = standard(str(raw_key))
-        except Rejected:
-            stats.unlinked += 1
-            continue
-        values = {a: row.data[i] for a, i in spec.attributes.items() if not missing(row.data.get(i))}
+        if trusted:
+            key = str(raw_key)
+        else:
+            try:
+                key = standard(str(raw_key))
+            except Rejected:
+                stats.unlinked += 1
+                continue
+        values = {a: data[i] for a, i in pairs if not missing(data.get(i))}
         values.update(spec.constants)
-        claims[key] = {
-            "base": spec.base.value,
-            "key": key,
-            "source_id": spec.id,
-            "data": values,
-            "batch_id": row.row.batch_id,
-            "observed_at": moment,
-        }
+        claims[key] = (spec.base.value, key, spec.id, as_json(values), row.row.batch_id, moment)
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(claims)
     return list(claims.values())
@@ -137,7 +139,7 @@ class Fuser:
         claims = self.repo.claims(base, keys)
         current = self.repo.record_states(base, keys)
         conflicts = self.repo.conflicts_for(base, keys)
-        records: list[dict[str, Any]] = []
+        records: list[tuple[Any, ...]] = []
         history: list[dict[str, Any]] = []
         new_conflicts: list[dict[str, Any]] = []
         for key in keys:
@@ -159,9 +161,9 @@ class Fuser:
         stats.conflicts_opened += len(new_conflicts)
 
     def _resolve(
-        self, claims: list[BaseClaim]
+        self, claims: list[ClaimRow]
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        best: dict[str, tuple[tuple[int, float, int], BaseClaim, Any]] = {}
+        best: dict[str, tuple[tuple[int, float, int], ClaimRow, Any]] = {}
         voices: dict[str, list[dict[str, Any]]] = {}
         for claim in claims:
             spec = self.specs.get(claim.source_id)
@@ -227,15 +229,8 @@ class Fuser:
 
 def _record(
     base: BaseKind, key: str, data: dict[str, Any], provenance: dict[str, Any], version: int, since: datetime
-) -> dict[str, Any]:
-    return {
-        "base": base.value,
-        "key": key,
-        "data": data,
-        "provenance": provenance,
-        "version": version,
-        "valid_from": since,
-    }
+) -> tuple[Any, ...]:
+    return (base.value, key, as_json(data), as_json(provenance), version, since)
 
 
 def _superseded(base: BaseKind, key: str, state: RecordState, until: datetime) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhongtai.core.bulk import as_json
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import Invalid, NotFound
 from zhongtai.core.types import utcnow
-from zhongtai.governance.fusion import Fuser, FusionStats, SourceSpec, claim_rows
+from zhongtai.governance.fusion import KEY_KIND, Fuser, FusionStats, SourceSpec, claim_rows
 from zhongtai.governance.models import GovernancePass, PassStatus
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RULES, Outcome, RuleEngine
@@ -183,7 +184,8 @@ def _govern_job(
         outcome = engine.apply(rows)
         _store(repo, governed, job_id, outcome)
         for spec in specs.values():
-            repo.write_claims(claim_rows(spec, outcome.kept, governed.started_at, stats))
+            trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
+            repo.write_claims(claim_rows(spec, outcome.kept, governed.started_at, stats, trusted))
         governed.raw_rows += len(rows)
         governed.clean_rows += len(outcome.kept)
         governed.rejected_rows += len(outcome.refused)
@@ -195,16 +197,16 @@ def _govern_job(
 def _store(repo: GovernanceRepository, governed: GovernancePass, job_id: int, outcome: Outcome) -> None:
     repo.write_clean(
         [
-            {
-                "job_id": job_id,
-                "source_key": kept.row.source_key,
-                "resource_id": governed.resource_id,
-                "pass_id": governed.id,
-                "batch_id": kept.row.batch_id,
-                "rule_version": governed.rule_version,
-                "data": kept.data,
-                "changes": kept.changes,
-            }
+            (
+                job_id,
+                kept.row.source_key,
+                governed.resource_id,
+                governed.id,
+                kept.row.batch_id,
+                governed.rule_version,
+                as_json(kept.data),
+                as_json(kept.changes),
+            )
             for kept in outcome.kept
         ]
     )

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, delete, exists, func, insert, select, text, type_coerce
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Text, bindparam, delete, exists, func, insert, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import InformationItem, Resource
+from zhongtai.core.bulk import bulk_upsert
 from zhongtai.core.principal import Principal
 from zhongtai.governance.models import (
     BaseClaim,
@@ -32,6 +32,27 @@ from zhongtai.governance.models import (
 from zhongtai.governance.rules import RawRow
 from zhongtai.ingest.models import Job, RawRecord, Run
 from zhongtai.orgs.models import Department
+
+CLEAN_COLUMNS = [
+    "job_id",
+    "source_key",
+    "resource_id",
+    "pass_id",
+    "batch_id",
+    "rule_version",
+    "data",
+    "changes",
+]
+CLAIM_COLUMNS = ["base", "key", "source_id", "data", "batch_id", "observed_at"]
+RECORD_COLUMNS = ["base", "key", "data", "provenance", "version", "valid_from"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    source_id: int
+    data: dict[str, Any]
+    batch_id: int
+    observed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -53,16 +74,6 @@ CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert rows, replacing the non-key columns of rows whose key exists (SQLite and PostgreSQL)."""
-    if not rows:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
 
 
 class GovernanceRepository:
@@ -155,8 +166,9 @@ class GovernanceRepository:
             query = query.where(RawRecord.batch_id == batch_id)
         return [RawRow(job_id, key, batch, data) for key, batch, data in self.session.execute(query)]
 
-    def write_clean(self, rows: list[dict[str, Any]]) -> None:
-        upsert(self.session, CleanRecord.__table__, rows, ["job_id", "source_key"])  # type: ignore[arg-type]
+    def write_clean(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of (job_id, source_key, resource_id, pass_id, batch_id, rule_version, data, changes)."""
+        bulk_upsert(self.session.connection(), "clean_records", CLEAN_COLUMNS, ["job_id", "source_key"], rows)
 
     def drop_clean(self, job_id: int, keys: Sequence[str]) -> None:
         for part in chunks(keys):
@@ -255,15 +267,21 @@ class GovernanceRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
 
-    def write_claims(self, rows: list[dict[str, Any]]) -> None:
-        upsert(self.session, BaseClaim.__table__, rows, ["base", "key", "source_id"])  # type: ignore[arg-type]
+    def write_claims(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of (base, key, source_id, data, batch_id, observed_at)."""
+        bulk_upsert(
+            self.session.connection(), "base_claims", CLAIM_COLUMNS, ["base", "key", "source_id"], rows
+        )
 
-    def claims(self, base: BaseKind, keys: Sequence[str]) -> dict[str, list[BaseClaim]]:
-        found: dict[str, list[BaseClaim]] = {}
+    def claims(self, base: BaseKind, keys: Sequence[str]) -> dict[str, list[ClaimRow]]:
+        """Every source's claim on each key, as plain rows (no ORM objects: fusion reads millions)."""
+        table = BaseClaim.__table__
+        columns = (table.c.key, table.c.source_id, table.c.data, table.c.batch_id, table.c.observed_at)
+        found: dict[str, list[ClaimRow]] = {}
         for part in chunks(keys):
-            query = select(BaseClaim).where(BaseClaim.base == base, BaseClaim.key.in_(part))
-            for claim in self.session.scalars(query):
-                found.setdefault(claim.key, []).append(claim)
+            query = select(*columns).where(table.c.base == base.value, table.c.key.in_(part))
+            for key, source_id, data, batch_id, observed_at in self.session.execute(query):
+                found.setdefault(key, []).append(ClaimRow(source_id, data, batch_id, observed_at))
         return found
 
     def record_states(self, base: BaseKind, keys: Sequence[str]) -> dict[str, RecordState]:
@@ -311,8 +329,9 @@ class GovernanceRepository:
         )
         return {sid: (dept, code, name) for sid, dept, code, name in self.session.execute(query)}
 
-    def write_records(self, rows: list[dict[str, Any]]) -> None:
-        upsert(self.session, BaseRecord.__table__, rows, ["base", "key"])  # type: ignore[arg-type]
+    def write_records(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of (base, key, data, provenance, version, valid_from)."""
+        bulk_upsert(self.session.connection(), "base_records", RECORD_COLUMNS, ["base", "key"], rows)
 
     def write_history(self, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -157,6 +157,8 @@ class RuleEngine:
         self.version = version
         self.memos: dict[str, _Memo] = {}
         self.element_codes: set[str] = set()  # the data elements this version of the rules uses
+        # item -> element kind, for items every kept row has in that kind's canonical form (or empty)
+        self.canonical: dict[str, str] = {}
         for rule in self.rules:
             if isinstance(rule, StandardizeRule | CheckRule):
                 code = rule.element or item_elements.get(rule.item)
@@ -164,6 +166,8 @@ class RuleEngine:
                     raise ValueError(f"rule {rule.id}: no data element for item {rule.item}")
                 self.element_codes.add(code)
                 self.memos[rule.id] = _Memo(standardizer(element_kinds[code]))
+                if isinstance(rule, StandardizeRule):
+                    self.canonical[rule.item] = element_kinds[code]
 
         # unique rules: item -> {value: source key holding it}, across every chunk of a pass
         self.seen: dict[str, dict[str, str]] = {

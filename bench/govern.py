@@ -1,0 +1,467 @@
+"""Benchmark: govern N raw person rows gathered from three departments into the population base.
+
+The rows come from the demo city's generator (the household registry, social insurance and health test
+results, with the mess those systems really have: 15-digit and mistyped ID numbers, lowercase x,
+full-width digits, date spellings, stray spaces, homophones, slipped birth dates) and are loaded
+straight into the raw zone, split 50 / 30 / 20 between the departments.
+
+- Governing: one governance pass per department resource with the demo's rules and base sources —
+  standardize + validate into the clean zone (with every change and refusal recorded), claims, fusion
+  into base records with provenance, conflicts and history.
+- Floor, in the same run on the same database: read the same raw rows (the same keyset pages) and
+  write them unchanged into a plain table (``executemany`` on SQLite, ``COPY`` on PostgreSQL).
+- Lookups (``--lookup-rows``, 10 million for the issue's figure): point lookups by ID number through
+  ``BaseLookup`` (key standardization, the prepared primary-key query, JSON decoding) against a bare
+  indexed ``SELECT`` by key on the same table, same connection, same random keys.
+
+Ratio = floor time / governing time. The last line is one JSON object (STYLE.md's benchmark format).
+
+    python bench/govern.py --rows 1000000 --backend both --pg-url postgresql+psycopg://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from zhongtai.catalog.schemas import ResourceCreate
+from zhongtai.catalog.service import create_resource, transition
+from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
+from zhongtai.core.principal import SYSTEM
+from zhongtai.core.settings import Settings
+from zhongtai.core.types import utcnow
+from zhongtai.demo import governance as demo_governance
+from zhongtai.demo.catalog_data import ITEMS, RESOURCES
+from zhongtai.demo.sources import People, messy_date, messy_id, messy_name, slipped_birth, variant_name
+from zhongtai.governance import service as governance
+from zhongtai.governance.lookups import BaseLookup
+from zhongtai.governance.models import BaseKind
+from zhongtai.governance.pipeline import PAGE, run_pass
+from zhongtai.governance.schemas import BaseSourceWrite, RuleSetWrite
+from zhongtai.ingest import service as ingest
+from zhongtai.ingest.models import Run, RunStatus
+from zhongtai.ingest.schemas import JobCreate, SourceCreate
+from zhongtai.orgs.models import Department, DepartmentKind, InformationSystem
+
+TARGET = 0.33
+LOOKUP_TARGET = 0.5
+DEPARTMENTS = {  # department -> (resource name, share of the rows)
+    "GAJ": ("常住人口基本信息", 0.5),
+    "RSJ": ("社会保险参保信息", 0.3),
+    "WJW": ("核酸检测结果信息", 0.2),
+}
+
+
+def raw_rows(department: str, people: People, count: int, seed: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(source key, mapped values) as the department's ingestion job leaves them in the raw zone."""
+    rng = random.Random(seed)
+    for n in range(1, count + 1):
+        p = people.person(n if department == "GAJ" else rng.randint(1, people.count))
+        if department == "GAJ":
+            yield (
+                str(n),
+                {
+                    "姓名": messy_name(rng, p.name),
+                    "公民身份号码": messy_id(rng, p.id_number),
+                    "性别": p.gender if rng.random() < 0.7 else ("1" if p.gender == "男" else "2"),
+                    "民族": p.ethnicity,
+                    "出生日期": messy_date(rng, p.birth),
+                    "户籍地址": p.address,
+                    "行政区划代码": p.district,
+                },
+            )
+        elif department == "RSJ":
+            yield (
+                f"SB{n:010d}",
+                {
+                    "姓名": variant_name(rng, p.name),
+                    "公民身份号码": messy_id(rng, p.id_number),
+                    "出生日期": slipped_birth(rng, p.birth).isoformat(),
+                    "单位名称": "庐州市某公司",
+                    "参保险种": "失业保险",
+                    "参保状态": "正常参保",
+                },
+            )
+        else:
+            yield (
+                f"HS{n:010d}",
+                {
+                    "姓名": variant_name(rng, p.name),
+                    "公民身份号码": messy_id(rng, p.id_number),
+                    "采样时间": "2022-04-01T08:00:00",
+                    "检测结果": "阴性",
+                    "检测机构": "庐州市疾控中心",
+                },
+            )
+
+
+def set_up(url: str, data_dir: Path) -> dict[str, tuple[str, int]]:
+    """Departments, resources, jobs, rules and base sources; returns department -> (resource, job id)."""
+    upgrade(url)
+    settings = Settings(data_dir=data_dir, database_url=url, queue_url="memory://", log_json=False)
+    factory = build_sessionmaker(build_engine(url))
+    specs = {spec[2]: spec for spec in RESOURCES}
+    made: dict[str, tuple[str, int]] = {}
+    with transaction(factory) as session:
+        for code, (name, _) in DEPARTMENTS.items():
+            department = Department(code=code, name=code, kind=DepartmentKind.MUNICIPAL)
+            session.add(department)
+            session.flush()
+            session.add(InformationSystem(code=f"{code}-SYS", name=name, department_id=department.id))
+            session.flush()
+            items = specs[name][3]
+            resource = create_resource(
+                session,
+                SYSTEM,
+                ResourceCreate.model_validate(
+                    {
+                        "classification": "101",
+                        "name": name,
+                        "abstract": "bench",
+                        "provider": code,
+                        "format": "table",
+                        "sharing_type": "conditional",
+                        "sharing_conditions": "bench",
+                        "sharing_modes": ["api"],
+                        "open_type": "not_open",
+                        "update_cycle": "daily",
+                        "items": [
+                            {"name": i, "data_type": "string", "data_element": ITEMS[i][2]} for i in items
+                        ],
+                    }
+                ),
+            )
+            transition(session, SYSTEM, resource.code, "submit")
+            transition(session, SYSTEM, resource.code, "approve")
+            source = ingest.create_source(
+                session,
+                settings,
+                SYSTEM,
+                SourceCreate.model_validate(
+                    {
+                        "code": f"{code}-FILES",
+                        "name": name,
+                        "system": f"{code}-SYS",
+                        "kind": "file",
+                        "options": {"format": "jsonl"},
+                    }
+                ),
+            )
+            job = ingest.create_job(
+                session,
+                SYSTEM,
+                JobCreate.model_validate(
+                    {
+                        "code": f"{code}-JOB",
+                        "name": name,
+                        "source": source.code,
+                        "resource": resource.code,
+                        "object_kind": "files",
+                        "source_object": "*.jsonl",
+                        "key_columns": ["k"],
+                        "mode": "full",
+                        "mapping": [{"item": i, "source": i} for i in items],
+                    }
+                ),
+            )
+            governance.save_rules(
+                session,
+                SYSTEM,
+                resource.code,
+                RuleSetWrite(rules=governance.parse_rules(demo_governance.RULES[name])),
+            )
+            made[code] = (resource.code, job.id)
+        for base, name, key_item, attributes, constants, priority in demo_governance.SOURCES:
+            if base is BaseKind.PERSON and name in {n for n, _ in DEPARTMENTS.values()}:
+                code = next(c for c, (n, _) in DEPARTMENTS.items() if n == name)
+                governance.save_base_source(
+                    session,
+                    SYSTEM,
+                    BaseSourceWrite(
+                        base=base,
+                        resource=made[code][0],
+                        key_item=key_item,
+                        attributes=attributes,
+                        constants=constants,
+                        priority=priority,
+                    ),
+                )
+    return made
+
+
+def load_raw(url: str, made: dict[str, tuple[str, int]], rows: int, seed: int) -> dict[str, int]:
+    """Write the departments' rows into the raw zone as one succeeded batch each; returns batch ids."""
+    factory = build_sessionmaker(build_engine(url))
+    people = People(seed, max(100, rows // 2))
+    batches: dict[str, int] = {}
+    for offset, (code, (_, job_id)) in enumerate(made.items()):
+        count = round(rows * DEPARTMENTS[code][1])
+        with transaction(factory) as session:
+            run = Run(
+                job_id=job_id,
+                trigger="bench",
+                requested_by="bench",
+                status=RunStatus.SUCCEEDED,
+                rows_read=count,
+                rows_written=count,
+                finished_at=utcnow(),
+            )
+            session.add(run)
+            session.flush()
+            batches[code] = run.id
+        records = (
+            (job_id, key, batches[code], 0, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+            for key, data in raw_rows(code, people, count, seed + offset)
+        )
+        bulk_write(url, "raw_records", ["job_id", "source_key", "batch_id", "row_hash", "data"], records)
+    return batches
+
+
+def bulk_write(url: str, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> None:
+    names = ", ".join(columns)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        assert path is not None
+        with sqlite3.connect(path) as connection:
+            marks = ", ".join("?" for _ in columns)
+            connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+        return
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    engine.dispose()
+
+
+def floor(url: str, job_ids: list[int]) -> float:
+    """Read the raw rows page by page exactly as a pass does, write them unchanged into a plain table."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE floor_records (job_id integer, source_key varchar(200), "
+                "batch_id integer, data text, PRIMARY KEY (job_id, source_key))"
+            )
+        )
+    query = text(
+        "SELECT source_key, batch_id, data FROM raw_records WHERE job_id = :job AND source_key > :after "
+        "ORDER BY source_key LIMIT :limit"
+    )
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        for job_id in job_ids:
+            after = ""
+            while rows := connection.execute(query, {"job": job_id, "after": after, "limit": PAGE}).all():
+                after = rows[-1][0]
+                _write_unchanged(connection, job_id, rows)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
+def _write_unchanged(connection: Any, job_id: int, rows: list[Any]) -> None:
+    raw = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        raw.executemany("INSERT INTO floor_records VALUES (?, ?, ?, ?)", [(job_id, *row) for row in rows])
+        return
+    with raw.cursor() as cursor, cursor.copy("COPY floor_records FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row((job_id, *row))
+
+
+def govern(
+    url: str, made: dict[str, tuple[str, int]], batches: dict[str, int]
+) -> tuple[float, dict[str, Any]]:
+    factory = build_sessionmaker(build_engine(url))
+    totals = {"raw": 0, "clean": 0, "rejected": 0}
+    started = time.perf_counter()
+    for code, (resource, _) in made.items():
+        outcome = run_pass(factory, resource, run_id=batches[code], trigger="bench")
+        assert outcome.error is None, outcome.error
+        assert outcome.raw_rows == outcome.clean_rows + outcome.rejected_rows
+        totals["raw"] += outcome.raw_rows
+        totals["clean"] += outcome.clean_rows
+        totals["rejected"] += outcome.rejected_rows
+    elapsed = time.perf_counter() - started
+    with factory() as session:
+        totals["persons"] = (
+            session.scalar(text("SELECT count(*) FROM base_records WHERE base = 'person'")) or 0
+        )
+        totals["conflicts"] = session.scalar(text("SELECT count(*) FROM gov_conflicts")) or 0
+    return elapsed, totals
+
+
+def bench_govern(backend: str, rows: int, pg_url: str | None, repeat: int, seed: int) -> dict[str, Any]:
+    floors: list[float] = []
+    runs: list[float] = []
+    totals: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="zt-bench-") as folder:
+        for attempt in range(repeat):
+            with platform_database(backend, pg_url, Path(folder), attempt) as url:
+                made = set_up(url, Path(folder))
+                batches = load_raw(url, made, rows, seed)
+                floors.append(floor(url, [job for _, job in made.values()]))
+                seconds, totals = govern(url, made, batches)
+                runs.append(seconds)
+    seconds, floor_seconds = min(runs), min(floors)
+    return {
+        "backend": backend,
+        "rows": rows,
+        **totals,
+        "govern_seconds": round(seconds, 3),
+        "floor_seconds": round(floor_seconds, 3),
+        "govern_rows_per_s": round(rows / seconds),
+        "floor_rows_per_s": round(rows / floor_seconds),
+        "ratio": round(floor_seconds / seconds, 3),
+    }
+
+
+def bench_lookups(backend: str, rows: int, pg_url: str | None, probes: int, seed: int) -> dict[str, Any]:
+    """Point lookups through the service against a bare indexed SELECT on a ``rows``-person base."""
+    with (
+        tempfile.TemporaryDirectory(prefix="zt-bench-") as folder,
+        platform_database(backend, pg_url, Path(folder), 99) as url,
+    ):
+        upgrade(url)
+        keys = fill_persons(url, rows)
+        rng = random.Random(seed)
+        sample = [keys(rng.randrange(rows)) for _ in range(probes)]
+        engine = build_engine(url)
+        factory = sessionmaker(engine)
+        with factory() as session:
+            bare = _timed(lambda key: _bare(session, key), sample)
+            served = _timed(lambda key: BaseLookup(session).person(key), sample)
+            assert BaseLookup(session).person(sample[0]) is not None
+        engine.dispose()
+    return {
+        "backend": backend,
+        "rows": rows,
+        "probes": probes,
+        "service_per_s": round(probes / served),
+        "bare_per_s": round(probes / bare),
+        "ratio": round(bare / served, 3),
+    }
+
+
+BARE = text("SELECT data FROM base_records WHERE base = :base AND key = :key")
+
+
+def _bare(session: Session, key: str) -> Any:
+    return session.execute(BARE, {"base": "person", "key": key}).first()
+
+
+def _timed(call: Any, sample: list[str]) -> float:
+    for key in sample[:200]:  # warm the caches of both the same way
+        call(key)
+    started = time.perf_counter()
+    for key in sample:
+        call(key)
+    return time.perf_counter() - started
+
+
+def fill_persons(url: str, rows: int) -> Any:
+    """``rows`` fused person records with valid ID numbers; returns n -> the n-th person's ID number."""
+    from stdnum.cn import ric
+
+    def number(n: int) -> str:
+        born = date(1940, 1, 1) + timedelta(days=n // 1000)  # 1,000 people a day: unique numbers
+        stem = f"340104{born:%Y%m%d}{n % 1000:03d}"
+        return stem + ric.calc_check_digit(stem + "0")
+
+    provenance = json.dumps(
+        {"name": {"source": 1, "department": "GAJ", "batch": 1, "at": "2026-01-01T00:00:00"}}
+    )
+    now = utcnow().isoformat(sep=" ")
+
+    def records() -> Iterator[tuple[Any, ...]]:
+        for n in range(rows):
+            data = {"name": f"居民{n}", "gender": "1" if n % 2 else "2", "birth_date": "1990-01-01"}
+            yield "person", number(n), json.dumps(data, ensure_ascii=False), provenance, 1, now
+
+    bulk_write(url, "base_records", ["base", "key", "data", "provenance", "version", "valid_from"], records())
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE base_records"))
+        engine.dispose()
+    return number
+
+
+@contextmanager
+def platform_database(backend: str, pg_url: str | None, folder: Path, attempt: int) -> Iterator[str]:
+    if backend == "sqlite":
+        path = folder / f"platform-{attempt}.db"
+        yield f"sqlite:///{path}"
+        for leftover in folder.glob(f"platform-{attempt}.db*"):
+            leftover.unlink()
+        return
+    assert pg_url, "--pg-url is needed for the PostgreSQL backend"
+    name = f"zt_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=100_000, help="Raw person rows across the three departments"
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument(
+        "--pg-url", default=None, help="PostgreSQL server URL (a scratch database is created)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="Take the best of this many runs of each")
+    parser.add_argument("--lookup-rows", type=int, default=1_000_000, help="Persons in the lookup table")
+    parser.add_argument("--probes", type=int, default=20_000, help="Point lookups timed per side")
+    parser.add_argument("--seed", type=int, default=2020)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = [bench_govern(b, args.rows, args.pg_url, args.repeat, args.seed) for b in backends]
+    lookups = [bench_lookups(b, args.lookup_rows, args.pg_url, args.probes, args.seed) for b in backends]
+    for result in [*results, *lookups]:
+        print(json.dumps(result, ensure_ascii=False))
+    worst = min(results, key=lambda r: r["ratio"])
+    print(
+        json.dumps(
+            {
+                "name": f"govern.{'+'.join(backends)}",
+                "value": worst["govern_rows_per_s"],
+                "unit": "rows/s",
+                "floor": worst["floor_rows_per_s"],
+                "ratio": worst["ratio"],
+                "target": TARGET,
+                "lookup_ratio": min(r["ratio"] for r in lookups),
+                "lookup_target": LOOKUP_TARGET,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

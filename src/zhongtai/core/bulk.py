@@ -1,0 +1,63 @@
+"""Bulk upserts for tables the platform fills by the hundred thousand (clean zone, claims, base records).
+
+Rows go straight to the driver, not through per-row ORM or SQLAlchemy parameter processing: SQLite gets
+one ``executemany`` upsert; PostgreSQL gets ``COPY`` into a temporary twin of the table, then one
+``INSERT … SELECT … ON CONFLICT``. Callers give each key at most once per call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+def as_json(value: Any) -> str | None:
+    """The JSON text ``JSONText`` columns hold."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):  # the text SQLAlchemy's DateTime keeps on SQLite, in UTC
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def bulk_upsert(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order, JSON already as text), replacing the other columns
+    of rows whose ``keys`` exist. Table and column names are the caller's constants, never input."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    if connection.dialect.name != "postgresql":
+        marks = ", ".join("?" for _ in columns)
+        raw.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}",  # noqa: S608 - constants only
+            [[_sqlite_value(v) for v in row] for row in rows],
+        )
+        return
+    staging = f"bulk_{table}"
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {conflict}"  # noqa: S608
+        )
+        cursor.execute(f"TRUNCATE {staging}")
