@@ -164,36 +164,38 @@ class Fuser:
         self, claims: list[ClaimRow]
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]:
         best: dict[str, tuple[tuple[int, float, int], ClaimRow, Any]] = {}
-        voices: dict[str, list[dict[str, Any]]] = {}
+        seen: dict[str, set[str]] = {}  # attribute -> distinct values said
         for claim in claims:
             spec = self.specs.get(claim.source_id)
             if spec is None:
                 continue  # a source since disabled no longer speaks
+            recency = -claim.observed_at.timestamp()
             for attribute, value in claim.data.items():
-                order = (spec.rank(attribute), -claim.observed_at.timestamp(), claim.source_id)
+                order = (spec.rank(attribute), recency, claim.source_id)
                 if attribute not in best or order < best[attribute][0]:
                     best[attribute] = (order, claim, value)
-                voices.setdefault(attribute, []).append(
-                    {
-                        "department": spec.department,
-                        "source": claim.source_id,
-                        "value": value,
-                        "batch": claim.batch_id,
-                        "at": claim.observed_at.isoformat(),
-                    }
-                )
+                seen.setdefault(attribute, set()).add(str(value))
         data = {attribute: value for attribute, (_, _, value) in best.items()}
-        provenance = {
-            attribute: {
-                "source": claim.source_id,
-                "department": self.specs[claim.source_id].department,
-                "batch": claim.batch_id,
-                "at": claim.observed_at.isoformat(),
-            }
-            for attribute, (_, claim, _) in best.items()
-        }
-        disputes = {a: v for a, v in voices.items() if len({str(x["value"]) for x in v}) > 1}
+        provenance = {attribute: self._origin(claim) for attribute, (_, claim, _) in best.items()}
+        disputed = [attribute for attribute, values in seen.items() if len(values) > 1]
+        disputes = {attribute: self._voices(claims, attribute) for attribute in disputed}
         return data, provenance, disputes
+
+    def _origin(self, claim: ClaimRow) -> dict[str, Any]:
+        return {
+            "source": claim.source_id,
+            "department": self.specs[claim.source_id].department,
+            "batch": claim.batch_id,
+            "at": claim.observed_at.isoformat(),
+        }
+
+    def _voices(self, claims: list[ClaimRow], attribute: str) -> list[dict[str, Any]]:
+        """Who said what about a disputed attribute (only worked out when sources disagree)."""
+        return [
+            {**self._origin(claim), "value": claim.data[attribute]}
+            for claim in claims
+            if claim.source_id in self.specs and attribute in claim.data
+        ]
 
     def _track_conflicts(
         self,
