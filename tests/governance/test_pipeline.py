@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
 from tests.governance.helpers import person_source, raw_batch
 from zhongtai.core.settings import Settings
+from zhongtai.governance.matching import nearby_numbers
 from zhongtai.governance.models import (
     BaseHistory,
     BaseKind,
+    BaseLink,
     BaseRecord,
     CleanRecord,
     Conflict,
+    GovernancePass,
     GovernanceReject,
     PassStatus,
 )
@@ -162,3 +167,64 @@ def test_fusion_takes_each_value_from_the_priority_source_and_records_conflicts_
         record = GovernanceRepository(session).record(BaseKind.PERSON, ZHANG)
         assert record is not None and record.version == 2
         assert session.scalar(select(func.count()).select_from(BaseHistory)) == 1
+
+
+def test_a_mistyped_id_number_is_linked_to_its_person_by_probabilistic_matching(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    police, police_job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    civil, civil_job = person_source(factory, settings, "MZJ", "MZJ-HY", priority=2)
+    run_pass(
+        factory,
+        police,
+        run_id=raw_batch(
+            factory,
+            police_job,
+            {
+                "p1": {"姓名": "张伟", "公民身份号码": ZHANG, "出生日期": "1990-01-01"},
+                "p2": {"姓名": "李娜", "公民身份号码": LI},
+                "p3": {
+                    "姓名": "王芳",
+                    "公民身份号码": "340104199001010025",
+                },  # one keystroke from 张伟's typo below
+            },
+        ),
+    )
+    typo = ZHANG[:9] + "1" + ZHANG[10:]  # 3401041991…: one digit wrong, check digit now fails
+    swapped = LI[:12] + LI[13] + LI[12] + LI[14:]  # two digits swapped
+    outcome = run_pass(
+        factory,
+        civil,
+        run_id=raw_batch(
+            factory,
+            civil_job,
+            {
+                "m1": {"姓名": "张伟", "公民身份号码": typo},
+                "m2": {"姓名": "李 娜", "公民身份号码": swapped},
+                "m3": {
+                    "姓名": "赵六",
+                    "公民身份号码": ZHANG[:-2] + "9" + ZHANG[-1],
+                },  # a stranger's name: not linked
+            },
+        ),
+    )
+
+    assert outcome.rejected_rows == 3  # the rows stay refused until civil affairs corrects them
+    with factory() as session:
+        links = {link.source_key: link for link in session.scalars(select(BaseLink))}
+        governed = session.get(GovernancePass, outcome.pass_id)
+    assert set(links) == {"m1", "m2"} and governed is not None and governed.linked_rows == 2
+    assert (links["m1"].key, links["m1"].written_key) == (ZHANG, typo)
+    assert links["m2"].key == LI and links["m1"].probability >= 0.9
+    # governing the batch again replaces its links rather than adding more
+    run_pass(factory, civil)
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(BaseLink)) == 2
+
+
+@given(st.integers(0, 16), st.integers(1, 9))
+def test_the_true_number_is_among_those_near_a_mistyped_one(position: int, shift: int) -> None:
+    wrong = ZHANG[:position] + str((int(ZHANG[position]) + shift) % 10) + ZHANG[position + 1 :]
+    near = nearby_numbers(wrong)
+    assert ZHANG in near and wrong not in near
+    assert all(n[-1] == ZHANG[-1] and len(n) == 18 for n in near)

@@ -319,6 +319,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "conflict.open": ("未解决", "Open"),
     "conflict.resolved": ("已一致", "Resolved"),
     "conflict.all": ("全部", "All"),
+    "gov.links": ("概率匹配关联", "Probabilistic links"),
+    "gov.links_hint": (
+        "这些记录的身份证号有误,按姓名、出生日期与号码相近程度匹配到本人,供来源部门更正。",
+        "Rows whose ID number is wrong, matched to this person on name, birth date and a near number: "
+        "for their department to correct.",
+    ),
+    "gov.written_key": ("原填号码", "Number as written"),
+    "gov.probability": ("匹配概率", "Match probability"),
     "problem_text.completeness": (
         "{subject}:{affected} 行缺少值",
         "{subject}: {affected} row(s) without a value",

@@ -117,6 +117,7 @@ class GovernancePass(Base):
     changed_values: Mapped[int] = mapped_column(BigInteger, default=0)
     fused_records: Mapped[int] = mapped_column(BigInteger, default=0)
     conflicts_opened: Mapped[int] = mapped_column(BigInteger, default=0)
+    linked_rows: Mapped[int] = mapped_column(BigInteger, default=0)  # broken keys matched probabilistically
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
@@ -218,6 +219,30 @@ class BaseClaim(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONText())
     batch_id: Mapped[int] = mapped_column(Integer)
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BaseLink(Base):
+    """A row whose key is broken, linked to a base record by probabilistic matching: a suggestion for its
+    department to correct the row (the row stays rejected until it does), and a lead for the base record."""
+
+    __tablename__ = "base_links"
+    __table_args__ = (
+        UniqueConstraint("job_id", "source_key", "base"),
+        Index("ix_base_links_key", "base", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base: Mapped[BaseKind] = mapped_column(str_enum(BaseKind))
+    key: Mapped[str] = mapped_column(KEY)
+    job_id: Mapped[int] = mapped_column(Integer)
+    source_key: Mapped[str] = mapped_column(String(200))
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_resources.id", ondelete="CASCADE"), index=True
+    )
+    pass_id: Mapped[int] = mapped_column(ForeignKey("gov_passes.id", ondelete="CASCADE"), index=True)
+    written_key: Mapped[str] = mapped_column(String(200))  # the broken number as the department wrote it
+    probability: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Conflict(Base):

@@ -9,7 +9,7 @@ error. Re-running a pass over the same rows gives the same result, so a retried 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,10 +19,12 @@ from zhongtai.core.bulk import as_json
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import Invalid, NotFound
 from zhongtai.core.types import utcnow
+from zhongtai.governance.elements import Rejected, calendar_date, person_name
 from zhongtai.governance.fusion import KEY_KIND, Fuser, FusionStats, SourceSpec, claim_rows
-from zhongtai.governance.models import GovernancePass, PassStatus
+from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
+from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
 from zhongtai.governance.repository import GovernanceRepository
-from zhongtai.governance.rules import RULES, Outcome, RuleEngine
+from zhongtai.governance.rules import RULES, Outcome, RuleEngine, missing
 
 log = logging.getLogger("zhongtai.governance")
 PAGE = 20_000
@@ -130,13 +132,15 @@ def _govern(
     department = repo.department_code(resource.provider_department_id)
     specs = {s.id: SourceSpec.of(s, department) for s in repo.base_sources(resource.id)}
     stats = FusionStats()
+    unkeyed: list[Unkeyed] = []
     if engine.has_unique:
         _hold_unique(repo, engine, resource.id, job_ids, run_id)
     for job_id in job_ids:
-        _govern_job(repo, engine, governed, job_id, run_id, specs, stats, progress)
+        _govern_job(repo, engine, governed, job_id, run_id, specs, stats, unkeyed, progress)
     if run_id is None or _run_removed_rows(repo, run_id):
         repo.drop_clean_without_raw(job_ids)
     _fuse(repo, stats, moment)
+    governed.linked_rows = _link_unkeyed(repo, governed, job_ids, run_id, unkeyed)
     governed.fused_records = stats.records_written
     governed.conflicts_opened = stats.conflicts_opened
     governed.status = PassStatus.SUCCEEDED
@@ -173,8 +177,10 @@ def _govern_job(
     run_id: int | None,
     specs: dict[int, SourceSpec],
     stats: FusionStats,
+    unkeyed: list[Unkeyed],
     progress: Progress | None,
 ) -> None:
+    person_specs = [spec for spec in specs.values() if spec.base is BaseKind.PERSON]
     after = ""
     while True:
         rows = repo.raw_rows(job_id, run_id, after, PAGE)
@@ -183,6 +189,7 @@ def _govern_job(
         after = rows[-1].source_key
         outcome = engine.apply(rows)
         _store(repo, governed, job_id, outcome)
+        unkeyed.extend(_unkeyed(job_id, outcome, person_specs))
         for spec in specs.values():
             trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
             repo.write_claims(claim_rows(spec, outcome.kept, governed.started_at, stats, trusted))
@@ -192,6 +199,69 @@ def _govern_job(
         governed.changed_values += outcome.changed_values
         if progress is not None:
             progress(governed.raw_rows)
+
+
+def _unkeyed(job_id: int, outcome: Outcome, specs: list[SourceSpec]) -> Iterator[Unkeyed]:
+    """Refused rows whose person key is present but broken: candidates for probabilistic matching."""
+    for spec in specs:
+        for refusal in outcome.refused:
+            value = refusal.row.data.get(spec.key_item)
+            if refusal.item != spec.key_item or missing(value):
+                continue
+            data = refusal.row.data
+            yield Unkeyed(
+                ref=f"{job_id}\t{refusal.row.source_key}",
+                id_text=str(value),
+                name=_attempt(person_name, data.get(spec.attributes.get("name", ""))),
+                birth_date=_attempt(calendar_date, data.get(spec.attributes.get("birth_date", ""))),
+            )
+
+
+def _attempt(standardize: Callable[[str], str], value: object) -> str | None:
+    if missing(value):
+        return None
+    try:
+        return standardize(str(value))
+    except Rejected:
+        return None
+
+
+def _link_unkeyed(
+    repo: GovernanceRepository,
+    governed: GovernancePass,
+    job_ids: list[int],
+    run_id: int | None,
+    unkeyed: list[Unkeyed],
+) -> int:
+    """Link broken-key rows to their probable person; earlier links of the rows governed now are replaced."""
+    repo.drop_links(job_ids, run_id)
+    if not unkeyed:
+        return 0
+    near = sorted({key for row in unkeyed for key in nearby_numbers(row.id_text)})
+    states = repo.record_states(BaseKind.PERSON, near)
+    candidates = {
+        key: Candidate(key, state.data.get("name"), state.data.get("birth_date"))
+        for key, state in states.items()
+    }
+    written = {row.ref: row.id_text for row in unkeyed}
+    matches = match(unkeyed, candidates)
+    repo.add_links(
+        [
+            {
+                "base": BaseKind.PERSON.value,
+                "key": found.key,
+                "job_id": int(found.ref.split("\t", 1)[0]),
+                "source_key": found.ref.split("\t", 1)[1],
+                "resource_id": governed.resource_id,
+                "pass_id": governed.id,
+                "written_key": written[found.ref][:200],
+                "probability": round(found.probability, 6),
+                "created_at": governed.started_at,
+            }
+            for found in matches
+        ]
+    )
+    return len(matches)
 
 
 def _store(repo: GovernanceRepository, governed: GovernancePass, job_id: int, outcome: Outcome) -> None:

@@ -18,6 +18,7 @@ from zhongtai.governance.models import (
     BaseClaim,
     BaseHistory,
     BaseKind,
+    BaseLink,
     BaseRecord,
     BaseSource,
     CleanRecord,
@@ -350,6 +351,26 @@ class GovernanceRepository:
     def count_records(self) -> dict[str, int]:
         query = select(BaseRecord.base, func.count()).group_by(BaseRecord.base)
         return {str(base): int(count) for base, count in self.session.execute(query)}
+
+    # --- probabilistic links -------------------------------------------------------------------------
+
+    def drop_links(self, job_ids: list[int], batch_id: int | None) -> None:
+        """Links of the rows a pass governs again (the whole jobs, or one batch of them)."""
+        query = delete(BaseLink).where(BaseLink.job_id.in_(job_ids))
+        if batch_id is not None:
+            batch_rows = select(RawRecord.source_key).where(
+                RawRecord.job_id == BaseLink.job_id, RawRecord.batch_id == batch_id
+            )
+            query = query.where(BaseLink.source_key.in_(batch_rows.scalar_subquery()))
+        self.session.execute(query)
+
+    def add_links(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(BaseLink), rows)
+
+    def links_to(self, base: BaseKind, key: str) -> list[BaseLink]:
+        query = select(BaseLink).where(BaseLink.base == base, BaseLink.key == key)
+        return list(self.session.scalars(query.order_by(BaseLink.id)))
 
     # --- conflicts ---------------------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ class PassRead(BaseModel):
     changed_values: int
     fused_records: int
     conflicts_opened: int
+    linked_rows: int
     started_at: datetime
     finished_at: datetime | None
     error: str | None
@@ -215,8 +216,20 @@ class BaseRecordRead(BaseModel):
     valid_from: datetime | None = None
 
 
+class LinkRead(BaseModel):
+    """A row with a broken key that probabilistic matching attributes to this record."""
+
+    department: str
+    resource: str
+    source_key: str
+    written_key: str
+    probability: float
+    pass_id: int
+
+
 class BaseRecordDetail(BaseRecordRead):
     claims: list[ClaimRead]
+    links: list[LinkRead]
     conflicts: list[ConflictRead]
     history: list[HistoryRead]
 

@@ -23,6 +23,7 @@ from zhongtai.governance.lifecycle import department_actions, record_step
 from zhongtai.governance.lookups import BaseLookup, standard_key
 from zhongtai.governance.models import (
     BaseKind,
+    BaseLink,
     BaseSource,
     Conflict,
     DataElement,
@@ -49,6 +50,7 @@ from zhongtai.governance.schemas import (
     GovernanceRejectPage,
     GovernanceRejectRead,
     HistoryRead,
+    LinkRead,
     PassRead,
     ProblemEventRead,
     ProblemPage,
@@ -374,7 +376,20 @@ def base_detail(
             for c in repo.claims_of(base, canonical)
         ],
         conflicts=[conflict_read(c) for c in repo.conflicts_of(base, canonical)],
+        links=[_link_read(repo, link) for link in repo.links_to(base, canonical)],
         history=[HistoryRead.model_validate(h, from_attributes=True) for h in repo.history(base, canonical)],
+    )
+
+
+def _link_read(repo: GovernanceRepository, link: BaseLink) -> LinkRead:
+    resource = repo.resource_by_id(link.resource_id)
+    return LinkRead(
+        department=repo.department_code(resource.provider_department_id),
+        resource=resource.code,
+        source_key=link.source_key,
+        written_key=link.written_key,
+        probability=link.probability,
+        pass_id=link.pass_id,
     )
 
 
