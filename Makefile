@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean bench
+.PHONY: demo test lint typecheck serve lock clean bench bench-govern
 
 PERSONS ?= 100000
 ROWS ?= 1000000
@@ -39,6 +39,13 @@ test: $(STAMP) lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --rows $(ROWS) --backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
+		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
+
+LOOKUP_ROWS ?= 10000000
+
+bench-govern: $(STAMP)
+	$(BIN)/python bench/govern.py --rows $(ROWS) --lookup-rows $(LOOKUP_ROWS) \
+		--backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
 		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
 
 lock: $(BIN)/python

@@ -10,8 +10,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
+from tests.governance.helpers import PERSON_ITEMS, PERSON_RULES
 from zhongtai.governance import elements
 from zhongtai.governance.elements import KINDS, Rejected
+from zhongtai.governance.rules import RULES, RawRow, RuleEngine
 
 FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 DISTRICTS = ["340104", "340111", "110105", "440305", "340101"]  # 340101: abolished, still on old cards
@@ -211,3 +213,40 @@ def test_any_text_is_standardized_to_a_fixed_point_or_refused_with_a_reason(kind
         assert exc.reason
         return
     assert standardize(canonical) == canonical
+
+
+ANY_VALUE = st.one_of(
+    st.none(), st.text(max_size=30), st.integers(), st.sampled_from(["男", "340104900101001", "20200230"])
+)
+ROWS = st.lists(
+    st.fixed_dictionaries(
+        {item: ANY_VALUE for item in ["姓名", "公民身份号码", "性别", "出生日期", "联系电话"]}
+    ),
+    max_size=30,
+)
+
+
+def person_engine() -> RuleEngine:
+    kinds = {
+        "DE00001": "person_name",
+        "DE00002": "id_number",
+        "DE00003": "gender",
+        "DE00005": "date",
+        "DE00007": "phone",
+    }
+    elements = {item["name"]: item["data_element"] for item in PERSON_ITEMS}
+    return RuleEngine(RULES.validate_python(PERSON_RULES), 1, kinds, elements)
+
+
+@given(ROWS)
+def test_every_row_is_either_kept_or_refused_never_both_never_lost(rows: list[dict[str, object]]) -> None:
+    raw = [RawRow(1, f"{n:05d}", 1, data) for n, data in enumerate(rows)]
+    outcome = person_engine().apply(raw)
+    kept = {k.row.source_key for k in outcome.kept}
+    refused = {r.row.source_key for r in outcome.refused}
+    assert len(outcome.kept) + len(outcome.refused) == len(raw)
+    assert kept | refused == {r.source_key for r in raw} and not kept & refused
+    assert all(r.reason and r.rule_id for r in outcome.refused)
+    for k in outcome.kept:  # what was kept is canonical: governing it again changes nothing
+        again = person_engine().apply([RawRow(1, "again", 1, k.data)])
+        assert again.kept and again.kept[0].data == k.data and again.kept[0].changes is None

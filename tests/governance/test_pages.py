@@ -77,3 +77,5 @@ def test_the_bureau_reads_a_fused_person_with_provenance_conflict_and_history(
     assert login(client, "officer_b") == 303  # civil affairs takes part in the conflict and sees it
     assert ZHANG in client.get("/governance/conflicts").text
     assert client.get(f"/base/person/{ZHANG}").status_code == 403
+    assert login(client, "auditor") == 303  # audits access; the values themselves are not for the auditor
+    assert ZHANG not in client.get("/governance/conflicts").text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -235,7 +236,7 @@ def base_search(page: SignedInPage, session: DbSession, base: str = "", key: str
             kind = BaseKind(base)
         except ValueError:
             raise Invalid(f"no base database {base!r}", field="base") from None
-        return RedirectResponse(f"/base/{kind.value}/{key.strip()[:200]}", status_code=303)
+        return RedirectResponse(f"/base/{kind.value}/{quote(key.strip()[:200], safe='')}", status_code=303)
     return page.render(
         "gov_base_search.html",
         bases=list(BaseKind),

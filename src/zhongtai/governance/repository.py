@@ -393,7 +393,9 @@ class GovernanceRepository:
             query = query.where(Conflict.open.is_(True))
         if base is not None:
             query = query.where(Conflict.base == base)
-        if not principal.sees_all_departments:
+        # Conflicts quote the values departments hold: the bureau's governance staff see them all; anyone
+        # else, auditors included (minimum necessary), only those their own department takes part in.
+        if not (principal.is_operator or principal.is_platform_reviewer):
             query = query.where(
                 Conflict.departments.contains(f",{principal.department_code},", autoescape=True)
             )
