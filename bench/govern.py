@@ -530,11 +530,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2020)
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    results = [bench_govern(b, args.rows, args.pg_url, args.repeat, args.seed) for b in backends]
-    lookups = [bench_lookups(b, args.lookup_rows, args.pg_url, args.probes, args.seed) for b in backends]
+    results, lookups = [], []
+    for backend in backends:  # each figure printed as soon as it is known
+        results.append(bench_govern(backend, args.rows, args.pg_url, args.repeat, args.seed))
+        print(json.dumps(results[-1], ensure_ascii=False), flush=True)
+    for backend in backends:
+        lookups.append(bench_lookups(backend, args.lookup_rows, args.pg_url, args.probes, args.seed))
+        print(json.dumps(lookups[-1], ensure_ascii=False), flush=True)
     er = bench_er(args.rows, args.seed)
-    for result in [*results, *lookups, er]:
-        print(json.dumps(result, ensure_ascii=False))
+    print(json.dumps(er, ensure_ascii=False), flush=True)
     worst = min(results, key=lambda r: r["ratio"])
     print(
         json.dumps(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_import_of_a_broken_file_is_a_message(run, tmp_path: Path) -> None:  # t
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
-def test_ingestion_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]
+def test_ingestion_and_governance_from_the_command_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     built = run("demo", "--no-serve", "--seed", "5", "--persons", "400")
     assert built.returncode == 0, built.stderr
     jobs = run("ingest", "jobs")
@@ -110,3 +111,25 @@ def test_ingestion_from_the_command_line(run) -> None:  # type: ignore[no-untype
     missing = run("ingest", "run", "NO-SUCH-JOB")
     assert missing.returncode == 2 and "no ingestion job 'NO-SUCH-JOB'" in missing.stderr
     assert "Traceback" not in missing.stderr
+    # the demo governed what it gathered: quality per department, rules, passes and base lookups
+    quality = json.loads(run("governance", "quality", "--json").stdout)
+    assert {d["department"] for d in quality["departments"]} >= {"GAJ", "MZJ", "RSJ", "WJW"}
+    registry = next(q["resource"] for q in quality["resources"] if q["resource_name"] == "常住人口基本信息")
+    rules = json.loads(run("governance", "rules", registry).stdout)
+    assert rules["version"] == 1 and any(r["kind"] == "unique" for r in rules["rules"])
+    applied = run("governance", "apply", registry)
+    assert applied.returncode == 0 and re.search(
+        r"(\d[\d,]*) raw = [\d,]+ clean \+ [\d,]+ rejected", applied.stdout
+    )
+    broken = tmp_path / "rules.json"
+    broken.write_text('[{"id": "x", "kind": "standardize", "item": "不存在的项"}]', encoding="utf-8")
+    refused = run("governance", "rules", registry, "--set", str(broken))
+    assert refused.returncode != 0 and "不存在的项" in refused.stderr and "Traceback" not in refused.stderr
+    with sqlite3.connect(tmp_path / "sources" / "gaj_rkxt.db") as connection:
+        number = next(n for (n,) in connection.execute("SELECT gmsfhm FROM t_rk_jbxx") if len(n) == 18)
+    found = run("base", "lookup", "person", number.lower())
+    assert found.returncode == 0, found.stderr
+    record = json.loads(found.stdout)
+    assert record["key"] == number.upper() and record["provenance"]["name"]["department"] == "GAJ"
+    absent = run("base", "lookup", "person", "123")
+    assert absent.returncode == 1 and "no person record" in absent.stderr

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
@@ -26,6 +26,7 @@ from zhongtai.governance.models import (
 )
 from zhongtai.governance.pipeline import run_pass
 from zhongtai.governance.repository import GovernanceRepository
+from zhongtai.ingest.models import RawRecord
 
 ZHANG = "340104199001010017"  # valid, male
 LI = "34010419851231048X"  # valid, female
@@ -228,3 +229,43 @@ def test_the_true_number_is_among_those_near_a_mistyped_one(position: int, shift
     near = nearby_numbers(wrong)
     assert ZHANG in near and wrong not in near
     assert all(n[-1] == ZHANG[-1] and len(n) == 18 for n in near)
+
+
+def test_a_row_that_is_refused_later_withdraws_its_claim(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    police, police_job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    civil, civil_job = person_source(factory, settings, "MZJ", "MZJ-HY", priority=2)
+    run_pass(
+        factory, police, run_id=raw_batch(factory, police_job, {"p": {"姓名": "张伟", "公民身份号码": ZHANG}})
+    )
+    run_pass(
+        factory,
+        civil,
+        run_id=raw_batch(
+            factory,
+            civil_job,
+            {
+                "m": {"姓名": "张伟", "公民身份号码": ZHANG, "联系电话": "13900001111"},
+                "n": {"姓名": "李娜", "公民身份号码": LI},
+            },
+        ),
+    )
+    # civil affairs' rows change: one now fails its rules, the other is gone from the source (full mode)
+    run_pass(
+        factory, civil, run_id=raw_batch(factory, civil_job, {"m": {"姓名": "张伟2", "公民身份号码": ZHANG}})
+    )
+    with factory() as session:
+        session.execute(delete(RawRecord).where(RawRecord.source_key == "n"))
+        session.commit()
+    run_pass(factory, civil)
+
+    with factory() as session:
+        repo = GovernanceRepository(session)
+        zhang = repo.record(BaseKind.PERSON, ZHANG)
+        assert zhang is not None and "phone" not in zhang.data  # civil affairs no longer vouches for it
+        assert [c.source_id for c in repo.claims_of(BaseKind.PERSON, ZHANG)] == [
+            zhang.provenance["name"]["source"]
+        ]
+        assert repo.record(BaseKind.PERSON, LI) is None  # no source claims her any more
+        assert [h.data["name"] for h in repo.history(BaseKind.PERSON, LI)] == ["李娜"]  # what it said is kept

@@ -90,7 +90,11 @@ class FusionStats:
     claims: int = 0
     records_written: int = 0
     conflicts_opened: int = 0
-    keys: dict[BaseKind, set[str]] = field(default_factory=dict)
+    keys: dict[BaseKind, set[str]] = field(default_factory=dict)  # base records to fuse again
+
+    def add(self, touched: Iterable[tuple[str, str]]) -> None:
+        for base, key in touched:
+            self.keys.setdefault(BaseKind(base), set()).add(key)
 
 
 def claim_rows(
@@ -117,7 +121,16 @@ def claim_rows(
                 continue
         values = {a: data[i] for a, i in pairs if not missing(data.get(i))}
         values.update(spec.constants)
-        claims[key] = (spec.base.value, key, spec.id, as_json(values), row.row.batch_id, moment)
+        claims[key] = (
+            spec.base.value,
+            key,
+            spec.id,
+            row.row.job_id,
+            row.row.source_key,
+            as_json(values),
+            row.row.batch_id,
+            moment,
+        )
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(claims)
     return list(claims.values())
@@ -143,9 +156,15 @@ class Fuser:
         history: list[dict[str, Any]] = []
         new_conflicts: list[dict[str, Any]] = []
         for key in keys:
-            data, provenance, disputes = self._resolve(claims.get(key, []))
-            self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
             before = current.get(key)
+            if key not in claims:  # every source withdrew: the record ends, its last version kept
+                self._track_conflicts(base, key, {}, conflicts, new_conflicts)
+                if before is not None:
+                    history.append(_superseded(base, key, before, self.moment))
+                    self.repo.drop_record(base, key)
+                continue
+            data, provenance, disputes = self._resolve(claims[key])
+            self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
             if before is not None and before.data == data:
                 if before.provenance != provenance:  # same values, fresher sources: no new version
                     records.append(_record(base, key, data, provenance, before.version, before.valid_from))

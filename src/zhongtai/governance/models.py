@@ -209,13 +209,16 @@ class BaseHistory(Base):
 
 
 class BaseClaim(Base):
-    """What one source last said about one base record."""
+    """What one source last said about one base record, and the clean row that said it (so the claim is
+    withdrawn when that row is refused or leaves the source)."""
 
     __tablename__ = "base_claims"
 
     base: Mapped[BaseKind] = mapped_column(str_enum(BaseKind), primary_key=True)
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
     source_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(Integer)
+    source_key: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSONText())
     batch_id: Mapped[int] = mapped_column(Integer)
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -139,6 +139,8 @@ def _govern(
         _govern_job(repo, engine, governed, job_id, run_id, specs, stats, unkeyed, progress)
     if run_id is None or _run_removed_rows(repo, run_id):
         repo.drop_clean_without_raw(job_ids)
+        if specs:
+            stats.add(repo.withdraw_claims_without_raw(list(specs), job_ids))
     _fuse(repo, stats, moment)
     governed.linked_rows = _link_unkeyed(repo, governed, job_ids, run_id, unkeyed)
     governed.fused_records = stats.records_written
@@ -189,6 +191,9 @@ def _govern_job(
         after = rows[-1].source_key
         outcome = engine.apply(rows)
         _store(repo, governed, job_id, outcome)
+        if specs and outcome.refused:
+            refused = [refusal.row.source_key for refusal in outcome.refused]
+            stats.add(repo.withdraw_claims(list(specs), job_id, refused))
         unkeyed.extend(_unkeyed(job_id, outcome, person_specs))
         for spec in specs.values():
             trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
@@ -305,7 +310,7 @@ def _shown(value: object) -> str | None:
 def _fuse(repo: GovernanceRepository, stats: FusionStats, moment: datetime) -> None:
     if not stats.keys:
         return
-    repo.lock_fusion()
+    repo.prepare_fusion(stats.claims)
     labels = repo.source_labels()
     specs = {s.id: SourceSpec.of(s, labels[s.id][0]) for s in repo.base_sources()}
     fuser = Fuser(repo, specs, moment)

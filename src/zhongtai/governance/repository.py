@@ -44,7 +44,7 @@ CLEAN_COLUMNS = [
     "data",
     "changes",
 ]
-CLAIM_COLUMNS = ["base", "key", "source_id", "data", "batch_id", "observed_at"]
+CLAIM_COLUMNS = ["base", "key", "source_id", "job_id", "source_key", "data", "batch_id", "observed_at"]
 RECORD_COLUMNS = ["base", "key", "data", "provenance", "version", "valid_from"]
 
 
@@ -69,6 +69,7 @@ _records = BaseRecord.__table__
 LOOKUP = select(type_coerce(_records.c.data, Text()), type_coerce(_records.c.provenance, Text())).where(
     _records.c.base == bindparam("base"), _records.c.key == bindparam("key")
 )
+ANALYZE_AFTER = 10_000  # claims written by a pass before fusion refreshes the statistics
 CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
 
 
@@ -262,17 +263,55 @@ class GovernanceRepository:
 
     # --- base databases ----------------------------------------------------------------------------
 
-    def lock_fusion(self) -> None:
+    def prepare_fusion(self, written: int) -> None:
         """Serialize fusion across workers until commit, so the last pass to fuse a key sees every
-        committed claim. (SQLite needs nothing: the pass already holds the database's write lock.)"""
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
+        committed claim (SQLite needs nothing: the pass already holds the database's write lock). After
+        a big load, refresh the planner's statistics first: tables it believes empty get sequential
+        scans for every key lookup."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
+        if written >= ANALYZE_AFTER:
+            self.session.execute(text("ANALYZE base_claims, base_records, gov_conflicts"))
 
     def write_claims(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (base, key, source_id, data, batch_id, observed_at)."""
+        """Rows of (base, key, source_id, job_id, source_key, data, batch_id, observed_at)."""
         bulk_upsert(
             self.session.connection(), "base_claims", CLAIM_COLUMNS, ["base", "key", "source_id"], rows
         )
+
+    def withdraw_claims(
+        self, source_ids: list[int], job_id: int, source_keys: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        """Drop the claims these rows made (they were refused); returns the (base, key) they were about."""
+        withdrawn: list[tuple[str, str]] = []
+        for part in chunks(source_keys):
+            query = (
+                delete(BaseClaim)
+                .where(
+                    BaseClaim.source_id.in_(source_ids),
+                    BaseClaim.job_id == job_id,
+                    BaseClaim.source_key.in_(part),
+                )
+                .returning(BaseClaim.base, BaseClaim.key)
+            )
+            withdrawn.extend((str(base), key) for base, key in self.session.execute(query))
+        return withdrawn
+
+    def withdraw_claims_without_raw(self, source_ids: list[int], job_ids: list[int]) -> list[tuple[str, str]]:
+        """Drop the claims of rows gone from the raw zone (removed at the source by a full-mode batch)."""
+        gone = ~exists().where(
+            RawRecord.job_id == BaseClaim.job_id, RawRecord.source_key == BaseClaim.source_key
+        )
+        query = (
+            delete(BaseClaim)
+            .where(BaseClaim.source_id.in_(source_ids), BaseClaim.job_id.in_(job_ids), gone)
+            .returning(BaseClaim.base, BaseClaim.key)
+        )
+        return [(str(base), key) for base, key in self.session.execute(query)]
+
+    def drop_record(self, base: BaseKind, key: str) -> None:
+        self.session.execute(delete(BaseRecord).where(BaseRecord.base == base, BaseRecord.key == key))
 
     def claims(self, base: BaseKind, keys: Sequence[str]) -> dict[str, list[ClaimRow]]:
         """Every source's claim on each key, as plain rows (no ORM objects: fusion reads millions)."""

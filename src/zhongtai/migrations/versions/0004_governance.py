@@ -70,6 +70,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("source_key", sa.String(length=200), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
