@@ -27,10 +27,8 @@ import random
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from support import platform_database  # bench/support.py, beside this script
 
 from zhongtai.catalog.schemas import ResourceCreate
 from zhongtai.catalog.service import create_resource, transition
@@ -490,27 +489,6 @@ def fill_persons(url: str, rows: int) -> Any:
             connection.execute(text("ANALYZE base_records"))
         engine.dispose()
     return number
-
-
-@contextmanager
-def platform_database(backend: str, pg_url: str | None, folder: Path, attempt: int) -> Iterator[str]:
-    if backend == "sqlite":
-        path = folder / f"platform-{attempt}.db"
-        yield f"sqlite:///{path}"
-        for leftover in folder.glob(f"platform-{attempt}.db*"):
-            leftover.unlink()
-        return
-    assert pg_url, "--pg-url is needed for the PostgreSQL backend"
-    name = f"zt_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

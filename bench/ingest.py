@@ -20,15 +20,13 @@ import json
 import sqlite3
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import platform_database  # bench/support.py, beside this script
 
 from zhongtai.catalog.schemas import ResourceCreate
 from zhongtai.catalog.service import create_resource, transition
@@ -249,27 +247,6 @@ def bench(backend: str, rows: int, pg_url: str | None, repeat: int) -> dict[str,
         "floor_rows_per_s": round(rows / floor_seconds),
         "ratio": round(floor_seconds / seconds, 3),
     }
-
-
-@contextmanager
-def platform_database(backend: str, pg_url: str | None, data_dir: Path, attempt: int) -> Iterator[str]:
-    if backend == "sqlite":
-        path = data_dir / f"platform-{attempt}.db"
-        yield f"sqlite:///{path}"
-        for leftover in data_dir.glob(f"platform-{attempt}.db*"):
-            leftover.unlink()
-        return
-    assert pg_url, "--pg-url is needed for the PostgreSQL backend"
-    name = f"zt_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

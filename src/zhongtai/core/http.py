@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from zhongtai.core.errors import Forbidden, Unauthenticated
 from zhongtai.core.identity.models import Role
 from zhongtai.core.identity.service import principal_from_token
+from zhongtai.core.jobs import JobContext
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 
@@ -65,6 +66,15 @@ def api_principal(request: Request, session: DbSession, settings: AppSettings) -
 
 
 ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+def job_context(request: Request) -> JobContext:
+    """The background queue built at start-up (domains enqueue through it after their commit)."""
+    context: JobContext = request.app.state.jobs
+    return context
+
+
+Jobs = Annotated[JobContext, Depends(job_context)]
 
 
 def require_api_roles(*roles: Role) -> Callable[[Principal], Principal]:

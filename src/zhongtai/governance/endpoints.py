@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from zhongtai.core.http import ApiPrincipal, DbSession, RowId
-from zhongtai.core.jobs import JobContext
+from zhongtai.core.http import ApiPrincipal, DbSession, Jobs, RowId
 from zhongtai.governance import service
 from zhongtai.governance.models import BaseKind, ProblemStatus
 from zhongtai.governance.schemas import (
@@ -38,14 +37,6 @@ from zhongtai.governance.tasks import enqueue_apply, enqueue_measure
 router = APIRouter(prefix="/api/v1", tags=["governance"])
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-def job_context(request: Request) -> JobContext:
-    context: JobContext = request.app.state.jobs
-    return context
-
-
-Jobs = Annotated[JobContext, Depends(job_context)]
 
 
 @router.get("/governance/elements", response_model=list[ElementRead])

@@ -13,8 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from zhongtai.core.errors import Invalid
-from zhongtai.core.http import DbSession, RowId
-from zhongtai.core.jobs import JobContext
+from zhongtai.core.http import DbSession, RowId, job_context
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 from zhongtai.governance import auth, service
 from zhongtai.governance.elements import KINDS
@@ -38,11 +37,6 @@ def chart(values: list[float], width: int = 320, height: int = 60, top: float = 
     return " ".join(
         f"{i * step:.1f},{height - max(0.0, min(top, v)) / top * height:.1f}" for i, v in enumerate(values)
     )
-
-
-def _jobs(request: Request) -> JobContext:
-    context: JobContext = request.app.state.jobs
-    return context
 
 
 @router.get("/governance")
@@ -151,7 +145,7 @@ def apply_now(page: SignedInPage, form: Form, session: DbSession, request: Reque
     assert page.principal is not None
     resource = service.governed_resource(session, page.principal, code, write=True)
     session.commit()  # jobs are sent only after the request's own changes are committed
-    enqueue_apply(_jobs(request), resource.code, None, "manual", page.principal.username)
+    enqueue_apply(job_context(request), resource.code, None, "manual", page.principal.username)
     return RedirectResponse(f"/catalog/{code}/governance", status_code=303)
 
 
@@ -161,7 +155,7 @@ def measure_now(page: SignedInPage, form: Form, session: DbSession, request: Req
     assert page.principal is not None
     resource = service.governed_resource(session, page.principal, code, write=True)
     session.commit()
-    enqueue_measure(_jobs(request), resource.code)
+    enqueue_measure(job_context(request), resource.code)
     return RedirectResponse(f"/catalog/{code}/governance", status_code=303)
 
 
@@ -217,7 +211,7 @@ def step_problem(
     _, resource_code = service.step_problem(session, page.principal, problem_id, step)
     session.commit()
     if step.action == "fix":
-        enqueue_measure(_jobs(request), resource_code)  # the platform's re-check
+        enqueue_measure(job_context(request), resource_code)  # the platform's re-check
     return RedirectResponse("/governance/problems", status_code=303)
 
 

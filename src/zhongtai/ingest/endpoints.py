@@ -7,11 +7,10 @@ import uuid
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from zhongtai.core.errors import Conflict, Invalid
-from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId
-from zhongtai.core.jobs import JobContext
+from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, Jobs, RowId
 from zhongtai.ingest import service
 from zhongtai.ingest.models import SourceKind
 from zhongtai.ingest.repository import IngestRepository
@@ -34,14 +33,6 @@ from zhongtai.ingest.tasks import ProgressBoard, enqueue_run
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
 UPLOAD_PATH = re.compile(r"/api/v1/ingest/sources/[^/]+/files")
 SAFE_FILE_NAME = re.compile(r"[^/\\\x00]{1,200}")
-
-
-def job_context(request: Request) -> JobContext:
-    context: JobContext = request.app.state.jobs
-    return context
-
-
-Jobs = Annotated[JobContext, Depends(job_context)]
 
 
 @router.get("/ingest/sources", response_model=list[SourceRead])

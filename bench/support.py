@@ -1,0 +1,32 @@
+"""What the benchmarks share: a fresh platform database per attempt, on SQLite or a PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+@contextmanager
+def platform_database(backend: str, pg_url: str | None, folder: Path, attempt: int) -> Iterator[str]:
+    if backend == "sqlite":
+        path = folder / f"platform-{attempt}.db"
+        yield f"sqlite:///{path}"
+        for leftover in folder.glob(f"platform-{attempt}.db*"):
+            leftover.unlink()
+        return
+    assert pg_url, "--pg-url is needed for the PostgreSQL backend"
+    name = f"zt_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
