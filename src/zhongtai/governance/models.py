@@ -213,6 +213,8 @@ class BaseClaim(Base):
     withdrawn when that row is refused or leaves the source)."""
 
     __tablename__ = "base_claims"
+    # Finds the claims of rows a pass refuses or the source removed.
+    __table_args__ = (Index("ix_base_claims_row", "job_id", "source_key"),)
 
     base: Mapped[BaseKind] = mapped_column(str_enum(BaseKind), primary_key=True)
     key: Mapped[str] = mapped_column(KEY, primary_key=True)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, delete, exists, func, insert, select, text, type_coerce
+from sqlalchemy import String, Text, any_, bindparam, delete, exists, func, insert, select, text, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import InformationItem, Resource
@@ -81,6 +82,14 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 class GovernanceRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def _among(self, column: Any, values: Sequence[str]) -> Any:
+        """``column IN values``; on PostgreSQL one array parameter (``= ANY``), so a list of thousands of
+        keys is neither thousands of placeholders to parse nor a plan per list length."""
+        if self.postgres:
+            return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
+        return column.in_(values)
 
     # --- definitions ------------------------------------------------------------------------------
 
@@ -175,7 +184,9 @@ class GovernanceRepository:
     def drop_clean(self, job_id: int, keys: Sequence[str]) -> None:
         for part in chunks(keys):
             self.session.execute(
-                delete(CleanRecord).where(CleanRecord.job_id == job_id, CleanRecord.source_key.in_(part))
+                delete(CleanRecord).where(
+                    CleanRecord.job_id == job_id, self._among(CleanRecord.source_key, part)
+                )
             )
 
     def drop_clean_without_raw(self, job_ids: list[int]) -> int:
@@ -268,7 +279,7 @@ class GovernanceRepository:
         committed claim (SQLite needs nothing: the pass already holds the database's write lock). After
         a big load, refresh the planner's statistics first: tables it believes empty get sequential
         scans for every key lookup."""
-        if self.session.get_bind().dialect.name != "postgresql":
+        if not self.postgres:
             return
         self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
         if written >= ANALYZE_AFTER:
@@ -291,7 +302,7 @@ class GovernanceRepository:
                 .where(
                     BaseClaim.source_id.in_(source_ids),
                     BaseClaim.job_id == job_id,
-                    BaseClaim.source_key.in_(part),
+                    self._among(BaseClaim.source_key, part),
                 )
                 .returning(BaseClaim.base, BaseClaim.key)
             )
@@ -319,7 +330,7 @@ class GovernanceRepository:
         columns = (table.c.key, table.c.source_id, table.c.data, table.c.batch_id, table.c.observed_at)
         found: dict[str, list[ClaimRow]] = {}
         for part in chunks(keys):
-            query = select(*columns).where(table.c.base == base.value, table.c.key.in_(part))
+            query = select(*columns).where(table.c.base == base.value, self._among(table.c.key, part))
             for key, source_id, data, batch_id, observed_at in self.session.execute(query):
                 found.setdefault(key, []).append(ClaimRow(source_id, data, batch_id, observed_at))
         return found
@@ -330,7 +341,7 @@ class GovernanceRepository:
         columns = (table.c.key, table.c.data, table.c.provenance, table.c.version, table.c.valid_from)
         found: dict[str, RecordState] = {}
         for part in chunks(keys):
-            query = select(*columns).where(table.c.base == base.value, table.c.key.in_(part))
+            query = select(*columns).where(table.c.base == base.value, self._among(table.c.key, part))
             for key, data, provenance, version, valid_from in self.session.execute(query):
                 found[key] = RecordState(data, provenance, version, valid_from)
         return found
@@ -416,7 +427,7 @@ class GovernanceRepository:
     def conflicts_for(self, base: BaseKind, keys: Sequence[str]) -> dict[tuple[str, str], Conflict]:
         found: dict[tuple[str, str], Conflict] = {}
         for part in chunks(keys):
-            query = select(Conflict).where(Conflict.base == base, Conflict.key.in_(part))
+            query = select(Conflict).where(Conflict.base == base, self._among(Conflict.key, part))
             found.update({(c.key, c.attribute): c for c in self.session.scalars(query)})
         return found
 

@@ -77,6 +77,9 @@ def upgrade() -> None:
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("base", "key", "source_id", name=op.f("pk_base_claims")),
     )
+    with op.batch_alter_table("base_claims", schema=None) as batch_op:
+        batch_op.create_index("ix_base_claims_row", ["job_id", "source_key"], unique=False)
+
     op.create_table(
         "base_history",
         sa.Column("id", sa.Integer(), nullable=False),
