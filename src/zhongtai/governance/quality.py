@@ -23,17 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import Resource, UpdateCycle
 from zhongtai.governance.elements import Rejected
 from zhongtai.governance.fusion import KEY_STANDARD
 from zhongtai.governance.lifecycle import record_step
-from zhongtai.governance.models import BaseClaim, BaseRecord, Problem, ProblemStatus, QualitySnapshot
+from zhongtai.governance.models import Problem, ProblemStatus, QualitySnapshot
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RULES, RuleEngine, UniqueRule, missing
-from zhongtai.ingest.models import Job, Run, RunStatus
 
 CYCLES = {
     UpdateCycle.REALTIME: timedelta(hours=1),
@@ -71,8 +69,8 @@ def measure(session: Session, resource: Resource, now: datetime) -> QualitySnaps
     repo = GovernanceRepository(session)
     items = [item.name for item in resource.items]
     scan = _scan(repo, resource)
-    consistency, disagreements = _consistency(session, repo, resource.id)
-    age = _age(session, resource.id, now)
+    consistency, disagreements = _consistency(repo, resource.id)
+    age = _age(repo, resource.id, now)
     cycle = CYCLES[resource.update_cycle]
     scores = {
         "completeness": _share(sum(scan.present[i] for i in items), scan.rows * len(items)),
@@ -165,21 +163,14 @@ def _identify(data: dict[str, Any], seen: dict[str, set[str]], keys: dict[str, A
             values.add(text)
 
 
-def _consistency(
-    session: Session, repo: GovernanceRepository, resource_id: int
-) -> tuple[float | None, dict[str, int]]:
+def _consistency(repo: GovernanceRepository, resource_id: int) -> tuple[float | None, dict[str, int]]:
     """Share of the resource's claims that agree with their fused records; disagreements per attribute."""
     sources = [s.id for s in repo.base_sources(resource_id)]
     if not sources:
         return None, {}
-    query = (
-        select(BaseClaim.data, BaseRecord.data)
-        .join(BaseRecord, (BaseRecord.base == BaseClaim.base) & (BaseRecord.key == BaseClaim.key))
-        .where(BaseClaim.source_id.in_(sources))
-    )
     total = agreeing = 0
     disagreements: Counter[str] = Counter()
-    for claim, fused in session.execute(query.execution_options(yield_per=20_000)):
+    for claim, fused in repo.claims_against_records(sources):
         total += 1
         differing = [a for a, v in claim.items() if str(fused.get(a)) != str(v)]
         disagreements.update(differing)
@@ -187,13 +178,8 @@ def _consistency(
     return (_share(agreeing, total) if total else None), dict(disagreements)
 
 
-def _age(session: Session, resource_id: int, now: datetime) -> timedelta | None:
-    query = (
-        select(func.max(Run.finished_at))
-        .join(Job, Job.id == Run.job_id)
-        .where(Job.resource_id == resource_id, Run.status == RunStatus.SUCCEEDED)
-    )
-    last = session.scalar(query)
+def _age(repo: GovernanceRepository, resource_id: int, now: datetime) -> timedelta | None:
+    last = repo.last_gathered(resource_id)
     return None if last is None else now - last
 
 

@@ -28,11 +28,12 @@ from zhongtai.governance.models import (
     GovernancePass,
     GovernanceReject,
     Problem,
+    ProblemEvent,
     QualitySnapshot,
     RuleSet,
 )
 from zhongtai.governance.rules import RawRow
-from zhongtai.ingest.models import Job, RawRecord, Run
+from zhongtai.ingest.models import Job, RawRecord, Run, RunStatus
 from zhongtai.orgs.models import Department
 
 CLEAN_COLUMNS = [
@@ -156,6 +157,17 @@ class GovernanceRepository:
         if resource_id is not None:
             query = query.where(BaseSource.resource_id == resource_id)
         return list(self.session.scalars(query))
+
+    def all_base_sources(self) -> list[BaseSource]:
+        """Every base source, enabled or not, by base and priority."""
+        query = select(BaseSource).order_by(BaseSource.base, BaseSource.priority, BaseSource.id)
+        return list(self.session.scalars(query))
+
+    def base_source(self, base: BaseKind, resource_id: int, key_item: str) -> BaseSource | None:
+        query = select(BaseSource).where(
+            BaseSource.base == base, BaseSource.resource_id == resource_id, BaseSource.key_item == key_item
+        )
+        return self.session.scalar(query)
 
     def governed_resource_ids(self) -> list[int]:
         """Resources with a rule set or feeding a base database."""
@@ -507,6 +519,31 @@ class GovernanceRepository:
         if not principal.sees_all_departments and problem.department_id != principal.department_id:
             return None
         return problem
+
+    def problem_events(self, problem_id: int) -> list[ProblemEvent]:
+        query = select(ProblemEvent).where(ProblemEvent.problem_id == problem_id).order_by(ProblemEvent.id)
+        return list(self.session.scalars(query))
+
+    def claims_against_records(
+        self, source_ids: list[int]
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """(claim values, fused values) for every claim of these sources, streamed."""
+        query = (
+            select(BaseClaim.data, BaseRecord.data)
+            .join(BaseRecord, (BaseRecord.base == BaseClaim.base) & (BaseRecord.key == BaseClaim.key))
+            .where(BaseClaim.source_id.in_(source_ids))
+        )
+        rows = self.session.execute(query.execution_options(yield_per=20_000))
+        return ((claim, fused) for claim, fused in rows)
+
+    def last_gathered(self, resource_id: int) -> datetime | None:
+        """When the resource's last successful ingestion batch finished."""
+        query = (
+            select(func.max(Run.finished_at))
+            .join(Job, Job.id == Run.job_id)
+            .where(Job.resource_id == resource_id, Run.status == RunStatus.SUCCEEDED)
+        )
+        return self.session.scalar(query)
 
     def problems_of(self, resource_id: int) -> list[Problem]:
         query = select(Problem).where(Problem.resource_id == resource_id)

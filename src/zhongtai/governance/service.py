@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import Resource
@@ -29,7 +28,6 @@ from zhongtai.governance.models import (
     DataElement,
     GovernancePass,
     Problem,
-    ProblemEvent,
     QualitySnapshot,
     RuleSet,
 )
@@ -286,9 +284,7 @@ def base_source_reads(session: Session) -> list[BaseSourceRead]:
             priorities=s.priorities,
             enabled=s.enabled,
         )
-        for s in session.scalars(
-            select(BaseSource).order_by(BaseSource.base, BaseSource.priority, BaseSource.id)
-        )
+        for s in repo.all_base_sources()
     ]
 
 
@@ -312,13 +308,7 @@ def save_base_source(session: Session, actor: Principal, data: BaseSourceWrite) 
     for item in [data.key_item, *data.attributes.values()]:
         if item not in items:
             raise Invalid(f"resource {resource.code} has no item {item!r}", field="attributes")
-    source = session.scalar(
-        select(BaseSource).where(
-            BaseSource.base == data.base,
-            BaseSource.resource_id == resource.id,
-            BaseSource.key_item == data.key_item,
-        )
-    )
+    source = repo.base_source(data.base, resource.id, data.key_item)
     if source is None:
         source = BaseSource(base=data.base, resource_id=resource.id, key_item=data.key_item)
         session.add(source)
@@ -458,8 +448,9 @@ def problem_read(session: Session, problem: Problem, actor: Principal, events: b
     resource = repo.resource_by_id(problem.resource_id)
     history = None
     if events:
-        query = select(ProblemEvent).where(ProblemEvent.problem_id == problem.id).order_by(ProblemEvent.id)
-        history = [ProblemEventRead.model_validate(e, from_attributes=True) for e in session.scalars(query)]
+        history = [
+            ProblemEventRead.model_validate(e, from_attributes=True) for e in repo.problem_events(problem.id)
+        ]
     actions = (
         department_actions(problem.status) if auth.may_work_problem(actor, problem.department_id) else []
     )
