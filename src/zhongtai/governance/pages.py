@@ -16,7 +16,7 @@ from zhongtai.core.errors import Invalid
 from zhongtai.core.http import DbSession, RowId, job_context
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 from zhongtai.governance import auth, service
-from zhongtai.governance.elements import KINDS
+from zhongtai.governance.elements import ETHNICITY_NAMES, GENDER_NAMES, KINDS, division_name
 from zhongtai.governance.fusion import ATTRIBUTES
 from zhongtai.governance.models import BaseKind, ProblemStatus
 from zhongtai.governance.repository import GovernanceRepository
@@ -26,16 +26,23 @@ from zhongtai.orgs.pages import validation_message
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+CODE_NAMES = {"gender": GENDER_NAMES, "ethnicity": ETHNICITY_NAMES}  # codes shown with their names
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-def chart(values: list[float], width: int = 320, height: int = 60, top: float = 100.0) -> str:
-    """SVG polyline points for a series on a 0..top scale (rendered without JavaScript)."""
+def chart(values: list[float], width: int = 320, height: int = 60) -> str:
+    """SVG polyline points for a series of scores (rendered without JavaScript). The scale runs from a
+    little under the lowest score to 100, so a move from 99.1 to 99.8 is visible; one measurement draws a
+    short flat line."""
     if not values:
         return ""
-    step = width / max(1, len(values) - 1)
+    series = values if len(values) > 1 else values * 2
+    low = max(0.0, min(series) - 5)
+    span = max(100.0 - low, 1.0)
+    step = width / (len(series) - 1)
     return " ".join(
-        f"{i * step:.1f},{height - max(0.0, min(top, v)) / top * height:.1f}" for i, v in enumerate(values)
+        f"{i * step:.1f},{height - (max(low, min(100.0, v)) - low) / span * height:.1f}"
+        for i, v in enumerate(series)
     )
 
 
@@ -245,4 +252,8 @@ def base_record(
 ) -> Response:
     assert page.principal is not None
     detail = service.base_detail(session, page.principal, base, key[:200], as_of)
-    return page.render("gov_base_record.html", r=detail, attributes=ATTRIBUTES[base], as_of=as_of)
+    labels = {a: division_name(str(v)) for a, v in detail.data.items() if a == "division_code"}
+    labels |= {a: CODE_NAMES[a].get(str(v)) for a, v in detail.data.items() if a in CODE_NAMES}
+    return page.render(
+        "gov_base_record.html", r=detail, attributes=ATTRIBUTES[base], as_of=as_of, labels=labels
+    )
