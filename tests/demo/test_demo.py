@@ -110,6 +110,7 @@ def test_demo_data_becomes_base_databases_with_quality_conflicts_and_problems(
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sources import build_demo_sources
     from zhongtai.governance import service
+    from zhongtai.governance.lookups import BaseLookup
     from zhongtai.governance.models import BaseKind, BaseRecord, Conflict, Problem
     from zhongtai.governance.pipeline import run_pass
     from zhongtai.governance.quality import measure
@@ -138,6 +139,17 @@ def test_demo_data_becomes_base_databases_with_quality_conflicts_and_problems(
         assert conflict is not None and conflict.departments.count(",") >= 3  # two departments or more
         record = session.get(BaseRecord, (BaseKind.PERSON, conflict.key))
         assert record is not None and record.provenance[conflict.attribute]["department"]
+        lookup = BaseLookup(session)
+        with sqlite3.connect(settings.resolved_sources_dir / "scjgj_qydj.db") as connection:
+            (credit_code,) = connection.execute("SELECT tyshxydm FROM qy_jbxx LIMIT 1").fetchone()
+        with sqlite3.connect(settings.resolved_sources_dir / "mzj_hydj.db") as connection:
+            (certificate,) = connection.execute("SELECT zsbh FROM hy_jhdj LIMIT 1").fetchone()
+        entity = lookup.entity(credit_code.lower())  # looked up in its canonical form
+        assert entity is not None and entity.provenance["name"]["department"] == "SCJGJ"
+        licence = lookup.license(credit_code)
+        assert licence is not None and licence.data["type"] == "营业执照"
+        marriage = lookup.license(certificate)
+        assert marriage is not None and marriage.data["type"] == "结婚证" and marriage.data["issuer"]
         gaj = GovernanceRepository(session).department("GAJ")
         assert gaj is not None
         problems = session.scalar(select(func.count()).where(Problem.department_id == gaj.id))
