@@ -14,16 +14,28 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+# One encoder for every call: json.dumps with options builds a new encoder each time.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 
 def as_json(value: Any) -> str | None:
     """The JSON text ``JSONText`` columns hold."""
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else _encode(value)
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):  # the text SQLAlchemy's DateTime keeps on SQLite, in UTC
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Datetimes as the text SQLAlchemy's DateTime keeps on SQLite (UTC); only their columns are touched."""
+    moments = [i for i, value in enumerate(rows[0]) if isinstance(value, datetime)]
+    if not moments:
+        return list(rows)
+    converted: list[Sequence[Any]] = []
+    for row in rows:
+        values = list(row)
+        for i in moments:
+            if isinstance(values[i], datetime):
+                values[i] = values[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        converted.append(values)
+    return converted
 
 
 def bulk_upsert(
@@ -46,7 +58,7 @@ def bulk_upsert(
         marks = ", ".join("?" for _ in columns)
         raw.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}",  # noqa: S608 - constants only
-            [[_sqlite_value(v) for v in row] for row in rows],
+            _sqlite_rows(rows),
         )
         return
     staging = f"bulk_{table}"

@@ -53,6 +53,10 @@ def str_enum(enum_class: type[enum.StrEnum], name: str | None = None) -> Enum:
     )
 
 
+# One encoder for every value: json.dumps with options builds a new encoder on each call.
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 class JSONText(TypeDecorator[Any]):
     """JSON kept as UTF-8 text on every backend.
 
@@ -65,7 +69,7 @@ class JSONText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return None if value is None else _compact_json(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)

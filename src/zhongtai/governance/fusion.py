@@ -182,12 +182,14 @@ class Fuser:
     def _resolve(
         self, claims: list[ClaimRow]
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        speaking = [claim for claim in claims if claim.source_id in self.specs]  # disabled sources are silent
+        if len(speaking) == 1:  # one source: its values, nothing to weigh or dispute
+            origin = self._origin(speaking[0])
+            return dict(speaking[0].data), dict.fromkeys(speaking[0].data, origin), {}
         best: dict[str, tuple[tuple[int, float, int], ClaimRow, Any]] = {}
         seen: dict[str, set[str]] = {}  # attribute -> distinct values said
-        for claim in claims:
-            spec = self.specs.get(claim.source_id)
-            if spec is None:
-                continue  # a source since disabled no longer speaks
+        for claim in speaking:
+            spec = self.specs[claim.source_id]
             recency = -claim.observed_at.timestamp()
             for attribute, value in claim.data.items():
                 order = (spec.rank(attribute), recency, claim.source_id)
@@ -195,9 +197,10 @@ class Fuser:
                     best[attribute] = (order, claim, value)
                 seen.setdefault(attribute, set()).add(str(value))
         data = {attribute: value for attribute, (_, _, value) in best.items()}
-        provenance = {attribute: self._origin(claim) for attribute, (_, claim, _) in best.items()}
+        origins = {id(claim): self._origin(claim) for claim in speaking}
+        provenance = {attribute: origins[id(claim)] for attribute, (_, claim, _) in best.items()}
         disputed = [attribute for attribute, values in seen.items() if len(values) > 1]
-        disputes = {attribute: self._voices(claims, attribute) for attribute in disputed}
+        disputes = {attribute: self._voices(speaking, attribute) for attribute in disputed}
         return data, provenance, disputes
 
     def _origin(self, claim: ClaimRow) -> dict[str, Any]:

@@ -7,9 +7,10 @@ The first refusal rejects the row; every row ends up either kept (clean) or reje
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -85,6 +86,7 @@ RuleSpec = Annotated[
     Field(discriminator="kind"),
 ]
 RULES = TypeAdapter(list[RuleSpec])
+Step = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,10 @@ class RuleEngine:
                 if isinstance(rule, StandardizeRule):
                     self.canonical[rule.item] = element_kinds[code]
 
+        # the row rules compiled, in order (unique rules run per chunk afterwards)
+        self.steps: list[tuple[RuleSpec, Step]] = [
+            (rule, step) for rule in self.rules if (step := self._compile(rule)) is not None
+        ]
         # unique rules: item -> {value: source key holding it}, across every chunk of a pass
         self.seen: dict[str, dict[str, str]] = {
             rule.item: {} for rule in self.rules if isinstance(rule, UniqueRule)
@@ -193,42 +199,68 @@ class RuleEngine:
     def _apply_row(self, row: RawRow, outcome: Outcome) -> None:
         values = dict(row.data)
         changes: dict[str, Any] = {}
-        for rule in self.rules:
-            try:
-                self._one(rule, values, changes)
-            except Rejected as exc:
-                outcome.refused.append(Refusal(row, rule.id, rule.item, exc.reason))
-                return
+        rule: RuleSpec | None = None
+        try:
+            for rule, step in self.steps:  # noqa: B007 - the except clause names the refusing rule
+                step(values, changes)
+        except Rejected as exc:
+            assert rule is not None
+            outcome.refused.append(Refusal(row, rule.id, rule.item, exc.reason))
+            return
         outcome.changed_values += len(changes)
         outcome.kept.append(Kept(row, values, changes or None))
 
-    def _one(self, rule: RuleSpec, values: dict[str, Any], changes: dict[str, Any]) -> None:
-        value = values.get(rule.item)
+    def _compile(self, rule: RuleSpec) -> Step | None:
+        """The rule as one function of (values, changes) that raises ``Rejected``; unique rules work on a
+        whole chunk instead (``_unique``)."""
+        item = rule.item
+        if isinstance(rule, UniqueRule):
+            return None
         if isinstance(rule, RequiredRule):
-            if missing(value):
-                raise Rejected(f"{rule.item} is required")
-            return
-        if missing(value) or isinstance(rule, UniqueRule):
-            return
+
+            def required(values: dict[str, Any], changes: dict[str, Any]) -> None:
+                if missing(values.get(item)):
+                    raise Rejected(f"{item} is required")
+
+            return required
         if isinstance(rule, StandardizeRule | CheckRule):
-            try:
-                canonical = self.memos[rule.id](str(value))
-            except Rejected as exc:
-                if rule.on_fail == "reject":
-                    raise
-                changes[rule.item] = {"from": value, "rule": rule.id, "reason": exc.reason}
-                values[rule.item] = None
-                return
-            if isinstance(rule, StandardizeRule) and canonical != value:
-                changes[rule.item] = {"from": value, "rule": rule.id}
-                values[rule.item] = canonical
-        elif isinstance(rule, RangeRule):
-            _in_range(rule, value)
+            return self._standardizing(rule)
+        check: Callable[[Any, dict[str, Any]], None]
+        if isinstance(rule, RangeRule):
+            check = partial(_in_range, rule)
         elif isinstance(rule, EnumRule):
-            if str(value) not in rule.values:
-                raise Rejected(f"{rule.item} {str(value)[:40]!r} is not one of the allowed values")
-        elif isinstance(rule, CrossRule):
-            _agrees(rule, value, values.get(rule.id_item))
+            check = partial(_one_of, rule)
+        else:
+            check = partial(_agrees, rule)
+
+        def checked(values: dict[str, Any], changes: dict[str, Any]) -> None:
+            value = values.get(item)
+            if not missing(value):
+                check(value, values)
+
+        return checked
+
+    def _standardizing(self, rule: StandardizeRule | CheckRule) -> Step:
+        item, rule_id, memo = rule.item, rule.id, self.memos[rule.id]
+        rewrite, clear = isinstance(rule, StandardizeRule), rule.on_fail == "clear"
+
+        def standardize(values: dict[str, Any], changes: dict[str, Any]) -> None:
+            value = values.get(item)
+            if missing(value):
+                return
+            try:
+                canonical = memo(str(value))
+            except Rejected as exc:
+                if not clear:
+                    raise
+                changes[item] = {"from": value, "rule": rule_id, "reason": exc.reason}
+                values[item] = None
+                return
+            if rewrite and canonical != value:
+                changes[item] = {"from": value, "rule": rule_id}
+                values[item] = canonical
+
+        return standardize
 
     def _unique(self, outcome: Outcome) -> None:
         for rule in self.rules:
@@ -258,7 +290,12 @@ def as_number(value: Any) -> Decimal | None:
         return None
 
 
-def _in_range(rule: RangeRule, value: Any) -> None:
+def _one_of(rule: EnumRule, value: Any, values: dict[str, Any]) -> None:
+    if str(value) not in rule.values:
+        raise Rejected(f"{rule.item} {str(value)[:40]!r} is not one of the allowed values")
+
+
+def _in_range(rule: RangeRule, value: Any, values: dict[str, Any]) -> None:
     bounds = [b for b in (rule.min, rule.max) if b is not None]
     numeric = all(as_number(b) is not None for b in bounds)
     if numeric:
@@ -277,7 +314,8 @@ def _in_range(rule: RangeRule, value: Any) -> None:
         raise Rejected(f"{rule.item} {text[:40]} is after {rule.max}")
 
 
-def _agrees(rule: CrossRule, value: Any, number: Any) -> None:
+def _agrees(rule: CrossRule, value: Any, values: dict[str, Any]) -> None:
+    number = values.get(rule.id_item)
     if missing(number) or not isinstance(number, str) or len(number) != 18:
         return  # the ID number's own rules speak for it
     try:
