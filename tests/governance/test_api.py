@@ -252,3 +252,21 @@ def test_data_elements_are_versioned_and_can_be_tried_on_sample_values(
     odd = client.post("/api/v1/governance/elements", json=new | {"kind": "eval"}, headers=world.auth("admin"))
     assert odd.status_code == 422
     assert client.get("/api/v1/governance/elements/DE77777", headers=world.auth("admin")).status_code == 404
+
+
+def test_the_hourly_measurement_skips_what_was_just_measured(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from zhongtai.core.types import utcnow
+    from zhongtai.governance.tasks import measure_due
+
+    resource, job = governed_job(factory, settings)
+    put_rules(client, world, resource, PERSON_RULES)
+    client.post(f"/api/v1/ingest/jobs/{job}/run", headers=world.auth("officer_a"))  # governed and measured
+    context = client.app.state.jobs  # type: ignore[attr-defined]
+    assert measure_due(context, utcnow()) == []
+    assert measure_due(context, utcnow() + timedelta(hours=1)) == [resource]
+    series = client.get(f"/api/v1/resources/{resource}/quality", headers=world.auth("officer_a")).json()
+    assert len(series) == 2

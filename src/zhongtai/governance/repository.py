@@ -474,6 +474,12 @@ class GovernanceRepository:
     def add_snapshot(self, snapshot: QualitySnapshot) -> None:
         self.session.add(snapshot)
 
+    def last_measured(self, resource_id: int) -> datetime | None:
+        query = select(func.max(QualitySnapshot.measured_at)).where(
+            QualitySnapshot.resource_id == resource_id
+        )
+        return self.session.scalar(query)
+
     def snapshots(self, resource_id: int, limit: int = 30) -> list[QualitySnapshot]:
         query = select(QualitySnapshot).where(QualitySnapshot.resource_id == resource_id)
         rows = list(self.session.scalars(query.order_by(QualitySnapshot.id.desc()).limit(limit)))

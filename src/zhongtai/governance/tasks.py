@@ -8,6 +8,7 @@ Every successful ingestion batch of a governed resource queues its pass automati
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from huey import crontab
 
@@ -45,15 +46,27 @@ def register(context: JobContext) -> None:
 
     @queue.periodic_task(crontab(minute="17"), name="governance.measure_all")  # type: ignore[untyped-decorator]
     def measure_all() -> None:
-        with context.factory() as session:
-            repo = GovernanceRepository(session)
-            codes = [repo.resource_by_id(rid).code for rid in repo.governed_resource_ids()]
-        for code in codes:
-            measure_resource(context, code)
+        measure_due(context, utcnow())
 
     context.tasks[APPLY] = apply
     context.tasks[MEASURE] = measure_one
     context.after_batch.append(lambda job_code, run_id: after_batch(context, job_code, run_id))
+
+
+def measure_due(context: JobContext, now: datetime) -> list[str]:
+    """Measure every governed resource not measured in the last half hour; returns their codes. Every
+    worker runs this each hour, so what another worker (or a batch) just measured is left alone."""
+    recent = now - timedelta(minutes=30)
+    with context.factory() as session:
+        repo = GovernanceRepository(session)
+        codes = [
+            repo.resource_by_id(rid).code
+            for rid in repo.governed_resource_ids()
+            if (repo.last_measured(rid) or recent) <= recent
+        ]
+    for code in codes:
+        measure_resource(context, code)
+    return codes
 
 
 def measure_resource(context: JobContext, resource_code: str) -> None:
