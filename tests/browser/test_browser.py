@@ -149,3 +149,38 @@ def test_officer_runs_an_ingestion_job_and_reads_the_batch(live_server: str) -> 
         page.click("a:has-text('原始库数据')")
         assert page.locator("#raw").locator("text=居民7").count() == 1
         browser.close()
+
+
+def test_officer_sets_rules_governs_and_sees_quality_problems(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    rules = (
+        '[{"id": "xm", "kind": "required", "item": "姓名"},'
+        ' {"id": "csrq", "kind": "range", "item": "出生日期", "min": "1990-07-01"}]'
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{live_server}/login")
+        page.fill("#username", "officer_a")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server}/catalog")
+        page.goto(f"{live_server}/ingest/jobs/GAJ-PERSONS")
+        page.click("#run-now")  # gather the 40 rows first
+
+        page.goto(f"{live_server}/catalog?q=人口基本信息")
+        page.click('#results a >> text="人口基本信息"')
+        page.click(".actions a[href$='/governance']")
+        page.fill("textarea[name=rules]", rules)
+        page.click("#rules button[type=submit]")
+        assert "v1" in page.locator("#rules h2").inner_text()
+        page.click("form[action$='/governance/apply'] button")
+        passes = page.locator("#passes tr").nth(1).inner_text()
+        assert "40" in passes  # raw rows of the pass
+        problems = page.locator("#problems").inner_text()
+        assert "csrq" in problems and "拒绝了" in problems
+
+        page.click("nav a[href='/governance']")
+        assert page.locator("#departments").locator("text=GAJ").count() == 1
+        assert page.locator("#departments svg polyline").count() == 1
+        browser.close()
