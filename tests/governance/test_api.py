@@ -226,6 +226,11 @@ def test_base_sources_are_the_bureaus_and_checked_against_the_base_and_the_resou
         url, json=body | {"priority": 2, "priorities": {"name": 1}}, headers=world.auth("admin")
     )
     assert changed.json()["priority"] == 2 and len(client.get(url, headers=world.auth("admin")).json()) == 1
+    assert changed.json()["withdrawing"] is False
+    off = client.put(url, json=body | {"enabled": False}, headers=world.auth("admin")).json()
+    assert off["enabled"] is False and off["withdrawing"] is True  # its claims are withdrawn (queued)
+    again = client.put(url, json=body | {"enabled": False}, headers=world.auth("admin")).json()
+    assert again["withdrawing"] is False
 
 
 def test_data_elements_are_versioned_and_can_be_tried_on_sample_values(

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
@@ -18,13 +18,14 @@ from zhongtai.governance.models import (
     BaseKind,
     BaseLink,
     BaseRecord,
+    BaseSource,
     CleanRecord,
     Conflict,
     GovernancePass,
     GovernanceReject,
     PassStatus,
 )
-from zhongtai.governance.pipeline import run_pass
+from zhongtai.governance.pipeline import run_pass, withdraw_source
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.ingest.models import RawRecord
 
@@ -269,3 +270,48 @@ def test_a_row_that_is_refused_later_withdraws_its_claim(
         ]
         assert repo.record(BaseKind.PERSON, LI) is None  # no source claims her any more
         assert [h.data["name"] for h in repo.history(BaseKind.PERSON, LI)] == ["李娜"]  # what it said is kept
+
+
+def test_a_source_switched_off_no_longer_speaks_for_any_record(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    police, police_job = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    civil, civil_job = person_source(factory, settings, "MZJ", "MZJ-HY", priority=2)
+    run_pass(
+        factory,
+        civil,
+        run_id=raw_batch(
+            factory,
+            civil_job,
+            {
+                "m": {"姓名": "张伟", "公民身份号码": ZHANG, "联系电话": "13900001111"},
+                "n": {"姓名": "李娜", "公民身份号码": LI},
+            },
+        ),
+    )
+    with factory() as session:
+        civil_source = _source_of(session, civil)
+        session.execute(update(BaseSource).where(BaseSource.id == civil_source).values(enabled=False))
+        session.commit()
+    assert withdraw_source(factory, civil_source) == 2  # what the API queues when a source is switched off
+    run_pass(
+        factory, police, run_id=raw_batch(factory, police_job, {"p": {"姓名": "张伟", "公民身份号码": ZHANG}})
+    )
+    run_pass(factory, civil)  # civil affairs' rows are governed again, but its source stays silent
+
+    with factory() as session:
+        repo = GovernanceRepository(session)
+        zhang = repo.record(BaseKind.PERSON, ZHANG)
+        assert zhang is not None and zhang.data == {
+            "name": "张伟"
+        }  # the phone only civil affairs gave is gone
+        assert repo.record(BaseKind.PERSON, LI) is None
+
+
+def _source_of(session: Session, resource_code: str) -> int:
+    from zhongtai.catalog.models import Resource
+
+    resource_id = session.scalar(select(Resource.id).where(Resource.code == resource_code))
+    source_id = session.scalar(select(BaseSource.id).where(BaseSource.resource_id == resource_id))
+    assert source_id is not None
+    return source_id

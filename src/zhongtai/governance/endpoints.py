@@ -32,7 +32,7 @@ from zhongtai.governance.schemas import (
     StandardizedValue,
     StandardizeRequest,
 )
-from zhongtai.governance.tasks import enqueue_apply, enqueue_measure
+from zhongtai.governance.tasks import enqueue_apply, enqueue_measure, enqueue_withdraw
 
 router = APIRouter(prefix="/api/v1", tags=["governance"])
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
@@ -124,8 +124,16 @@ def list_base_sources(session: DbSession, principal: ApiPrincipal) -> list[BaseS
 
 
 @router.put("/governance/base-sources", response_model=BaseSourceRead)
-def save_base_source(session: DbSession, principal: ApiPrincipal, body: BaseSourceWrite) -> BaseSourceRead:
-    return service.save_base_source(session, principal, body)
+def save_base_source(
+    session: DbSession, principal: ApiPrincipal, jobs: Jobs, body: BaseSourceWrite
+) -> BaseSourceRead:
+    """Create or change a base source. Switching one off withdraws its claims (queued): the records it
+    spoke for are fused again without it."""
+    saved = service.save_base_source(session, principal, body)
+    session.commit()
+    if saved.withdrawing:
+        enqueue_withdraw(jobs, saved.id)
+    return saved
 
 
 @router.get("/base/{base}/{key}", response_model=BaseRecordDetail)

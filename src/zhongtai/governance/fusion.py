@@ -157,13 +157,16 @@ class Fuser:
         new_conflicts: list[dict[str, Any]] = []
         for key in keys:
             before = current.get(key)
-            if key not in claims:  # every source withdrew: the record ends, its last version kept
+            said = [
+                claim for claim in claims.get(key, []) if claim.source_id in self.specs
+            ]  # disabled: silent
+            if not said:  # every source withdrew: the record ends, its last version kept
                 self._track_conflicts(base, key, {}, conflicts, new_conflicts)
                 if before is not None:
                     history.append(_superseded(base, key, before, self.moment))
                     self.repo.drop_record(base, key)
                 continue
-            data, provenance, disputes = self._resolve(claims[key])
+            data, provenance, disputes = self._resolve(said)
             self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
             if before is not None and before.data == data:
                 if before.provenance != provenance:  # same values, fresher sources: no new version
@@ -182,13 +185,13 @@ class Fuser:
     def _resolve(
         self, claims: list[ClaimRow]
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        speaking = [claim for claim in claims if claim.source_id in self.specs]  # disabled sources are silent
-        if len(speaking) == 1:  # one source: its values, nothing to weigh or dispute
-            origin = self._origin(speaking[0])
-            return dict(speaking[0].data), dict.fromkeys(speaking[0].data, origin), {}
+        """Each attribute's value from the best source; ``claims`` are those of enabled sources only."""
+        if len(claims) == 1:  # one source: its values, nothing to weigh or dispute
+            origin = self._origin(claims[0])
+            return dict(claims[0].data), dict.fromkeys(claims[0].data, origin), {}
         best: dict[str, tuple[tuple[int, float, int], ClaimRow, Any]] = {}
         seen: dict[str, set[str]] = {}  # attribute -> distinct values said
-        for claim in speaking:
+        for claim in claims:
             spec = self.specs[claim.source_id]
             recency = -claim.observed_at.timestamp()
             for attribute, value in claim.data.items():
@@ -197,10 +200,10 @@ class Fuser:
                     best[attribute] = (order, claim, value)
                 seen.setdefault(attribute, set()).add(str(value))
         data = {attribute: value for attribute, (_, _, value) in best.items()}
-        origins = {id(claim): self._origin(claim) for claim in speaking}
+        origins = {id(claim): self._origin(claim) for claim in claims}
         provenance = {attribute: origins[id(claim)] for attribute, (_, claim, _) in best.items()}
         disputed = [attribute for attribute, values in seen.items() if len(values) > 1]
-        disputes = {attribute: self._voices(speaking, attribute) for attribute in disputed}
+        disputes = {attribute: self._voices(claims, attribute) for attribute in disputed}
         return data, provenance, disputes
 
     def _origin(self, claim: ClaimRow) -> dict[str, Any]:

@@ -61,6 +61,17 @@ def run_pass(
         return _record_failure(factory, resource_code, run_id, trigger, requested_by, exc)
 
 
+def withdraw_source(factory: sessionmaker[Session], source_id: int) -> int:
+    """A base source was switched off: drop its claims and fuse the records it spoke for again (they keep
+    what other sources say, or end). Returns how many records were touched."""
+    with transaction(factory) as session:
+        repo = GovernanceRepository(session)
+        stats = FusionStats()
+        stats.add(repo.withdraw_source_claims(source_id))
+        _fuse(repo, stats, utcnow())
+        return sum(len(keys) for keys in stats.keys.values())
+
+
 def _record_failure(
     factory: sessionmaker[Session],
     resource_code: str,

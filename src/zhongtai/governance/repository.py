@@ -321,6 +321,13 @@ class GovernanceRepository:
             withdrawn.extend((str(base), key) for base, key in self.session.execute(query))
         return withdrawn
 
+    def withdraw_source_claims(self, source_id: int) -> list[tuple[str, str]]:
+        """Drop every claim of a source (switched off); returns the (base, key) they were about."""
+        query = (
+            delete(BaseClaim).where(BaseClaim.source_id == source_id).returning(BaseClaim.base, BaseClaim.key)
+        )
+        return [(str(base), key) for base, key in self.session.execute(query)]
+
     def withdraw_claims_without_raw(self, source_ids: list[int], job_ids: list[int]) -> list[tuple[str, str]]:
         """Drop the claims of rows gone from the raw zone (removed at the source by a full-mode batch)."""
         gone = ~exists().where(

@@ -170,6 +170,9 @@ class BaseSourceRead(BaseModel):
     priority: int
     priorities: dict[str, int]
     enabled: bool
+    withdrawing: bool = Field(
+        False, description="switched off just now: its claims are being withdrawn (queued)"
+    )
 
 
 class ClaimRead(BaseModel):

@@ -312,6 +312,7 @@ def save_base_source(session: Session, actor: Principal, data: BaseSourceWrite) 
     if source is None:
         source = BaseSource(base=data.base, resource_id=resource.id, key_item=data.key_item)
         session.add(source)
+    switched_off = source.enabled is not False and not data.enabled and source.id is not None
     for name in ("attributes", "constants", "priority", "priorities", "enabled"):
         setattr(source, name, getattr(data, name))
     session.flush()
@@ -323,7 +324,8 @@ def save_base_source(session: Session, actor: Principal, data: BaseSourceWrite) 
         str(source.id),
         {"resource": [None, resource.code], "base": [None, data.base.value]},
     )
-    return next(s for s in base_source_reads(session) if s.id == source.id)
+    read = next(s for s in base_source_reads(session) if s.id == source.id)
+    return read.model_copy(update={"withdrawing": switched_off})
 
 
 def conflict_read(conflict: Conflict) -> ConflictRead:

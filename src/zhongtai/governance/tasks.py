@@ -16,13 +16,14 @@ from zhongtai.core.database import transaction
 from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.types import utcnow
-from zhongtai.governance.pipeline import run_pass
+from zhongtai.governance.pipeline import run_pass, withdraw_source
 from zhongtai.governance.quality import measure
 from zhongtai.governance.repository import GovernanceRepository
 
 log = logging.getLogger("zhongtai.governance.tasks")
 APPLY = "governance.apply"
 MEASURE = "governance.measure"
+WITHDRAW = "governance.withdraw_source"
 
 
 def register(context: JobContext) -> None:
@@ -48,7 +49,12 @@ def register(context: JobContext) -> None:
     def measure_all() -> None:
         measure_due(context, utcnow())
 
+    @queue.task(name=WITHDRAW)  # type: ignore[untyped-decorator]
+    def withdraw(source_id: int) -> int:
+        return withdraw_source(context.factory, source_id)
+
     context.tasks[APPLY] = apply
+    context.tasks[WITHDRAW] = withdraw
     context.tasks[MEASURE] = measure_one
     context.after_batch.append(lambda job_code, run_id: after_batch(context, job_code, run_id))
 
@@ -92,6 +98,10 @@ def after_batch(context: JobContext, job_code: str, run_id: int) -> None:
 
 def enqueue_apply(context: JobContext, resource_code: str, run_id: int | None, trigger: str, by: str) -> None:
     context.tasks[APPLY](resource_code, run_id, trigger, by)
+
+
+def enqueue_withdraw(context: JobContext, source_id: int) -> None:
+    context.tasks[WITHDRAW](source_id)
 
 
 def enqueue_measure(context: JobContext, resource_code: str) -> None:
