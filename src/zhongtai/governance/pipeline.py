@@ -110,36 +110,19 @@ def _govern(
     resource = repo.resource(resource_code)
     if resource is None:
         raise NotFound(f"resource {resource_code} not found")
-    rule_set = repo.rule_set(resource.id)
-    elements = repo.current_elements()
-    rules = RULES.validate_python(rule_set.rules) if rule_set else []
-    try:
-        engine = RuleEngine(
-            rules,
-            rule_set.version if rule_set else 0,
-            {code: element.kind for code, element in elements.items()},
-            repo.item_elements(resource.id),
-        )
-    except ValueError as exc:
-        raise Invalid(str(exc), field="rules") from None
-    moment = utcnow()
+    engine, versions = _engine(repo, resource.id)
     governed = GovernancePass(
         resource_id=resource.id,
         run_id=run_id,
         rule_version=engine.version,
-        elements={code: elements[code].version for code in sorted(engine.element_codes)},
+        elements=versions,
         trigger=trigger,
         requested_by=requested_by,
-        started_at=moment,
+        started_at=utcnow(),
     )
     session.add(governed)
     session.flush()
-    job_ids = repo.job_ids(resource.id)
-    if run_id is not None:
-        run = repo.run(run_id)
-        if run is None or run.job_id not in job_ids:
-            raise NotFound(f"batch {run_id} of resource {resource_code} not found")
-        job_ids = [run.job_id]
+    job_ids = _jobs_of(repo, resource.id, resource_code, run_id)
     department = repo.department_code(resource.provider_department_id)
     specs = {s.id: SourceSpec.of(s, department) for s in repo.base_sources(resource.id)}
     stats = FusionStats()
@@ -152,15 +135,47 @@ def _govern(
         repo.drop_clean_without_raw(job_ids)
         if specs:
             stats.add(repo.withdraw_claims_without_raw(list(specs), job_ids))
-    _fuse(repo, stats, moment)
+    _fuse(repo, stats, governed.started_at)
     governed.linked_rows = _link_unkeyed(repo, governed, job_ids, run_id, unkeyed)
+    return _finish(governed, stats)
+
+
+def _engine(repo: GovernanceRepository, resource_id: int) -> tuple[RuleEngine, dict[str, int]]:
+    """The resource's current rules, compiled, and the versions of the data elements they use."""
+    rule_set = repo.rule_set(resource_id)
+    elements = repo.current_elements()
+    try:
+        engine = RuleEngine(
+            RULES.validate_python(rule_set.rules) if rule_set else [],
+            rule_set.version if rule_set else 0,
+            {code: element.kind for code, element in elements.items()},
+            repo.item_elements(resource_id),
+        )
+    except ValueError as exc:
+        raise Invalid(str(exc), field="rules") from None
+    return engine, {code: elements[code].version for code in sorted(engine.element_codes)}
+
+
+def _jobs_of(
+    repo: GovernanceRepository, resource_id: int, resource_code: str, run_id: int | None
+) -> list[int]:
+    """The jobs a pass reads: all of the resource's, or the one that wrote the batch."""
+    job_ids = repo.job_ids(resource_id)
+    if run_id is None:
+        return job_ids
+    run = repo.run(run_id)
+    if run is None or run.job_id not in job_ids:
+        raise NotFound(f"batch {run_id} of resource {resource_code} not found")
+    return [run.job_id]
+
+
+def _finish(governed: GovernancePass, stats: FusionStats) -> PassOutcome:
     governed.fused_records = stats.records_written
     governed.conflicts_opened = stats.conflicts_opened
     governed.status = PassStatus.SUCCEEDED
     governed.finished_at = utcnow()
     if governed.raw_rows != governed.clean_rows + governed.rejected_rows:  # the invariant, never waived
         raise AssertionError("raw rows != clean rows + rejected rows")
-    session.flush()
     return PassOutcome(
         governed.id, governed.status, governed.raw_rows, governed.clean_rows, governed.rejected_rows
     )
