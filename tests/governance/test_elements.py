@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
 
@@ -130,6 +130,7 @@ def test_landlines_are_written_area_dash_number(area: str, local: str) -> None:
 @given(st.dates(min_value=date(1900, 3, 1), max_value=date(2099, 12, 31)), st.integers(0, 5))
 def test_dates_in_every_spelling_become_iso(day: date, variant: int) -> None:
     serial = (day - date(1899, 12, 30)).days
+    assume(variant != 5 or serial >= 1000)  # Excel serials are read from four digits on (1902-09-26)
     written = [
         day.isoformat(),
         f"{day.year}/{day.month}/{day.day}",
@@ -238,6 +239,7 @@ def person_engine() -> RuleEngine:
     return RuleEngine(RULES.validate_python(PERSON_RULES), 1, kinds, elements)
 
 
+@settings(deadline=None)  # builds an engine per kept row: slow under a loaded CI machine, not wrong
 @given(ROWS)
 def test_every_row_is_either_kept_or_refused_never_both_never_lost(rows: list[dict[str, object]]) -> None:
     raw = [RawRow(1, f"{n:05d}", 1, data) for n, data in enumerate(rows)]

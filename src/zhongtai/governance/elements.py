@@ -214,7 +214,7 @@ _YMD = r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
 _CLOCK = r"(\d{1,2})\s*[:时]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2})(?:\.\d{1,6})?\s*秒?)?"
 DATE_FORMS = re.compile(rf"{_YMD}(?:[T\s]+{_CLOCK})?")
 COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:[T\s]?(\d{2}):?(\d{2}):?(\d{2})?)?")
-EXCEL_SERIAL = re.compile(r"(\d{4,5})(?:\.(\d+))?")
+EXCEL_SERIAL = re.compile(r"([1-9]\d{3,4})(?:\.(\d+))?")
 
 
 def _moment(text: str) -> tuple[date, tuple[int, int, int] | None]:
@@ -229,7 +229,7 @@ def _moment(text: str) -> tuple[date, tuple[int, int, int] | None]:
             raise Rejected(f"{value!r} has an impossible time of day")
         return moment, clock
     serial = EXCEL_SERIAL.fullmatch(value)
-    if serial and 1 <= int(serial.group(1)) <= 73050:  # Excel serial numbers up to 2099-12-31
+    if serial and int(serial.group(1)) <= 73050:  # Excel serials, 4-5 digits: 1902-09-26 to 2099-12-31
         moment = EXCEL_EPOCH + timedelta(days=int(serial.group(1)))
         seconds = round(float("0." + (serial.group(2) or "0")) * 86400)
         clock = (seconds // 3600, seconds // 60 % 60, seconds % 60) if serial.group(2) else None
