@@ -201,6 +201,13 @@ def test_base_records_show_provenance_to_the_bureau_only(
         )
     before = client.get(f"/api/v1/base/person/{LI}?as_of=2000-01-01T00:00:00Z", headers=world.auth("admin"))
     assert before.status_code == 404
+    for moment in ["2000-01-01T00:00:00", "2000-01-01"]:  # no zone: city time, never a 500
+        assert (
+            client.get(f"/api/v1/base/person/{LI}?as_of={moment}", headers=world.auth("admin")).status_code
+            == 404
+        )
+    later = client.get(f"/api/v1/base/person/{LI}?as_of=2999-01-01T00:00:00", headers=world.auth("admin"))
+    assert later.status_code == 200 and later.json()["data"]["name"] == "李娜"
 
 
 def test_base_sources_are_the_bureaus_and_checked_against_the_base_and_the_resource(

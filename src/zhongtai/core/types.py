@@ -6,13 +6,22 @@ import enum
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, Dialect, Enum, Text
 from sqlalchemy.types import TypeDecorator
 
+# The city's own time: schedules are read in it, and a time given without a zone means it.
+CITY_ZONE = ZoneInfo("Asia/Shanghai")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """A moment with its zone: one given without a zone (e.g. ``?as_of=2024-01-01T00:00``) is city time."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=CITY_ZONE)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, Signer
 from starlette.datastructures import FormData
 
-from zhongtai.core.errors import Forbidden, ZhongtaiError
+from zhongtai.core.errors import Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.i18n import pick_language, translator
 from zhongtai.core.identity.service import session_principal
@@ -141,3 +142,11 @@ def check_csrf(page: PageContext, form: FormData) -> None:
 def form_str(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def form_json(form: FormData, name: str, empty: str = "{}") -> Any:
+    """A form field holding JSON (connection options, mappings, rules); a blank field reads as ``empty``."""
+    try:
+        return json.loads(form_str(form, name) or empty)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})", field=name) from None

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from zhongtai.core.types import aware
 from zhongtai.governance.elements import Rejected
 from zhongtai.governance.fusion import KEY_STANDARD
 from zhongtai.governance.models import BaseKind
@@ -44,7 +45,8 @@ class BaseLookup:
         return BaseView(base, canonical, json.loads(found[0]), json.loads(found[1]))
 
     def as_of(self, base: BaseKind, key: str, moment: datetime) -> BaseView | None:
-        """What the record said at ``moment`` (None if it did not exist yet)."""
+        """What the record said at ``moment`` (None if it did not exist yet); no zone means city time."""
+        moment = aware(moment)
         canonical = standard_key(base, key)
         if canonical is None:
             return None

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import DbSession, RowId, job_context
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str
 from zhongtai.governance import auth, service
 from zhongtai.governance.elements import ETHNICITY_NAMES, GENDER_NAMES, KINDS, division_name
 from zhongtai.governance.fusion import ATTRIBUTES
@@ -113,7 +113,8 @@ def resource_governance(page: SignedInPage, session: DbSession, code: str) -> Re
     series = service.resource_quality(session, page.principal, code, 60)
     repo = GovernanceRepository(session)
     problems = [
-        service.problem_read(session, p, page.principal) for p in reversed(repo.problems_of(resource.id))
+        service.problem_read(session, p, page.principal, repo=repo)
+        for p in reversed(repo.problems_of(resource.id))
     ]
     return page.render(
         "gov_resource.html",
@@ -134,11 +135,7 @@ def resource_governance(page: SignedInPage, session: DbSession, code: str) -> Re
 def save_rules(page: SignedInPage, form: Form, session: DbSession, code: str) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    try:
-        raw = json.loads(form_str(form, "rules") or "[]")
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"rules: not valid JSON ({exc.msg} at line {exc.lineno})", field="rules") from None
-    rules = service.parse_rules(raw)
+    rules = service.parse_rules(form_json(form, "rules", "[]"))
     data = RuleSetWrite(
         rules=rules, auto_apply=form_str(form, "auto_apply") == "on", comment=form_str(form, "comment")
     )

@@ -84,6 +84,7 @@ class GovernanceRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
+        self._department_codes: dict[int, str] = {}
 
     def _among(self, column: Any, values: Sequence[str]) -> Any:
         """``column IN values``; on PostgreSQL one array parameter (``= ANY``), so a list of thousands of
@@ -142,7 +143,10 @@ class GovernanceRepository:
         return self.session.scalar(query)
 
     def department_code(self, department_id: int) -> str:
-        return self.session.scalar(select(Department.code).where(Department.id == department_id)) or ""
+        if department_id not in self._department_codes:  # lists ask again and again for a few departments
+            code = self.session.scalar(select(Department.code).where(Department.id == department_id))
+            self._department_codes[department_id] = code or ""
+        return self._department_codes[department_id]
 
     def job_ids(self, resource_id: int) -> list[int]:
         return list(

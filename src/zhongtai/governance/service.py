@@ -445,8 +445,15 @@ def _quality_resource(session: Session, actor: Principal, code: str) -> Resource
     return resource
 
 
-def problem_read(session: Session, problem: Problem, actor: Principal, events: bool = False) -> ProblemRead:
-    repo = GovernanceRepository(session)
+def problem_read(
+    session: Session,
+    problem: Problem,
+    actor: Principal,
+    events: bool = False,
+    repo: GovernanceRepository | None = None,
+) -> ProblemRead:
+    """``repo``: pass one when reading a list, so each department's code is looked up once."""
+    repo = repo or GovernanceRepository(session)
     resource = repo.resource_by_id(problem.resource_id)
     history = None
     if events:
@@ -477,10 +484,10 @@ def problem_read(session: Session, problem: Problem, actor: Principal, events: b
 def problems_page(
     session: Session, actor: Principal, statuses: list[str] | None, offset: int, limit: int
 ) -> ProblemPage:
-    rows, total = GovernanceRepository(session).problems(actor, statuses, offset, limit)
-    return ProblemPage(
-        items=[problem_read(session, p, actor) for p in rows], total=total, offset=offset, limit=limit
-    )
+    repo = GovernanceRepository(session)
+    rows, total = repo.problems(actor, statuses, offset, limit)
+    items = [problem_read(session, p, actor, repo=repo) for p in rows]
+    return ProblemPage(items=items, total=total, offset=offset, limit=limit)
 
 
 def visible_problem(session: Session, actor: Principal, problem_id: int) -> Problem:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,7 +11,7 @@ from pydantic import ValidationError
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.jobs import JobContext
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str
 from zhongtai.ingest import service
 from zhongtai.ingest.auth import may_manage, may_read_raw
 from zhongtai.ingest.models import JobMode, ObjectKind, RunStatus, SourceKind
@@ -29,13 +28,6 @@ RAW_PAGE_SIZE = 50
 def _board(request: Request) -> ProgressBoard:
     context: JobContext = request.app.state.jobs
     return ProgressBoard(context)
-
-
-def _json_field(form_value: str, field: str) -> Any:
-    try:
-        return json.loads(form_value or "{}")
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"{field}: not valid JSON ({exc.msg} at line {exc.lineno})", field=field) from None
 
 
 @router.get("/ingest")
@@ -68,7 +60,7 @@ def create_source(page: SignedInPage, form: Form, session: DbSession, settings: 
             name=form_str(form, "name"),
             system=form_str(form, "system"),
             kind=SourceKind(form_str(form, "kind") or "database"),
-            options=_json_field(form_str(form, "options"), "options"),
+            options=form_json(form, "options"),
             secret=form_str(form, "secret") or None,
         )
     except ValidationError as exc:
@@ -134,7 +126,7 @@ def create_job(page: SignedInPage, form: Form, session: DbSession) -> Response:
             key_columns=[c.strip() for c in form_str(form, "key_columns").split(",") if c.strip()],
             mode=JobMode(form_str(form, "mode") or "full"),
             watermark_column=form_str(form, "watermark_column") or None,
-            mapping=_json_field(form_str(form, "mapping") or "[]", "mapping"),
+            mapping=form_json(form, "mapping", "[]"),
             schedule=form_str(form, "schedule") or None,
         )
     except ValidationError as exc:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from huey import crontab
 
 from zhongtai.core.errors import Invalid
-
-CITY_ZONE = ZoneInfo("Asia/Shanghai")
+from zhongtai.core.types import CITY_ZONE
 
 
 def parse_schedule(expression: str) -> Callable[[datetime], bool]:
