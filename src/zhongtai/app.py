@@ -36,6 +36,7 @@ from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
+from zhongtai.sharing import endpoints as sharing_api
 
 log = logging.getLogger("zhongtai.app")
 
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_api.router,
         ingest_api.router,
         governance_api.router,
+        sharing_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,

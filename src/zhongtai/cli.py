@@ -47,6 +47,10 @@ governance_app = typer.Typer(
 base_app = typer.Typer(help="Base databases (基础库): point lookups", no_args_is_help=True)
 app.add_typer(governance_app, name="governance")
 app.add_typer(base_app, name="base")
+audit_app = typer.Typer(help="Audit trail (审计): verify, checkpoint, purge", no_args_is_help=True)
+sharing_app = typer.Typer(help="Sharing and exchange (共享交换): delivery", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(sharing_app, name="sharing")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
@@ -602,6 +606,67 @@ def base_lookup(
         err.print(f"no {kind.value} record for that key")
         raise typer.Exit(1)
     console.print_json(data={"key": view.key, "data": view.data, "provenance": view.provenance})
+
+
+# ---- audit and sharing ----------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+@friendly_errors
+def audit_verify() -> None:
+    """Check both hash chains against the signed checkpoints; exit 1 naming the first bad entry."""
+    from zhongtai.core.audit_integrity import verify
+
+    with migrated_sessionmaker()() as session:
+        report = verify(session, settings())
+    checked = ", ".join(f"{chain} {count}" for chain, count in report.checked.items())
+    if report.first_bad is not None:
+        err.print(f"[red]audit trail tampered:[/red] {report.first_bad}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"audit trail intact: {checked} entries, {report.checkpoints} signed checkpoints")
+
+
+@audit_app.command("checkpoint")
+@friendly_errors
+def audit_checkpoint() -> None:
+    """Sign each chain's head into the checkpoint file (the worker does this hourly)."""
+    from zhongtai.core.audit_integrity import checkpoint
+
+    with migrated_sessionmaker()() as session:
+        written = checkpoint(session, settings())
+    for point in written:
+        console.print(f"{point.chain}: seq {point.seq} {point.hash[:16]}…")
+    if not written:
+        console.print("nothing new to checkpoint")
+
+
+@audit_app.command("purge")
+@friendly_errors
+def audit_purge() -> None:
+    """Remove entries past their retention (access ≥ 6 months, changes ≥ 3 years), up to a checkpoint."""
+    from zhongtai.core.audit_integrity import purge
+
+    with transaction(migrated_sessionmaker()) as session:
+        removed = purge(session, settings())
+    console.print(", ".join(f"{chain}: {count} removed" for chain, count in removed.items()))
+
+
+@sharing_app.command("dispatch")
+@friendly_errors
+def sharing_dispatch(
+    loop: bool = typer.Option(False, "--loop", help="Keep delivering until interrupted"),
+) -> None:
+    """Deliver due subscription events (one round, or continuously with --loop)."""
+    from zhongtai.sharing.dispatch import dispatch_due, run_forever
+
+    factory = migrated_sessionmaker()
+    if loop:
+        run_forever(factory, settings())
+        return
+    stats = dispatch_due(factory, settings())
+    console.print(
+        f"delivered {stats.delivered}, failed {stats.failed}, dead-lettered {stats.dead}, held {stats.held}"
+    )
 
 
 def main() -> None:

@@ -1,15 +1,26 @@
-"""Audit trail of administrative changes: who, which department, when, what, outcome, what changed.
+"""The audit trail: every administrative change and every data access, append-only and hash-chained.
 
-Services call :func:`record` inside the request's transaction, so a rolled-back change leaves no audit
-entry and a committed one always has one. Values are stored as given; callers never pass secrets.
+Two chains, because their retention differs: ``admin`` (changes, approvals, grants: kept ≥ 3 years) and
+``access`` (each time data leaves the platform: kept ≥ 6 months). Services call :func:`record` or
+:func:`record_access` inside their transaction; the entries are chained just before that transaction
+commits (the chain head row is locked only for that moment), so a rolled-back change leaves no entry,
+a committed one always has one, and if the entry cannot be written the commit fails — data access
+fails closed because the caller only answers after its commit.
+
+Each entry's hash covers its fields and the previous entry's hash. Periodic checkpoints (chain, seq,
+hash) signed with an Ed25519 key are appended to a file outside the database, so rewriting the tail of
+the chain and re-chaining it is caught too (:mod:`zhongtai.core.audit_verify`). Entries never hold raw
+personal data: callers pass codes, counts and item names, not values.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhongtai.core.context import current_request_id
@@ -17,11 +28,20 @@ from zhongtai.core.database import Base
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import UTCDateTime, utcnow
 
+ADMIN = "admin"
+ACCESS = "access"
+CHAINS = (ADMIN, ACCESS)
+GENESIS = "0" * 64
+_PENDING = "zhongtai.audit.pending"
+
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(8), default=ADMIN)
+    seq: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_username: Mapped[str] = mapped_column(String(64))
@@ -32,6 +52,72 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # Data access only: through which app, for what purpose, under which grant, what and how much.
+    app: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    grant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    resource_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    items: Mapped[list[str] | None] = mapped_column(JSON)
+    record_count: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The last entry of each chain; locked while a transaction appends, so appends are serial."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(8), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    # The last entry removed by the retention purge: verification starts after it.
+    anchor_seq: Mapped[int] = mapped_column(Integer, default=0)
+    anchor_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+HASHED_FIELDS = (
+    "chain",
+    "seq",
+    "occurred_at",
+    "actor_user_id",
+    "actor_username",
+    "department_code",
+    "event_type",
+    "target_type",
+    "target_id",
+    "outcome",
+    "changes",
+    "request_id",
+    "app",
+    "purpose",
+    "grant_id",
+    "resource_code",
+    "items",
+    "record_count",
+)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return value
+
+
+def entry_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    """SHA-256 over the previous hash and the entry's fields in a canonical JSON form."""
+    body = json.dumps(
+        [prev_hash, [_canonical(fields.get(name)) for name in HASHED_FIELDS]],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def hash_of(entry: AuditEvent) -> str:
+    return entry_hash({name: getattr(entry, name) for name in HASHED_FIELDS}, entry.prev_hash)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -48,17 +134,104 @@ def record(
     changes: dict[str, Any] | None = None,
     outcome: str = "success",
 ) -> AuditEvent:
-    event = AuditEvent(
-        occurred_at=utcnow(),
-        actor_user_id=actor.user_id if actor and actor.user_id else None,
-        actor_username=actor.username if actor else "system",
-        department_code=actor.department_code if actor else None,
-        event_type=event_type,
-        target_type=target_type,
-        target_id=target_id,
-        outcome=outcome,
-        changes=changes or {},
-        request_id=current_request_id(),
+    """An administrative change, chained when the session commits."""
+    return _append(
+        session,
+        AuditEvent(
+            chain=ADMIN,
+            actor_user_id=actor.user_id if actor and actor.user_id else None,
+            actor_username=actor.username if actor else "system",
+            department_code=actor.department_code if actor else None,
+            event_type=event_type,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            changes=changes or {},
+        ),
     )
-    session.add(event)
-    return event
+
+
+def record_access(
+    session: Session,
+    *,
+    actor_username: str,
+    department_code: str | None,
+    event_type: str,
+    resource_code: str,
+    items: list[str],
+    record_count: int,
+    purpose: str,
+    grant_id: int | None,
+    outcome: str = "success",
+    actor_user_id: int | None = None,
+    app: str | None = None,
+    target_type: str = "grant",
+    target_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """One data access (whatever its outcome), chained when the session commits. ``detail`` holds
+    codes and reasons only — never a value of the data itself."""
+    return _append(
+        session,
+        AuditEvent(
+            chain=ACCESS,
+            actor_user_id=actor_user_id,
+            actor_username=actor_username,
+            department_code=department_code,
+            event_type=event_type,
+            target_type=target_type,
+            target_id=target_id or (str(grant_id) if grant_id else resource_code),
+            outcome=outcome,
+            changes=detail or {},
+            app=app,
+            purpose=purpose[:200],
+            grant_id=grant_id,
+            resource_code=resource_code,
+            items=list(items),
+            record_count=record_count,
+        ),
+    )
+
+
+def _append(session: Session, entry: AuditEvent) -> AuditEvent:
+    entry.occurred_at = utcnow()
+    entry.request_id = current_request_id()
+    session.info.setdefault(_PENDING, []).append(entry)
+    return entry
+
+
+def pending(session: Session) -> list[AuditEvent]:
+    """Entries recorded in this transaction and not yet committed."""
+    entries: list[AuditEvent] = session.info.get(_PENDING, [])
+    return entries
+
+
+def seal(session: Session) -> None:
+    """Chain and insert this transaction's entries (called just before commit)."""
+    entries: list[AuditEvent] = session.info.pop(_PENDING, [])
+    for chain in CHAINS:
+        mine = [entry for entry in entries if entry.chain == chain]
+        if not mine:
+            continue
+        head = session.scalars(
+            select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+        ).one()
+        for entry in mine:
+            entry.seq = head.seq + 1
+            entry.prev_hash = head.hash
+            entry.hash = hash_of(entry)
+            head.seq, head.hash = entry.seq, entry.hash
+        session.add_all(mine)
+    if entries:
+        session.flush()
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_before_commit(session: Session) -> None:
+    if session.info.get(_PENDING):
+        seal(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)

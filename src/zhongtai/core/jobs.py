@@ -26,6 +26,8 @@ class JobContext:
     # Called with (job code, run id) after each successful ingestion batch: how governance follows
     # ingestion without ingestion knowing about it.
     after_batch: list[Callable[[str, int], None]] = field(default_factory=list)
+    # Called with the resource code after each committed governance pass (sharing delivers its events).
+    after_pass: list[Callable[[str], None]] = field(default_factory=list)
 
 
 def make_huey(settings: Settings, name: str = "zhongtai") -> Huey:
@@ -44,9 +46,11 @@ def build_queue(settings: Settings, factory: sessionmaker[Session], name: str = 
     from zhongtai.demo import tasks as demo_tasks  # domains register their tasks here
     from zhongtai.governance import tasks as governance_tasks
     from zhongtai.ingest import tasks as ingest_tasks
+    from zhongtai.sharing import tasks as sharing_tasks
 
     context = JobContext(settings=settings, factory=factory, queue=make_huey(settings, name))
     ingest_tasks.register(context)
     governance_tasks.register(context)
+    sharing_tasks.register(context)
     demo_tasks.register(context)
     return context

@@ -1,12 +1,13 @@
 """Imports every ORM model so ``Base.metadata`` is complete (for Alembic and mapper configuration)."""
 
 from zhongtai.catalog import models as catalog_models
-from zhongtai.core import audit
+from zhongtai.core import audit, outbox
 from zhongtai.core.database import Base
 from zhongtai.core.identity import models as identity_models
 from zhongtai.governance import models as governance_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
+from zhongtai.sharing import models as sharing_models
 
 __all__ = [
     "Base",
@@ -16,4 +17,6 @@ __all__ = [
     "identity_models",
     "ingest_models",
     "org_models",
+    "outbox",
+    "sharing_models",
 ]

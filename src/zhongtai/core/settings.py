@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-zhongtai-development-secret"  # noqa: S105 - refused outside development
 
@@ -62,9 +62,43 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         4 * 1024**3, ge=1024, description="Largest file accepted into a file source's inbox by upload."
     )
+    audit_dir: Path | None = Field(
+        None,
+        description="Where signed audit checkpoints and their key live (keep it off the database's storage); "
+        "default data_dir/audit.",
+    )
+    audit_access_days: int = Field(
+        183, ge=183, description="Days data-access audit entries are kept (at least six months)."
+    )
+    audit_admin_days: int = Field(
+        3 * 365 + 1,
+        ge=3 * 365 + 1,
+        description="Days approval, grant and change entries are kept (≥ 3 years).",
+    )
+    sharing_auto_check: bool = Field(
+        False,
+        description="The bureau's compliance check of applications for unconditionally shared resources "
+        "passes automatically (the grant is issued at once).",
+    )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts (names, or CIDR blocks such as 10.8.0.0/16) subscriber endpoints may be on; "
+        "anything else is refused, and private or loopback addresses only where a CIDR entry names them.",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a subscriber has to answer.")
+    webhook_max_attempts: int = Field(
+        12, ge=1, description="Delivery attempts of one event before it is dead-lettered."
+    )
     platform_department_code: str = Field(
         "SJZYJ", description="Code of the department that runs the platform (the data resource bureau)."
     )
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -90,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def resolved_sources_dir(self) -> Path:
         return (self.sources_dir or self.data_dir / "sources").resolve()
+
+    @property
+    def resolved_audit_dir(self) -> Path:
+        return (self.audit_dir or self.data_dir / "audit").resolve()
 
     @property
     def secure_cookies(self) -> bool:

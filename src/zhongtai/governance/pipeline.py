@@ -12,9 +12,11 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhongtai.core import outbox
 from zhongtai.core.bulk import as_json
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import Invalid, NotFound
@@ -132,6 +134,9 @@ def _govern(
     for job_id in job_ids:
         _govern_job(repo, engine, governed, job_id, run_id, specs, stats, unkeyed, progress)
     if run_id is None or _run_removed_rows(repo, run_id):
+        if outbox.fed(session, resource.id) is not None:
+            gone = [_key(j, k) for j, k in repo.clean_keys_without_raw(job_ids)]
+            _emit(repo, governed, {key: {} for key in gone}, {}, gone)
         repo.drop_clean_without_raw(job_ids)
         if specs:
             stats.add(repo.withdraw_claims_without_raw(list(specs), job_ids))
@@ -296,6 +301,12 @@ def _link_unkeyed(
 
 
 def _store(repo: GovernanceRepository, governed: GovernancePass, job_id: int, outcome: Outcome) -> None:
+    if outbox.fed(repo.session, governed.resource_id) is not None:  # someone subscribes: emit the changes
+        kept = {kept.row.source_key: kept.data for kept in outcome.kept}
+        refused = [refusal.row.source_key for refusal in outcome.refused]
+        before = repo.clean_rows_of(job_id, [*kept, *refused])
+        removed = [_key(job_id, k) for k in refused]
+        _emit(repo, governed, _keyed(job_id, before), _keyed(job_id, kept), removed)
     repo.write_clean(
         [
             (
@@ -327,6 +338,25 @@ def _store(repo: GovernanceRepository, governed: GovernancePass, job_id: int, ou
             for refusal in outcome.refused
         ]
     )
+
+
+def _key(job_id: int, source_key: str) -> str:
+    return f"{job_id}\x00{source_key}"
+
+
+def _keyed(job_id: int, rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {_key(job_id, key): data for key, data in rows.items()}
+
+
+def _emit(
+    repo: GovernanceRepository,
+    governed: GovernancePass,
+    before: dict[str, dict[str, Any]],
+    after: dict[str, dict[str, Any]],
+    removed: list[str],
+) -> None:
+    """Changes of the clean zone into the outbox, in this pass's transaction."""
+    outbox.emit(repo.session, governed.resource_id, outbox.diff_rows(before, after, removed), governed.run_id)
 
 
 def _shown(value: object) -> str | None:

@@ -205,6 +205,25 @@ class GovernanceRepository:
                 )
             )
 
+    def clean_rows_of(self, job_id: int, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """source key -> clean data of those of ``keys`` the clean zone holds."""
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(keys):
+            query = select(CleanRecord.source_key, CleanRecord.data).where(
+                CleanRecord.job_id == job_id, self._among(CleanRecord.source_key, part)
+            )
+            found.update({key: data for key, data in self.session.execute(query)})
+        return found
+
+    def clean_keys_without_raw(self, job_ids: list[int]) -> list[tuple[int, str]]:
+        gone = ~exists().where(
+            RawRecord.job_id == CleanRecord.job_id, RawRecord.source_key == CleanRecord.source_key
+        )
+        query = select(CleanRecord.job_id, CleanRecord.source_key).where(
+            CleanRecord.job_id.in_(job_ids), gone
+        )
+        return [(job_id, key) for job_id, key in self.session.execute(query)]
+
     def drop_clean_without_raw(self, job_ids: list[int]) -> int:
         """Clean rows whose raw row is gone (removed from the source by a full-mode batch)."""
         gone = ~exists().where(

@@ -39,6 +39,8 @@ def register(context: JobContext) -> None:
             log.warning("governance pass of %s not run: %s", resource_code, exc.message)
             return None
         measure_resource(context, resource_code)
+        for follow in context.after_pass:
+            follow(resource_code)
         return outcome.pass_id
 
     @queue.task(name=MEASURE)  # type: ignore[untyped-decorator]

@@ -1,0 +1,234 @@
+"""Every query of sharing. Listing queries take the caller and only return rows the caller may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from zhongtai.catalog.models import Resource
+from zhongtai.core.outbox import OutboxEvent
+from zhongtai.core.principal import Principal
+from zhongtai.governance.models import CleanRecord
+from zhongtai.orgs.models import Department
+from zhongtai.sharing.models import (
+    Application,
+    ApplicationStatus,
+    ApplicationStep,
+    Delivery,
+    Grant,
+    ItemPolicy,
+    Subscription,
+)
+
+STREAM_PAGE = 5_000
+
+
+def _visible(principal: Principal, consumer: Any, provider: Any) -> ColumnElement[bool] | None:
+    if principal.sees_all_departments:
+        return None
+    return or_(consumer == principal.department_id, provider == principal.department_id)
+
+
+class SharingRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # Catalog and departments ------------------------------------------------------------------------
+    def resource(self, code: str) -> Resource | None:
+        return self.session.scalars(select(Resource).where(Resource.code == code)).first()
+
+    def resource_by_id(self, resource_id: int) -> Resource:
+        found = self.session.get(Resource, resource_id)
+        assert found is not None
+        return found
+
+    def department_codes(self) -> dict[int, str]:
+        return dict(self.session.execute(select(Department.id, Department.code)).tuples())
+
+    def department_by_code(self, code: str) -> Department | None:
+        return self.session.scalars(select(Department).where(Department.code == code)).first()
+
+    # Item policies --------------------------------------------------------------------------------
+    def policies(self, resource_id: int) -> dict[str, ItemPolicy]:
+        query = select(ItemPolicy).where(ItemPolicy.resource_id == resource_id)
+        return {p.item: p for p in self.session.scalars(query)}
+
+    # Applications -------------------------------------------------------------------------------
+    def next_application_number(self, year: int) -> str:
+        prefix = f"SQ{year}"
+        last = self.session.scalar(
+            select(func.max(Application.number)).where(Application.number.like(f"{prefix}%"))
+        )
+        sequence = int(last[len(prefix) :]) + 1 if last else 1
+        return f"{prefix}{sequence:06d}"
+
+    def application(self, number: str) -> Application | None:
+        return self.session.scalars(select(Application).where(Application.number == number)).first()
+
+    def applications(
+        self,
+        principal: Principal,
+        *,
+        status: ApplicationStatus | None = None,
+        role: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Application], int]:
+        """``role``: ``applied`` (my department's), ``provider`` (for my data), ``bureau`` (the bureau's
+        queue) — or every application the caller may see."""
+        query: Select[Application] = select(Application)
+        scope = _visible(principal, Application.consumer_department_id, Application.provider_department_id)
+        if scope is not None:
+            query = query.where(scope)
+        if role == "applied":
+            query = query.where(Application.consumer_department_id == principal.department_id)
+        elif role == "provider":
+            query = query.where(Application.provider_department_id == principal.department_id)
+        elif role == "bureau":
+            query = query.where(Application.status == ApplicationStatus.BUREAU_REVIEW)
+        if status is not None:
+            query = query.where(Application.status == status)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ordered = query.order_by(Application.created_at.desc(), Application.id.desc())
+        return list(self.session.scalars(ordered.offset(offset).limit(limit)).all()), total
+
+    def steps(self, application_id: int) -> list[ApplicationStep]:
+        query = (
+            select(ApplicationStep)
+            .where(ApplicationStep.application_id == application_id)
+            .order_by(ApplicationStep.id)
+        )
+        return list(self.session.scalars(query))
+
+    def overdue(self, now: datetime) -> list[Application]:
+        query = select(Application).where(
+            Application.step_due_at < now,
+            Application.escalated_at.is_(None),
+            Application.status.in_([ApplicationStatus.BUREAU_REVIEW, ApplicationStatus.PROVIDER_REVIEW]),
+        )
+        return list(self.session.scalars(query))
+
+    def all_applications(self) -> list[Application]:
+        return list(self.session.scalars(select(Application)))
+
+    # Grants --------------------------------------------------------------------------------------
+    def grant(self, grant_id: int) -> Grant | None:
+        return self.session.get(Grant, grant_id)
+
+    def grant_of(self, application_id: int) -> Grant | None:
+        return self.session.scalars(select(Grant).where(Grant.application_id == application_id)).first()
+
+    def grants(self, principal: Principal, offset: int = 0, limit: int = 50) -> tuple[list[Grant], int]:
+        query: Select[Grant] = select(Grant)
+        scope = _visible(principal, Grant.consumer_department_id, Grant.provider_department_id)
+        if scope is not None:
+            query = query.where(scope)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        return list(
+            self.session.scalars(query.order_by(Grant.id.desc()).offset(offset).limit(limit)).all()
+        ), total
+
+    # Shared rows: the resource's clean zone -------------------------------------------------------
+    def records_page(self, resource_id: int, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        base = select(CleanRecord.data).where(CleanRecord.resource_id == resource_id)
+        total = self.session.scalar(
+            select(func.count()).select_from(CleanRecord).where(CleanRecord.resource_id == resource_id)
+        )
+        rows = self.session.scalars(
+            base.order_by(CleanRecord.job_id, CleanRecord.source_key).offset(offset).limit(limit)
+        )
+        return list(rows), total or 0
+
+    def stream_records(self, resource_id: int) -> Iterator[list[dict[str, Any]]]:
+        """The resource's clean rows in pages (keyset), for exports of any size."""
+        after: tuple[int, str] = (-1, "")
+        while True:
+            query = (
+                select(CleanRecord.job_id, CleanRecord.source_key, CleanRecord.data)
+                .where(
+                    CleanRecord.resource_id == resource_id,
+                    or_(
+                        CleanRecord.job_id > after[0],
+                        (CleanRecord.job_id == after[0]) & (CleanRecord.source_key > after[1]),
+                    ),
+                )
+                .order_by(CleanRecord.job_id, CleanRecord.source_key)
+                .limit(STREAM_PAGE)
+            )
+            rows = self.session.execute(query).all()
+            if not rows:
+                return
+            after = (rows[-1][0], rows[-1][1])
+            yield [row[2] for row in rows]
+
+    # Subscriptions and the outbox ---------------------------------------------------------------
+    def subscription(self, subscription_id: int) -> Subscription | None:
+        return self.session.get(Subscription, subscription_id)
+
+    def subscriptions_of(self, grant_id: int) -> list[Subscription]:
+        query = select(Subscription).where(Subscription.grant_id == grant_id).order_by(Subscription.id)
+        return list(self.session.scalars(query))
+
+    def subscriptions_of_resource(self, resource_id: int) -> list[Subscription]:
+        query = (
+            select(Subscription)
+            .join(Grant, Grant.id == Subscription.grant_id)
+            .where(Grant.resource_id == resource_id)
+        )
+        return list(self.session.scalars(query))
+
+    def due_subscriptions(self, now: datetime) -> list[int]:
+        """Active subscriptions whose next attempt is due (or not waiting), with events past the cursor."""
+        waiting = or_(Subscription.next_attempt_at.is_(None), Subscription.next_attempt_at <= now)
+        pending = (
+            select(OutboxEvent.id)
+            .join(Grant, Grant.resource_id == OutboxEvent.resource_id)
+            .where(Grant.id == Subscription.grant_id, OutboxEvent.id > Subscription.cursor)
+            .exists()
+        )
+        query = select(Subscription.id).where(Subscription.active.is_(True), waiting, pending)
+        return list(self.session.scalars(query.order_by(Subscription.id)))
+
+    def lock_subscription(self, subscription_id: int, postgres: bool) -> Subscription | None:
+        """The subscription, locked for this dispatcher (others skip it) until the transaction ends."""
+        query = select(Subscription).where(Subscription.id == subscription_id, Subscription.active.is_(True))
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        return self.session.scalars(query).first()
+
+    def next_event(self, resource_id: int, after: int) -> OutboxEvent | None:
+        query = (
+            select(OutboxEvent)
+            .where(OutboxEvent.resource_id == resource_id, OutboxEvent.id > after)
+            .order_by(OutboxEvent.id)
+            .limit(1)
+        )
+        return self.session.scalars(query).first()
+
+    def backlog(self, resource_id: int, after: int) -> int:
+        query = select(func.count()).where(OutboxEvent.resource_id == resource_id, OutboxEvent.id > after)
+        return self.session.scalar(query) or 0
+
+    def event_before(self, resource_id: int, since: datetime) -> int:
+        """The cursor that replays every event of the resource from ``since`` on."""
+        first = self.session.scalar(
+            select(func.min(OutboxEvent.id)).where(
+                OutboxEvent.resource_id == resource_id, OutboxEvent.occurred_at >= since
+            )
+        )
+        if first is None:
+            return self.session.scalar(select(func.max(OutboxEvent.id))) or 0
+        return first - 1
+
+    def deliveries(self, subscription_id: int, limit: int = 100) -> list[Delivery]:
+        query = (
+            select(Delivery)
+            .where(Delivery.subscription_id == subscription_id)
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))

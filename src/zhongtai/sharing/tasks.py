@@ -1,0 +1,53 @@
+"""Background jobs of sharing: ``sharing.dispatch`` (deliver due subscription events; queued after every
+governance pass that wrote events, and every minute for retries), ``sharing.escalate`` (mark overdue
+application steps, hourly), and the audit trail's ``audit.checkpoint`` (hourly) and ``audit.purge``
+(daily). Each is safe to run twice or on several workers at once."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+
+from zhongtai.core.audit_integrity import checkpoint, purge
+from zhongtai.core.database import transaction
+from zhongtai.core.jobs import JobContext
+from zhongtai.core.types import utcnow
+from zhongtai.sharing.dispatch import dispatch_due
+from zhongtai.sharing.service import escalate_overdue
+
+log = logging.getLogger("zhongtai.sharing.tasks")
+DISPATCH = "sharing.dispatch"
+
+
+def register(context: JobContext) -> None:
+    queue = context.queue
+
+    @queue.task(name=DISPATCH)  # type: ignore[untyped-decorator]
+    def dispatch() -> int:
+        return dispatch_due(context.factory, context.settings).delivered
+
+    @queue.periodic_task(crontab(), name="sharing.dispatch_retries")  # type: ignore[untyped-decorator]
+    def dispatch_retries() -> None:
+        dispatch_due(context.factory, context.settings)
+
+    @queue.periodic_task(crontab(minute="5"), name="sharing.escalate")  # type: ignore[untyped-decorator]
+    def escalate() -> None:
+        with transaction(context.factory) as session:
+            escalated = escalate_overdue(session, utcnow())
+        if escalated:
+            log.warning("applications overdue and escalated: %s", ", ".join(escalated))
+
+    @queue.periodic_task(crontab(minute="41"), name="audit.checkpoint")  # type: ignore[untyped-decorator]
+    def audit_checkpoint() -> None:
+        with context.factory() as session:
+            checkpoint(session, context.settings)
+
+    @queue.periodic_task(crontab(hour="3", minute="23"), name="audit.purge")  # type: ignore[untyped-decorator]
+    def audit_purge() -> None:
+        with transaction(context.factory) as session:
+            removed = purge(session, context.settings)
+        log.info("audit purge removed %s", removed)
+
+    context.tasks[DISPATCH] = dispatch
+    context.after_pass.append(lambda resource_code: dispatch())
