@@ -47,7 +47,7 @@ class SharingRepository:
         return found
 
     def department_codes(self) -> dict[int, str]:
-        return dict(self.session.execute(select(Department.id, Department.code)).tuples())
+        return {row[0]: row[1] for row in self.session.execute(select(Department.id, Department.code))}
 
     def department_by_code(self, code: str) -> Department | None:
         return self.session.scalars(select(Department).where(Department.code == code)).first()

@@ -93,7 +93,7 @@ def _element_kinds(session: Session, codes: list[str]) -> dict[str, str]:
         .where(DataElement.code.in_(codes))
         .order_by(DataElement.version)
     )
-    return dict(session.execute(query).tuples())  # the latest version wins
+    return {row[0]: row[1] for row in session.execute(query)}  # the latest version wins
 
 
 def set_policy(session: Session, actor: Principal, code: str, data: ItemPolicyWrite) -> ItemPolicyRead:
