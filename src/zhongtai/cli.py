@@ -185,6 +185,7 @@ def demo(
     """Migrate, build the synthetic demo city, print its logins, and serve it."""
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
+    from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
 
     url = settings().resolved_database_url
@@ -195,6 +196,8 @@ def demo(
     users = build_demo_city(factory, seed=seed, console=console)
     jobs = build_demo_sources(factory, settings(), seed, persons, console)
     governed = build_demo_governance(factory)
+    applications = build_demo_sharing(factory, settings())
+    console.print(f"sharing: {applications} applications in the demo city's queues")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
     if no_serve:
         for job in jobs:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.catalog import transfer
@@ -154,3 +155,28 @@ def test_demo_data_becomes_base_databases_with_quality_conflicts_and_problems(
         assert gaj is not None
         problems = session.scalar(select(func.count()).where(Problem.department_id == gaj.id))
         assert problems  # the household registry's mistyped ID numbers, for its officer to fix
+
+
+def test_demo_sharing_has_a_grant_and_every_queue_filled(
+    demo_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Health is granted population data by the bureau and public security; other applications wait in
+    the bureau's and a provider's queue, one was returned and one refused with its reason."""
+    from zhongtai.demo.sharing import build_demo_sharing
+    from zhongtai.sharing.models import Application, ApplicationStatus, Grant
+
+    assert build_demo_sharing(demo_factory, settings) == 5
+    assert build_demo_sharing(demo_factory, settings) == 5  # idempotent
+    with demo_factory() as session:
+        statuses = sorted(a.status for a in session.scalars(select(Application)))
+        grants = list(session.scalars(select(Grant)))
+    assert statuses == sorted(
+        [
+            ApplicationStatus.GRANTED,
+            ApplicationStatus.BUREAU_REVIEW,
+            ApplicationStatus.PROVIDER_REVIEW,
+            ApplicationStatus.RETURNED,
+            ApplicationStatus.REJECTED,
+        ]
+    )
+    assert len(grants) == 1 and grants[0].mode.value == "subscription"
