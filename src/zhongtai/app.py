@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from zhongtai import __version__
+from zhongtai.auditing import endpoints as audit_api
+from zhongtai.auditing import pages as audit_pages
 from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
@@ -37,6 +39,7 @@ from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddlewar
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
 from zhongtai.sharing import endpoints as sharing_api
+from zhongtai.sharing import pages as sharing_pages
 
 log = logging.getLogger("zhongtai.app")
 
@@ -146,11 +149,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_api.router,
         governance_api.router,
         sharing_api.router,
+        audit_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,
         ingest_pages.router,
         governance_pages.router,
+        sharing_pages.router,
+        audit_pages.router,
     ):
         app.include_router(router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")

@@ -371,3 +371,36 @@ def test_item_policies_default_by_data_element_and_are_set_by_the_provider(
         "records"
     ][0]
     assert record["姓名"] == "***"
+
+
+def test_auditors_search_and_export_the_trail_and_others_cannot(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    resource, _ = shared_people(factory, settings, rows=2)
+    grant_id = granted(client, world, resource)["grant_id"]
+    client.get(f"{API}/grants/{grant_id}/records", headers=world.auth("consumer_c"))
+    found = client.get(
+        "/api/v1/audit/events?chain=access&resource=" + resource, headers=world.auth("auditor")
+    )
+    assert found.status_code == 200, found.text
+    entries = found.json()["items"]
+    assert [(e["actor_username"], e["record_count"], e["grant_id"]) for e in entries] == [
+        ("consumer_c", 2, grant_id)
+    ]
+    prefixed = client.get(
+        "/api/v1/audit/events?event_type=sharing.application.", headers=world.auth("auditor")
+    ).json()
+    assert {e["event_type"] for e in prefixed["items"]} == {
+        "sharing.application.submitted",
+        "sharing.application.bureau_approve",
+        "sharing.application.provider_approve",
+    }
+    assert client.get("/api/v1/audit/events", headers=world.auth("consumer_c")).status_code == 403
+    export = client.get("/api/v1/audit/export?chain=access", headers=world.auth("auditor"))
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert [(r["event_type"], r["record_count"]) for r in rows] == [("sharing.records.read", "2")]
+    exported = client.get(
+        "/api/v1/audit/events?event_type=audit.exported", headers=world.auth("auditor")
+    ).json()
+    assert exported["total"] == 1  # exporting the trail is itself on the trail

@@ -34,6 +34,8 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "orgs/templates"),
         jinja2.PackageLoader("zhongtai", "ingest/templates"),
         jinja2.PackageLoader("zhongtai", "governance/templates"),
+        jinja2.PackageLoader("zhongtai", "sharing/templates"),
+        jinja2.PackageLoader("zhongtai", "auditing/templates"),
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
     ]
 )

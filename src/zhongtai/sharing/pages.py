@@ -1,0 +1,131 @@
+"""Sharing pages: the application queues, applying, an application with its steps and the decisions open
+to the reader, grants (revoke, renew) with their subscriptions and latest deliveries, statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from zhongtai.core.http import AppSettings, DbSession, RowId
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.orgs.pages import validation_message
+from zhongtai.sharing import auth, service
+from zhongtai.sharing.models import DeliveryMode
+from zhongtai.sharing.repository import SharingRepository
+from zhongtai.sharing.schemas import ApplicationCreate, GrantRevoke
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+QUEUES = ["all", "applied", "provider", "bureau"]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+@router.get("/sharing")
+def applications(page: SignedInPage, session: DbSession, queue: str = "all", offset: Offset = 0) -> Response:
+    assert page.principal is not None
+    queue = queue if queue in QUEUES else "all"
+    rows, total = SharingRepository(session).applications(
+        page.principal, role=None if queue == "all" else queue, offset=offset, limit=PAGE_SIZE
+    )
+    found = {
+        "items": [service.application_view(session, page.principal, a) for a in rows],
+        "total": total,
+        "offset": offset,
+    }
+    return page.render(
+        "sharing_applications.html",
+        found=found,
+        queue=queue,
+        queues=QUEUES,
+        page_size=PAGE_SIZE,
+        statistics=service.statistics(session) if page.principal.sees_all_departments else None,
+    )
+
+
+@router.get("/sharing/apply")
+def apply_form(page: SignedInPage, session: DbSession, resource: str) -> Response:
+    found = service.published_resource(SharingRepository(session), resource)
+    policies = service.effective_policies(session, found)
+    return page.render("sharing_apply.html", resource=found, policies=policies, modes=list(DeliveryMode))
+
+
+@router.post("/sharing/apply")
+def apply(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = ApplicationCreate.model_validate(
+            {
+                "resource": form_str(form, "resource"),
+                "items": [str(v) for v in form.getlist("items")],
+                "unmasked_items": [str(v) for v in form.getlist("unmasked_items")],
+                "purpose": form_str(form, "purpose"),
+                "basis": form_str(form, "basis"),
+                "mode": form_str(form, "mode"),
+                "valid_until": form_str(form, "valid_until"),
+            }
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    application = service.apply(session, settings, page.principal, data)
+    number = application.number
+    session.commit()
+    return RedirectResponse(f"/sharing/applications/{number}", status_code=303)
+
+
+@router.get("/sharing/applications/{number}")
+def application(page: SignedInPage, session: DbSession, number: str) -> Response:
+    assert page.principal is not None
+    found = service.visible_application(session, page.principal, number)
+    view = service.application_view(session, page.principal, found, with_steps=True)
+    return page.render("sharing_application.html", a=view)
+
+
+@router.post("/sharing/applications/{number}")
+def act(page: SignedInPage, form: Form, session: DbSession, number: str) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    service.act(session, page.principal, number, form_str(form, "action"), form_str(form, "comment"))
+    session.commit()
+    return RedirectResponse(f"/sharing/applications/{number}", status_code=303)
+
+
+@router.get("/sharing/grants")
+def grants(page: SignedInPage, session: DbSession, offset: Offset = 0) -> Response:
+    assert page.principal is not None
+    rows, total = SharingRepository(session).grants(page.principal, offset, PAGE_SIZE)
+    found = {"items": [service.grant_view(session, g) for g in rows], "total": total, "offset": offset}
+    return page.render("sharing_grants.html", found=found, page_size=PAGE_SIZE)
+
+
+@router.get("/sharing/grants/{grant_id}")
+def grant(page: SignedInPage, session: DbSession, grant_id: RowId) -> Response:
+    assert page.principal is not None
+    found = service.visible_grant(session, page.principal, grant_id)
+    repo = SharingRepository(session)
+    subscriptions = [
+        {**service.subscription_view(session, s), "deliveries": repo.deliveries(s.id, 20)}
+        for s in repo.subscriptions_of(found.id)
+    ]
+    return page.render(
+        "sharing_grant.html",
+        g=service.grant_view(session, found),
+        subscriptions=subscriptions,
+        may_manage=auth.may_manage_grant(page.principal, found),
+    )
+
+
+@router.post("/sharing/grants/{grant_id}/revoke")
+def revoke(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        reason = GrantRevoke.model_validate({"reason": form_str(form, "reason")}).reason
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    service.revoke(session, page.principal, grant_id, reason)
+    session.commit()
+    return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)

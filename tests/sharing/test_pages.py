@@ -1,0 +1,77 @@
+"""Sharing pages: health applies from the page, the bureau and public security approve in their queues,
+the grant page shows it live and the provider revokes it; auditors read and export the trail."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.core.test_identity import login
+from tests.factories import World
+from tests.ingest.test_pages import csrf_from, post_form
+from tests.sharing.helpers import shared_people
+from zhongtai.core.settings import Settings
+
+
+def test_apply_approve_and_revoke_through_the_pages(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    resource, _ = shared_people(factory, settings, rows=2)
+    assert login(client, "consumer_c") == 303
+    form = client.get(f"/sharing/apply?resource={resource}")
+    assert form.status_code == 200 and "证件号(前3后4)" in form.text
+    applied = client.post(
+        "/sharing/apply",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "resource": resource,
+            "items": ["姓名", "公民身份号码"],
+            "purpose": "核酸检测结果关联居民身份",
+            "basis": "《传染病防治法》第十二条",
+            "mode": "api",
+            "valid_until": "2027-12-31",
+        },
+        follow_redirects=False,
+    )
+    assert applied.status_code == 303, applied.text
+    detail = applied.headers["location"]
+    number = detail.rsplit("/", 1)[-1]
+    assert "数据资源局审核中" in client.get(detail).text
+
+    client.cookies.clear()
+    assert login(client, "bureau_reviewer") == 303
+    assert number in client.get("/sharing?queue=bureau").text
+    approved = post_form(client, detail, detail, {"action": "bureau_approve", "comment": ""})
+    assert approved.status_code == 303  # type: ignore[attr-defined]
+
+    client.cookies.clear()
+    assert login(client, "reviewer_a") == 303
+    queue = client.get("/sharing?queue=provider").text
+    assert number in queue and "提供部门审核中" in queue
+    assert (
+        post_form(client, detail, detail, {"action": "provider_approve", "comment": "同意"}).status_code
+        == 303
+    )  # type: ignore[attr-defined]
+    page = client.get(detail).text
+    assert "已授权" in page and "/sharing/grants/" in page
+    grant = "/sharing/grants/" + page.split("/sharing/grants/")[1].split('"')[0]
+    assert "有效" in client.get(grant).text
+    no_reason = post_form(client, f"{grant}/revoke", grant, {"reason": ""})
+    assert no_reason.status_code == 422  # type: ignore[attr-defined]
+    assert post_form(client, f"{grant}/revoke", grant, {"reason": "专项结束"}).status_code == 303  # type: ignore[attr-defined]
+    assert "已撤销" in client.get(grant).text
+    assert "Revoked" in client.get(f"{grant}?lang=en").text
+
+    client.cookies.clear()
+    assert login(client, "auditor") == 303
+    trail = client.get("/audit?chain=admin&event_type=sharing.grant")
+    assert (
+        trail.status_code == 200
+        and "sharing.grant.revoked" in trail.text
+        and "sharing.grant.issued" in trail.text
+    )
+    export = client.get("/audit/export.csv?chain=admin")
+    assert export.status_code == 200 and "sharing.application.submitted" in export.content.decode("utf-8-sig")
+    client.cookies.clear()
+    assert login(client, "consumer_c") == 303
+    assert client.get("/audit").status_code == 403
