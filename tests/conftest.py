@@ -26,6 +26,21 @@ TEST_SECRET = "test-secret-" + "x" * 40
 BACKENDS = ["sqlite", "postgresql"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Tests build eight users per test; argon2id at the production cost (~0.1 s each) would dominate
+    the suite. Still argon2id, just with a tiny memory and time cost; the product's parameters are
+    unchanged (``zhongtai.core.security``)."""
+    from argon2 import PasswordHasher
+
+    from zhongtai.core import security
+
+    production = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    security._hasher = production
+
+
 @pytest.fixture(scope="session")
 def worker_tag(worker_id: str) -> str:  # worker_id comes from pytest-xdist ("master" without it)
     return f"{worker_id}_{os.getpid()}"
