@@ -663,6 +663,13 @@ def sharing_dispatch(
     from zhongtai.sharing.dispatch import dispatch_due, run_forever
 
     factory = migrated_sessionmaker()
+    if loop and settings().nats_url:  # events flow through JetStream; run this on several machines
+        import asyncio
+
+        from zhongtai.sharing import jetstream
+
+        asyncio.run(jetstream.run_forever(factory, settings()))
+        return
     if loop:
         run_forever(factory, settings())
         return

@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(
         12, ge=1, description="Delivery attempts of one event before it is dead-lettered."
     )
+    nats_url: str | None = Field(
+        None,
+        description="NATS with JetStream (nats://host:4222): subscription events flow through it so several "
+        "dispatchers share the work; unset = dispatchers read the database outbox directly.",
+    )
+    nats_prefix: str = Field(
+        "zhongtai",
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        description="Subject prefix and stream name stem in NATS.",
+    )
     platform_department_code: str = Field(
         "SJZYJ", description="Code of the department that runs the platform (the data resource bureau)."
     )

@@ -156,6 +156,8 @@ class Subscription(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Delivery cursor: events up to this outbox id are delivered (or dead-lettered), in order.
     cursor: Mapped[int] = mapped_column(Integer, default=0)
+    # With NATS JetStream: events up to this outbox id are published to the subscription's subject.
+    relayed: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str] = mapped_column(String(500), default="")

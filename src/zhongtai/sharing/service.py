@@ -652,6 +652,7 @@ def subscribe(
         secret_sealed=SecretBox(settings).seal(secret),
         active=True,
         cursor=outbox.last_event_id(session),
+        relayed=outbox.last_event_id(session),
         created_by=actor.username,
         created_at=utcnow(),
     )
@@ -684,6 +685,7 @@ def replay(session: Session, actor: Principal, subscription_id: int, since: date
     grant = usable_grant(session, actor, subscription.grant_id, DeliveryMode.SUBSCRIPTION)
     before = subscription.cursor
     subscription.cursor = SharingRepository(session).event_before(grant.resource_id, aware(since))
+    subscription.relayed = subscription.cursor  # with JetStream, the events are published again
     subscription.attempts, subscription.next_attempt_at, subscription.last_error = 0, None, ""
     session.flush()
     audit.record(

@@ -25,11 +25,11 @@ def register(context: JobContext) -> None:
 
     @queue.task(name=DISPATCH)  # type: ignore[untyped-decorator]
     def dispatch() -> int:
-        return dispatch_due(context.factory, context.settings).delivered
+        return deliver_or_relay(context)
 
     @queue.periodic_task(crontab(), name="sharing.dispatch_retries")  # type: ignore[untyped-decorator]
     def dispatch_retries() -> None:
-        dispatch_due(context.factory, context.settings)
+        deliver_or_relay(context)
 
     @queue.periodic_task(crontab(minute="5"), name="sharing.escalate")  # type: ignore[untyped-decorator]
     def escalate() -> None:
@@ -51,3 +51,15 @@ def register(context: JobContext) -> None:
 
     context.tasks[DISPATCH] = dispatch
     context.after_pass.append(lambda resource_code: dispatch())
+
+
+def deliver_or_relay(context: JobContext) -> int:
+    """Without NATS the worker delivers; with it, the worker only publishes and the dispatchers
+    (``zhongtai sharing dispatch --loop``) deliver."""
+    if context.settings.nats_url:
+        import asyncio
+
+        from zhongtai.sharing.jetstream import relay_once
+
+        return asyncio.run(relay_once(context.factory, context.settings))
+    return dispatch_due(context.factory, context.settings).delivered

@@ -390,6 +390,7 @@ def upgrade() -> None:
         sa.Column("secret_sealed", sa.Text(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("cursor", sa.Integer(), nullable=False),
+        sa.Column("relayed", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=False),
