@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -187,7 +188,11 @@ def demo(
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
+    from zhongtai.demo.subscriber import PATH as SUBSCRIBER_PATH
 
+    if not os.environ.get("ZHONGTAI_WEBHOOK_ALLOWED_HOSTS"):  # the demo's subscriber runs on this machine
+        os.environ["ZHONGTAI_WEBHOOK_ALLOWED_HOSTS"] = f"{host}/32" if host[0].isdigit() else host
+        get_settings.cache_clear()
     url = settings().resolved_database_url
     if reset:
         reset_database(url)
@@ -196,7 +201,7 @@ def demo(
     users = build_demo_city(factory, seed=seed, console=console)
     jobs = build_demo_sources(factory, settings(), seed, persons, console)
     governed = build_demo_governance(factory)
-    applications = build_demo_sharing(factory, settings())
+    applications = build_demo_sharing(factory, settings(), f"http://{host}:{port}{SUBSCRIBER_PATH}")
     console.print(f"sharing: {applications} applications in the demo city's queues")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
     if no_serve:

@@ -302,3 +302,42 @@ def test_canary_values_never_leave_outside_an_unmasked_grant(
     seen.append(caplog.text)
     leaks = [(canary, place[:80]) for canary in canaries for place in seen if canary in place]
     assert leaks == []
+
+
+def test_the_demo_subscriber_verifies_and_applies_each_event_once(
+    hook_client: TestClient, world: World, factory: sessionmaker[Session], hook_settings: Settings
+) -> None:
+    """The demo's health-commission system, called through the app itself as the dispatcher would."""
+    from zhongtai.demo import subscriber as demo
+
+    resource, job, _, _, secret = subscribed(hook_client, world, factory, hook_settings)
+    demo.save_secret(hook_settings, secret)
+    change_rows(factory, resource, job, {"k2": person(2, "王五")})
+
+    def through_the_app(request: httpx.Request) -> httpx.Response:
+        answer = hook_client.post(demo.PATH, content=request.content, headers=dict(request.headers))
+        return httpx.Response(answer.status_code)
+
+    with httpx.Client(transport=httpx.MockTransport(through_the_app)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 1
+    events = demo.received(hook_settings)
+    assert len(events) == 1 and events[0]["payload"]["data"]["record"]["姓名"] == "王*"  # type: ignore[index]
+    forged = hook_client.post(
+        demo.PATH,
+        content=b"{}",
+        headers={"webhook-id": "x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+    )
+    assert forged.status_code == 401
+    again = events[0]
+    body = json.dumps(again["payload"], ensure_ascii=False, separators=(",", ":"))
+    from zhongtai.core.types import utcnow
+    from zhongtai.sharing.webhooks import sign
+
+    replay = hook_client.post(
+        demo.PATH, content=body.encode(), headers=sign(secret, str(again["event_id"]), utcnow(), body)
+    )
+    assert replay.status_code == 204 and len(demo.received(hook_settings)) == 1  # same id: applied once
+    from tests.core.test_identity import login
+
+    assert login(hook_client, "consumer_c") == 303
+    assert "王*" in hook_client.get(demo.PATH).text

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from nats.js.api import ConsumerConfig
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,7 +79,7 @@ def test_two_dispatchers_share_a_subscription_in_order_once_and_survive_a_death(
             names.subject(subscription_id),
             durable=names.consumer(subscription_id),
             stream=names.stream,
-            config=jetstream.ConsumerConfig(max_ack_pending=1, ack_wait=1.5),
+            config=ConsumerConfig(max_ack_pending=1, ack_wait=1.5),
         )
         assert len(await held.fetch(1, timeout=2)) == 1
         await one.close()

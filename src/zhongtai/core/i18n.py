@@ -275,6 +275,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "share.delivery.failed": ("失败待重试", "Failed"),
     "share.delivery.dead": ("死信", "Dead letter"),
     "share.delivery.held": ("授权失效停止", "Held"),
+    "demo.subscriber": (
+        "卫健委业务系统:收到的变更推送",
+        "Health commission's system: change events received",
+    ),
+    "demo.subscriber_hint": (
+        "演示用的订阅方:每条推送都用 standardwebhooks 验签,同一事件编号只应用一次;数据按授权脱敏。",
+        "The demo's subscriber: every event is verified with standardwebhooks, each event id applied "
+        "once; values arrive masked as the grant says.",
+    ),
     "audit.title": ("审计日志", "Audit trail"),
     "audit.chain": ("日志类别", "Chain"),
     "audit.chain.admin": ("管理操作", "Changes"),

@@ -36,6 +36,7 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "governance/templates"),
         jinja2.PackageLoader("zhongtai", "sharing/templates"),
         jinja2.PackageLoader("zhongtai", "auditing/templates"),
+        jinja2.PackageLoader("zhongtai", "demo/templates"),
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
     ]
 )

@@ -15,9 +15,11 @@ from zhongtai.core.identity.service import principal_for
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, utcnow
+from zhongtai.demo import subscriber
 from zhongtai.orgs.models import Department
 from zhongtai.sharing import service
 from zhongtai.sharing.models import Application, DeliveryMode
+from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import ApplicationCreate
 
 POPULATION = "常住人口基本信息"
@@ -71,8 +73,11 @@ MODE_BY_SHARING = {
 }
 
 
-def build_demo_sharing(factory: sessionmaker[Session], settings: Settings) -> int:
-    """Play the stories once; returns how many applications the demo holds."""
+def build_demo_sharing(
+    factory: sessionmaker[Session], settings: Settings, subscriber_url: str | None = None
+) -> int:
+    """Play the stories once; returns how many applications the demo holds. With ``subscriber_url`` the
+    health commission subscribes its system (``demo/subscriber.py``) to the population grant."""
     with transaction(factory) as session:
         if session.scalar(select(func.count()).select_from(Application)):
             return session.scalar(select(func.count()).select_from(Application)) or 0
@@ -97,6 +102,10 @@ def build_demo_sharing(factory: sessionmaker[Session], settings: Settings) -> in
             )
             for user, action, comment in steps:
                 service.act(session, users[user], application.number, action, comment)
+            grant = SharingRepository(session).grant_of(application.id)
+            if subscriber_url and grant is not None and grant.mode is DeliveryMode.SUBSCRIPTION:
+                _, secret = service.subscribe(session, settings, users[applicant], grant.id, subscriber_url)
+                subscriber.save_secret(settings, secret)
             played += 1
         return played
 

@@ -39,7 +39,7 @@ from zhongtai.sharing.webhooks import Allowlist, Resolver, sign
 
 log = logging.getLogger("zhongtai.sharing.dispatch")
 MAX_BACKOFF = timedelta(hours=1)
-EVENTS_PER_TURN = 200  # a subscription yields to the others after this many events
+EVENTS_PER_TURN = 1_000  # a subscription yields to the others after this many events
 
 
 @dataclass
