@@ -6,6 +6,9 @@ received. Mounted outside production only; it stands for a department's own syst
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -32,11 +35,33 @@ def save_secret(settings: Settings, secret: str) -> None:
     path.chmod(0o600)
 
 
-def received(settings: Settings) -> list[dict[str, object]]:
-    path = folder(settings) / "wjw-events.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+@contextmanager
+def _store(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """The health system's own little database: one row per event id."""
+    folder(settings).mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(folder(settings) / "wjw-events.db", timeout=10)
+    try:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, received_at TEXT, payload TEXT)"
+        )
+        yield connection
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def received(settings: Settings, limit: int = 100) -> list[dict[str, object]]:
+    """The latest events applied, newest first."""
+    with _store(settings) as connection:
+        rows = connection.execute(
+            "SELECT event_id, received_at, payload FROM events ORDER BY rowid DESC LIMIT ?", (limit,)
+        ).fetchall()
+    return [{"event_id": e, "received_at": r, "payload": json.loads(p)} for e, r, p in rows]
+
+
+def count(settings: Settings) -> int:
+    with _store(settings) as connection:
+        return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
 @router.post(PATH)
@@ -49,15 +74,14 @@ async def receive(request: Request, settings: AppSettings) -> Response:
         payload = Webhook(secret_file.read_text(encoding="utf-8").strip()).verify(body, dict(request.headers))
     except WebhookVerificationError:
         return Response(status_code=401)  # forged, altered, replayed or stale: refused
-    event_id = request.headers["webhook-id"]
-    if all(event["event_id"] != event_id for event in received(settings)):  # apply each event once
-        with (folder(settings) / "wjw-events.jsonl").open("a", encoding="utf-8") as handle:
-            line = {"event_id": event_id, "received_at": utcnow().isoformat(), "payload": payload}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    with _store(settings) as connection:  # an event id seen before is not applied again
+        connection.execute(
+            "INSERT OR IGNORE INTO events VALUES (?, ?, ?)",
+            (request.headers["webhook-id"], utcnow().isoformat(), json.dumps(payload, ensure_ascii=False)),
+        )
     return Response(status_code=204)
 
 
 @router.get(PATH)
 def events(page: SignedInPage, settings: AppSettings) -> Response:
-    found = received(settings)
-    return page.render("demo_subscriber.html", events=list(reversed(found))[:100], total=len(found))
+    return page.render("demo_subscriber.html", events=received(settings), total=count(settings))
