@@ -10,7 +10,7 @@ from datetime import timedelta
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
@@ -404,3 +404,16 @@ def test_auditors_search_and_export_the_trail_and_others_cannot(
         "/api/v1/audit/events?event_type=audit.exported", headers=world.auth("auditor")
     ).json()
     assert exported["total"] == 1  # exporting the trail is itself on the trail
+
+
+def test_data_access_fails_closed_when_the_audit_trail_cannot_be_written(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    resource, _ = shared_people(factory, settings, rows=1)
+    grant_id = granted(client, world, resource)["grant_id"]
+    with transaction(factory) as session:  # the access chain's head is gone: nothing can be appended
+        session.execute(text("DELETE FROM audit_chain_heads WHERE chain = 'access'"))
+    refused = client.get(f"{API}/grants/{grant_id}/records", headers=world.auth("consumer_c"))
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "audit_unavailable"
+    assert "records" not in refused.text

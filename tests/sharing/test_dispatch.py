@@ -341,3 +341,75 @@ def test_the_demo_subscriber_verifies_and_applies_each_event_once(
 
     assert login(hook_client, "consumer_c") == 303
     assert "王*" in hook_client.get(demo.PATH).text
+
+
+def test_the_database_going_away_mid_dispatch_loses_nothing(
+    hook_client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    hook_settings: Settings,
+    db_url: str,
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a database server going away needs PostgreSQL (SQLite lives in the process)")
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    resource, job, _, _, secret = subscribed(hook_client, world, factory, hook_settings)
+    subscriber = Subscriber(secret)
+    change_rows(factory, resource, job, {"k1": person(1, "赵六")})
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+
+    def then_the_database_goes(request: httpx.Request) -> httpx.Response:
+        answer = subscriber(request)
+        with admin.connect() as connection:  # every other session of this database is cut off
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        return answer
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(then_the_database_goes)) as http,
+        pytest.raises(OperationalError),
+    ):
+        dispatch_due(factory, hook_settings, http, public)
+    admin.dispose()
+    with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 1
+    assert len(subscriber.received) == 2 and len(subscriber.applied) == 1  # redelivered, same event id
+
+
+def test_a_scheduled_subscription_reports_in_batches_at_its_moments(
+    hook_client: TestClient, world: World, factory: sessionmaker[Session], hook_settings: Settings
+) -> None:
+    """Reporting upstream (e.g. the provincial platform) daily: changes wait for the scheduled moment."""
+    from zhongtai.sharing.models import Subscription
+
+    resource, _ = shared_people(factory, hook_settings, rows=1)
+    grant_id = granted(hook_client, world, resource, mode="subscription")["grant_id"]
+    bad = hook_client.post(
+        f"{API}/grants/{grant_id}/subscriptions",
+        json={"url": "https://hook.wjw.example/p", "schedule": "0 25 * * *"},
+        headers=world.auth("consumer_c"),
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "schedule"
+    made = hook_client.post(
+        f"{API}/grants/{grant_id}/subscriptions",
+        json={"url": "https://hook.wjw.example/p", "schedule": "0 2 * * *"},
+        headers=world.auth("consumer_c"),
+    )
+    assert made.status_code == 201 and made.json()["next_attempt_at"] is not None
+    subscriber = Subscriber(made.json()["secret"])
+    job = "GAJ-JOB"
+    change_rows(factory, resource, job, {"k7": person(7), "k8": person(8)})
+    with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 0  # not yet 02:00
+        with factory() as session, session.begin():  # the clock reaches the scheduled moment
+            session.get(Subscription, made.json()["id"]).next_attempt_at = None  # type: ignore[union-attr]
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 2
+        with factory() as session:
+            waiting = session.get(Subscription, made.json()["id"])
+            assert waiting is not None and waiting.next_attempt_at is not None  # asleep until the next one

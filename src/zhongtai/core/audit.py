@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, event, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import Base
+from zhongtai.core.errors import Unavailable
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import UTCDateTime, utcnow
 
@@ -229,7 +231,13 @@ def seal(session: Session) -> None:
 @event.listens_for(Session, "before_commit")
 def _seal_before_commit(session: Session) -> None:
     if session.info.get(_PENDING):
-        seal(session)
+        try:
+            seal(session)
+        except SQLAlchemyError as exc:  # no audit entry, no commit: the access or change fails closed
+            raise Unavailable(
+                "the audit trail cannot be written, so nothing was done; try again later",
+                code="audit_unavailable",
+            ) from exc
 
 
 @event.listens_for(Session, "after_rollback")

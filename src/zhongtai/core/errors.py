@@ -63,5 +63,12 @@ class TooManyAttempts(ZhongtaiError):
     code = "too_many_attempts"
 
 
+class Unavailable(ZhongtaiError):
+    """Something the request needs is down (e.g. the audit trail cannot be written): nothing was done."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 class DatabaseNotMigrated(RuntimeError):
     """Raised at start-up when the schema is not at the code's revision."""

@@ -32,6 +32,7 @@ from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.outbox import OutboxEvent
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
+from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing.models import Delivery, Grant, GrantStatus, Subscription
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.service import projection
@@ -98,6 +99,8 @@ def deliver_next(
         assert grant is not None
         event = repo.next_event(grant.resource_id, subscription.cursor)
         if event is None:
+            if subscription.schedule:  # the batch is out: wait for the next scheduled moment
+                subscription.next_attempt_at = next_due(subscription.schedule, now)
             return False
         if not grant.live(now):
             _hold(session, subscription, grant, event, stats)

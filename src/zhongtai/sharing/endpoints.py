@@ -220,7 +220,7 @@ def subscribe(
     body: SubscriptionCreate,
 ) -> SubscriptionCreated:
     """Push the granted slice's changes to the URL (Standard Webhooks). The secret is shown only now."""
-    subscription, secret = service.subscribe(session, settings, principal, grant_id, body.url)
+    subscription, secret = service.subscribe(session, settings, principal, grant_id, body.url, body.schedule)
     return SubscriptionCreated.model_validate(
         {**service.subscription_view(session, subscription), "secret": secret}
     )

@@ -178,6 +178,12 @@ class SubscriptionCreate(BaseModel):
     model_config = Strict
 
     url: str = Field(min_length=8, max_length=500)
+    schedule: str | None = Field(
+        None,
+        max_length=64,
+        description="Cron (city time) to deliver in batches, e.g. '0 2 * * *' for daily reporting upstream; "
+        "unset = as changes happen",
+    )
 
 
 class SubscriptionRead(BaseModel):
@@ -189,6 +195,7 @@ class SubscriptionRead(BaseModel):
     attempts: int
     next_attempt_at: datetime | None
     last_error: str
+    schedule: str | None
     created_at: datetime
     backlog: int
 

@@ -28,6 +28,7 @@ from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, aware, utcnow
 from zhongtai.governance.models import DataElement
+from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing import auth
 from zhongtai.sharing.lifecycle import (
     BUREAU_APPROVED,
@@ -639,11 +640,19 @@ def export_file(
 
 # Subscriptions ---------------------------------------------------------------------------------
 def subscribe(
-    session: Session, settings: Settings, actor: Principal, grant_id: int, url: str
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    grant_id: int,
+    url: str,
+    schedule: str | None = None,
 ) -> tuple[Subscription, str]:
     """A subscription to the grant's changes from now on; returns it with its secret (shown once)."""
     grant = usable_grant(session, actor, grant_id, DeliveryMode.SUBSCRIPTION)
     Allowlist(settings.webhook_allowed_hosts).check_url(url)
+    first_slot = next_due(schedule, utcnow()) if schedule else None
+    if schedule and first_slot is None:
+        raise Invalid(f"schedule {schedule!r} never comes due within a month", field="schedule")
     outbox.feed(session, grant.resource_id)
     secret = new_secret()
     subscription = Subscription(
@@ -653,6 +662,8 @@ def subscribe(
         active=True,
         cursor=outbox.last_event_id(session),
         relayed=outbox.last_event_id(session),
+        schedule=schedule,
+        next_attempt_at=first_slot,
         created_by=actor.username,
         created_at=utcnow(),
     )
@@ -859,6 +870,7 @@ def subscription_view(session: Session, subscription: Subscription) -> dict[str,
         "attempts": subscription.attempts,
         "next_attempt_at": subscription.next_attempt_at,
         "last_error": subscription.last_error,
+        "schedule": subscription.schedule,
         "created_at": subscription.created_at,
         "backlog": SharingRepository(session).backlog(grant.resource_id, subscription.cursor),
     }
