@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -183,4 +184,52 @@ def test_officer_sets_rules_governs_and_sees_quality_problems(live_server: str) 
         page.click("nav a[href='/governance']")
         assert page.locator("#departments").locator("text=GAJ").count() == 1
         assert page.locator("#departments svg polyline").count() == 1
+        browser.close()
+
+
+def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def signed_in(username: str) -> Any:
+            page = browser.new_context().new_page()
+            page.goto(f"{live_server}/login")
+            page.fill("#username", username)
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server}/catalog")
+            return page
+
+        health = signed_in("consumer_c")
+        health.goto(f"{live_server}/catalog?q=常住人口基本信息")
+        health.click('#results a >> text="常住人口基本信息"')
+        health.click("#apply")
+        health.check("input[name=items][value=姓名]")
+        health.check("input[name=items][value=公民身份号码]")
+        health.fill("input[name=purpose]", "核酸检测结果关联居民身份")
+        health.fill("textarea[name=basis]", "《传染病防治法》第十二条")
+        health.fill("input[name=valid_until]", "2027-12-31")
+        health.click("#apply button[type=submit]")
+        assert "数据资源局审核中" in health.locator("#status").inner_text()
+        number = health.url.rsplit("/", 1)[-1]
+
+        bureau = signed_in("bureau_reviewer")
+        bureau.click("nav a[href='/sharing']")
+        bureau.click("a:has-text('待合规审核')")
+        bureau.click(f"#applications a[href='/sharing/applications/{number}'] >> nth=0")
+        bureau.click("button[value=bureau_approve]")
+        assert "提供部门审核中" in bureau.locator("#status").inner_text()
+
+        provider = signed_in("reviewer_a")
+        provider.goto(f"{live_server}/sharing?queue=provider")
+        provider.click("a:has-text('办理')")
+        provider.fill("textarea[name=comment]", "同意,限疫情防控使用")
+        provider.click("button[value=provider_approve]")
+        assert "已授权" in provider.locator("#status").inner_text()
+        steps = provider.locator("#steps").inner_text()
+        assert "consumer_c" in steps and "bureau_reviewer" in steps and "同意,限疫情防控使用" in steps
+
+        health.reload()
+        assert "已授权" in health.locator("#status").inner_text()
         browser.close()
