@@ -25,17 +25,17 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.outbox import OutboxEvent
+from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing.models import Delivery, Grant, GrantStatus, Subscription
 from zhongtai.sharing.repository import SharingRepository
-from zhongtai.sharing.service import projection
+from zhongtai.sharing.service import projection, record_grant_access
 from zhongtai.sharing.webhooks import Allowlist, Resolver, sign
 
 log = logging.getLogger("zhongtai.sharing.dispatch")
@@ -230,21 +230,25 @@ def _audit(
     outcome: str,
     detail: dict[str, Any],
 ) -> None:
-    resource = SharingRepository(session).resource_by_id(grant.resource_id)
-    audit.record_access(
+    repo = SharingRepository(session)
+    dispatcher = Principal(
+        user_id=None,
+        username="dispatcher",
+        display_name="dispatcher",
+        department_id=grant.consumer_department_id,
+        department_code=repo.department_codes().get(grant.consumer_department_id),
+    )
+    record_grant_access(
         session,
-        actor_username="dispatcher",
-        department_code=SharingRepository(session).department_codes().get(grant.consumer_department_id),
-        event_type="sharing.event.delivered",
-        resource_code=resource.code,
-        items=list(grant.items),
-        record_count=1 if outcome == "success" else 0,
-        purpose=grant.purpose,
-        grant_id=grant.id,
-        outcome=outcome,
-        target_type="subscription",
-        target_id=str(subscription.id),
-        detail={"event_id": event.event_id, **detail},
+        dispatcher,
+        grant,
+        repo.resource_by_id(grant.resource_id).code,
+        list(grant.items),
+        1 if outcome == "success" else 0,
+        "sharing.event.delivered",
+        {"event_id": event.event_id, **detail},
+        outcome,
+        ("subscription", str(subscription.id)),
     )
 
 

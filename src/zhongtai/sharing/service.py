@@ -401,12 +401,18 @@ def visible_grant(session: Session, actor: Principal, grant_id: int) -> Grant:
     return grant
 
 
-def revoke(session: Session, actor: Principal, grant_id: int, reason: str) -> Grant:
+def _managed_grant(session: Session, actor: Principal, grant_id: int, verb: str) -> Grant:
+    """A live-or-expired, not revoked grant the caller may manage (the provider or the bureau)."""
     grant = visible_grant(session, actor, grant_id)
     if not auth.may_manage_grant(actor, grant):
-        raise Forbidden("only the providing department or the bureau revokes a grant", code="not_your_grant")
+        raise Forbidden(f"only the providing department or the bureau {verb} a grant", code="not_your_grant")
     if grant.status is GrantStatus.REVOKED:
-        raise Conflict("the grant is already revoked", code="already_revoked")
+        raise Conflict("the grant is revoked; the consumer applies again", code="revoked")
+    return grant
+
+
+def revoke(session: Session, actor: Principal, grant_id: int, reason: str) -> Grant:
+    grant = _managed_grant(session, actor, grant_id, "revokes")
     grant.status, grant.revoked_at, grant.revoked_by, grant.revoke_reason = (
         GrantStatus.REVOKED,
         utcnow(),
@@ -419,11 +425,7 @@ def revoke(session: Session, actor: Principal, grant_id: int, reason: str) -> Gr
 
 
 def renew(session: Session, actor: Principal, grant_id: int, valid_until: date) -> Grant:
-    grant = visible_grant(session, actor, grant_id)
-    if not auth.may_manage_grant(actor, grant):
-        raise Forbidden("only the providing department or the bureau renews a grant", code="not_your_grant")
-    if grant.status is GrantStatus.REVOKED:
-        raise Conflict("a revoked grant cannot be renewed; the consumer applies again", code="revoked")
+    grant = _managed_grant(session, actor, grant_id, "renews")
     expires = _end_of(valid_until)
     if expires <= max(grant.expires_at, utcnow()):
         raise Invalid("a renewal must end after the grant's current expiry", field="valid_until")
@@ -479,7 +481,9 @@ def read_records(session: Session, actor: Principal, grant_id: int, offset: int,
     rows, total = SharingRepository(session).records_page(grant.resource_id, offset, limit)
     records = [project(row) for row in rows]
     resource = SharingRepository(session).resource_by_id(grant.resource_id)
-    _record_access(session, actor, grant, resource.code, project.items, len(records), "sharing.records.read")
+    record_grant_access(
+        session, actor, grant, resource.code, project.items, len(records), "sharing.records.read"
+    )
     return RecordsPage(
         grant_id=grant.id,
         resource=resource.code,
@@ -492,7 +496,7 @@ def read_records(session: Session, actor: Principal, grant_id: int, offset: int,
     )
 
 
-def _record_access(
+def record_grant_access(
     session: Session,
     actor: Principal,
     grant: Grant,
@@ -501,7 +505,11 @@ def _record_access(
     count: int,
     event: str,
     detail: dict[str, Any] | None = None,
+    outcome: str = "success",
+    target: tuple[str, str] | None = None,
 ) -> None:
+    """One access-audit entry for data leaving (or refused) under ``grant``: purpose and grant from it."""
+    target_type, target_id = target or ("grant", str(grant.id))
     audit.record_access(
         session,
         actor_username=actor.username,
@@ -513,6 +521,9 @@ def _record_access(
         record_count=count,
         purpose=grant.purpose,
         grant_id=grant.id,
+        outcome=outcome,
+        target_type=target_type,
+        target_id=target_id,
         detail=detail,
     )
 
@@ -570,7 +581,7 @@ def export(session: Session, settings: Settings, actor: Principal, grant_id: int
         expires_at=min(now + timedelta(hours=EXPORT_HOURS), grant.expires_at),
     )
     (folder / "manifest.json").write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    _record_access(
+    record_grant_access(
         session,
         actor,
         grant,
@@ -625,7 +636,7 @@ def export_file(
     grant = usable_grant(session, actor, manifest.grant_id, DeliveryMode.FILE)
     if manifest.expires_at <= utcnow():
         raise Forbidden("the export has expired; create a new one", code="export_expired")
-    _record_access(
+    record_grant_access(
         session,
         actor,
         grant,
