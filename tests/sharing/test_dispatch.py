@@ -413,3 +413,28 @@ def test_a_scheduled_subscription_reports_in_batches_at_its_moments(
         with factory() as session:
             waiting = session.get(Subscription, made.json()["id"])
             assert waiting is not None and waiting.next_attempt_at is not None  # asleep until the next one
+
+
+def test_a_slow_subscriber_times_out_and_is_retried(
+    hook_client: TestClient, world: World, factory: sessionmaker[Session], hook_settings: Settings
+) -> None:
+    resource, job, _, subscription_id, secret = subscribed(hook_client, world, factory, hook_settings)
+    change_rows(factory, resource, job, {"k3": person(3)})
+
+    def too_slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("the subscriber took too long", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(too_slow)) as http:
+        stats = dispatch_due(factory, hook_settings, http, public)
+    assert stats.failed == 1 and "ReadTimeout" in stats.errors[0]
+    deliveries = hook_client.get(
+        f"{API}/subscriptions/{subscription_id}/deliveries", headers=world.auth("consumer_c")
+    ).json()
+    assert deliveries[0]["outcome"] == "failed" and "ReadTimeout" in deliveries[0]["error"]
+    subscriber = Subscriber(secret)
+    from zhongtai.sharing.models import Subscription
+
+    with factory() as session, session.begin():
+        session.get(Subscription, subscription_id).next_attempt_at = None  # type: ignore[union-attr]
+    with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 1

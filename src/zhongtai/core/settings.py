@@ -87,7 +87,10 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a subscriber has to answer.")
     webhook_max_attempts: int = Field(
-        12, ge=1, description="Delivery attempts of one event before it is dead-lettered."
+        20,
+        ge=1,
+        description="Delivery attempts of one event before it is dead-lettered "
+        "(the back-off doubles up to an hour: 20 attempts ≈ 13 h).",
     )
     nats_url: str | None = Field(
         None,
