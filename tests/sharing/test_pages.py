@@ -75,3 +75,34 @@ def test_apply_approve_and_revoke_through_the_pages(
     client.cookies.clear()
     assert login(client, "consumer_c") == 303
     assert client.get("/audit").status_code == 403
+
+
+def test_the_consumer_subscribes_and_the_provider_renews_from_the_grant_page(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from tests.sharing.test_api import granted
+
+    configured = settings.model_copy(update={"webhook_allowed_hosts": ["hook.wjw.example"]})
+    from zhongtai.app import create_app
+
+    with TestClient(create_app(configured), raise_server_exceptions=False) as browser:
+        resource, _ = shared_people(factory, configured, rows=1)
+        grant_id = granted(browser, world, resource, mode="subscription")["grant_id"]
+        grant = f"/sharing/grants/{grant_id}"
+        assert login(browser, "consumer_c") == 303
+        refused = post_form(
+            browser, f"{grant}/subscriptions", grant, {"url": "http://127.0.0.1/x", "schedule": ""}
+        )
+        assert refused.status_code == 422  # type: ignore[attr-defined]
+        made = post_form(
+            browser, f"{grant}/subscriptions", grant, {"url": "https://hook.wjw.example/in", "schedule": ""}
+        )
+        assert made.status_code == 200 and "whsec_" in made.text  # type: ignore[attr-defined]
+        assert made.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
+        page = browser.get(grant).text
+        assert "https://hook.wjw.example/in" in page and "whsec_" not in page  # the secret is shown once
+        browser.cookies.clear()
+        assert login(browser, "reviewer_a") == 303
+        renewed = post_form(browser, f"{grant}/renew", grant, {"valid_until": "2028-12-31"})
+        assert renewed.status_code == 303  # type: ignore[attr-defined]
+        assert "2029-01-01" in browser.get(grant).text or "2028-12-31" in browser.get(grant).text

@@ -15,7 +15,7 @@ from zhongtai.orgs.pages import validation_message
 from zhongtai.sharing import auth, service
 from zhongtai.sharing.models import DeliveryMode
 from zhongtai.sharing.repository import SharingRepository
-from zhongtai.sharing.schemas import ApplicationCreate, GrantRevoke
+from zhongtai.sharing.schemas import ApplicationCreate, GrantRenew, GrantRevoke, SubscriptionCreate
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -115,6 +115,7 @@ def grant(page: SignedInPage, session: DbSession, grant_id: RowId) -> Response:
         g=service.grant_view(session, found),
         subscriptions=subscriptions,
         may_manage=auth.may_manage_grant(page.principal, found),
+        may_use=auth.may_use_grant(page.principal, found),
     )
 
 
@@ -129,3 +130,39 @@ def revoke(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) 
     service.revoke(session, page.principal, grant_id, reason)
     session.commit()
     return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)
+
+
+@router.post("/sharing/grants/{grant_id}/renew")
+def renew(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        until = GrantRenew.model_validate({"valid_until": form_str(form, "valid_until")}).valid_until
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    service.renew(session, page.principal, grant_id, until)
+    session.commit()
+    return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)
+
+
+@router.post("/sharing/grants/{grant_id}/subscriptions")
+def subscribe(
+    page: SignedInPage, form: Form, session: DbSession, settings: AppSettings, grant_id: RowId
+) -> Response:
+    """Subscribe; the secret is shown once, on the page this answers with (never in a URL)."""
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        data = SubscriptionCreate.model_validate(
+            {"url": form_str(form, "url"), "schedule": form_str(form, "schedule") or None}
+        )
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
+    subscription, secret = service.subscribe(
+        session, settings, page.principal, grant_id, data.url, data.schedule
+    )
+    view = service.subscription_view(session, subscription)
+    session.commit()
+    response = page.render("sharing_subscribed.html", s=view, secret=secret)
+    response.headers["Cache-Control"] = "no-store"  # the secret must not linger in any cache
+    return response
