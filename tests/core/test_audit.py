@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core import audit
@@ -192,3 +192,49 @@ def test_purge_removes_only_an_old_checkpointed_prefix_and_the_chain_stays_verif
         assert len(_rows(session, ADMIN)) == 5  # changes are kept three years; the purge is recorded
         report = verify(session, settings)
         assert report.ok, report.first_bad
+
+
+def test_concurrent_writers_never_break_or_fail_the_chain(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Reads that end with an access entry, from several threads at once (the dispatcher and web
+    requests on one SQLite file, or several app processes on PostgreSQL)."""
+    import threading
+
+    failures: list[BaseException] = []
+
+    def reader(worker: int) -> None:
+        for n in range(25):
+            try:
+                with transaction(factory) as session:
+                    session.execute(text("SELECT count(*) FROM departments")).scalar()
+                    audit.record_access(
+                        session,
+                        actor_username=f"w{worker}",
+                        department_code="WJW",
+                        event_type="test.read",
+                        resource_code="R1",
+                        items=[],
+                        record_count=n,
+                        purpose="测试",
+                        grant_id=None,
+                    )
+            except BaseException as exc:
+                failures.append(exc)
+
+    import sys
+
+    threads = [threading.Thread(target=reader, args=(w,)) for w in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleave every step
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    with factory() as session:
+        report = verify(session, settings)
+        assert report.ok and report.checked[ACCESS] == 100, report.first_bad

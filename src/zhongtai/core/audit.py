@@ -20,7 +20,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, event, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -215,9 +215,7 @@ def seal(session: Session) -> None:
         mine = [entry for entry in entries if entry.chain == chain]
         if not mine:
             continue
-        head = session.scalars(
-            select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
-        ).one()
+        head = locked_head(session, chain)
         for entry in mine:
             entry.seq = head.seq + 1
             entry.prev_hash = head.hash
@@ -226,6 +224,19 @@ def seal(session: Session) -> None:
         session.add_all(mine)
     if entries:
         session.flush()
+
+
+def locked_head(session: Session, chain: str) -> AuditChainHead:
+    """The chain's head, locked for this transaction and read fresh. A no-op UPDATE takes the lock
+    first: a row lock on PostgreSQL, and on SQLite the database's write lock *before* the head is read,
+    so two writers can never both read the same head (SQLite ignores ``FOR UPDATE``)."""
+    session.execute(
+        update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=AuditChainHead.seq)
+    )
+    query = (
+        select(AuditChainHead).where(AuditChainHead.chain == chain).execution_options(populate_existing=True)
+    )
+    return session.scalars(query).one()
 
 
 @event.listens_for(Session, "before_commit")

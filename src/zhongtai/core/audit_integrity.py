@@ -26,7 +26,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from zhongtai.core.audit import ACCESS, ADMIN, CHAINS, AuditChainHead, AuditEvent, hash_of, record
+from zhongtai.core.audit import (
+    ACCESS,
+    ADMIN,
+    CHAINS,
+    AuditChainHead,
+    AuditEvent,
+    hash_of,
+    locked_head,
+    record,
+)
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 
@@ -213,9 +222,7 @@ def purge(session: Session, settings: Settings, now: datetime | None = None) -> 
     removed: dict[str, int] = {}
     for chain, days in retention_days(settings).items():
         cutoff = now - timedelta(days=days)
-        head = session.scalars(
-            select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
-        ).one()
+        head = locked_head(session, chain)
         first_young = session.scalar(
             select(func.min(AuditEvent.seq)).where(
                 AuditEvent.chain == chain, AuditEvent.occurred_at >= cutoff
