@@ -46,12 +46,12 @@ def test_every_action_from_every_status(
     with transaction(factory) as session:
         actor = principal(session, settings, ACTING[transition.actor])
         if status in transition.sources:
-            moved = service.act(session, actor, number, action, "理由")
+            moved = service.act(session, settings, actor, number, action, "理由")
             expected = BUREAU_APPROVED["conditional"] if action == "bureau_approve" else transition.target
             assert moved.status is expected
         else:
             with pytest.raises(Conflict):
-                service.act(session, actor, number, action, "理由")
+                service.act(session, settings, actor, number, action, "理由")
 
 
 def test_deadlines_count_working_days_in_city_time() -> None:
@@ -62,3 +62,43 @@ def test_deadlines_count_working_days_in_city_time() -> None:
     friday = datetime(2026, 11, 27, 16, 0, tzinfo=CITY_ZONE)
     assert add_working_days(friday, 2).date().isoformat() == "2026-12-01"  # Monday, Tuesday
     assert add_working_days(friday, 5).date().isoformat() == "2026-12-04"
+
+
+def test_an_overdue_step_is_escalated_once_and_shows_in_the_queue(
+    world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from zhongtai.core.audit import AuditEvent
+    from zhongtai.core.types import utcnow
+
+    resource, _ = shared_people(factory, settings, rows=1)
+    with transaction(factory) as session:
+        applicant = principal(session, settings, "consumer_c")
+        application = service.apply(
+            session, settings, applicant, ApplicationCreate.model_validate(apply_body(resource))
+        )
+        number = application.number
+        due = application.step_due_at
+    assert due is not None and timedelta(days=2) <= due - application.created_at <= timedelta(days=4)
+    with transaction(factory) as session:
+        assert service.escalate_overdue(session, utcnow()) == []  # not due yet
+        session.execute(
+            update(Application)
+            .where(Application.number == number)
+            .values(step_due_at=utcnow() - timedelta(hours=1))
+        )
+    with transaction(factory) as session:
+        assert service.escalate_overdue(session, utcnow()) == [number]
+    with transaction(factory) as session:
+        assert service.escalate_overdue(session, utcnow()) == []  # once
+        viewer = principal(session, settings, "bureau_reviewer")
+        view = service.application_view(session, viewer, service.visible_application(session, viewer, number))
+        assert view["overdue"] is True and view["escalated_at"] is not None
+        stats = {row["department"]: row for row in service.statistics(session)}
+        assert stats["WJW"]["overdue"] == 1
+    with factory() as session:
+        from sqlalchemy import select
+
+        events = list(session.scalars(select(AuditEvent.event_type).where(AuditEvent.target_id == number)))
+    assert events.count("sharing.application.escalated") == 1

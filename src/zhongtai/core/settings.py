@@ -80,6 +80,15 @@ class Settings(BaseSettings):
         description="The bureau's compliance check of applications for unconditionally shared resources "
         "passes automatically (the grant is issued at once).",
     )
+    sharing_bureau_days: int = Field(
+        2,
+        ge=1,
+        le=60,
+        description="Working days the bureau has to check an application before it is overdue.",
+    )
+    sharing_provider_days: int = Field(
+        5, ge=1, le=60, description="Working days a provider has to decide before the application is overdue."
+    )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts (names, or CIDR blocks such as 10.8.0.0/16) subscriber endpoints may be on; "

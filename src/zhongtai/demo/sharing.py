@@ -101,7 +101,7 @@ def build_demo_sharing(
                 ),
             )
             for user, action, comment in steps:
-                service.act(session, users[user], application.number, action, comment)
+                service.act(session, settings, users[user], application.number, action, comment)
             grant = SharingRepository(session).grant_of(application.id)
             if subscriber_url and grant is not None and grant.mode is DeliveryMode.SUBSCRIPTION:
                 _, secret = service.subscribe(session, settings, users[applicant], grant.id, subscriber_url)

@@ -118,10 +118,12 @@ def update_application(
 
 
 @router.post("/sharing/applications/{number}/actions", response_model=ApplicationRead)
-def act(session: DbSession, principal: ApiPrincipal, number: str, body: ApplicationAction) -> ApplicationRead:
+def act(
+    session: DbSession, settings: AppSettings, principal: ApiPrincipal, number: str, body: ApplicationAction
+) -> ApplicationRead:
     """bureau_approve / bureau_reject / bureau_return, provider_approve / provider_reject /
     provider_return, resubmit / withdraw. Rejecting and returning need a comment."""
-    application = service.act(session, principal, number, body.action, body.comment)
+    application = service.act(session, settings, principal, number, body.action, body.comment)
     return ApplicationRead.model_validate(service.application_view(session, principal, application, True))
 
 

@@ -7,7 +7,8 @@
                    └──return──► returned ──resubmit──► bureau_review
     the applicant may withdraw while it is under review or returned.
 
-The bureau checks compliance (2 working days); the provider decides conditional sharing (5 working days).
+The bureau checks compliance (2 working days by default); the provider decides conditional sharing (5).
+Deadlines come from settings (``ZHONGTAI_SHARING_BUREAU_DAYS`` / ``_PROVIDER_DAYS``).
 """
 
 from __future__ import annotations
@@ -64,10 +65,6 @@ TRANSITIONS: dict[str, Transition] = {
         ),
     )
 }
-OPEN = frozenset({S.BUREAU_REVIEW, S.PROVIDER_REVIEW, S.RETURNED})
-DECIDED = frozenset({S.GRANTED, S.REJECTED, S.WITHDRAWN})
-# Working days each step may take before it is overdue and escalated.
-STEP_DAYS = {S.BUREAU_REVIEW: 2, S.PROVIDER_REVIEW: 5}
 
 
 def actions_from(status: ApplicationStatus) -> list[Transition]:

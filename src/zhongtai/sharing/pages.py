@@ -85,10 +85,12 @@ def application(page: SignedInPage, session: DbSession, number: str) -> Response
 
 
 @router.post("/sharing/applications/{number}")
-def act(page: SignedInPage, form: Form, session: DbSession, number: str) -> Response:
+def act(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings, number: str) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    service.act(session, page.principal, number, form_str(form, "action"), form_str(form, "comment"))
+    service.act(
+        session, settings, page.principal, number, form_str(form, "action"), form_str(form, "comment")
+    )
     session.commit()
     return RedirectResponse(f"/sharing/applications/{number}", status_code=303)
 

@@ -32,7 +32,6 @@ from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing import auth
 from zhongtai.sharing.lifecycle import (
     BUREAU_APPROVED,
-    STEP_DAYS,
     TRANSITIONS,
     Actor,
     actions_from,
@@ -151,7 +150,7 @@ def apply(session: Session, settings: Settings, actor: Principal, data: Applicat
         applicant_username=actor.username,
         created_at=now,
         step_started_at=now,
-        step_due_at=due_at(ApplicationStatus.BUREAU_REVIEW, now, STEP_DAYS),
+        step_due_at=due_at(ApplicationStatus.BUREAU_REVIEW, now, step_days(settings)),
     )
     session.add(application)
     session.flush()
@@ -167,6 +166,7 @@ def apply(session: Session, settings: Settings, actor: Principal, data: Applicat
     if settings.sharing_auto_check and resource.sharing_type is SharingType.UNCONDITIONAL:
         _move(
             session,
+            settings,
             application,
             resource,
             _automatic_bureau(),
@@ -174,6 +174,14 @@ def apply(session: Session, settings: Settings, actor: Principal, data: Applicat
             "自动合规审核 automatic check",
         )
     return application
+
+
+def step_days(settings: Settings) -> dict[ApplicationStatus, int]:
+    """Working days each review step may take (local rules: the bureau 2, the provider 5)."""
+    return {
+        ApplicationStatus.BUREAU_REVIEW: settings.sharing_bureau_days,
+        ApplicationStatus.PROVIDER_REVIEW: settings.sharing_provider_days,
+    }
 
 
 def _automatic_bureau() -> Principal:
@@ -254,7 +262,9 @@ def visible_application(session: Session, actor: Principal, number: str) -> Appl
     return application
 
 
-def act(session: Session, actor: Principal, number: str, action: str, comment: str = "") -> Application:
+def act(
+    session: Session, settings: Settings, actor: Principal, number: str, action: str, comment: str = ""
+) -> Application:
     application = visible_application(session, actor, number)
     transition = TRANSITIONS.get(action)
     if transition is None:
@@ -270,7 +280,7 @@ def act(session: Session, actor: Principal, number: str, action: str, comment: s
     resource = SharingRepository(session).resource_by_id(application.resource_id)
     if action == "resubmit" or transition.target is ApplicationStatus.GRANTED:
         _check_still_shareable(resource)
-    _move(session, application, resource, actor, transition, comment)
+    _move(session, settings, application, resource, actor, transition, comment)
     return application
 
 
@@ -281,6 +291,7 @@ def _check_still_shareable(resource: Resource) -> None:
 
 def _move(
     session: Session,
+    settings: Settings,
     application: Application,
     resource: Resource,
     actor: Principal,
@@ -294,7 +305,7 @@ def _move(
     before = application.status
     application.status = target
     application.step_started_at = now
-    application.step_due_at = due_at(target, now, STEP_DAYS)
+    application.step_due_at = due_at(target, now, step_days(settings))
     application.escalated_at = None
     if target in (ApplicationStatus.GRANTED, ApplicationStatus.REJECTED, ApplicationStatus.WITHDRAWN):
         application.decided_at = now
