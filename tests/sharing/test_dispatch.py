@@ -239,7 +239,9 @@ def test_an_allowed_name_resolving_to_an_internal_address_or_redirecting_is_not_
     called: list[str] = []
 
     def redirect(request: httpx.Request) -> httpx.Response:
-        called.append(str(request.url))
+        called.append(
+            f"{request.url} host={request.headers['host']} sni={request.extensions.get('sni_hostname')}"
+        )
         return httpx.Response(307, headers={"location": "http://127.0.0.1:8000/admin"})
 
     with httpx.Client(transport=httpx.MockTransport(redirect)) as http:
@@ -250,7 +252,9 @@ def test_an_allowed_name_resolving_to_an_internal_address_or_redirecting_is_not_
         with factory() as session, session.begin():
             session.get(Subscription, subscription_id).next_attempt_at = None  # type: ignore[union-attr]
         redirected = dispatch_due(factory, hook_settings, http, public)
-    assert redirected.failed == 1 and called == ["https://hook.wjw.example/events"]  # not followed
+    # pinned to the address that was checked, the name kept for Host and TLS; the redirect not followed
+    assert redirected.failed == 1
+    assert called == [f"https://{PUBLIC}/events host=hook.wjw.example sni=hook.wjw.example"]
 
 
 def test_canary_values_never_leave_outside_an_unmasked_grant(

@@ -57,3 +57,18 @@ def test_a_projection_lets_out_granted_items_only_masked_unless_granted_plain(
         else:
             assert value == mask(rules.get(item, Masking.FULL), row.get(item))
             assert mask(rules.get(item, Masking.FULL), value) == value  # masking twice changes nothing
+
+
+def test_deliveries_are_pinned_to_the_checked_address_keeping_the_name_for_host_and_tls() -> None:
+    import ipaddress
+
+    from zhongtai.sharing.webhooks import pinned
+
+    url, host, tls = pinned("https://hook.example.gov.cn:8443/in?x=1", ipaddress.ip_address("203.0.113.7"))
+    assert (url, host, tls) == (
+        "https://203.0.113.7:8443/in?x=1",
+        {"host": "hook.example.gov.cn:8443"},
+        {"sni_hostname": "hook.example.gov.cn"},
+    )
+    url, host, tls = pinned("http://hook.example.gov.cn/in", ipaddress.ip_address("2001:db8::1"))
+    assert (url, host, tls) == ("http://[2001:db8::1]/in", {"host": "hook.example.gov.cn"}, {})

@@ -36,7 +36,7 @@ from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing.models import Delivery, Grant, GrantStatus, Subscription
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.service import projection, record_grant_access
-from zhongtai.sharing.webhooks import Allowlist, Resolver, sign
+from zhongtai.sharing.webhooks import Allowlist, Resolver, pinned, sign
 
 log = logging.getLogger("zhongtai.sharing.dispatch")
 MAX_BACKOFF = timedelta(hours=1)
@@ -187,12 +187,13 @@ def _send(
 ) -> tuple[int | None, str]:
     allowlist = Allowlist(settings.webhook_allowed_hosts)
     try:
-        allowlist.check_addresses(allowlist.check_url(url), resolve)
+        address = allowlist.check_addresses(allowlist.check_url(url), resolve)
     except ZhongtaiError as exc:
         return None, exc.message
-    headers = {"content-type": "application/json", **sign(secret, event_id, utcnow(), body)}
+    target, host, extensions = pinned(url, address)
+    headers = {"content-type": "application/json", **host, **sign(secret, event_id, utcnow(), body)}
     try:
-        response = http.post(url, content=body.encode(), headers=headers)
+        response = http.post(target, content=body.encode(), headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:300]
     if response.is_redirect:

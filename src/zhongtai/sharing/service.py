@@ -24,7 +24,7 @@ from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
 from zhongtai.core import audit, outbox
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
-from zhongtai.core.principal import Principal
+from zhongtai.core.principal import Principal, platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, aware, utcnow
 from zhongtai.governance.models import DataElement
@@ -185,8 +185,6 @@ def step_days(settings: Settings) -> dict[ApplicationStatus, int]:
 
 
 def _automatic_bureau() -> Principal:
-    from zhongtai.core.principal import platform_actor
-
     return platform_actor(SYSTEM_USER, "automatic compliance check")
 
 

@@ -79,17 +79,34 @@ class Allowlist:
             )
         return host
 
-    def check_addresses(self, host: str, resolve: Resolver | None = None) -> None:
-        """Every address the host resolves to must be public, or inside an allowlisted CIDR block."""
+    def check_addresses(self, host: str, resolve: Resolver | None = None) -> IPAddress:
+        """Every address the host resolves to must be public, or inside an allowlisted CIDR block;
+        returns the one to connect to (the delivery is pinned to it, so a second DNS answer cannot
+        send it elsewhere)."""
         addresses = [_ip(host)] if _ip(host) else [_ip(a) for a in (resolve or _resolve)(host)]
         if not addresses:
             raise Invalid(f"host {host} does not resolve", code="url_unresolvable")
+        checked: list[IPAddress] = []
         for address in addresses:
             if address is None or not (address.is_global or self._in_networks(address)):
                 raise Invalid(f"host {host} resolves to a non-public address", code="url_not_allowed")
+            checked.append(address)
+        return checked[0]
 
     def _in_networks(self, address: IPAddress) -> bool:
         return any(address in network for network in self.networks)
+
+
+def pinned(url: str, address: IPAddress) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL with its host replaced by the checked address, the Host header, and for HTTPS the TLS
+    server name (so the certificate is still verified against the host name)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    header = parts.netloc.rsplit("@", 1)[-1]
+    extensions = {"sni_hostname": host} if parts.scheme == "https" and _ip(host) is None else {}
+    return parts._replace(netloc=netloc).geturl(), {"host": header}, extensions
 
 
 def _ip(text: str) -> IPAddress | None:
