@@ -442,3 +442,27 @@ def test_a_slow_subscriber_times_out_and_is_retried(
         session.get(Subscription, subscription_id).next_attempt_at = None  # type: ignore[union-attr]
     with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
         assert dispatch_due(factory, hook_settings, http, public).delivered == 1
+
+
+def test_old_events_are_purged_only_once_every_subscription_has_them(
+    hook_client: TestClient, world: World, factory: sessionmaker[Session], hook_settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from zhongtai.core.database import transaction
+    from zhongtai.core.types import utcnow
+    from zhongtai.sharing.service import purge_outbox
+
+    resource, job, _, _, secret = subscribed(hook_client, world, factory, hook_settings)
+    change_rows(factory, resource, job, {"k5": person(5), "k6": person(6)})
+    later = utcnow() + timedelta(days=60)
+    with transaction(factory) as session:
+        assert purge_outbox(session, later) == 0  # not yet delivered: kept however old
+    seen = Subscriber(secret)
+    with httpx.Client(transport=httpx.MockTransport(seen)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 2
+    with transaction(factory) as session:
+        assert purge_outbox(session, utcnow() - timedelta(days=30)) == 0  # delivered but young
+        assert purge_outbox(session, later) == 2
+    with factory() as session:
+        assert session.scalar(select(OutboxEvent.id)) is None

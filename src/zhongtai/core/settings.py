@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     sharing_provider_days: int = Field(
         5, ge=1, le=60, description="Working days a provider has to decide before the application is overdue."
     )
+    outbox_days: int = Field(
+        30,
+        ge=1,
+        description="Days change events (copies of shared rows) are kept for replay once every subscription "
+        "has them; older ones are purged daily.",
+    )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts (names, or CIDR blocks such as 10.8.0.0/16) subscriber endpoints may be on; "

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import Resource
-from zhongtai.core.outbox import OutboxEvent
+from zhongtai.core.outbox import OutboxEvent, OutboxFeed
 from zhongtai.core.principal import Principal
 from zhongtai.governance.models import CleanRecord
 from zhongtai.orgs.models import Department
@@ -232,3 +232,15 @@ class SharingRepository:
             .limit(limit)
         )
         return list(self.session.scalars(query))
+
+    def fed_resources(self) -> list[int]:
+        return list(self.session.scalars(select(OutboxFeed.resource_id)))
+
+    def drop_events(self, resource_id: int, before: datetime, up_to: int | None) -> int:
+        """Events of the resource older than ``before`` (and, if given, with ids up to ``up_to``)."""
+        query = delete(OutboxEvent).where(
+            OutboxEvent.resource_id == resource_id, OutboxEvent.occurred_at < before
+        )
+        if up_to is not None:
+            query = query.where(OutboxEvent.id <= up_to)
+        return int(self.session.execute(query).rowcount or 0)  # type: ignore[attr-defined]

@@ -894,3 +894,23 @@ def subscription_view(session: Session, subscription: Subscription) -> dict[str,
         "created_at": subscription.created_at,
         "backlog": SharingRepository(session).backlog(grant.resource_id, subscription.cursor),
     }
+
+
+def purge_outbox(session: Session, cutoff: datetime) -> int:
+    """Drop change events older than ``cutoff`` that every active subscription of their resource has
+    passed: they hold copies of personal data and are kept only as long as replay needs them."""
+    repo = SharingRepository(session)
+    removed = 0
+    for resource_id in repo.fed_resources():
+        cursors = [s.cursor for s in repo.subscriptions_of_resource(resource_id) if s.active]
+        removed += repo.drop_events(resource_id, cutoff, min(cursors) if cursors else None)
+    if removed:
+        audit.record(
+            session,
+            None,
+            "sharing.outbox.purged",
+            "outbox",
+            "-",
+            {"removed": removed, "before": cutoff.isoformat()},
+        )
+    return removed

@@ -6,6 +6,7 @@ application steps, hourly), and the audit trail's ``audit.checkpoint`` (hourly) 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from huey import crontab
 
@@ -14,7 +15,7 @@ from zhongtai.core.database import transaction
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.types import utcnow
 from zhongtai.sharing.dispatch import dispatch_due
-from zhongtai.sharing.service import escalate_overdue
+from zhongtai.sharing.service import escalate_overdue, purge_outbox
 
 log = logging.getLogger("zhongtai.sharing.tasks")
 DISPATCH = "sharing.dispatch"
@@ -48,6 +49,12 @@ def register(context: JobContext) -> None:
         with transaction(context.factory) as session:
             removed = purge(session, context.settings)
         log.info("audit purge removed %s", removed)
+
+    @queue.periodic_task(crontab(hour="3", minute="47"), name="sharing.purge_outbox")  # type: ignore[untyped-decorator]
+    def outbox_purge() -> None:
+        with transaction(context.factory) as session:
+            removed = purge_outbox(session, utcnow() - timedelta(days=context.settings.outbox_days))
+        log.info("outbox purge removed %s events", removed)
 
     context.tasks[DISPATCH] = dispatch
     context.after_pass.append(lambda resource_code: dispatch())
