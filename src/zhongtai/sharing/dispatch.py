@@ -237,7 +237,7 @@ def _audit(
         username="dispatcher",
         display_name="dispatcher",
         department_id=grant.consumer_department_id,
-        department_code=repo.department_codes().get(grant.consumer_department_id),
+        department_code=repo.department_code(grant.consumer_department_id),
     )
     record_grant_access(
         session,

@@ -3,11 +3,11 @@ to the reader, grants (revoke, renew) with their subscriptions and latest delive
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
@@ -18,9 +18,18 @@ from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import ApplicationCreate, GrantRenew, GrantRevoke, SubscriptionCreate
 
 router = APIRouter(include_in_schema=False)
+Model = TypeVar("Model", bound=BaseModel)
 PAGE_SIZE = 50
 QUEUES = ["all", "applied", "provider", "bureau"]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+def _valid(schema: type[Model], values: dict[str, Any]) -> Model:
+    """The form's values as ``schema``, or the first problem as a 422 naming the field."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise validation_message(exc) from exc
 
 
 @router.get("/sharing")
@@ -56,20 +65,18 @@ def apply_form(page: SignedInPage, session: DbSession, resource: str) -> Respons
 def apply(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    try:
-        data = ApplicationCreate.model_validate(
-            {
-                "resource": form_str(form, "resource"),
-                "items": [str(v) for v in form.getlist("items")],
-                "unmasked_items": [str(v) for v in form.getlist("unmasked_items")],
-                "purpose": form_str(form, "purpose"),
-                "basis": form_str(form, "basis"),
-                "mode": form_str(form, "mode"),
-                "valid_until": form_str(form, "valid_until"),
-            }
-        )
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
+    data = _valid(
+        ApplicationCreate,
+        {
+            "resource": form_str(form, "resource"),
+            "items": [str(v) for v in form.getlist("items")],
+            "unmasked_items": [str(v) for v in form.getlist("unmasked_items")],
+            "purpose": form_str(form, "purpose"),
+            "basis": form_str(form, "basis"),
+            "mode": form_str(form, "mode"),
+            "valid_until": form_str(form, "valid_until"),
+        },
+    )
     application = service.apply(session, settings, page.principal, data)
     number = application.number
     session.commit()
@@ -125,10 +132,7 @@ def grant(page: SignedInPage, session: DbSession, grant_id: RowId) -> Response:
 def revoke(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    try:
-        reason = GrantRevoke.model_validate({"reason": form_str(form, "reason")}).reason
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
+    reason = _valid(GrantRevoke, {"reason": form_str(form, "reason")}).reason
     service.revoke(session, page.principal, grant_id, reason)
     session.commit()
     return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)
@@ -138,10 +142,7 @@ def revoke(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) 
 def renew(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    try:
-        until = GrantRenew.model_validate({"valid_until": form_str(form, "valid_until")}).valid_until
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
+    until = _valid(GrantRenew, {"valid_until": form_str(form, "valid_until")}).valid_until
     service.renew(session, page.principal, grant_id, until)
     session.commit()
     return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)
@@ -154,12 +155,9 @@ def subscribe(
     """Subscribe; the secret is shown once, on the page this answers with (never in a URL)."""
     check_csrf(page, form)
     assert page.principal is not None
-    try:
-        data = SubscriptionCreate.model_validate(
-            {"url": form_str(form, "url"), "schedule": form_str(form, "schedule") or None}
-        )
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
+    data = _valid(
+        SubscriptionCreate, {"url": form_str(form, "url"), "schedule": form_str(form, "schedule") or None}
+    )
     subscription, secret = service.subscribe(
         session, settings, page.principal, grant_id, data.url, data.schedule
     )

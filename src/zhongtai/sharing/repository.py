@@ -49,6 +49,11 @@ class SharingRepository:
     def department_codes(self) -> dict[int, str]:
         return {row[0]: row[1] for row in self.session.execute(select(Department.id, Department.code))}
 
+    def department_code(self, department_id: int) -> str:
+        """One department's code (from the session's identity map after the first call)."""
+        found = self.session.get(Department, department_id)
+        return found.code if found else "?"
+
     def department_by_code(self, code: str) -> Department | None:
         return self.session.scalars(select(Department).where(Department.code == code)).first()
 

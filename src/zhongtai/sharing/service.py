@@ -802,7 +802,6 @@ def application_view(
     """The application as its reader sees it, with the actions open to that reader."""
     repo = SharingRepository(session)
     resource = repo.resource_by_id(application.resource_id)
-    codes = repo.department_codes()
     grant = repo.grant_of(application.id)
     actions = [
         t.action for t in actions_from(application.status) if auth.may_act(actor, application, t.actor)
@@ -813,8 +812,8 @@ def application_view(
         "number": application.number,
         "resource": resource.code,
         "resource_name": resource.name,
-        "consumer": codes.get(application.consumer_department_id, "?"),
-        "provider": codes.get(application.provider_department_id, "?"),
+        "consumer": repo.department_code(application.consumer_department_id),
+        "provider": repo.department_code(application.provider_department_id),
         "sharing_type": resource.sharing_type.value,
         "items": application.items,
         "unmasked_items": application.unmasked_items,
@@ -855,13 +854,12 @@ def application_view(
 
 def grant_view(session: Session, grant: Grant) -> dict[str, Any]:
     repo = SharingRepository(session)
-    codes = repo.department_codes()
     application = session.get(Application, grant.application_id)
     return {
         "id": grant.id,
         "application": application.number if application else "?",
-        "consumer": codes.get(grant.consumer_department_id, "?"),
-        "provider": codes.get(grant.provider_department_id, "?"),
+        "consumer": repo.department_code(grant.consumer_department_id),
+        "provider": repo.department_code(grant.provider_department_id),
         "resource": repo.resource_by_id(grant.resource_id).code,
         "items": grant.items,
         "unmasked_items": grant.unmasked_items,
