@@ -106,3 +106,13 @@ def test_the_consumer_subscribes_and_the_provider_renews_from_the_grant_page(
         renewed = post_form(browser, f"{grant}/renew", grant, {"valid_until": "2028-12-31"})
         assert renewed.status_code == 303  # type: ignore[attr-defined]
         assert "2029-01-01" in browser.get(grant).text or "2028-12-31" in browser.get(grant).text
+
+
+def test_audit_filters_survive_paging_and_export_links_encoded(client: TestClient, world: World) -> None:
+    assert login(client, "auditor") == 303
+    page = client.get("/audit", params={"event_type": "a&b=c 审计", "since": "2026-01-01T08:00"})
+    assert page.status_code == 200
+    assert (
+        "/audit/export.csv?event_type=a%26b%3Dc+%E5%AE%A1%E8%AE%A1&amp;since=2026-01-01T08%3A00%3A00"
+        in page.text
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response
@@ -23,7 +24,9 @@ Filters = Annotated[AuditFilter, Depends()]
 def trail(page: SignedInPage, session: DbSession, filters: Filters, offset: Offset = 0) -> Response:
     assert page.principal is not None
     found = service.search(session, page.principal, filters, offset, PAGE_SIZE)
-    query = "&".join(f"{k}={v}" for k, v in filters.model_dump(exclude_none=True).items() if v != "")
+    query = urlencode(
+        {k: v for k, v in filters.model_dump(mode="json", exclude_none=True).items() if v != ""}
+    )
     return page.render("audit_trail.html", found=found, filters=filters, query=query, page_size=PAGE_SIZE)
 
 
