@@ -36,6 +36,9 @@ PEOPLE: dict[str, tuple[str, list[Role]]] = {
     "consumer_a": ("GAJ", [Role.CONSUMER]),
     "consumer_c": ("WJW", [Role.CONSUMER]),
     "reviewer_a": ("GAJ", [Role.REVIEWER]),
+    "developer_a": ("GAJ", [Role.DEVELOPER]),
+    "developer_b": ("MZJ", [Role.DEVELOPER]),
+    "developer_c": ("WJW", [Role.DEVELOPER]),
 }
 
 

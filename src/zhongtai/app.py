@@ -19,6 +19,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from zhongtai import __version__
 from zhongtai.auditing import endpoints as audit_api
 from zhongtai.auditing import pages as audit_pages
+from zhongtai.capabilities import endpoints as capability_api
 from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
@@ -30,6 +31,7 @@ from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
+from zhongtai.gateway.app import gateway
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
 from zhongtai.ingest import endpoints as ingest_api
@@ -43,7 +45,7 @@ from zhongtai.sharing import pages as sharing_pages
 
 log = logging.getLogger("zhongtai.app")
 
-API_PREFIXES = ("/api/", "/healthz", "/metrics", "/openapi.json")
+API_PREFIXES = ("/api/", "/gw/", "/healthz", "/metrics", "/openapi.json")
 
 
 def wants_json(request: Request) -> bool:
@@ -128,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.jobs = build_queue(settings, app.state.sessionmaker)
         yield
+        runtime = getattr(app.state, "gateway", None)
+        if runtime is not None:
+            await runtime.close()
         engine.dispose()
 
     app = FastAPI(
@@ -149,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_api.router,
         governance_api.router,
         sharing_api.router,
+        capability_api.router,
         audit_api.router,
         identity_pages.router,
         orgs_pages.router,
@@ -163,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from zhongtai.demo import subscriber
 
         app.include_router(subscriber.router)
+    app.mount("/gw", gateway, name="gateway")
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(packages=[("zhongtai", "web/static")]), name="static")
     app.add_middleware(

@@ -41,6 +41,11 @@ class NotFound(ZhongtaiError):
     code = "not_found"
 
 
+class MethodNotAllowed(ZhongtaiError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
 class Conflict(ZhongtaiError):
     status_code = 409
     code = "conflict"
@@ -68,6 +73,20 @@ class Unavailable(ZhongtaiError):
 
     status_code = 503
     code = "unavailable"
+
+
+class BadGateway(ZhongtaiError):
+    """An upstream answered with an error or with something that is not what it promised."""
+
+    status_code = 502
+    code = "bad_gateway"
+
+
+class GatewayTimeout(ZhongtaiError):
+    """An upstream did not answer within the time budget."""
+
+    status_code = 504
+    code = "gateway_timeout"
 
 
 class DatabaseNotMigrated(RuntimeError):

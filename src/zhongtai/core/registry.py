@@ -1,5 +1,6 @@
 """Imports every ORM model so ``Base.metadata`` is complete (for Alembic and mapper configuration)."""
 
+from zhongtai.capabilities import models as capability_models
 from zhongtai.catalog import models as catalog_models
 from zhongtai.core import audit, outbox
 from zhongtai.core.database import Base
@@ -7,16 +8,19 @@ from zhongtai.core.identity import models as identity_models
 from zhongtai.governance import models as governance_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
+from zhongtai.requirements import models as requirement_models
 from zhongtai.sharing import models as sharing_models
 
 __all__ = [
     "Base",
     "audit",
+    "capability_models",
     "catalog_models",
     "governance_models",
     "identity_models",
     "ingest_models",
     "org_models",
     "outbox",
+    "requirement_models",
     "sharing_models",
 ]

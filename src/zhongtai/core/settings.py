@@ -117,6 +117,28 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]{1,40}$",
         description="Subject prefix and stream name stem in NATS.",
     )
+    gateway_redis_url: str | None = Field(
+        None,
+        description="Redis (redis://host:6379/0) holding the gateway's rate-limit counters and "
+        "signature nonces, shared by every gateway instance; unset = kept in each process.",
+    )
+    gateway_clock_skew_seconds: int = Field(
+        30, ge=0, le=600, description="How far a signature's created time may lie ahead of our clock."
+    )
+    gateway_signature_max_age_seconds: int = Field(
+        300, ge=5, le=3600, description="Oldest signature accepted (its nonce is remembered this long)."
+    )
+    gateway_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body the gateway forwards or reads."
+    )
+    gateway_max_json_depth: int = Field(20, ge=2, le=200, description="Deepest JSON nesting accepted.")
+    gateway_max_page_size: int = Field(100, ge=1, le=1000, description="Most records one list call returns.")
+    gateway_budget_ms: int = Field(
+        10_000, ge=100, description="Total time one gateway call may take, retries included."
+    )
+    gateway_max_response_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest upstream answer passed back to the caller."
+    )
     platform_department_code: str = Field(
         "SJZYJ", description="Code of the department that runs the platform (the data resource bureau)."
     )

@@ -1,0 +1,437 @@
+"""The gateway: ``/gw/{capability-code}/…`` as a thin ASGI application (no routing framework per call).
+
+Order of a call: size limits → signature (RFC 9421) → the app's key and nonce → capability and the app's
+subscription → purpose → rate limit and daily quota → the consumer department's grant (data) → the work
+(lookup / list / verify / licence check / proxied backend) → masking by the grant → one audit record,
+committed before the answer leaves → metrics. Every refusal is a JSON error body
+``{"error": {"code", "message", "field"}}`` with its status; a record that does not exist and one the
+app may not see answer alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Receive, Scope, Send
+
+from zhongtai.capabilities.models import CapabilityKind, Operation
+from zhongtai.core.context import current_request_id
+from zhongtai.core.errors import (
+    Forbidden,
+    Invalid,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    TooManyAttempts,
+    Unauthenticated,
+    ZhongtaiError,
+)
+from zhongtai.core.settings import Settings
+from zhongtai.core.types import utcnow
+from zhongtai.gateway import data
+from zhongtai.gateway.protection import Nonces, Quotas, Verdict
+from zhongtai.gateway.recorder import CallRecord, Recorder
+from zhongtai.gateway.signatures import RequestParts, Verified, verify
+from zhongtai.gateway.state import (
+    AppEntry,
+    CapabilityEntry,
+    GrantEntry,
+    Snapshot,
+    StateCache,
+    current_version,
+)
+from zhongtai.gateway.upstream import Upstreams, forwarded_headers, masked_answer, safe_subpath
+from zhongtai.gateway.validation import check
+
+log = logging.getLogger("zhongtai.gateway")
+PREFIX = "/gw/"
+_CODE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_END_USER = re.compile(r"^[\x21-\x7e]{1,64}$")
+_PURPOSE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+@dataclass
+class Call:
+    """What is known about a call so far (for its audit record and metrics)."""
+
+    started: float
+    capability: str
+    app: AppEntry | None = None
+    key_id: str = "-"
+    purpose: str = "-"
+    end_user: str | None = None
+    resource_code: str = "-"
+    grant: GrantEntry | None = None
+    items: tuple[str, ...] = ()
+    count: int = 0
+
+
+class Runtime:
+    """Per-process gateway state, built on the first call (the engine exists only after start-up)."""
+
+    def __init__(self, settings: Settings, engine: Engine, factory: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.state = StateCache(factory, settings)
+        self.quotas = Quotas(settings.gateway_redis_url)
+        self.nonces = Nonces(settings.gateway_redis_url)
+        self.recorder = Recorder(factory)
+        self.upstreams = Upstreams(max_response_bytes=settings.gateway_max_response_bytes)
+
+    async def close(self) -> None:
+        await self.recorder.close()
+        await self.upstreams.close()
+        await self.nonces.close()
+
+
+def runtime_of(scope: Scope) -> Runtime:
+    app = scope["app"]
+    runtime: Runtime | None = getattr(app.state, "gateway", None)
+    if runtime is None:
+        runtime = Runtime(app.state.settings, app.state.engine, app.state.sessionmaker)
+        app.state.gateway = runtime
+    return runtime
+
+
+async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
+    """ASGI entry, mounted at ``/gw``."""
+    if scope["type"] != "http":
+        return
+    runtime = runtime_of(scope)
+    path: str = scope["path"]
+    rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path.lstrip("/")
+    code, _, subpath = rest.partition("/")
+    call = Call(started=time.perf_counter(), capability=code[:64])
+    try:
+        status, body, extra = await _handle(runtime, scope, receive, call, code, subpath)
+    except ZhongtaiError as exc:
+        status, body, extra = exc.status_code, _error(exc), _retry_after(exc)
+        await _audit_refusal(runtime, call, exc)
+    except Exception:  # never a traceback to the caller; the request id finds the log line
+        log.exception("gateway call failed", extra={"capability": call.capability})
+        status, extra = 500, []
+        body = {
+            "error": {
+                "code": "internal_error",
+                "message": "internal error",
+                "request_id": current_request_id(),
+            }
+        }
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS + extra})
+    await send({"type": "http.response.body", "body": payload})
+    if call.app is not None:
+        runtime.recorder.measure(call.capability, call.app.code, status, time.perf_counter() - call.started)
+
+
+def _error(exc: ZhongtaiError) -> dict[str, Any]:
+    return {"error": {"code": exc.code, "message": exc.message, "field": exc.field}}
+
+
+def _retry_after(exc: ZhongtaiError) -> list[tuple[bytes, bytes]]:
+    seconds = getattr(exc, "retry_after", None)
+    return [(b"retry-after", str(seconds).encode())] if seconds else []
+
+
+async def _audit_refusal(runtime: Runtime, call: Call, exc: ZhongtaiError) -> None:
+    """Calls by a known app are audited whatever their outcome; anonymous refusals are only counted."""
+    if call.app is None or exc.code == "audit_unavailable":
+        return
+    outcome = "denied" if exc.status_code < 500 else "error"
+    with contextlib.suppress(ZhongtaiError):  # refused anyway; the recorder logged the failure
+        await runtime.recorder.audit(_record(call, outcome, exc.status_code, exc.code))
+
+
+def _record(call: Call, outcome: str, status: int, reason: str | None = None) -> CallRecord:
+    assert call.app is not None
+    return CallRecord(
+        app=call.app.code,
+        department_code=call.app.department_code,
+        capability=call.capability,
+        resource_code=call.resource_code,
+        items=list(call.items),
+        record_count=call.count,
+        purpose=call.purpose,
+        grant_id=call.grant.id if call.grant else None,
+        outcome=outcome,
+        status=status,
+        key_id=call.key_id,
+        request_id=current_request_id() or "-",
+        end_user=call.end_user,
+        reason=reason,
+    )
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes", code="body_too_large")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes", code="body_too_large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1").strip()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _parts(scope: Scope, headers: dict[str, str], body: bytes) -> RequestParts:
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return RequestParts(
+        method=scope["method"],
+        scheme=scope.get("scheme", "http"),
+        authority=headers.get("host", "").lower(),
+        path=raw_path.decode("latin-1"),
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+    )
+
+
+async def _handle(
+    runtime: Runtime, scope: Scope, receive: Receive, call: Call, code: str, subpath: str
+) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+    settings = runtime.settings
+    body = await _read_body(scope, receive, settings.gateway_max_body_bytes)
+    headers = _headers(scope)
+    with runtime.engine.connect() as connection:
+        snapshot = runtime.state.fresh(current_version(connection))
+        verified = verify(
+            _parts(scope, headers, body),
+            snapshot.keys,
+            time.time(),
+            settings.gateway_clock_skew_seconds,
+            settings.gateway_signature_max_age_seconds,
+        )
+        capability = _authorize(snapshot, call, verified, code, headers)
+        if not await runtime.nonces.claim(verified.key.key_id, verified.nonce, verified.expires_at):
+            raise _unauthenticated(
+                "replayed", "this signature's nonce was already used; sign every request anew"
+            )
+        await _limit(runtime, call, capability)
+        if capability.kind is CapabilityKind.PROXY:
+            connection.close()  # hold no database connection while a backend thinks
+            return await _proxy(runtime, scope, call, capability, subpath, headers, body)
+        result = _data(snapshot, connection, call, capability, scope, subpath, body)
+    await runtime.recorder.audit(_record(call, "success", 200))
+    return 200, result, []
+
+
+def _unauthenticated(code: str, message: str) -> ZhongtaiError:
+    return Unauthenticated(message, code=code)
+
+
+def _authorize(
+    snapshot: Snapshot, call: Call, verified: Verified, code: str, headers: dict[str, str]
+) -> CapabilityEntry:
+    app = snapshot.apps.get(verified.key.app_id)
+    if app is None:
+        raise _unauthenticated("unknown_key", "the key is unknown or was revoked")
+    call.app, call.key_id = app, verified.key.key_id
+    if not app.active:
+        raise Forbidden("the app is suspended", code="app_suspended")
+    purpose = headers.get("x-purpose", "")
+    end_user = headers.get("x-end-user")
+    if end_user is not None and not _END_USER.fullmatch(end_user):
+        raise Invalid("X-End-User: at most 64 visible ASCII characters", field="x-end-user")
+    call.end_user = end_user
+    if not _PURPOSE.fullmatch(purpose):
+        raise Invalid("X-Purpose: the purpose code the app subscribed with is required", field="x-purpose")
+    call.purpose = purpose
+    capability = snapshot.capabilities.get(code) if _CODE.fullmatch(code) else None
+    if capability is None or not capability.serving:
+        raise NotFound(f"there is no capability {code[:64]!r}", code="capability_not_found")
+    call.resource_code = capability.resource_code or "-"
+    subscribed_for = snapshot.subscriptions.get((app.id, capability.id))
+    if subscribed_for is None:
+        raise Forbidden(
+            "the app is not subscribed to this capability (or not yet approved)", code="not_subscribed"
+        )
+    if purpose != subscribed_for:
+        raise Forbidden(
+            f"the app subscribed for purpose {subscribed_for!r}; calls for another purpose are refused",
+            code="purpose_mismatch",
+        )
+    return capability
+
+
+class RateLimited(TooManyAttempts):
+    def __init__(self, message: str, code: str, retry_after: int) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+async def _limit(runtime: Runtime, call: Call, capability: CapabilityEntry) -> None:
+    assert call.app is not None
+    verdict = await runtime.quotas.hit(
+        call.app.code, capability.code, capability.rate_per_second, capability.daily_quota
+    )
+    if verdict is Verdict.RATE:
+        raise RateLimited(f"at most {capability.rate_per_second} calls a second", "rate_limited", 1)
+    if verdict is Verdict.QUOTA:
+        raise RateLimited(
+            f"the daily quota of {capability.daily_quota} calls is used up", "quota_exhausted", 3600
+        )
+
+
+def _data(
+    snapshot: Snapshot,
+    connection: Any,
+    call: Call,
+    capability: CapabilityEntry,
+    scope: Scope,
+    subpath: str,
+    body: bytes,
+) -> Any:
+    assert call.app is not None
+    method = scope["method"]
+    if capability.kind is CapabilityKind.PLATFORM:
+        _expect(method, "POST")
+        return {"valid": data.license_valid(connection, _json_object(body), date.today())}
+    grant = snapshot.grant_for(call.app.department_id, capability.resource_id or 0, utcnow())
+    if grant is None:
+        raise Forbidden(
+            "the app's department holds no live API grant for this resource; apply for one under 共享",
+            code="no_grant",
+        )
+    call.grant, call.items = grant, tuple(grant.project.items)
+    if capability.operation is Operation.LOOKUP:
+        _expect(method, "GET")
+        if not subpath or "/" in subpath:
+            raise NotFound(data.NOT_FOUND, code="record_not_found")
+        record = grant.project(data.record_by_key(connection, capability, unquote(subpath)))
+        call.count = 1
+        return {"record": record}
+    if capability.operation is Operation.VERIFY:
+        _expect(method, "POST")
+        claim = _json_object(body)
+        asked = [name for name in claim if name != capability.key_item]
+        outside = [name for name in asked if name not in grant.project.rules]
+        if outside:
+            raise Forbidden(f"the grant does not cover {', '.join(outside)}", code="item_not_granted")
+        call.items, call.count = tuple(asked), 1
+        return {"match": data.verify(connection, capability, claim)}
+    _expect(method, "GET")
+    return _list(snapshot, connection, call, capability, scope, grant)
+
+
+def _list(
+    snapshot: Snapshot,
+    connection: Any,
+    call: Call,
+    capability: CapabilityEntry,
+    scope: Scope,
+    grant: GrantEntry,
+) -> Any:
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+    page = _int(query.pop("page", "1"), "page", 1, 100_000)
+    limit = _int(query.pop("page_size", "20"), "page_size", 1, 100)
+    filters = {}
+    for item, value in query.items():
+        if grant.project.rules.get(item) is None:
+            raise Invalid(f"{item} is not an item the grant covers", field=item)
+        if grant.project.rules[item].value != "none":
+            raise Invalid(f"{item} is masked under the grant, so it cannot filter", field=item)
+        filters[item] = value
+    rows, more = data.page_of_records(connection, capability, filters, page, limit)
+    records = [grant.project(row) for row in rows]
+    call.count = len(records)
+    return {"records": records, "page": page, "page_size": limit, "has_more": more}
+
+
+def _int(raw: str, name: str, low: int, high: int) -> int:
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise Invalid(f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(raw)
+
+
+def _expect(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise MethodNotAllowed(f"this capability answers {allowed} only")
+
+
+def _json_object(body: bytes, max_depth: int = 20) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Invalid("the body is not valid JSON", field="body", code="malformed_json") from exc
+    if not isinstance(value, dict):
+        raise Invalid("the body must be a JSON object", field="body")
+    if _depth(value) > max_depth:
+        raise Invalid(f"the JSON is nested deeper than {max_depth} levels", field="body", code="too_deep")
+    return value
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > 200:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+async def _proxy(
+    runtime: Runtime,
+    scope: Scope,
+    call: Call,
+    capability: CapabilityEntry,
+    subpath: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+    assert call.app is not None
+    method = scope["method"]
+    if capability.methods and method not in capability.methods:
+        _expect(method, "/".join(capability.methods))
+    if body and "json" in headers.get("content-type", "json"):
+        check(capability.validator, _json_any(body, runtime.settings.gateway_max_json_depth))
+    deadline = time.monotonic() + runtime.settings.gateway_budget_ms / 1000
+    answer = await runtime.upstreams.call(
+        capability,
+        method,
+        safe_subpath(subpath),
+        scope.get("query_string", b"").decode("latin-1"),
+        forwarded_headers(headers, call.app.code, call.purpose, call.end_user),
+        body,
+        deadline,
+    )
+    result = masked_answer(capability, answer)
+    await runtime.recorder.audit(_record(call, "success" if answer.status < 400 else "denied", answer.status))
+    return answer.status, result, []
+
+
+def _json_any(body: bytes, max_depth: int) -> Any:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise Invalid("the body is not valid JSON", field="body", code="malformed_json") from exc
+    if _depth(value) > max_depth:
+        raise Invalid(f"the JSON is nested deeper than {max_depth} levels", field="body", code="too_deep")
+    return value

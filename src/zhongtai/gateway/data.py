@@ -1,0 +1,158 @@
+"""Data capabilities, generated from catalog resources without code: lookup by key, filtered list with
+paging, and verification (yes / no only). Platform capabilities: electronic licence verification.
+
+Lookups and verifications read the base database the resource feeds (the trusted, fused values: 一数一源),
+but only records the resource itself contributed (a claim by its feed): a consumer granted the household
+register cannot find people the register does not hold. Nothing here checks permissions: the gateway
+has decided app, subscription and grant before calling, and the grant's projection masks what leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from zhongtai.core.errors import Invalid, NotFound
+from zhongtai.gateway.state import CapabilityEntry
+from zhongtai.governance.elements import KINDS, Rejected
+from zhongtai.governance.lookups import standard_key
+from zhongtai.governance.models import BaseKind
+
+LOOKUP_CLAIMED = text(
+    "SELECT r.data FROM base_records r WHERE r.base = :base AND r.key = :key AND EXISTS ("
+    "SELECT 1 FROM base_claims c WHERE c.base = :base AND c.key = :key AND c.source_id = :source)"
+)
+LOOKUP_ANY = text("SELECT r.data FROM base_records r WHERE r.base = :base AND r.key = :key")
+# How a base attribute's value is compared in a verification.
+ATTRIBUTE_KIND = {
+    "name": "person_name",
+    "holder": "text",
+    "birth_date": "date",
+    "gender": "gender",
+    "ethnicity": "ethnicity",
+    "phone": "phone",
+    "address": "address",
+    "division_code": "division_code",
+    "holder_id": "text",
+}
+NOT_FOUND = "no record with this key is available to this app"
+
+
+def record_by_key(connection: Connection, capability: CapabilityEntry, key: str) -> dict[str, Any]:
+    """The resource's row for ``key`` in item names (key item + the attributes its feed maps)."""
+    if capability.base is None or capability.source_id is None or capability.key_item is None:
+        raise NotFound(NOT_FOUND, code="record_not_found")
+    canonical = standard_key(capability.base, key)
+    if canonical is None:  # a key that cannot exist answers like one that does not: no oracle
+        raise NotFound(NOT_FOUND, code="record_not_found")
+    found = connection.execute(
+        LOOKUP_CLAIMED, {"base": capability.base.value, "key": canonical, "source": capability.source_id}
+    ).first()
+    if found is None:
+        raise NotFound(NOT_FOUND, code="record_not_found")
+    data = json.loads(found[0])
+    row = {item: data.get(attribute) for attribute, item in capability.attributes.items()}
+    row[capability.key_item] = canonical
+    return row
+
+
+def _comparable(kind: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    raw = unicodedata.normalize("NFKC", str(value)).strip()
+    try:
+        return KINDS[kind](raw)
+    except Rejected:
+        return None
+
+
+def verify(connection: Connection, capability: CapabilityEntry, claim: Mapping[str, Any]) -> bool:
+    """Whether every value given belongs to the record of the given key (False when there is none)."""
+    key = claim.get(capability.key_item or "")
+    if not isinstance(key, str):
+        raise Invalid(f"{capability.key_item} (a string) is required", field=capability.key_item)
+    asked = {name: value for name, value in claim.items() if name != capability.key_item}
+    if not asked:
+        raise Invalid(f"give at least one of {', '.join(capability.verify_items)} to compare", field="body")
+    for name, value in asked.items():
+        if name not in capability.verify_items:
+            raise Invalid(f"{name} cannot be verified by this capability", field=name)
+        if not isinstance(value, str) or len(value) > 500:
+            raise Invalid(f"{name} must be a string of at most 500 characters", field=name)
+    try:
+        row = record_by_key(connection, capability, key)
+    except NotFound:
+        return False
+    item_kind = {
+        item: ATTRIBUTE_KIND.get(attribute, "text") for attribute, item in capability.attributes.items()
+    }
+    for name, value in asked.items():
+        kind = item_kind.get(name, "text")
+        given, held = _comparable(kind, value), _comparable(kind, row.get(name))
+        if given is None or held is None or given != held:
+            return False
+    return True
+
+
+def license_valid(connection: Connection, claim: Mapping[str, Any], today: date) -> bool:
+    """Platform service: is this licence number held by this holder, and valid today?"""
+    number, holder = claim.get("number"), claim.get("holder")
+    if not isinstance(number, str) or not isinstance(holder, str) or len(number) > 100 or len(holder) > 200:
+        raise Invalid("number and holder (strings) are required", field="body")
+    canonical = standard_key(BaseKind.LICENSE, number)
+    if canonical is None:
+        return False
+    found = connection.execute(LOOKUP_ANY, {"base": BaseKind.LICENSE.value, "key": canonical}).first()
+    if found is None:
+        return False
+    data = json.loads(found[0])
+    holders = {_comparable("text", data.get("holder")), _comparable("text", data.get("holder_id"))} - {None}
+    if _comparable("text", holder) not in holders:
+        return False
+    valid_from, valid_to = data.get("valid_from"), data.get("valid_to")
+    iso = today.isoformat()
+    return (not valid_from or str(valid_from) <= iso) and (not valid_to or iso <= str(valid_to))
+
+
+def page_of_records(
+    connection: Connection,
+    capability: CapabilityEntry,
+    filters: Mapping[str, str],
+    page: int,
+    page_size: int,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the resource's clean rows matching equality ``filters``; and whether more follow."""
+    clauses = ["resource_id = :rid"]
+    params: dict[str, Any] = {"rid": capability.resource_id}
+    for index, (item, value) in enumerate(sorted(filters.items())):
+        clauses.append(_json_equals(connection, f"p{index}", f"v{index}"))
+        params[f"p{index}"] = _json_path(connection, item)
+        params[f"v{index}"] = value
+    sql = (
+        f"SELECT data FROM clean_records WHERE {' AND '.join(clauses)} "  # noqa: S608 - fixed fragments, bound values
+        "ORDER BY job_id, source_key LIMIT :limit OFFSET :offset"
+    )
+    query = text(sql).bindparams(bindparam("limit"), bindparam("offset"))
+    rows = connection.execute(
+        query, {**params, "limit": page_size + 1, "offset": (page - 1) * page_size}
+    ).scalars()
+    records = [json.loads(row) for row in rows]
+    return records[:page_size], len(records) > page_size
+
+
+def _json_equals(connection: Connection, path: str, value: str) -> str:
+    if connection.dialect.name == "postgresql":
+        return f"(data::jsonb ->> :{path}) = :{value}"
+    return f"CAST(json_extract(data, :{path}) AS TEXT) = :{value}"
+
+
+def _json_path(connection: Connection, item: str) -> str:
+    if connection.dialect.name == "postgresql":
+        return item
+    return '$."' + item.replace('"', "") + '"'

@@ -1,0 +1,129 @@
+"""The gateway end to end: signed calls to data capabilities, masking by the grant, refusals, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.factories import World
+from tests.gateway.helpers import APPS, PURPOSE, build, call, sign
+from tests.sharing.helpers import id_number
+from zhongtai.core.audit import ACCESS, AuditEvent
+from zhongtai.core.settings import Settings
+
+
+def gateway_entries(factory: sessionmaker[Session]) -> list[AuditEvent]:
+    with factory() as session:
+        query = select(AuditEvent).where(AuditEvent.chain == ACCESS, AuditEvent.event_type == "gateway.call")
+        return list(session.scalars(query.order_by(AuditEvent.seq)))
+
+
+def test_lookup_returns_only_granted_items_masked(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    number = id_number(1)
+    answer = call(client, setup.credentials, "GET", f"/gw/person.by-id/{number}")
+    assert answer.status_code == 200, answer.text
+    record = answer.json()["record"]
+    assert set(record) == {"姓名", "公民身份号码", "出生日期"}  # 性别 and 联系电话 are not granted
+    assert record["公民身份号码"] == number[:3] + "*" * 11 + number[-4:]
+    assert "*" in record["姓名"]
+    assert record["出生日期"] == f"{number[6:10]}-{number[10:12]}-{number[12:14]}"  # granted unmasked
+    entries = gateway_entries(factory)
+    assert [e.outcome for e in entries] == ["success"]
+    assert entries[0].app == "wjw-health-code" and entries[0].purpose == PURPOSE
+    assert entries[0].record_count == 1 and entries[0].department_code == "WJW"
+
+
+def test_unknown_key_and_unclaimed_person_answer_alike(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    missing = call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(777)}")
+    garbage = call(client, setup.credentials, "GET", "/gw/person.by-id/1' OR '1'='1")
+    assert missing.status_code == garbage.status_code == 404
+    assert missing.json() == garbage.json()
+
+
+def test_verify_answers_yes_or_no_only(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    number = id_number(2)
+    yes = call(
+        client, setup.credentials, "POST", "/gw/person.verify", {"公民身份号码": number, "姓名": "张三丰"}
+    )
+    no = call(
+        client, setup.credentials, "POST", "/gw/person.verify", {"公民身份号码": number, "姓名": "李四"}
+    )
+    nobody = call(
+        client,
+        setup.credentials,
+        "POST",
+        "/gw/person.verify",
+        {"公民身份号码": id_number(999), "姓名": "张三丰"},
+    )
+    assert (yes.json(), no.json(), nobody.json()) == ({"match": True}, {"match": False}, {"match": False})
+
+
+def test_list_pages_and_refuses_huge_pages(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world, rows=5)
+    first = call(client, setup.credentials, "GET", "/gw/person.list?page=1&page_size=2")
+    assert first.status_code == 200, first.text
+    assert len(first.json()["records"]) == 2 and first.json()["has_more"] is True
+    last = call(client, setup.credentials, "GET", "/gw/person.list?page=3&page_size=2")
+    assert len(last.json()["records"]) == 1 and last.json()["has_more"] is False
+    huge = call(client, setup.credentials, "GET", "/gw/person.list?page_size=1000000")
+    assert huge.status_code == 422 and huge.json()["error"]["field"] == "page_size"
+    masked_filter = call(client, setup.credentials, "GET", "/gw/person.list?姓名=张三丰")
+    assert masked_filter.status_code == 422
+    by_birth = call(client, setup.credentials, "GET", f"/gw/person.list?出生日期={person_birth(1)}")
+    assert by_birth.status_code == 200 and len(by_birth.json()["records"]) == 1
+
+
+def person_birth(n: int) -> str:
+    number = id_number(n)
+    return f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+
+
+def test_signature_refusals_name_the_problem(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    path = f"/gw/person.by-id/{id_number(1)}"
+    unsigned = client.get(path, headers={"X-Purpose": PURPOSE})
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "signature_missing"
+    headers = sign(setup.credentials, "GET", path)
+    assert client.get(path, headers=headers).status_code == 200
+    replayed = client.get(path, headers=headers)
+    assert replayed.status_code == 401 and replayed.json()["error"]["code"] == "replayed"
+    altered = sign(setup.credentials, "GET", path)
+    tampered = client.get(f"/gw/person.by-id/{id_number(2)}", headers=altered)
+    assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "signature_invalid"
+    old = sign(setup.credentials, "GET", path, created=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    assert client.get(path, headers=old).json()["error"]["code"] == "signature_expired"
+    future = sign(setup.credentials, "GET", path, created=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+    assert client.get(path, headers=future).json()["error"]["code"] == "clock_skew"
+    wrong_purpose = sign(setup.credentials, "GET", path, purpose="marketing")
+    answer = client.get(path, headers=wrong_purpose)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "purpose_mismatch"
+
+
+def test_revoked_key_is_refused_at_once(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    path = f"/gw/person.by-id/{id_number(1)}"
+    assert call(client, setup.credentials, "GET", path).status_code == 200
+    revoked = client.delete(
+        f"{APPS}/{setup.app}/keys/{setup.credentials.key_id}", headers=world.auth("developer_c")
+    )
+    assert revoked.status_code == 200, revoked.text
+    refused = call(client, setup.credentials, "GET", path)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unknown_key"
