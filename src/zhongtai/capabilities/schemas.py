@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from zhongtai.capabilities.models import (
     AppStatus,
@@ -46,7 +46,12 @@ class CapabilityCreate(BaseModel):
     key_item: str | None = Field(None, max_length=100, description="Data lookup / verify: the key item")
     verify_items: list[str] = Field(default_factory=list, max_length=20)
     upstream_url: HttpUrl | None = Field(None, description="Proxy: the department backend's base URL")
-    health_path: str | None = Field(None, max_length=200, pattern=r"^/[A-Za-z0-9/._~-]*$")
+    health_path: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^/[A-Za-z0-9/._~-]*$",
+        description="Proxy: path on the backend's host",
+    )
     methods: list[str] = Field(default_factory=list, max_length=5)
     request_schema: dict[str, Any] | None = Field(None, description="Proxy: JSON Schema of request bodies")
     masked_fields: dict[str, Masking] = Field(
@@ -59,6 +64,13 @@ class CapabilityCreate(BaseModel):
     breaker_failures: int = Field(5, ge=1, le=1000)
     breaker_reset_seconds: int = Field(30, ge=1, le=3600)
     catalog_codes: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("health_path")
+    @classmethod
+    def _no_climbing(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value:
+            raise ValueError("the health path may not contain ..")
+        return value
 
 
 class CapabilityUpdate(BaseModel):

@@ -140,8 +140,7 @@ def _error(exc: ZhongtaiError) -> dict[str, Any]:
 
 
 def _retry_after(exc: ZhongtaiError) -> list[tuple[bytes, bytes]]:
-    seconds = getattr(exc, "retry_after", None)
-    return [(b"retry-after", str(seconds).encode())] if seconds else []
+    return [(b"retry-after", str(exc.retry_after).encode())] if exc.retry_after else []
 
 
 async def _audit_refusal(runtime: Runtime, call: Call, exc: ZhongtaiError) -> None:
@@ -280,10 +279,10 @@ def _authorize(
     return capability
 
 
-class RateLimited(TooManyAttempts):
-    def __init__(self, message: str, code: str, retry_after: int) -> None:
-        super().__init__(message, code=code)
-        self.retry_after = retry_after
+def _too_many(message: str, code: str, retry_after: int) -> TooManyAttempts:
+    refusal = TooManyAttempts(message, code=code)
+    refusal.retry_after = retry_after
+    return refusal
 
 
 async def _limit(runtime: Runtime, call: Call, capability: CapabilityEntry) -> None:
@@ -292,7 +291,7 @@ async def _limit(runtime: Runtime, call: Call, capability: CapabilityEntry) -> N
         call.app.code, capability.code, capability.rate_per_second, capability.daily_quota
     )
     if verdict is Verdict.RATE:
-        raise RateLimited(f"at most {capability.rate_per_second} calls a second", "rate_limited", 1)
+        raise _too_many(f"at most {capability.rate_per_second} calls a second", "rate_limited", 1)
     if verdict is Verdict.QUOTA:
         raise RateLimited(
             f"the daily quota of {capability.daily_quota} calls is used up", "quota_exhausted", 3600

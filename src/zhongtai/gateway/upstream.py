@@ -70,11 +70,13 @@ class Upstreams:
         breaker = self.breaker(capability)
         now = time.monotonic()
         if not breaker.admit(now):
-            raise Unavailable(
+            resting = Unavailable(
                 f"{capability.code} is failing and rests for {breaker.retry_after(now)} s; "
                 "other capabilities keep serving",
                 code="circuit_open",
             )
+            resting.retry_after = breaker.retry_after(now)
+            raise resting
         try:
             if breaker.state.value == "half_open" and capability.health_path:
                 await self._health_check(capability, deadline)
@@ -90,7 +92,7 @@ class Upstreams:
         return answer
 
     async def _health_check(self, capability: CapabilityEntry, deadline: float) -> None:
-        url = _join(capability.upstream_url or "", capability.health_path or "")
+        url = _origin(capability.upstream_url or "") + (capability.health_path or "/")
         answer = await self._once(capability, "GET", url, {}, b"", deadline)
         if answer.status >= 400:
             raise BadGateway(f"{capability.code}'s health check failed", code="upstream_unhealthy")
@@ -174,6 +176,11 @@ class Upstreams:
 
 def _time_left(deadline: float, attempt: int) -> bool:
     return deadline - time.monotonic() > 0.05 * float(2**attempt)
+
+
+def _origin(url: str) -> str:
+    parts = httpx.URL(url)
+    return f"{parts.scheme}://{parts.netloc.decode('ascii')}"
 
 
 def _join(base: str, subpath: str) -> str:
