@@ -293,7 +293,7 @@ async def _limit(runtime: Runtime, call: Call, capability: CapabilityEntry) -> N
     if verdict is Verdict.RATE:
         raise _too_many(f"at most {capability.rate_per_second} calls a second", "rate_limited", 1)
     if verdict is Verdict.QUOTA:
-        raise RateLimited(
+        raise _too_many(
             f"the daily quota of {capability.daily_quota} calls is used up", "quota_exhausted", 3600
         )
 
