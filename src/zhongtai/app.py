@@ -119,6 +119,42 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+ERROR_BODY: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable machine-readable code"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"], "description": "The input at fault, if one is"},
+                "request_id": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def document_error_bodies(app: FastAPI) -> None:
+    """Make the OpenAPI say what a 422 really looks like (our error body, not FastAPI's ``detail``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_BODY
+                schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -179,6 +215,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         large_max_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestContextMiddleware)
+
+    document_error_bodies(app)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
