@@ -40,6 +40,7 @@ from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
+from zhongtai.requirements import endpoints as requirements_api
 from zhongtai.sharing import endpoints as sharing_api
 from zhongtai.sharing import pages as sharing_pages
 
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         governance_api.router,
         sharing_api.router,
         capability_api.router,
+        requirements_api.router,
         audit_api.router,
         identity_pages.router,
         orgs_pages.router,
