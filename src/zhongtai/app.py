@@ -20,6 +20,7 @@ from zhongtai import __version__
 from zhongtai.auditing import endpoints as audit_api
 from zhongtai.auditing import pages as audit_pages
 from zhongtai.capabilities import endpoints as capability_api
+from zhongtai.capabilities import pages as capability_pages
 from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
@@ -41,6 +42,7 @@ from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddlewar
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
 from zhongtai.requirements import endpoints as requirements_api
+from zhongtai.requirements import pages as requirements_pages
 from zhongtai.sharing import endpoints as sharing_api
 from zhongtai.sharing import pages as sharing_pages
 
@@ -200,6 +202,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest_pages.router,
         governance_pages.router,
         sharing_pages.router,
+        capability_pages.router,
+        requirements_pages.router,
         audit_pages.router,
     ):
         app.include_router(router)

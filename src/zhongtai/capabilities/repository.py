@@ -62,6 +62,9 @@ class CapabilityRepository:
         query = select(AppKey).where(AppKey.app_id == app_id, AppKey.key_id == key_id)
         return self.session.scalars(query).first()
 
+    def key_by_id(self, key_id: str) -> AppKey | None:
+        return self.session.scalars(select(AppKey).where(AppKey.key_id == key_id)).first()
+
     def active_keys(self, app_id: int) -> int:
         return len([k for k in self.keys(app_id) if k.status is KeyStatus.ACTIVE])
 

@@ -25,8 +25,7 @@ from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import MAX_QUERY, ResourceCreate, ResourceFilter, ResourceUpdate
 from zhongtai.core.errors import Forbidden, Invalid
 from zhongtai.core.http import DbSession
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
-from zhongtai.orgs.pages import validation_message
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, validation_message
 from zhongtai.orgs.repository import OrgRepository
 
 router = APIRouter(include_in_schema=False)

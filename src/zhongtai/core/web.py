@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, Signer
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from zhongtai.core.errors import Forbidden, Invalid, ZhongtaiError
@@ -36,6 +37,8 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "governance/templates"),
         jinja2.PackageLoader("zhongtai", "sharing/templates"),
         jinja2.PackageLoader("zhongtai", "auditing/templates"),
+        jinja2.PackageLoader("zhongtai", "capabilities/templates"),
+        jinja2.PackageLoader("zhongtai", "requirements/templates"),
         jinja2.PackageLoader("zhongtai", "demo/templates"),
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
     ]
@@ -153,3 +156,21 @@ def form_json(form: FormData, name: str, empty: str = "{}") -> Any:
         return json.loads(form_str(form, name) or empty)
     except json.JSONDecodeError as exc:
         raise Invalid(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})", field=name) from None
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validation_message(exc: ValidationError) -> Invalid:
+    """A form's first problem as a 422 naming the field."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    return Invalid(f"{field}: {first['msg']}", field=field, code="validation_error")
+
+
+def valid_form(schema: type[Model], values: dict[str, Any]) -> Model:
+    """The form's values as ``schema``, or the first problem as a 422 naming the field."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        raise validation_message(exc) from exc

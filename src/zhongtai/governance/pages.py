@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import DbSession, RowId, job_context
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, validation_message
 from zhongtai.governance import auth, service
 from zhongtai.governance.elements import ETHNICITY_NAMES, GENDER_NAMES, KINDS, division_name
 from zhongtai.governance.fusion import ATTRIBUTES
@@ -22,7 +22,6 @@ from zhongtai.governance.models import BaseKind, ProblemStatus
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.schemas import ElementWrite, ProblemStep, RuleSetWrite
 from zhongtai.governance.tasks import enqueue_apply, enqueue_measure
-from zhongtai.orgs.pages import validation_message
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50

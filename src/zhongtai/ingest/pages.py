@@ -11,14 +11,13 @@ from pydantic import ValidationError
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.jobs import JobContext
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, validation_message
 from zhongtai.ingest import service
 from zhongtai.ingest.auth import may_manage, may_read_raw
 from zhongtai.ingest.models import JobMode, ObjectKind, RunStatus, SourceKind
 from zhongtai.ingest.repository import IngestRepository
 from zhongtai.ingest.schemas import JobCreate, SourceCreate
 from zhongtai.ingest.tasks import ProgressBoard, enqueue_run
-from zhongtai.orgs.pages import validation_message
 from zhongtai.orgs.repository import OrgRepository
 
 router = APIRouter(include_in_schema=False)

@@ -6,21 +6,14 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from zhongtai.core.errors import Invalid
 from zhongtai.core.http import DbSession
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, validation_message
 from zhongtai.orgs import service
 from zhongtai.orgs.auth import may_register_system_for
 from zhongtai.orgs.repository import OrgRepository
 from zhongtai.orgs.schemas import SystemCreate, SystemUpdate
 
 router = APIRouter(include_in_schema=False)
-
-
-def validation_message(exc: ValidationError) -> Invalid:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    return Invalid(f"{field}: {first['msg']}", field=field, code="validation_error")
 
 
 @router.get("/departments")

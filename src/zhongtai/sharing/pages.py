@@ -3,33 +3,22 @@ to the reader, grants (revoke, renew) with their subscriptions and latest delive
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 
 from zhongtai.core.http import AppSettings, DbSession, RowId
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
-from zhongtai.orgs.pages import validation_message
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, valid_form
 from zhongtai.sharing import auth, service
 from zhongtai.sharing.models import DeliveryMode
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import ApplicationCreate, GrantRenew, GrantRevoke, SubscriptionCreate
 
 router = APIRouter(include_in_schema=False)
-Model = TypeVar("Model", bound=BaseModel)
 PAGE_SIZE = 50
 QUEUES = ["all", "applied", "provider", "bureau"]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-
-
-def _valid(schema: type[Model], values: dict[str, Any]) -> Model:
-    """The form's values as ``schema``, or the first problem as a 422 naming the field."""
-    try:
-        return schema.model_validate(values)
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
 
 
 @router.get("/sharing")
@@ -65,7 +54,7 @@ def apply_form(page: SignedInPage, session: DbSession, resource: str) -> Respons
 def apply(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    data = _valid(
+    data = valid_form(
         ApplicationCreate,
         {
             "resource": form_str(form, "resource"),
@@ -132,7 +121,7 @@ def grant(page: SignedInPage, session: DbSession, grant_id: RowId) -> Response:
 def revoke(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    reason = _valid(GrantRevoke, {"reason": form_str(form, "reason")}).reason
+    reason = valid_form(GrantRevoke, {"reason": form_str(form, "reason")}).reason
     service.revoke(session, page.principal, grant_id, reason)
     session.commit()
     return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)
@@ -142,7 +131,7 @@ def revoke(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) 
 def renew(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    until = _valid(GrantRenew, {"valid_until": form_str(form, "valid_until")}).valid_until
+    until = valid_form(GrantRenew, {"valid_until": form_str(form, "valid_until")}).valid_until
     service.renew(session, page.principal, grant_id, until)
     session.commit()
     return RedirectResponse(f"/sharing/grants/{grant_id}", status_code=303)
@@ -155,7 +144,7 @@ def subscribe(
     """Subscribe; the secret is shown once, on the page this answers with (never in a URL)."""
     check_csrf(page, form)
     assert page.principal is not None
-    data = _valid(
+    data = valid_form(
         SubscriptionCreate, {"url": form_str(form, "url"), "schedule": form_str(form, "schedule") or None}
     )
     subscription, secret = service.subscribe(
