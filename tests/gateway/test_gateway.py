@@ -9,10 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
-from tests.gateway.helpers import APPS, PURPOSE, build, call, sign
+from tests.gateway.helpers import APPS, CAP, PURPOSE, build, call, sign, subscribe
 from tests.sharing.helpers import id_number
+from zhongtai.app import create_app
 from zhongtai.core.audit import ACCESS, AuditEvent
+from zhongtai.core.database import transaction
 from zhongtai.core.settings import Settings
+from zhongtai.core.types import utcnow
+from zhongtai.gateway.client import GatewaySigner
+from zhongtai.governance.models import BaseKind, BaseRecord
 
 
 def gateway_entries(factory: sessionmaker[Session]) -> list[AuditEvent]:
@@ -127,3 +132,99 @@ def test_revoked_key_is_refused_at_once(
     assert revoked.status_code == 200, revoked.text
     refused = call(client, setup.credentials, "GET", path)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unknown_key"
+
+
+def test_platform_licence_verification(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    with transaction(factory) as session:
+        session.add(
+            BaseRecord(
+                base=BaseKind.LICENSE,
+                key="91340100MA2N0001XY-营业执照",
+                data={
+                    "type": "营业执照",
+                    "holder": "合肥市示例科技有限公司",
+                    "valid_from": "2020-01-01",
+                    "valid_to": "2099-12-31",
+                },
+                provenance={},
+                valid_from=utcnow(),
+            )
+        )
+    body = {
+        "code": "license.verify",
+        "name": "电子证照核验",
+        "kind": "platform",
+        "operation": "license_verify",
+        "provider": "SJZYJ",
+    }
+    assert client.post(CAP, json=body, headers=world.auth("developer_a")).status_code == 403  # the bureau's
+    assert client.post(CAP, json=body, headers=world.auth("admin")).status_code == 201
+    assert (
+        client.post(
+            f"{CAP}/license.verify/actions", json={"action": "publish"}, headers=world.auth("admin")
+        ).status_code
+        == 200
+    )
+    assert subscribe(client, world, setup.app, "license.verify")["status"] == "approved"  # platform: at once
+    claim = {"number": "91340100MA2N0001XY-营业执照", "holder": "合肥市示例科技有限公司"}
+    assert call(client, setup.credentials, "POST", "/gw/license.verify", claim).json() == {"valid": True}
+    wrong = {**claim, "holder": "别的公司"}
+    assert call(client, setup.credentials, "POST", "/gw/license.verify", wrong).json() == {"valid": False}
+    malformed = call(client, setup.credentials, "POST", "/gw/license.verify", {"number": 1})
+    assert malformed.status_code == 422
+
+
+def test_usage_and_metrics_count_calls_per_app_and_capability(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        setup = build(client, factory, settings, world)
+        for n in range(3):
+            call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(n)}")
+        call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(500)}")  # 404
+        metrics = client.get("/metrics").text
+        assert (
+            'zhongtai_gateway_calls_total{app="wjw-health-code",capability="person.by-id",status="200"} 3.0'
+            in metrics
+        )
+    with TestClient(
+        create_app(settings), raise_server_exceptions=False
+    ) as client:  # usage written at shutdown
+        rows = client.get("/api/v1/gateway/usage", headers=world.auth("developer_c")).json()
+        assert rows == [
+            {
+                **rows[0],
+                "app": "wjw-health-code",
+                "capability": "person.by-id",
+                "calls": 4,
+                "errors": 1,
+                "statuses": {"200": 3, "404": 1},
+            }
+        ]
+        assert rows[0]["p50_ms"] is not None
+        assert (
+            client.get("/api/v1/gateway/usage", headers=world.auth("developer_b")).json() == []
+        )  # not MZJ's
+        assert (
+            len(client.get("/api/v1/gateway/usage", headers=world.auth("reviewer_a")).json()) == 1
+        )  # provider
+
+
+def test_the_sample_client_signs_for_the_gateway(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    assert setup.credentials.secret is not None
+    signer = GatewaySigner(setup.credentials.key_id, PURPOSE, secret=setup.credentials.secret, end_user="u-1")
+    found = client.get(f"/gw/person.by-id/{id_number(1)}", auth=signer)
+    assert found.status_code == 200, found.text
+    verified = client.post(
+        "/gw/person.verify", json={"公民身份号码": id_number(1), "姓名": "张三丰"}, auth=signer
+    )
+    assert verified.json() == {"match": True}
+    with factory() as session:
+        entries = list(session.scalars(select(AuditEvent).where(AuditEvent.event_type == "gateway.call")))
+    assert [e.changes.get("end_user") for e in entries] == ["u-1", "u-1"]  # who the app acted for
