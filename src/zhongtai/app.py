@@ -32,7 +32,7 @@ from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
-from zhongtai.gateway.app import gateway
+from zhongtai.gateway.app import GatewayDispatch
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
 from zhongtai.ingest import endpoints as ingest_api
@@ -211,7 +211,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from zhongtai.demo import subscriber
 
         app.include_router(subscriber.router)
-    app.mount("/gw", gateway, name="gateway")
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(packages=[("zhongtai", "web/static")]), name="static")
     app.add_middleware(
@@ -221,6 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         large_max_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(GatewayDispatch)  # outermost: /gw/… skips routing and the other middleware
 
     document_error_bodies(app)
 

@@ -19,15 +19,12 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from zhongtai.core.errors import Invalid, NotFound
+from zhongtai.gateway.reads import HotReads
 from zhongtai.gateway.state import CapabilityEntry
 from zhongtai.governance.elements import KINDS, Rejected
 from zhongtai.governance.lookups import standard_key
 from zhongtai.governance.models import BaseKind
 
-LOOKUP_CLAIMED = text(
-    "SELECT r.data FROM base_records r WHERE r.base = :base AND r.key = :key AND EXISTS ("
-    "SELECT 1 FROM base_claims c WHERE c.base = :base AND c.key = :key AND c.source_id = :source)"
-)
 LOOKUP_ANY = text("SELECT r.data FROM base_records r WHERE r.base = :base AND r.key = :key")
 # How a base attribute's value is compared in a verification.
 ATTRIBUTE_KIND = {
@@ -44,19 +41,17 @@ ATTRIBUTE_KIND = {
 NOT_FOUND = "no record with this key is available to this app"
 
 
-def record_by_key(connection: Connection, capability: CapabilityEntry, key: str) -> dict[str, Any]:
+def record_by_key(reads: HotReads, capability: CapabilityEntry, key: str) -> dict[str, Any]:
     """The resource's row for ``key`` in item names (key item + the attributes its feed maps)."""
     if capability.base is None or capability.source_id is None or capability.key_item is None:
         raise NotFound(NOT_FOUND, code="record_not_found")
     canonical = standard_key(capability.base, key)
     if canonical is None:  # a key that cannot exist answers like one that does not: no oracle
         raise NotFound(NOT_FOUND, code="record_not_found")
-    found = connection.execute(
-        LOOKUP_CLAIMED, {"base": capability.base.value, "key": canonical, "source": capability.source_id}
-    ).first()
+    found = reads.claimed(capability.base.value, canonical, capability.source_id)
     if found is None:
         raise NotFound(NOT_FOUND, code="record_not_found")
-    data = json.loads(found[0])
+    data = json.loads(found)
     row = {item: data.get(attribute) for attribute, item in capability.attributes.items()}
     row[capability.key_item] = canonical
     return row
@@ -72,7 +67,7 @@ def _comparable(kind: str, value: Any) -> str | None:
         return None
 
 
-def verify(connection: Connection, capability: CapabilityEntry, claim: Mapping[str, Any]) -> bool:
+def verify(reads: HotReads, capability: CapabilityEntry, claim: Mapping[str, Any]) -> bool:
     """Whether every value given belongs to the record of the given key (False when there is none)."""
     key = claim.get(capability.key_item or "")
     if not isinstance(key, str):
@@ -86,7 +81,7 @@ def verify(connection: Connection, capability: CapabilityEntry, claim: Mapping[s
         if not isinstance(value, str) or len(value) > 500:
             raise Invalid(f"{name} must be a string of at most 500 characters", field=name)
     try:
-        row = record_by_key(connection, capability, key)
+        row = record_by_key(reads, capability, key)
     except NotFound:
         return False
     item_kind = {

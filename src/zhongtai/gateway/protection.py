@@ -16,12 +16,15 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import redis.asyncio as aioredis
 from limits import RateLimitItemPerDay, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
+from limits.storage import MemoryStorage as SyncMemoryStorage
+from limits.strategies import FixedWindowRateLimiter as SyncFixedWindow
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
@@ -61,7 +64,8 @@ class _RedisHealth:
 
 class Quotas:
     def __init__(self, redis_url: str | None) -> None:
-        self.local = FixedWindowRateLimiter(MemoryStorage())
+        # in-process counters through the synchronous API: no coroutine per check on the hot path
+        self.local = SyncFixedWindow(SyncMemoryStorage())
         self.shared: FixedWindowRateLimiter | None = None
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
@@ -73,35 +77,22 @@ class Quotas:
 
     async def hit(self, app: str, capability: str, per_second: int, per_day: int) -> Verdict:
         """Counts one call against both limits; a call refused by the rate does not use up the quota."""
-        rate, quota = RateLimitItemPerSecond(per_second), RateLimitItemPerDay(per_day)
-        limiter = self.shared if self.shared is not None and self.health.usable else self.local
-        try:
-            return await self._hit(limiter, rate, quota, app, capability)
-        except StorageError as exc:
-            self.health.failed("rate limits", exc)
-            return await self._hit(self.local, rate, quota, app, capability)
-
-    @staticmethod
-    async def _hit(
-        limiter: FixedWindowRateLimiter,
-        rate: RateLimitItemPerSecond,
-        quota: RateLimitItemPerDay,
-        app: str,
-        capability: str,
-    ) -> Verdict:
-        if not await limiter.hit(rate, app, capability):
+        rate, quota = _items(per_second, per_day)
+        if self.shared is not None and self.health.usable:
+            try:
+                if not await self.shared.hit(rate, app, capability):
+                    return Verdict.RATE
+                return Verdict.OK if await self.shared.hit(quota, app, capability) else Verdict.QUOTA
+            except StorageError as exc:
+                self.health.failed("rate limits", exc)
+        if not self.local.hit(rate, app, capability):
             return Verdict.RATE
-        if not await limiter.hit(quota, app, capability):
-            return Verdict.QUOTA
-        return Verdict.OK
+        return Verdict.OK if self.local.hit(quota, app, capability) else Verdict.QUOTA
 
-    async def remaining_today(self, app: str, capability: str, per_day: int) -> int:
-        limiter = self.shared if self.shared is not None and self.health.usable else self.local
-        try:
-            stats = await limiter.get_window_stats(RateLimitItemPerDay(per_day), app, capability)
-        except StorageError:
-            return -1
-        return stats.remaining
+
+@lru_cache(maxsize=4096)
+def _items(per_second: int, per_day: int) -> tuple[RateLimitItemPerSecond, RateLimitItemPerDay]:
+    return RateLimitItemPerSecond(per_second), RateLimitItemPerDay(per_day)
 
 
 class Nonces:

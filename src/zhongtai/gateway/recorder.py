@@ -15,15 +15,18 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 import anyio
 from prometheus_client import Counter, Histogram
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.capabilities.models import GatewayUsage
 from zhongtai.core import audit
 from zhongtai.core.errors import Unavailable
+from zhongtai.core.types import utcnow
 
 log = logging.getLogger("zhongtai.gateway")
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, float("inf"))
@@ -64,6 +67,39 @@ class _Usage:
     statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+def _entry(call: CallRecord, now: datetime) -> dict[str, Any]:
+    """The access-audit fields of one call: codes, counts and item names, never a value of the data."""
+    detail: dict[str, Any] = {"capability": call.capability, "status": call.status, "key": call.key_id}
+    if call.end_user:
+        detail["end_user"] = call.end_user
+    if call.reason:
+        detail["reason"] = call.reason
+    return {
+        "occurred_at": now,
+        "actor_user_id": None,
+        "actor_username": f"app:{call.app}",
+        "department_code": call.department_code,
+        "event_type": "gateway.call",
+        "target_type": "capability",
+        "target_id": call.capability,
+        "outcome": call.outcome,
+        "changes": detail,
+        "request_id": call.request_id,
+        "app": call.app,
+        "purpose": call.purpose[:200],
+        "grant_id": call.grant_id,
+        "resource_code": call.resource_code,
+        "items": call.items,
+        "record_count": call.record_count,
+    }
+
+
+@lru_cache(maxsize=65536)
+def _children(capability: str, app: str, status: int) -> tuple[Any, Any]:
+    """The labelled counter and histogram (labels() looks them up under a lock on every call)."""
+    return CALLS.labels(capability, app, str(status)), LATENCY.labels(capability, app)
+
+
 def bucket_of(milliseconds: float) -> int:
     for index, bound in enumerate(BUCKETS_MS):
         if milliseconds <= bound:
@@ -74,6 +110,9 @@ def bucket_of(milliseconds: float) -> int:
 class Recorder:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
+        bind = factory.kw["bind"]
+        assert isinstance(bind, Engine)
+        self.engine = bind
         self.queue: list[tuple[CallRecord, asyncio.Future[None]]] = []
         self.usage: dict[tuple[str, str], _Usage] = defaultdict(_Usage)
         self.usage_since = time.time()
@@ -98,8 +137,8 @@ class Recorder:
         await future
 
     def measure(self, capability: str, app: str, status: int, seconds: float) -> None:
-        CALLS.labels(capability, app, str(status)).inc()
-        LATENCY.labels(capability, app).observe(seconds)
+        _children(capability, app, status)[0].inc()
+        _children(capability, app, status)[1].observe(seconds)
         usage = self.usage[(app, capability)]
         usage.calls += 1
         usage.errors += status >= 400
@@ -138,34 +177,10 @@ class Recorder:
                 future.set_result(None)
 
     def _write(self, calls: list[CallRecord]) -> None:
-        with self.factory() as session, session.begin():
-            for call in calls:
-                detail: dict[str, object] = {
-                    "capability": call.capability,
-                    "status": call.status,
-                    "key": call.key_id,
-                }
-                if call.end_user:
-                    detail["end_user"] = call.end_user
-                if call.reason:
-                    detail["reason"] = call.reason
-                entry = audit.record_access(
-                    session,
-                    actor_username=f"app:{call.app}",
-                    department_code=call.department_code,
-                    event_type="gateway.call",
-                    resource_code=call.resource_code,
-                    items=call.items,
-                    record_count=call.record_count,
-                    purpose=call.purpose,
-                    grant_id=call.grant_id,
-                    outcome=call.outcome,
-                    app=call.app,
-                    target_type="capability",
-                    target_id=call.capability,
-                    detail=detail,
-                )
-                entry.request_id = call.request_id
+        now = utcnow()
+        entries = [_entry(call, now) for call in calls]
+        with self.engine.begin() as connection:
+            audit.append_access(connection, entries)
 
     async def flush_usage(self) -> None:
         usage, since = self.usage, self.usage_since

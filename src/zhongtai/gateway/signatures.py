@@ -24,7 +24,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,21 +134,27 @@ def parse_signature(header: str, label: str) -> bytes:
     return value
 
 
+def _query(request: RequestParts) -> str:
+    return f"?{request.query}" if request.query else ""
+
+
+DERIVED: dict[str, Callable[[RequestParts], str]] = {
+    "@method": lambda r: r.method,
+    "@target-uri": lambda r: f"{r.scheme}://{r.authority}{r.path}{_query(r)}",
+    "@authority": lambda r: r.authority,
+    "@scheme": lambda r: r.scheme,
+    "@path": lambda r: r.path,
+    "@query": lambda r: f"?{r.query}",
+    "@request-target": lambda r: f"{r.path}{_query(r)}",
+}
+
+
 def _component(name: str, request: RequestParts) -> str:
-    query = f"?{request.query}" if request.query else ""
-    derived = {
-        "@method": lambda: request.method,
-        "@target-uri": lambda: f"{request.scheme}://{request.authority}{request.path}{query}",
-        "@authority": lambda: request.authority,
-        "@scheme": lambda: request.scheme,
-        "@path": lambda: request.path,
-        "@query": lambda: f"?{request.query}",
-        "@request-target": lambda: f"{request.path}{query}",
-    }
     if name.startswith("@"):
-        if name not in derived:
+        derive = DERIVED.get(name)
+        if derive is None:
             raise refuse("signature_unsupported", f"the derived component {name} is not supported")
-        return derived[name]()
+        return derive(request)
     value = request.headers.get(name)
     if value is None:
         raise refuse("signature_invalid", f"the covered header {name} is not in the request")

@@ -1,4 +1,8 @@
-"""Calling a department's backend for a proxied capability: time budget, retries, circuit breaker."""
+"""Calling a department's backend for a proxied capability: time budget, retries, circuit breaker.
+
+The client is aiohttp, not httpx: measured in one run against the same local backend, httpx's async
+client took ~2.3 ms a request and aiohttp ~0.3–0.45 ms (``docs/architecture.md``, "The gateway").
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from zhongtai.core.errors import BadGateway, GatewayTimeout, Invalid, Unavailable
 from zhongtai.gateway.protection import Breaker
@@ -35,7 +40,7 @@ class Upstreams:
 
     max_response_bytes: int
     breakers: dict[str, Breaker] = field(default_factory=dict)
-    client: httpx.AsyncClient | None = None
+    client: aiohttp.ClientSession | None = None
 
     def breaker(self, capability: CapabilityEntry) -> Breaker:
         breaker = self.breakers.get(capability.code)
@@ -47,15 +52,21 @@ class Upstreams:
             self.breakers[capability.code] = breaker
         return breaker
 
-    def http(self) -> httpx.AsyncClient:
-        if self.client is None:
-            # no redirects (a backend must not send the gateway elsewhere), no proxies from the environment
-            self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    def http(self) -> aiohttp.ClientSession:
+        if self.client is None or self.client.closed:
+            # keep-alive connections per backend; no proxies from the environment; cookies never kept
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=60)
+            self.client = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=True,
+            )
         return self.client
 
     async def close(self) -> None:
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
 
     async def call(
         self,
@@ -145,26 +156,30 @@ class Upstreams:
             )
         timeout = min(capability.timeout_ms / 1000, remaining)
         try:
-            async with asyncio.timeout(timeout):
-                request = self.http().build_request(method, url, headers=headers, content=body or None)
-                response = await self.http().send(request, stream=True)
-                try:
-                    content = await self._read_limited(response)
-                finally:
-                    await response.aclose()
+            async with (
+                asyncio.timeout(timeout),
+                self.http().request(
+                    method,
+                    URL(url, encoded=True),
+                    headers=headers,
+                    data=body or None,
+                    allow_redirects=False,  # a backend must not send the gateway elsewhere
+                ) as response,
+            ):
+                content = await self._read_limited(response)
+                return UpstreamAnswer(response.status, response.headers.get("content-type", ""), content)
         except TimeoutError as exc:
             raise GatewayTimeout(
                 f"{capability.code} did not answer within {int(timeout * 1000)} ms", code="upstream_timeout"
             ) from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise BadGateway(
                 f"{capability.code} could not be reached ({type(exc).__name__})", code="upstream_unreachable"
             ) from exc
-        return UpstreamAnswer(response.status_code, response.headers.get("content-type", ""), content)
 
-    async def _read_limited(self, response: httpx.Response) -> bytes:
+    async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise BadGateway(
@@ -179,8 +194,7 @@ def _time_left(deadline: float, attempt: int) -> bool:
 
 
 def _origin(url: str) -> str:
-    parts = httpx.URL(url)
-    return f"{parts.scheme}://{parts.netloc.decode('ascii')}"
+    return str(URL(url).origin())
 
 
 def _join(base: str, subpath: str) -> str:

@@ -9,6 +9,7 @@ grant logic (sharing, gateway) and must apply it before calling.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,9 +67,20 @@ class BaseLookup:
         return self.get(BaseKind.LICENSE, number)
 
 
+# Keys already in the form the base stores them skip the standardizer: a canonical-looking key that is
+# not a valid one is simply not in the base, so the answer is the same (and lookups stay cheap).
+CANONICAL = {
+    BaseKind.PERSON: re.compile(r"[1-9][0-9]{16}[0-9X]"),
+    BaseKind.ENTITY: re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}"),
+}
+
+
 def standard_key(base: BaseKind, key: str) -> str | None:
     if len(key) > 200:
         return None
+    canonical = CANONICAL.get(base)
+    if canonical is not None and canonical.fullmatch(key):
+        return key
     try:
         return KEY_STANDARD[base](key)
     except Rejected:
