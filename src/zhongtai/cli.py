@@ -52,6 +52,8 @@ audit_app = typer.Typer(help="Audit trail (审计): verify, checkpoint, purge", 
 sharing_app = typer.Typer(help="Sharing and exchange (共享交换): delivery", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(sharing_app, name="sharing")
+gateway_app = typer.Typer(help="Capability gateway (能力网关): signed calls", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
@@ -184,6 +186,7 @@ def demo(
     port: int = 8000,
 ) -> None:
     """Migrate, build the synthetic demo city, print its logins, and serve it."""
+    from zhongtai.demo.capabilities import build_demo_capabilities, credentials_path, start_app_calls
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sharing import build_demo_sharing
@@ -203,6 +206,9 @@ def demo(
     governed = build_demo_governance(factory)
     applications = build_demo_sharing(factory, settings(), f"http://{host}:{port}{SUBSCRIBER_PATH}")
     console.print(f"sharing: {applications} applications in the demo city's queues")
+    served = build_demo_capabilities(factory, settings(), f"http://{host}:{port}")
+    keyfile = credentials_path(settings())
+    console.print(f"capabilities: {served} behind the gateway; the health-code app's key is in {keyfile}")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
     if no_serve:
         for job in jobs:
@@ -229,6 +235,11 @@ def demo(
         console.print(
             f"[bold green]Zhongtai demo city at http://{host}:{port}/[/bold green]  (Ctrl-C to stop)"
         )
+        console.print(
+            f"the health-code app calls the gateway once the people are governed; call it yourself with "
+            f"`zhongtai gateway call /gw/person.by-id/<ID number> --credentials {keyfile}`"
+        )
+        start_app_calls(factory, settings(), f"http://{host}:{port}")
         run_server(host, port)
 
 
@@ -682,6 +693,42 @@ def sharing_dispatch(
     console.print(
         f"delivered {stats.delivered}, failed {stats.failed}, dead-lettered {stats.dead}, held {stats.held}"
     )
+
+
+@gateway_app.command("call")
+@friendly_errors
+def gateway_call(
+    path: str = typer.Argument(..., help="Gateway path, e.g. /gw/person.by-id/340104199003070014"),
+    credentials: Path = typer.Option(..., exists=True, dir_okay=False, help="JSON: key_id, secret, purpose"),
+    body: str | None = typer.Option(None, help="JSON body (sends a POST)"),
+    end_user: str | None = typer.Option(None, help="The app's id of the person it acts for"),
+    base_url: str = typer.Option("http://127.0.0.1:8000", help="The platform's address"),
+) -> None:
+    """Call a capability as an app, signing with its key (RFC 9421, http-message-signatures)."""
+    import httpx
+
+    from zhongtai.gateway.client import GatewaySigner
+
+    try:
+        stored = json.loads(credentials.read_text("utf-8"))
+        signer = GatewaySigner(
+            stored["key_id"], stored["purpose"], secret=stored["secret"], end_user=end_user
+        )
+        payload = json.loads(body) if body is not None else None
+    except (ValueError, KeyError) as exc:
+        raise ZhongtaiError(f"unreadable credentials or body: {exc}") from exc
+    with httpx.Client(base_url=base_url, auth=signer, timeout=30) as client:
+        try:
+            answer = client.post(path, json=payload) if payload is not None else client.get(path)
+        except httpx.HTTPError as exc:
+            raise ZhongtaiError(f"cannot reach {base_url}: {type(exc).__name__}") from exc
+    console.print(f"HTTP {answer.status_code}")
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        console.print_json(answer.text)
+    else:
+        console.print(answer.text)
+    if answer.status_code >= 400:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -180,3 +180,47 @@ def test_demo_sharing_has_a_grant_and_every_queue_filled(
         ]
     )
     assert len(grants) == 1 and grants[0].mode.value == "subscription"
+
+
+def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
+    demo_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The health-code app, keyed and subscribed by the demo, looks people up through the gateway with
+    requests signed by http-message-signatures and receives only its grant's items, masked; the demo's
+    requirements are delivered, in progress and waiting."""
+    import json
+
+    from zhongtai.app import create_app
+    from zhongtai.demo.capabilities import build_demo_capabilities, credentials_path, sample_people
+    from zhongtai.demo.governance import build_demo_governance
+    from zhongtai.demo.sharing import build_demo_sharing
+    from zhongtai.demo.sources import build_demo_sources
+    from zhongtai.gateway.client import GatewaySigner
+    from zhongtai.governance.pipeline import run_pass
+    from zhongtai.ingest.runner import run_job
+    from zhongtai.requirements.models import Requirement
+
+    jobs = build_demo_sources(demo_factory, settings, seed=7, persons=300)
+    governed = build_demo_governance(demo_factory)
+    for job in jobs:
+        run_job(demo_factory, settings, job)
+    for code in governed:
+        run_pass(demo_factory, code, trigger="test")
+    build_demo_sharing(demo_factory, settings)
+    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 4
+    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 4  # idempotent
+    stored = json.loads(credentials_path(settings).read_text("utf-8"))
+    signer = GatewaySigner(stored["key_id"], stored["purpose"], secret=stored["secret"])
+    people = sample_people(demo_factory)
+    assert people
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        found = client.get(f"/gw/person.by-id/{people[0]}", auth=signer)
+        assert found.status_code == 200, found.text
+        record = found.json()["record"]
+        assert set(record) <= {"姓名", "公民身份号码", "性别", "出生日期"} and "公民身份号码" in record
+        assert record["公民身份号码"] != people[0] and record["公民身份号码"].endswith(people[0][-4:])
+        unsigned = client.get(f"/gw/person.by-id/{people[0]}")
+        assert unsigned.status_code == 401
+    with demo_factory() as session:
+        statuses = sorted(r.status.value for r in session.scalars(select(Requirement)))
+    assert statuses == ["closed", "filed", "in_progress"]

@@ -88,6 +88,7 @@ DEMO_USERS: list[tuple[str, str, list[str], str]] = [
     ("scjgj.officer", "SCJGJ", ["officer"], "市场监管数据专员"),
     ("wjw.officer", "WJW", ["officer"], "卫健数据专员"),
     ("wjw.consumer", "WJW", ["consumer"], "卫健数据使用人"),
+    ("wjw.developer", "WJW", ["developer"], "健康码应用开发者"),
     ("zjj.officer", "ZJJ", ["officer"], "住建数据专员"),
     ("zjj.consumer", "ZJJ", ["consumer"], "住建数据使用人"),
     ("rsj.developer", "RSJ", ["developer"], "人社应用开发者"),

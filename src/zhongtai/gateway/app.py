@@ -158,8 +158,19 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     headers = [*JSON_HEADERS, (b"x-request-id", request_id), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+    elapsed = time.perf_counter() - call.started
     if call.app is not None:
-        runtime.recorder.measure(call.capability, call.app.code, status, time.perf_counter() - call.started)
+        runtime.recorder.measure(call.capability, call.app.code, status, elapsed)
+    if log.isEnabledFor(logging.INFO):  # the access log line of a gateway call (no query, no body)
+        log.info(
+            "gateway call",
+            extra={
+                "capability": call.capability,
+                "app": call.app.code if call.app else None,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
 
 
 def _error(exc: ZhongtaiError) -> dict[str, Any]:

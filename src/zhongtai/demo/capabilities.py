@@ -1,0 +1,298 @@
+"""The demo city's capability platform: public security serves its household register as lookup and
+verification capabilities, the bureau offers licence verification, public security's residence
+certificate system sits behind the gateway; the health commission's 健康码 app is granted, subscribed
+and keyed, and calls them with requests signed by ``http-message-signatures``; departments' business
+requirements are tracked to delivery. Built through the same services as the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from zhongtai.capabilities import service as capabilities
+from zhongtai.capabilities.models import Capability
+from zhongtai.capabilities.schemas import AppCreate, CapabilityCreate, KeyCreate, SubscriptionCreate
+from zhongtai.catalog.models import Resource
+from zhongtai.core.database import transaction
+from zhongtai.core.identity.repository import IdentityRepository
+from zhongtai.core.identity.service import principal_for
+from zhongtai.core.principal import Principal
+from zhongtai.core.settings import Settings
+from zhongtai.core.types import CITY_ZONE, utcnow
+from zhongtai.demo import backend
+from zhongtai.demo.sharing import POPULATION
+from zhongtai.gateway.client import GatewaySigner
+from zhongtai.governance.models import BaseClaim, BaseKind, BaseSource
+from zhongtai.orgs.models import Department
+from zhongtai.requirements import service as requirements
+from zhongtai.requirements.schemas import Links, RequirementAction, RequirementCreate
+from zhongtai.sharing import service as sharing
+from zhongtai.sharing.schemas import ApplicationCreate
+
+APP = "wjw-health-code"
+PURPOSE = "epidemic.health-code"
+CREDENTIALS = "wjw-health-code.json"
+USERS = ("admin", "reviewer", "gaj.officer", "gaj.reviewer", "wjw.consumer", "wjw.developer", "zjj.consumer")
+
+
+def credentials_path(settings: Settings) -> Path:
+    return settings.data_dir / "demo" / CREDENTIALS
+
+
+def build_demo_capabilities(factory: sessionmaker[Session], settings: Settings, base_url: str) -> int:
+    """Play it once; returns how many capabilities the demo holds."""
+    with transaction(factory) as session:
+        existing = session.scalar(select(func.count()).select_from(Capability)) or 0
+        if existing:
+            return existing
+        users = _principals(session, settings)
+        population = session.scalars(
+            select(Resource)
+            .join(Department, Department.id == Resource.provider_department_id)
+            .where(Resource.name == POPULATION, Department.code == "GAJ")
+        ).first()
+        if population is None:  # a seed without the household register: nothing to serve
+            return 0
+        application = _grant_api(session, settings, users, population)
+        _register(session, users, population, base_url)
+        key = _app(session, settings, users)
+        _requirements(session, users, population, application)
+        _save_credentials(settings, key.key_id, key.secret or "")
+        return session.scalar(select(func.count()).select_from(Capability)) or 0
+
+
+def _principals(session: Session, settings: Settings) -> dict[str, Principal]:
+    repo = IdentityRepository(session)
+    found = {}
+    for name in USERS:
+        user = repo.user_by_username(name)
+        assert user is not None, name
+        found[name] = principal_for(user, settings)
+    return found
+
+
+def _grant_api(
+    session: Session, settings: Settings, users: dict[str, Principal], population: Resource
+) -> str:
+    """The health commission's API grant on the household register (the gateway serves under it)."""
+    population.sharing_modes = sorted({*population.sharing_modes, "api"})
+    items = [
+        item.name for item in population.items if item.name in ("姓名", "公民身份号码", "性别", "出生日期")
+    ]
+    application = sharing.apply(
+        session,
+        settings,
+        users["wjw.consumer"],
+        ApplicationCreate(
+            resource=population.code,
+            items=items,
+            purpose="健康码赋码时核验居民身份,免交身份证复印件",
+            basis="《中华人民共和国传染病防治法》第十二条;市疫情防控指挥部通知",
+            mode="api",
+            valid_until=utcnow().astimezone(CITY_ZONE).date().replace(month=12, day=31),
+        ),
+    )
+    sharing.act(session, settings, users["reviewer"], application.number, "bureau_approve", "")
+    sharing.act(
+        session, settings, users["gaj.reviewer"], application.number, "provider_approve", "限健康码核验使用"
+    )
+    return application.number
+
+
+def _register(session: Session, users: dict[str, Principal], population: Resource, base_url: str) -> None:
+    gaj, admin = users["gaj.officer"], users["admin"]
+    specs: list[tuple[Principal, dict[str, Any]]] = [
+        (
+            gaj,
+            {
+                "code": "person.by-id",
+                "name": "按身份证号查询常住人口",
+                "kind": "data",
+                "operation": "lookup",
+                "resource": population.code,
+                "key_item": "公民身份号码",
+                "description": "返回授权范围内的信息项,按提供部门的脱敏规则脱敏。",
+            },
+        ),
+        (
+            gaj,
+            {
+                "code": "person.verify",
+                "name": "居民身份核验",
+                "kind": "data",
+                "operation": "verify",
+                "resource": population.code,
+                "key_item": "公民身份号码",
+                "verify_items": ["姓名"],
+                "description": "只回答“一致 / 不一致”,不返回任何信息项。",
+            },
+        ),
+        (
+            admin,
+            {
+                "code": "license.verify",
+                "name": "电子证照核验",
+                "kind": "platform",
+                "operation": "license_verify",
+                "provider": "SJZYJ",
+                "description": "证照编号与持证人是否一致且在有效期内。",
+            },
+        ),
+        (
+            gaj,
+            {
+                "code": "gaj.residence-certificate",
+                "name": "户籍证明开具",
+                "kind": "proxy",
+                "operation": "proxy",
+                "upstream_url": base_url + backend.PATH,
+                "methods": ["GET"],
+                "health_path": "/healthz",
+                "masked_fields": {"phone": "mobile", "id_number": "id_number"},
+                "timeout_ms": 2000,
+                "description": "公安户政系统经网关开放的户籍证明接口。",
+            },
+        ),
+    ]
+    for actor, body in specs:
+        capability = capabilities.register(session, actor, CapabilityCreate.model_validate(body))
+        capabilities.act_on_capability(session, admin, capability.code, "publish")
+
+
+def _app(session: Session, settings: Settings, users: dict[str, Principal]) -> Any:
+    developer = users["wjw.developer"]
+    capabilities.create_app(session, developer, AppCreate(code=APP, name="健康码", description="一人一码"))
+    for code in ("person.by-id", "person.verify", "license.verify", "gaj.residence-certificate"):
+        subscription = capabilities.subscribe(
+            session, developer, APP, SubscriptionCreate(capability=code, purpose=PURPOSE)
+        )
+        if subscription.status.value == "pending":
+            capabilities.decide(session, users["gaj.reviewer"], subscription.id, "approve", "")
+    return capabilities.create_key(session, settings, developer, APP, KeyCreate())
+
+
+def _requirements(
+    session: Session, users: dict[str, Principal], population: Resource, application: str
+) -> None:
+    """Three requirements: one delivered and confirmed, one being worked on, one waiting for triage."""
+    today = utcnow().astimezone(CITY_ZONE).date()
+    done = requirements.file(
+        session,
+        users["wjw.consumer"],
+        RequirementCreate(
+            kind="data",
+            title="健康码赋码需核验居民身份",
+            due_date=today + timedelta(days=10),
+            description="健康码申领时核验姓名与身份证号一致,免交身份证复印件。",
+        ),
+    )
+    requirements.act(
+        session, users["reviewer"], done.number, RequirementAction(action="assign", assignee="GAJ")
+    )
+    requirements.act(
+        session,
+        users["gaj.officer"],
+        done.number,
+        RequirementAction(
+            action="deliver",
+            links=Links(
+                resources=[population.code], applications=[application], capabilities=["person.verify"]
+            ),
+        ),
+    )
+    requirements.act(session, users["wjw.consumer"], done.number, RequirementAction(action="confirm"))
+    working = requirements.file(
+        session,
+        users["zjj.consumer"],
+        RequirementCreate(
+            kind="collaboration",
+            title="公租房资格审核“一件事”联办",
+            due_date=today + timedelta(days=30),
+            description="申请人户籍、婚姻、社保、不动产情况一次核验,不再提交证明材料。",
+        ),
+    )
+    requirements.act(
+        session, users["reviewer"], working.number, RequirementAction(action="assign", assignee="GAJ")
+    )
+    requirements.act(session, users["gaj.officer"], working.number, RequirementAction(action="start"))
+    requirements.file(
+        session,
+        users["wjw.consumer"],
+        RequirementCreate(
+            kind="technology",
+            title="健康码接口峰值扩容",
+            due_date=today + timedelta(days=20),
+            description="早高峰扫码核验峰值预计每秒 500 次,需评估网关限流与配额。",
+        ),
+    )
+
+
+def _save_credentials(settings: Settings, key_id: str, secret: str) -> None:
+    path = credentials_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"app": APP, "key_id": key_id, "secret": secret, "purpose": PURPOSE}), "utf-8")
+    path.chmod(0o600)
+
+
+def sample_people(factory: sessionmaker[Session], count: int = 3) -> list[str]:
+    """ID numbers the household register contributed to the person base (empty until it is governed)."""
+    with factory() as session:
+        query = (
+            select(BaseClaim.key)
+            .join(BaseSource, BaseSource.id == BaseClaim.source_id)
+            .join(Resource, Resource.id == BaseSource.resource_id)
+            .where(BaseClaim.base == BaseKind.PERSON, Resource.name == POPULATION)
+            .limit(count)
+        )
+        return list(session.scalars(query))
+
+
+def call_as_the_app(
+    factory: sessionmaker[Session], settings: Settings, base_url: str, wait: float = 600
+) -> int:
+    """The health-code app at work once the people are governed: signed lookups, a verification and a
+    residence certificate through the gateway. Returns the number of answered calls."""
+    stored = json.loads(credentials_path(settings).read_text("utf-8"))
+    signer = GatewaySigner(
+        stored["key_id"], stored["purpose"], secret=stored["secret"], end_user="demo-citizen-1"
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        people = sample_people(factory)
+        if people:
+            with httpx.Client(base_url=base_url, auth=signer, timeout=10) as gateway:
+                answers = [gateway.get(f"/gw/person.by-id/{number}") for number in people]
+                answers.append(
+                    gateway.post("/gw/person.verify", json={"公民身份号码": people[0], "姓名": "张三"})
+                )
+                answers.append(
+                    gateway.get(f"/gw/gaj.residence-certificate/residence-certificates/{people[0]}")
+                )
+            return sum(1 for answer in answers if answer.status_code == 200)
+        time.sleep(10)
+    return 0
+
+
+def start_app_calls(factory: sessionmaker[Session], settings: Settings, base_url: str) -> threading.Thread:
+    """Run :func:`call_as_the_app` beside the server (the demo's own traffic for usage and audit)."""
+    worker = threading.Thread(
+        target=lambda: _quietly(call_as_the_app, factory, settings, base_url), name="demo-app", daemon=True
+    )
+    worker.start()
+    return worker
+
+
+def _quietly(function: Any, *args: Any) -> None:
+    # the demo's traffic is a convenience; the server's log shows what the gateway refused
+    with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
+        function(*args)
