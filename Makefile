@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean bench bench-govern
+.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway
 
 PERSONS ?= 100000
 ROWS ?= 1000000
@@ -45,6 +45,11 @@ LOOKUP_ROWS ?= 10000000
 
 bench-govern: $(STAMP)
 	$(BIN)/python bench/govern.py --rows $(ROWS) --lookup-rows $(LOOKUP_ROWS) \
+		--backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
+		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
+
+bench-gateway: $(STAMP)
+	$(BIN)/python bench/gateway.py --persons $(PERSONS) --connections 32 --max-rate 3000 \
 		--backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
 		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
 

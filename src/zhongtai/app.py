@@ -25,7 +25,7 @@ from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import build_engine, build_sessionmaker, ensure_migrated
-from zhongtai.core.errors import ZhongtaiError
+from zhongtai.core.errors import ERROR_BODY, ZhongtaiError
 from zhongtai.core.i18n import pick_language, translator
 from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
@@ -120,25 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             request, 500, "internal_error", "internal error; quote the request id to support"
         )
-
-
-ERROR_BODY: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "Stable machine-readable code"},
-                "message": {"type": "string"},
-                "field": {"type": ["string", "null"], "description": "The input at fault, if one is"},
-                "request_id": {"type": "string"},
-            },
-        }
-    },
-}
 
 
 def document_error_bodies(app: FastAPI) -> None:

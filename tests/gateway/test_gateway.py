@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
 from tests.gateway.helpers import APPS, CAP, PURPOSE, build, call, sign, subscribe
-from tests.sharing.helpers import id_number
+from tests.governance.helpers import person_source, raw_batch
+from tests.sharing.helpers import id_number, person
 from zhongtai.app import create_app
 from zhongtai.core.audit import ACCESS, AuditEvent
 from zhongtai.core.database import transaction
@@ -19,6 +20,7 @@ from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.gateway.client import GatewaySigner
 from zhongtai.governance.models import BaseKind, BaseRecord
+from zhongtai.governance.pipeline import run_pass
 
 
 def gateway_entries(factory: sessionmaker[Session]) -> list[AuditEvent]:
@@ -229,3 +231,25 @@ def test_the_sample_client_signs_for_the_gateway(
     with factory() as session:
         entries = list(session.scalars(select(AuditEvent).where(AuditEvent.event_type == "gateway.call")))
     assert [e.changes.get("end_user") for e in entries] == ["u-1", "u-1"]  # who the app acted for
+
+
+def test_people_only_other_departments_know_answer_like_nobody(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Fishing with keys outside the grant: a person in the base but not in the granted resource gets
+    the same 404 as a number nobody has; malformed JSON is a 422 naming the body."""
+    setup = build(client, factory, settings, world)
+    resource, job = person_source(factory, settings, "MZJ", "MZJ-HY", 2)
+    outsider = id_number(42)
+    run_pass(factory, resource, run_id=raw_batch(factory, job, {"m1": person(42)}), trigger="test")
+    with factory() as session:
+        assert session.get(BaseRecord, (BaseKind.PERSON, outsider)) is not None  # in the base, via MZJ only
+    known_elsewhere = call(client, setup.credentials, "GET", f"/gw/person.by-id/{outsider}")
+    nobody = call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(43)}")
+    assert known_elsewhere.status_code == nobody.status_code == 404
+    assert known_elsewhere.json() == nobody.json()
+    path = "/gw/person.verify"
+    body = b'{"bad json'
+    headers = sign(setup.credentials, "POST", path, body=body)
+    malformed = client.post(path, content=body, headers=headers)
+    assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "malformed_json"

@@ -8,22 +8,8 @@ from sqlalchemy.orm import Session
 
 from zhongtai.capabilities.models import Capability, CapabilityKind, Operation
 from zhongtai.catalog.models import Resource
+from zhongtai.core.errors import ERROR_BODY
 
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
 REFUSALS = {
     "400": "Bad request",
     "401": "Missing, malformed, expired, replayed or unknown signature",
@@ -62,7 +48,7 @@ SIGNING = (
 
 def _responses(ok: dict[str, Any]) -> dict[str, Any]:
     refusals = {
-        status: {"description": text, "content": {"application/json": {"schema": ERROR}}}
+        status: {"description": text, "content": {"application/json": {"schema": ERROR_BODY}}}
         for status, text in REFUSALS.items()
     }
     return {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}}, **refusals}

@@ -5,6 +5,25 @@ Body: ``{"error": {"code": "...", "message": "...", "field": "..."|null}}``.
 
 from __future__ import annotations
 
+# The JSON Schema of that body, for the OpenAPI of the platform API and of every capability.
+ERROR_BODY: dict[str, object] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable machine-readable code"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"], "description": "The input at fault, if one is"},
+                "request_id": {"type": "string"},
+            },
+        }
+    },
+}
+
 
 class ZhongtaiError(Exception):
     status_code = 400

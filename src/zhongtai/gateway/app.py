@@ -51,7 +51,13 @@ from zhongtai.gateway.state import (
     Snapshot,
     StateCache,
 )
-from zhongtai.gateway.upstream import Upstreams, forwarded_headers, masked_answer, safe_subpath
+from zhongtai.gateway.upstream import (
+    UpstreamRequest,
+    Upstreams,
+    forwarded_headers,
+    masked_answer,
+    safe_subpath,
+)
 from zhongtai.gateway.validation import check
 
 log = logging.getLogger("zhongtai.gateway")
@@ -447,15 +453,14 @@ async def _proxy(
     if body and "json" in headers.get("content-type", "json"):
         check(capability.validator, _json_any(body, runtime.settings.gateway_max_json_depth))
     deadline = time.monotonic() + runtime.settings.gateway_budget_ms / 1000
-    answer = await runtime.upstreams.call(
-        capability,
+    request = UpstreamRequest(
         method,
         safe_subpath(subpath),
         scope.get("query_string", b"").decode("latin-1"),
         forwarded_headers(headers, call.app.code, call.purpose, call.end_user),
         body,
-        deadline,
     )
+    answer = await runtime.upstreams.call(capability, request, deadline)
     result = masked_answer(capability, answer)
     await runtime.recorder.audit(_record(call, "success" if answer.status < 400 else "denied", answer.status))
     return answer.status, result, []

@@ -28,6 +28,17 @@ FORWARDED_HEADERS = ("content-type", "accept", "accept-language")
 
 
 @dataclass(frozen=True)
+class UpstreamRequest:
+    """What goes to the backend: method, the path below the capability, query, headers, body."""
+
+    method: str
+    subpath: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
 class UpstreamAnswer:
     status: int
     content_type: str
@@ -69,14 +80,7 @@ class Upstreams:
             await self.client.close()
 
     async def call(
-        self,
-        capability: CapabilityEntry,
-        method: str,
-        subpath: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        deadline: float,
+        self, capability: CapabilityEntry, request: UpstreamRequest, deadline: float
     ) -> UpstreamAnswer:
         breaker = self.breaker(capability)
         now = time.monotonic()
@@ -91,7 +95,7 @@ class Upstreams:
         try:
             if breaker.state.value == "half_open" and capability.health_path:
                 await self._health_check(capability, deadline)
-            answer = await self._with_retries(capability, method, subpath, query, headers, body, deadline)
+            answer = await self._with_retries(capability, request, deadline)
         except (BadGateway, GatewayTimeout):
             breaker.failed(time.monotonic())
             raise
@@ -109,21 +113,18 @@ class Upstreams:
             raise BadGateway(f"{capability.code}'s health check failed", code="upstream_unhealthy")
 
     async def _with_retries(
-        self,
-        capability: CapabilityEntry,
-        method: str,
-        subpath: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        deadline: float,
+        self, capability: CapabilityEntry, request: UpstreamRequest, deadline: float
     ) -> UpstreamAnswer:
-        url = _join(capability.upstream_url or "", subpath) + (f"?{query}" if query else "")
-        attempts = 1 + (RETRIES if method in IDEMPOTENT else 0)
+        url = _join(capability.upstream_url or "", request.subpath) + (
+            f"?{request.query}" if request.query else ""
+        )
+        attempts = 1 + (RETRIES if request.method in IDEMPOTENT else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                answer = await self._once(capability, method, url, headers, body, deadline)
+                answer = await self._once(
+                    capability, request.method, url, request.headers, request.body, deadline
+                )
             except (BadGateway, GatewayTimeout):
                 if last or not _time_left(deadline, attempt):
                     raise
