@@ -233,3 +233,73 @@ def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(liv
         health.reload()
         assert "已授权" in health.locator("#status").inner_text()
         browser.close()
+
+
+@pytest.fixture
+def portal_server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
+    """A platform with public security's person capabilities and the health-code app (tests.gateway)."""
+    from fastapi.testclient import TestClient
+
+    from tests.gateway.helpers import build
+
+    db = tmp_path / "portal.db"
+    shutil.copyfile(sqlite_template, db)
+    url = f"sqlite:///{db}"
+    settings = Settings(
+        env="test",
+        database_url=url,
+        secret_key=TEST_SECRET,
+        cookie_secure=False,
+        log_json=False,
+        data_dir=tmp_path,
+        queue_url="memory://",
+    )
+    engine = build_engine(url)
+    factory = build_sessionmaker(engine)
+    world = build_world(factory)
+    with TestClient(create_app(settings)) as client:
+        build(client, factory, settings, world)
+    engine.dispose()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_developer_reads_a_capability_and_tries_a_signed_call_in_the_portal(portal_server: str) -> None:
+    from tests.sharing.helpers import id_number
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context().new_page()
+        page.goto(f"{portal_server}/login")
+        page.fill("#username", "developer_c")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{portal_server}/catalog")
+        page.click("nav a[href='/portal']")
+        page.click("#capabilities a:has-text('person.by-id')")
+        assert "GET /gw/person.by-id/{key}" in page.locator("main").inner_text()
+        page.fill("#try input[name=path]", id_number(1))
+        page.fill("#try input[name=end_user]", "nurse-7")
+        page.click("#try button[type=submit]")
+        result = page.locator("#try-result").inner_text()
+        assert "HTTP 200" in result and "公民身份号码" in result
+        assert id_number(1) not in result.split("HTTP 200")[1]  # masked under the grant
+        page.goto(f"{portal_server}/portal/apps/wjw-health-code")
+        page.click("#new-key-form button[type=submit]")
+        assert page.locator("#secret").count() == 1  # the new secret, this once
+        page.goto(f"{portal_server}/portal/apps/wjw-health-code")
+        assert page.locator("#secret").count() == 0 and page.locator("#keys tr").count() == 3
+        browser.close()

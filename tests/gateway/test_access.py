@@ -134,3 +134,23 @@ def test_keys_rotate_without_downtime_and_ed25519_works(
     listed = client.get(f"{APPS}/{setup.app}/keys", headers=world.auth("developer_c")).json()
     assert {k["status"] for k in listed} == {"active", "revoked"}
     assert all("secret" not in k and "private_key" not in k for k in listed)  # shown once, never again
+
+
+def test_the_bureau_suspends_an_app_and_its_calls_stop_at_once(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    path = f"/gw/person.by-id/{id_number(1)}"
+    assert call(client, setup.credentials, "GET", path).status_code == 200
+    own = client.post(
+        f"{APPS}/{setup.app}/actions", json={"action": "suspend"}, headers=world.auth("developer_c")
+    )
+    assert own.status_code == 403  # not the app's own department's call
+    suspended = client.post(
+        f"{APPS}/{setup.app}/actions", json={"action": "suspend"}, headers=world.auth("admin")
+    )
+    assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
+    refused = call(client, setup.credentials, "GET", path)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "app_suspended"
+    client.post(f"{APPS}/{setup.app}/actions", json={"action": "resume"}, headers=world.auth("admin"))
+    assert call(client, setup.credentials, "GET", path).status_code == 200

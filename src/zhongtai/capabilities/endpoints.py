@@ -11,6 +11,7 @@ from zhongtai.capabilities import openapi, service
 from zhongtai.capabilities.models import CapabilityStatus
 from zhongtai.capabilities.repository import CapabilityRepository
 from zhongtai.capabilities.schemas import (
+    AppAction,
     AppCreate,
     AppRead,
     CapabilityAction,
@@ -96,6 +97,12 @@ def list_apps(session: DbSession, principal: ApiPrincipal) -> list[AppRead]:
 @router.get("/apps/{code}", response_model=AppRead)
 def get_app(session: DbSession, principal: ApiPrincipal, code: Code) -> AppRead:
     return service.app_view(session, service.visible_app(session, principal, code))
+
+
+@router.post("/apps/{code}/actions", response_model=AppRead)
+def app_action(session: DbSession, principal: ApiPrincipal, code: Code, body: AppAction) -> AppRead:
+    """suspend / resume an app (operators): a suspended app's calls are refused at once."""
+    return service.app_view(session, service.set_app_status(session, principal, code, body.action))
 
 
 @router.post("/apps/{code}/keys", response_model=KeyCreated, status_code=201)

@@ -124,6 +124,12 @@ class AppCreate(BaseModel):
     description: str = Field("", max_length=2000)
 
 
+class AppAction(BaseModel):
+    model_config = Strict
+
+    action: str = Field(pattern=r"^(suspend|resume)$")
+
+
 class AppRead(BaseModel):
     code: str
     name: str

@@ -18,6 +18,7 @@ from zhongtai.capabilities.lifecycle import CAPABILITY_TRANSITIONS, SUBSCRIPTION
 from zhongtai.capabilities.models import (
     App,
     AppKey,
+    AppStatus,
     AppSubscription,
     Capability,
     CapabilityKind,
@@ -277,6 +278,21 @@ def create_app(session: Session, actor: Principal, data: AppCreate) -> App:
     session.add(app)
     session.flush()
     audit.record(session, actor, "app.registered", "app", app.code)
+    return app
+
+
+def set_app_status(session: Session, actor: Principal, code: str, action: str) -> App:
+    """The bureau suspends an app (every call refused at once, on every instance) or resumes it."""
+    app = visible_app(session, actor, code)
+    auth.check(actor.is_operator, "only the platform's operators suspend or resume apps")
+    target = AppStatus.SUSPENDED if action == "suspend" else AppStatus.ACTIVE
+    if app.status is not target:
+        before = app.status
+        app.status = target
+        session.flush()
+        audit.record(
+            session, actor, f"app.{action}", "app", app.code, {"status": [before.value, target.value]}
+        )
     return app
 
 
