@@ -190,13 +190,19 @@ def test_usage_and_metrics_count_calls_per_app_and_capability(
         for n in range(3):
             call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(n)}")
         call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(500)}")  # 404
+        assert call(client, setup.credentials, "GET", "/gw/made-up.x7/1").status_code == 404
         metrics = client.get("/metrics").text
+        assert "made-up.x7" not in metrics  # labels never take what a caller typed
         assert 'zhongtai_gateway_call_duration_seconds_bucket{app="wjw-health-code"' in metrics
     assert REGISTRY.get_sample_value("zhongtai_gateway_calls_total", labels) == before + 3
     with TestClient(
         create_app(settings), raise_server_exceptions=False
     ) as client:  # usage written at shutdown
         rows = client.get("/api/v1/gateway/usage", headers=world.auth("developer_c")).json()
+        by_capability = {row["capability"]: row for row in rows}
+        assert set(by_capability) == {"person.by-id", "unknown"}  # calls to no capability: one bucket
+        assert by_capability["unknown"]["statuses"] == {"404": 1}
+        rows = [by_capability["person.by-id"]]
         assert rows == [
             {
                 **rows[0],

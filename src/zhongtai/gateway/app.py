@@ -83,6 +83,7 @@ class Call:
     grant: GrantEntry | None = None
     items: tuple[str, ...] = ()
     count: int = 0
+    known: str = "unknown"  # the capability's code once it exists: metric labels never take raw input
 
 
 class Runtime:
@@ -166,7 +167,7 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": payload})
     elapsed = time.perf_counter() - call.started
     if call.app is not None:
-        runtime.recorder.measure(call.capability, call.app.code, status, elapsed)
+        runtime.recorder.measure(call.known, call.app.code, status, elapsed)
     if log.isEnabledFor(logging.INFO):  # the access log line of a gateway call (no query, no body)
         log.info(
             "gateway call",
@@ -305,7 +306,7 @@ def _authorize(
     capability = snapshot.capabilities.get(code) if _CODE.fullmatch(code) else None
     if capability is None or not capability.serving:
         raise NotFound(f"there is no capability {code[:64]!r}", code="capability_not_found")
-    call.resource_code = capability.resource_code or "-"
+    call.resource_code, call.known = capability.resource_code or "-", capability.code
     subscribed_for = snapshot.subscriptions.get((app.id, capability.id))
     if subscribed_for is None:
         raise Forbidden(
