@@ -154,3 +154,49 @@ def test_the_bureau_suspends_an_app_and_its_calls_stop_at_once(
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "app_suspended"
     client.post(f"{APPS}/{setup.app}/actions", json={"action": "resume"}, headers=world.auth("admin"))
     assert call(client, setup.credentials, "GET", path).status_code == 200
+
+
+def test_capability_registration_refuses_what_cannot_work(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Each refusal names its field: another department's resource, a key without a base feed, unknown
+    catalog entries, a proxy without a backend, a schema that is not one, a duplicate code."""
+    setup = build(client, factory, settings, world)
+    base = {"name": "测试能力", "kind": "data", "operation": "lookup", "resource": setup.resource}
+    cases = [
+        ("developer_b", {**base, "code": "x.other", "key_item": "公民身份号码"}, "resource"),
+        ("developer_a", {**base, "code": "x.nokey", "key_item": "姓名"}, "key_item"),
+        (
+            "developer_a",
+            {**base, "code": "x.cat", "operation": "list", "catalog_codes": ["NOPE"]},
+            "catalog_codes",
+        ),
+        (
+            "developer_a",
+            {"code": "x.proxy", "name": "代理", "kind": "proxy", "operation": "proxy"},
+            "upstream_url",
+        ),
+        (
+            "developer_a",
+            {
+                "code": "x.schema",
+                "name": "代理",
+                "kind": "proxy",
+                "operation": "proxy",
+                "upstream_url": "http://10.0.0.1/",
+                "request_schema": {"type": "objec"},
+            },
+            "request_schema",
+        ),
+        ("developer_a", {**base, "code": "x.kind", "operation": "proxy"}, "operation"),
+    ]
+    for who, body, field in cases:
+        refused = client.post(CAP, json=body, headers=world.auth(who))
+        assert refused.status_code == 422, (body["code"], refused.text)
+        assert refused.json()["error"]["field"] == field, body["code"]
+    duplicate = client.post(
+        CAP,
+        json={**base, "code": "person.by-id", "key_item": "公民身份号码"},
+        headers=world.auth("developer_a"),
+    )
+    assert duplicate.status_code == 409

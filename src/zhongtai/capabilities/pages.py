@@ -9,14 +9,16 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from zhongtai.capabilities import auth, openapi, service
 from zhongtai.capabilities.models import App, KeyAlgorithm, KeyStatus, Operation, SubscriptionStatus
 from zhongtai.capabilities.repository import CapabilityRepository
-from zhongtai.capabilities.schemas import AppCreate, KeyCreate, SubscriptionCreate
+from zhongtai.capabilities.schemas import AppCreate, KeyCreate, KeyCreated, SubscriptionCreate
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import AppSettings, DbSession, RowId
+from zhongtai.core.principal import Principal
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, valid_form
 from zhongtai.gateway.client import GatewaySigner
 
@@ -33,7 +35,7 @@ def portal(page: SignedInPage, session: DbSession) -> Response:
     )
 
 
-def _try_apps(session: Any, page_principal: Any, capability_id: int) -> list[dict[str, Any]]:
+def _try_apps(session: Session, page_principal: Principal, capability_id: int) -> list[dict[str, Any]]:
     """The reader's apps subscribed to the capability and holding an HMAC key (the portal signs with it)."""
     repo = CapabilityRepository(session)
     found = []
@@ -185,7 +187,7 @@ def create_app(page: SignedInPage, form: Form, session: DbSession) -> Response:
     return RedirectResponse(f"/portal/apps/{code}", status_code=303)
 
 
-def _app_page(page: SignedInPage, session: Any, app: App, created: Any = None) -> Response:
+def _app_page(page: SignedInPage, session: Session, app: App, created: KeyCreated | None = None) -> Response:
     assert page.principal is not None
     repo = CapabilityRepository(session)
     subscriptions = [service.subscription_view(session, s) for s in repo.subscriptions(app_id=app.id)]

@@ -81,6 +81,7 @@ def register(session: Session, actor: Principal, data: CapabilityCreate) -> Capa
     if CapabilityRepository(session).capability(data.code) is not None:
         raise Conflict(f"a capability with code {data.code} exists", code="duplicate_code")
     resource = _data_source(session, data, provider) if data.kind is CapabilityKind.DATA else None
+    _check_catalog_codes(session, data.catalog_codes)
     if data.kind is CapabilityKind.PROXY:
         _check_proxy(data)
     capability = Capability(
@@ -114,6 +115,13 @@ def register(session: Session, actor: Principal, data: CapabilityCreate) -> Capa
         session, actor, "capability.registered", "capability", capability.code, {"kind": data.kind.value}
     )
     return capability
+
+
+def _check_catalog_codes(session: Session, codes: list[str]) -> None:
+    found = set(session.scalars(select(Resource.code).where(Resource.code.in_(codes)))) if codes else set()
+    missing = [code for code in codes if code not in found]
+    if missing:
+        raise Invalid(f"no catalog entry {missing[0]}", field="catalog_codes")
 
 
 def _provider(session: Session, actor: Principal, code: str | None) -> Department:

@@ -152,6 +152,7 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         await _audit_refusal(runtime, call, exc)
     except Exception:  # never a traceback to the caller; the request id finds the log line
         log.exception("gateway call failed", extra={"capability": call.capability})
+        await _audit_refusal(runtime, call, ZhongtaiError("internal error", code="internal_error"), 500)
         status, extra = 500, []
         body = {
             "error": {
@@ -188,13 +189,14 @@ def _retry_after(exc: ZhongtaiError) -> list[tuple[bytes, bytes]]:
     return [(b"retry-after", str(exc.retry_after).encode())] if exc.retry_after else []
 
 
-async def _audit_refusal(runtime: Runtime, call: Call, exc: ZhongtaiError) -> None:
+async def _audit_refusal(runtime: Runtime, call: Call, exc: ZhongtaiError, status: int | None = None) -> None:
     """Calls by a known app are audited whatever their outcome; anonymous refusals are only counted."""
     if call.app is None or exc.code == "audit_unavailable":
         return
-    outcome = "denied" if exc.status_code < 500 else "error"
+    status = status or exc.status_code
+    outcome = "denied" if status < 500 else "error"
     with contextlib.suppress(ZhongtaiError):  # refused anyway; the recorder logged the failure
-        await runtime.recorder.audit(_record(call, outcome, exc.status_code, exc.code))
+        await runtime.recorder.audit(_record(call, outcome, status, exc.code))
 
 
 def _record(call: Call, outcome: str, status: int, reason: str | None = None) -> CallRecord:

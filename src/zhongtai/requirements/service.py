@@ -102,6 +102,8 @@ def act(session: Session, actor: Principal, number: str, data: RequirementAction
     if data.action == "assign":
         requirement.assignee_department_id = _department(session, data.assignee).id
     if data.links is not None:
+        if data.action not in ("assign", "start", "deliver"):
+            raise Invalid("links are set when assigning, starting or delivering", field="links")
         requirement.links = checked_links(session, data.links)
     if data.action == "deliver":
         if not any(requirement.links.get(kind) for kind in ("resources", "applications", "capabilities")):
