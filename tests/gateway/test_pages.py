@@ -105,3 +105,53 @@ def test_requirements_are_filed_and_assigned_from_the_pages(client: TestClient, 
     assert assigned.status_code == 303  # type: ignore[attr-defined]
     page = client.get(detail).text
     assert "已分派" in page and "GAJ" in page
+
+
+def test_a_provider_registers_and_publishes_a_capability_from_the_portal(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    setup = build(client, factory, settings, world)
+    assert login(client, "developer_a") == 303
+    assert 'id="new-capability"' in client.get("/portal").text
+    bad = post_form(
+        client,
+        "/portal/capabilities",
+        "/portal",
+        {
+            "code": "person.check",
+            "name": "核验",
+            "kind": "data",
+            "operation": "verify",
+            "resource": setup.resource,
+            "key_item": "公民身份号码",
+            "verify_items": "不存在的项",
+        },
+    )
+    assert bad.status_code == 422 and "verify_items" in bad.text  # type: ignore[attr-defined]
+    made = post_form(
+        client,
+        "/portal/capabilities",
+        "/portal",
+        {
+            "code": "person.check",
+            "name": "姓名核验",
+            "kind": "data",
+            "operation": "verify",
+            "resource": setup.resource,
+            "key_item": "公民身份号码",
+            "verify_items": "姓名",
+        },
+    )
+    assert made.status_code == 303  # type: ignore[attr-defined]
+    page = client.get("/portal/capabilities/person.check").text
+    assert "草稿" in page and 'value="publish"' in page
+    client.cookies.clear()
+    assert login(client, "officer_a") == 303
+    published = post_form(
+        client,
+        "/portal/capabilities/person.check/actions",
+        "/portal/capabilities/person.check",
+        {"action": "publish"},
+    )
+    assert published.status_code == 303  # type: ignore[attr-defined]
+    assert "已发布" in client.get("/portal/capabilities/person.check").text

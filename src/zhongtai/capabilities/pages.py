@@ -12,9 +12,22 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from zhongtai.capabilities import auth, openapi, service
-from zhongtai.capabilities.models import App, KeyAlgorithm, KeyStatus, Operation, SubscriptionStatus
+from zhongtai.capabilities.models import (
+    App,
+    CapabilityKind,
+    KeyAlgorithm,
+    KeyStatus,
+    Operation,
+    SubscriptionStatus,
+)
 from zhongtai.capabilities.repository import CapabilityRepository
-from zhongtai.capabilities.schemas import AppCreate, KeyCreate, KeyCreated, SubscriptionCreate
+from zhongtai.capabilities.schemas import (
+    AppCreate,
+    CapabilityCreate,
+    KeyCreate,
+    KeyCreated,
+    SubscriptionCreate,
+)
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import AppSettings, DbSession, RowId
@@ -30,9 +43,48 @@ TRY_TIMEOUT = 15.0
 def portal(page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None
     rows = CapabilityRepository(session).capabilities(page.principal)
-    return page.render(
-        "portal.html", capabilities=[service.capability_view(session, page.principal, c) for c in rows]
+    may_register = page.principal.department_id is not None and auth.may_register_capability(
+        page.principal, page.principal.department_id
     )
+    return page.render(
+        "portal.html",
+        capabilities=[service.capability_view(session, page.principal, c) for c in rows],
+        may_register=may_register or page.principal.is_operator,
+        kinds=[kind.value for kind in CapabilityKind],
+        operations=[operation.value for operation in Operation],
+    )
+
+
+def _listed(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("，", ",").split(",") if part.strip()]
+
+
+@router.post("/portal/capabilities")
+def register(page: SignedInPage, form: Form, session: DbSession) -> Response:
+    """Register a capability (a draft) from the portal's form; its page then offers publishing."""
+    check_csrf(page, form)
+    assert page.principal is not None
+    values: dict[str, Any] = {
+        "code": form_str(form, "code"),
+        "name": form_str(form, "name"),
+        "description": form_str(form, "description"),
+        "kind": form_str(form, "kind"),
+        "operation": form_str(form, "operation"),
+    }
+    optional = {
+        "provider": form_str(form, "provider"),
+        "resource": form_str(form, "resource"),
+        "key_item": form_str(form, "key_item"),
+        "upstream_url": form_str(form, "upstream_url"),
+        "health_path": form_str(form, "health_path"),
+    }
+    values.update({name: value for name, value in optional.items() if value})
+    values["verify_items"] = _listed(form_str(form, "verify_items"))
+    values["methods"] = _listed(form_str(form, "methods").upper())
+    capability = service.register(session, page.principal, valid_form(CapabilityCreate, values))
+    code = capability.code
+    session.commit()
+    return RedirectResponse(f"/portal/capabilities/{code}", status_code=303)
 
 
 def _try_apps(session: Session, page_principal: Principal, capability_id: int) -> list[dict[str, Any]]:

@@ -97,6 +97,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cap.my_apps": ("我的应用", "My apps"),
     "cap.provider_queue": ("能力订阅审批", "Subscriptions to approve"),
     "cap.code": ("编码", "Code"),
+    "cap.new": ("登记能力", "Register a capability"),
+    "cap.new_help": (
+        "数据服务填目录资源与查询键(核验另填核验项);部门业务服务填后端地址与方法(由数据资源局发布)。"
+        "登记后为草稿,在能力页面发布。",
+        "Data services name a catalog resource and its key (verification: the items to verify); department "
+        "services their backend and methods (published by the bureau). Registered as a draft; publish it "
+        "on its page.",
+    ),
+    "cap.operation": ("服务方式", "Operation"),
+    "cap.verify_items": ("核验项", "Items to verify"),
+    "cap.methods": ("方法", "Methods"),
+    "cap.health_path": ("健康检查路径", "Health check path"),
     "cap.kind": ("类型", "Kind"),
     "cap.kind.data": ("数据服务", "Data service"),
     "cap.kind.proxy": ("部门业务服务", "Department service"),
