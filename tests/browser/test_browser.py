@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, add_resource, build_world
 from tests.ingest.helpers import add_job, add_source, make_person_db, person_resource, person_row
+from tests.servers import served
 from zhongtai.app import create_app
 from zhongtai.core.database import build_engine, build_sessionmaker
 from zhongtai.core.settings import Settings
@@ -36,12 +33,6 @@ pytestmark = [
         shutil.which(CHROMIUM) is None, reason=f"browser tests need Debian's Chromium at {CHROMIUM}"
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -68,20 +59,8 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     factory = build_sessionmaker(build_engine(url))
     add_job(factory, add_source(factory, settings), person_resource(factory))
     factory.kw["bind"].dispose()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(settings)) as url:
+        yield url
 
 
 def test_officer_signs_in_searches_and_registers_a_resource(live_server: str) -> None:
@@ -260,20 +239,8 @@ def portal_server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     with TestClient(create_app(settings)) as client:
         build(client, factory, settings, world)
     engine.dispose()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(settings)) as url:
+        yield url
 
 
 def test_a_developer_reads_a_capability_and_tries_a_signed_call_in_the_portal(portal_server: str) -> None:

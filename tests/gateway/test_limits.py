@@ -30,7 +30,7 @@ from tests.gateway.helpers import (
     sign,
     subscribe,
 )
-from tests.gateway.upstreams import free_port
+from tests.servers import free_port
 from tests.sharing.helpers import id_number
 from zhongtai.app import create_app
 from zhongtai.core.settings import Settings

@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import TEST_SECRET
 from tests.factories import World
+from tests.servers import free_port
 from tests.sharing.helpers import person, shared_people
 from tests.sharing.test_api import API, granted
 from tests.sharing.test_dispatch import change_rows
@@ -89,14 +90,6 @@ def wait_for(condition: Any, seconds: float) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_killed_dispatcher_and_a_dead_subscriber_lose_no_event(
