@@ -248,8 +248,9 @@ async def raw_app(scope: Any, receive: Any, send: Any) -> None:
 
 
 def platform_app(url: str, data_dir: Path) -> Any:
-    """The product's application, with the bare lookup of (b) dispatched the way the gateway is (an
-    outer middleware, past routing): the same process, server, engine, SQL and JSON, none of the checks."""
+    """The product's application, with the bare lookup of (b) dispatched the way the gateway is (handed
+    over before routing and middleware): the same process, server, engine, SQL and JSON, none of the
+    checks."""
     from zhongtai.app import create_app
     from zhongtai.gateway.reads import HotReads
     from zhongtai.governance.lookups import standard_key
@@ -259,29 +260,22 @@ def platform_app(url: str, data_dir: Path) -> Any:
     attributes = {"name": "姓名", "gender": "性别", "birth_date": "出生日期"}
     reads: list[Any] = [None]  # the gateway's own reader, built on the first call like the gateway's
 
-    class BareLookup:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
+    async def bare_lookup(scope: Any, receive: Any, send: Any) -> None:
+        key = standard_key(BaseKind.PERSON, scope["path"][len("/bench/bare/") :]) or ""
+        if reads[0] is None:
+            reads[0] = HotReads(scope["app"].state.engine)
+        found = reads[0].claimed("person", key, source_id)
+        status, body = 404, b'{"error":"not found"}'
+        if found is not None:
+            data = json.loads(found)
+            record = {item: data.get(attribute) for attribute, item in attributes.items()}
+            record["公民身份号码"] = key
+            status, body = 200, json.dumps({"record": record}, ensure_ascii=False).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] != "http" or not scope["path"].startswith("/bench/bare/"):
-                await self.inner(scope, receive, send)
-                return
-            key = standard_key(BaseKind.PERSON, scope["path"][len("/bench/bare/") :]) or ""
-            if reads[0] is None:
-                reads[0] = HotReads(scope["app"].state.engine)
-            found = reads[0].claimed("person", key, source_id)
-            status, body = 404, b'{"error":"not found"}'
-            if found is not None:
-                data = json.loads(found)
-                record = {item: data.get(attribute) for attribute, item in attributes.items()}
-                record["公民身份号码"] = key
-                status, body = 200, json.dumps({"record": record}, ensure_ascii=False).encode()
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-    app.add_middleware(BareLookup)
+    app.direct.append(("/bench/bare/", bare_lookup))
     return app
 
 

@@ -28,13 +28,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     event,
-    insert,
     select,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from zhongtai.core.bulk import as_json, bulk_insert
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import Base
 from zhongtai.core.errors import Unavailable
@@ -206,28 +206,41 @@ def record_access(
     )
 
 
+_ACCESS_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+_HEAD_SQL = (  # lock the head (a no-op UPDATE, as seal() does), read it, move it
+    "UPDATE audit_chain_heads SET seq = seq WHERE chain = ?",
+    "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?",
+    "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?",
+)
+
+
 def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None:
     """Chain and insert many access entries in the caller's transaction, without ORM objects.
 
     For the gateway, which records one entry per call in groups: the same chain and hashes as
-    :func:`seal` (the head locked by the same no-op UPDATE first), at a few microseconds an entry.
+    :func:`seal` (the head locked by the same no-op UPDATE first), every statement sent by the driver
+    itself (SQLAlchemy's statement handling took a third of an entry's time).
     Each entry is a dict of the access fields of :func:`record_access` (``changes`` as the detail).
     """
     if not entries:
         return
-    head = AuditChainHead
-    connection.execute(update(head).where(head.chain == ACCESS).values(seq=head.seq))
-    seq, prev = connection.execute(select(head.seq, head.hash).where(head.chain == ACCESS)).one()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    postgres = connection.dialect.name == "postgresql"
+    lock, read, move = (sql.replace("?", "%s") if postgres else sql for sql in _HEAD_SQL)
+    driver.execute(lock, (ACCESS,))
+    seq, prev = driver.execute(read, (ACCESS,)).fetchone()
     rows = []
     for entry in entries:
         seq += 1
         fields = {name: entry.get(name) for name in HASHED_FIELDS}
         fields.update(chain=ACCESS, seq=seq)
         digest = entry_hash(fields, prev)
-        rows.append({**fields, "prev_hash": prev, "hash": digest})
+        fields.update(changes=as_json(fields["changes"]), items=as_json(fields["items"]))
+        rows.append([*fields.values(), prev, digest])
         prev = digest
-    connection.execute(insert(AuditEvent), rows)
-    connection.execute(update(head).where(head.chain == ACCESS).values(seq=seq, hash=prev))
+    bulk_insert(connection, AuditEvent.__tablename__, _ACCESS_COLUMNS, rows)
+    driver.execute(move, (seq, prev, ACCESS))
 
 
 def _append(session: Session, entry: AuditEvent) -> AuditEvent:

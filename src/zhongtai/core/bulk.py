@@ -1,8 +1,9 @@
-"""Bulk upserts for tables the platform fills by the hundred thousand (clean zone, claims, base records).
+"""Bulk inserts and upserts for tables the platform fills fast (clean zone, claims, base records, the
+gateway's access trail).
 
 Rows go straight to the driver, not through per-row ORM or SQLAlchemy parameter processing: SQLite gets
-one ``executemany`` upsert; PostgreSQL gets ``COPY`` into a temporary twin of the table, then one
-``INSERT … SELECT … ON CONFLICT``. Callers give each key at most once per call.
+one ``executemany``; PostgreSQL gets ``COPY`` (for an upsert into a temporary twin of the table, then one
+``INSERT … SELECT … ON CONFLICT``). Callers give each key at most once per call.
 """
 
 from __future__ import annotations
@@ -47,11 +48,23 @@ def bulk_upsert(
 ) -> None:
     """Insert ``rows`` (values in ``columns`` order, JSON already as text), replacing the other columns
     of rows whose ``keys`` exist. Table and column names are the caller's constants, never input."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    _write(connection, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+
+
+def bulk_insert(
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order, JSON already as text) in the caller's transaction."""
+    _write(connection, table, columns, rows, "")
+
+
+def _write(
+    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str
+) -> None:
     if not rows:
         return
     names = ", ".join(columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     raw = connection.connection.driver_connection
     assert raw is not None
     if connection.dialect.name != "postgresql":
@@ -63,6 +76,11 @@ def bulk_upsert(
         return
     staging = f"bulk_{table}"
     with raw.cursor() as cursor:
+        if not conflict:  # nothing to merge: straight into the table
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
         )

@@ -14,8 +14,8 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from zhongtai.capabilities.models import CapabilityKind, Operation
 from zhongtai.core.context import current_request_id, reset_request_id, set_request_id
@@ -115,25 +115,17 @@ def runtime_of(scope: Scope) -> Runtime:
     return runtime
 
 
-class GatewayDispatch:
-    """The outermost middleware of the platform's application: ``/gw/…`` goes straight to the gateway,
-    past the page/API routing and middleware (a few hundred microseconds a call it does not need); the
-    gateway keeps its own request id, metrics and audit record."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        token = set_request_id(request_id)
-        try:
-            await gateway(scope, receive, send)
-        finally:
-            reset_request_id(token)
+async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/gw/…`` as the platform hands it over, before its routing and middleware (a few hundred
+    microseconds a call the gateway does not need): the gateway keeps its own request id, limits,
+    errors, metrics and audit record."""
+    incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    token = set_request_id(request_id)
+    try:
+        await gateway(scope, receive, send)
+    finally:
+        reset_request_id(token)
 
 
 async def gateway(scope: Scope, receive: Receive, send: Send) -> None:

@@ -23,8 +23,6 @@ from limits import RateLimitItemPerDay, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
-from limits.storage import MemoryStorage as SyncMemoryStorage
-from limits.strategies import FixedWindowRateLimiter as SyncFixedWindow
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
@@ -34,6 +32,7 @@ REDIS_FALLBACK = Counter(
     "Gateway decisions taken on in-process state because Redis failed",
 )
 REDIS_RETRY_SECONDS = 5.0
+DAY = 86_400
 NONCE_MEMORY = 1_000_000  # most nonces one process remembers (oldest forgotten first)
 
 
@@ -62,10 +61,28 @@ class _RedisHealth:
         self.down_until = time.monotonic() + REDIS_RETRY_SECONDS
 
 
+class LocalWindows:
+    """In-process fixed windows counted as ``limits``' fixed window counts them in Redis (a window opens
+    at its first call and lasts its period). Not ``limits``' MemoryStorage: it starts a timer thread every
+    10 ms and locks per key, about a fifth of a gateway call's time; the event loop needs neither."""
+
+    def __init__(self) -> None:
+        self.windows: dict[tuple[str, str, int], list[float]] = {}  # key -> [closes_at, calls]
+
+    def hit(self, app: str, capability: str, period: int, limit: int, now: float) -> bool:
+        """Counts one call if the window has room; False (nothing counted) when it is full."""
+        window = self.windows.get((app, capability, period))
+        if window is None or window[0] <= now:
+            window = self.windows[(app, capability, period)] = [now + period, 0]
+        if window[1] >= limit:
+            return False
+        window[1] += 1
+        return True
+
+
 class Quotas:
     def __init__(self, redis_url: str | None) -> None:
-        # in-process counters through the synchronous API: no coroutine per check on the hot path
-        self.local = SyncFixedWindow(SyncMemoryStorage())
+        self.local = LocalWindows()
         self.shared: FixedWindowRateLimiter | None = None
         if redis_url:
             uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
@@ -77,17 +94,18 @@ class Quotas:
 
     async def hit(self, app: str, capability: str, per_second: int, per_day: int) -> Verdict:
         """Counts one call against both limits; a call refused by the rate does not use up the quota."""
-        rate, quota = _items(per_second, per_day)
         if self.shared is not None and self.health.usable:
+            rate, quota = _items(per_second, per_day)
             try:
                 if not await self.shared.hit(rate, app, capability):
                     return Verdict.RATE
                 return Verdict.OK if await self.shared.hit(quota, app, capability) else Verdict.QUOTA
             except StorageError as exc:
                 self.health.failed("rate limits", exc)
-        if not self.local.hit(rate, app, capability):
+        now = time.monotonic()
+        if not self.local.hit(app, capability, 1, per_second, now):
             return Verdict.RATE
-        return Verdict.OK if self.local.hit(quota, app, capability) else Verdict.QUOTA
+        return Verdict.OK if self.local.hit(app, capability, DAY, per_day, now) else Verdict.QUOTA
 
 
 @lru_cache(maxsize=4096)
