@@ -11,6 +11,7 @@ app may not see answer alike.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import re
@@ -67,6 +68,8 @@ _END_USER = re.compile(r"^[\x21-\x7e]{1,64}$")
 _PURPOSE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 JSON_HEADERS = [(b"content-type", b"application/json")]
+# Request ids: random per process, then counted (unique across instances; no random bytes per call)
+_ID_PREFIX, _ids = secrets.token_hex(8), itertools.count(1)
 
 
 @dataclass
@@ -120,7 +123,7 @@ async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
     microseconds a call the gateway does not need): the gateway keeps its own request id, limits,
     errors, metrics and audit record."""
     incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
-    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else f"{_ID_PREFIX}{next(_ids):016x}"
     token = set_request_id(request_id)
     try:
         await gateway(scope, receive, send)
