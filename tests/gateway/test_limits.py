@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import TEST_SECRET
@@ -34,7 +36,7 @@ from tests.servers import free_port
 from tests.sharing.helpers import id_number
 from zhongtai.app import create_app
 from zhongtai.core.settings import Settings
-from zhongtai.gateway.protection import REDIS_FALLBACK
+from zhongtai.gateway.protection import DAY, REDIS_FALLBACK, LocalWindows
 
 REDIS_URL = os.environ.get("ZHONGTAI_TEST_REDIS_URL")
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -148,3 +150,24 @@ def test_two_gateway_processes_share_one_quota_through_redis(
     assert statuses.count(200) == 30 and statuses.count(429) == 20  # exact across both processes
     assert first.json()["error"]["code"] == "quota_exhausted"
     assert again.status_code == 401 and again.json()["error"]["code"] == "replayed"
+
+
+@given(
+    limit=st.integers(min_value=0, max_value=50),
+    moments=st.lists(st.floats(min_value=0, max_value=10, allow_nan=False), max_size=200),
+)
+def test_in_process_windows_admit_exactly_the_limit_per_window(limit: int, moments: list[float]) -> None:
+    """A window opens at its first call and lasts its period; within it, exactly ``limit`` calls pass,
+    refused calls count for nothing, and other apps and periods have windows of their own."""
+    windows = LocalWindows()
+    admitted: list[float] = []
+    opened: float | None = None
+    expected: list[bool] = []
+    for now in sorted(moments):
+        if opened is None or now >= opened + 1:
+            opened, admitted = now, []
+        expected.append(len(admitted) < limit)
+        if expected[-1]:
+            admitted.append(now)
+    assert [windows.hit("app", "cap", 1, limit, now) for now in sorted(moments)] == expected
+    assert windows.hit("other-app", "cap", 1, 1, 0.0) and windows.hit("app", "cap", DAY, 1, 0.0)
