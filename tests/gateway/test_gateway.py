@@ -14,6 +14,7 @@ from tests.gateway.helpers import APPS, CAP, PURPOSE, build, call, sign, subscri
 from tests.governance.helpers import person_source, raw_batch
 from tests.sharing.helpers import id_number, person
 from zhongtai.app import create_app
+from zhongtai.core import audit_integrity
 from zhongtai.core.audit import ACCESS, AuditEvent
 from zhongtai.core.database import transaction
 from zhongtai.core.settings import Settings
@@ -45,6 +46,22 @@ def test_lookup_returns_only_granted_items_masked(
     assert [e.outcome for e in entries] == ["success"]
     assert entries[0].app == "wjw-health-code" and entries[0].purpose == PURPOSE
     assert entries[0].record_count == 1 and entries[0].department_code == "WJW"
+
+
+def test_gateway_audit_groups_keep_the_chain_verifiable(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Entries the gateway writes through the driver read back to the hashes they were sealed with."""
+    setup = build(client, factory, settings, world)
+    assert call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(1)}").status_code == 200
+    assert call(client, setup.credentials, "GET", f"/gw/person.by-id/{id_number(777)}").status_code == 404
+    assert call(client, setup.credentials, "GET", "/gw/person.by-id/a/b").status_code == 404
+    entries = gateway_entries(factory)
+    assert [e.outcome for e in entries] == ["success", "denied", "denied"]
+    assert entries[1].changes["reason"] == "record_not_found" and entries[0].items
+    with factory() as session:
+        report = audit_integrity.verify(session, settings)
+    assert report.first_bad is None and report.checked[ACCESS] >= 3
 
 
 def test_unknown_key_and_unclaimed_person_answer_alike(
