@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
@@ -62,6 +62,20 @@ def test_gateway_audit_groups_keep_the_chain_verifiable(
     with factory() as session:
         report = audit_integrity.verify(session, settings)
     assert report.first_bad is None and report.checked[ACCESS] >= 3
+
+
+def test_gateway_fails_closed_when_the_audit_trail_cannot_be_written(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world)
+    path = f"/gw/person.by-id/{id_number(1)}"
+    assert call(client, setup.credentials, "GET", path).status_code == 200
+    with transaction(factory) as session:  # the access chain's head is gone: nothing can be appended
+        session.execute(text("DELETE FROM audit_chain_heads WHERE chain = 'access'"))
+    refused = call(client, setup.credentials, "GET", path)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "audit_unavailable"
+    assert "record" not in refused.json() and id_number(1)[-4:] not in refused.text
 
 
 def test_unknown_key_and_unclaimed_person_answer_alike(
