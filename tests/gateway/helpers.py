@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
 from tests.governance.helpers import person_source, raw_batch
-from tests.sharing.helpers import apply_body, person
+from tests.sharing.helpers import apply_body, id_number, person
 from zhongtai.core.settings import Settings
 from zhongtai.governance.pipeline import run_pass
 
@@ -214,6 +214,17 @@ def build(
     for capability in ("person.by-id", "person.list", "person.verify"):
         subscribe(client, world, app, capability)
     return Setup(resource, new_key(client, world, app))
+
+
+def answering(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> tuple[Setup, str]:
+    """``build``, and the path of a lookup that answers 200 before the test changes anything."""
+    setup = build(client, factory, settings, world)
+    path = f"/gw/person.by-id/{id_number(1)}"
+    answer = call(client, setup.credentials, "GET", path)
+    assert answer.status_code == 200, answer.text
+    return setup, path
 
 
 def call(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
-from tests.gateway.helpers import APPS, CAP, build, call, new_app, new_key, subscribe
+from tests.gateway.helpers import APPS, CAP, answering, build, call, new_app, new_key, subscribe
 from tests.sharing.helpers import id_number
 from zhongtai.core.audit import ACCESS, AuditEvent
 from zhongtai.core.settings import Settings
@@ -80,9 +80,7 @@ def test_gateway_refuses_other_apps_unsubscribed_and_ungranted(
 def test_revoking_the_grant_stops_the_next_call(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
-    setup = build(client, factory, settings, world)
-    path = f"/gw/person.by-id/{id_number(1)}"
-    assert call(client, setup.credentials, "GET", path).status_code == 200
+    setup, path = answering(client, factory, settings, world)
     with factory() as session:
         grant_id = session.scalars(select(Grant.id)).one()
     revoked = client.post(
@@ -139,9 +137,7 @@ def test_keys_rotate_without_downtime_and_ed25519_works(
 def test_the_bureau_suspends_an_app_and_its_calls_stop_at_once(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
-    setup = build(client, factory, settings, world)
-    path = f"/gw/person.by-id/{id_number(1)}"
-    assert call(client, setup.credentials, "GET", path).status_code == 200
+    setup, path = answering(client, factory, settings, world)
     own = client.post(
         f"{APPS}/{setup.app}/actions", json={"action": "suspend"}, headers=world.auth("developer_c")
     )

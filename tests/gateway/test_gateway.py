@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
-from tests.gateway.helpers import APPS, CAP, PURPOSE, build, call, sign, subscribe
+from tests.gateway.helpers import APPS, CAP, PURPOSE, answering, build, call, sign, subscribe
 from tests.governance.helpers import person_source, raw_batch
 from tests.sharing.helpers import id_number, person
 from zhongtai.app import create_app
@@ -67,9 +67,7 @@ def test_gateway_audit_groups_keep_the_chain_verifiable(
 def test_gateway_fails_closed_when_the_audit_trail_cannot_be_written(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
-    setup = build(client, factory, settings, world)
-    path = f"/gw/person.by-id/{id_number(1)}"
-    assert call(client, setup.credentials, "GET", path).status_code == 200
+    setup, path = answering(client, factory, settings, world)
     with transaction(factory) as session:  # the access chain's head is gone: nothing can be appended
         session.execute(text("DELETE FROM audit_chain_heads WHERE chain = 'access'"))
     refused = call(client, setup.credentials, "GET", path)
@@ -157,9 +155,7 @@ def test_signature_refusals_name_the_problem(
 def test_revoked_key_is_refused_at_once(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
-    setup = build(client, factory, settings, world)
-    path = f"/gw/person.by-id/{id_number(1)}"
-    assert call(client, setup.credentials, "GET", path).status_code == 200
+    setup, path = answering(client, factory, settings, world)
     revoked = client.delete(
         f"{APPS}/{setup.app}/keys/{setup.credentials.key_id}", headers=world.auth("developer_c")
     )
