@@ -143,8 +143,8 @@ def document_error_bodies(app: FastAPI) -> None:
 class Platform(FastAPI):
     """The platform's application. A path under one of ``direct``'s prefixes (the gateway's ``/gw/``) goes
     straight to its ASGI handler, before FastAPI's own layers (telemetry, error and body-limit middleware,
-    routing): the gateway keeps its own limits, errors, request ids and metrics, and those layers cost
-    about a quarter of a gateway call."""
+    routing): the gateway keeps its own limits, errors, request ids and metrics, and those layers' send
+    wrappers and telemetry checks were over a tenth of a gateway call in a profile."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -64,7 +64,7 @@ class _RedisHealth:
 class LocalWindows:
     """In-process fixed windows counted as ``limits``' fixed window counts them in Redis (a window opens
     at its first call and lasts its period). Not ``limits``' MemoryStorage: it starts a timer thread every
-    10 ms and locks per key, about a fifth of a gateway call's time; the event loop needs neither."""
+    10 ms and locks per key, over a tenth of a gateway call's time; the event loop needs neither."""
 
     def __init__(self) -> None:
         self.windows: dict[tuple[str, str, int], list[float]] = {}  # key -> [closes_at, calls]
