@@ -32,19 +32,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
-from support import platform_database  # bench/support.py, beside this script
+from support import platform_database, published_resource  # bench/support.py, beside this script
 
 from zhongtai.capabilities import service as capabilities
 from zhongtai.capabilities.schemas import AppCreate, CapabilityCreate, KeyCreate, SubscriptionCreate
-from zhongtai.catalog.schemas import ResourceCreate
-from zhongtai.catalog.service import create_resource, transition
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.identity.models import Role
 from zhongtai.core.identity.service import create_user, principal_for
@@ -107,29 +105,8 @@ def set_up(url: str, data_dir: Path, upstream: str) -> dict[str, Any]:
         bureau = _person(session, settings, "bureau", "SJZYJ", [Role.REVIEWER])
         gaj = _person(session, settings, "gaj", "GAJ", [Role.OFFICER, Role.REVIEWER])
         wjw = _person(session, settings, "wjw", "WJW", [Role.CONSUMER, Role.DEVELOPER])
-        resource = create_resource(
-            session,
-            SYSTEM,
-            ResourceCreate.model_validate(
-                {
-                    "classification": "101",
-                    "name": "常住人口基本信息",
-                    "abstract": "bench",
-                    "provider": "GAJ",
-                    "format": "table",
-                    "sharing_type": "conditional",
-                    "sharing_conditions": "bench",
-                    "sharing_modes": ["api"],
-                    "open_type": "not_open",
-                    "update_cycle": "daily",
-                    "items": [
-                        {"name": n, "data_type": "string", "data_element": e} for n, e in ITEMS.items()
-                    ],
-                }
-            ),
-        )
-        transition(session, SYSTEM, resource.code, "submit")
-        transition(session, SYSTEM, resource.code, "approve")
+        items = [{"name": n, "data_type": "string", "data_element": e} for n, e in ITEMS.items()]
+        resource = published_resource(session, "常住人口基本信息", "GAJ", items)
         source = governance.save_base_source(
             session,
             SYSTEM,
@@ -418,46 +395,21 @@ def measure(
     echoes = [f"/gw/bench.echo/x{i}" for i in range(budget)]
     bare = plain_requests([f"/bench/bare/{k}" for k in keys], folder)
     fixed = plain_requests(["/"], folder)
-    floor_raw = best(
-        "raw ASGI", [wrk(raw, fixed, args.seconds, args.connections, folder) for _ in range(args.repeat)]
-    )
-    floor_bare = best(
-        "bare lookup",
-        [wrk(platform, bare, args.seconds, args.connections, folder) for _ in range(args.repeat)],
-    )
-    gateway = best(
-        "gateway lookup",
-        [
-            wrk(
-                platform,
-                signed_requests(made["key_id"], made["secret"], platform, lookups, folder),
-                args.seconds,
-                args.connections,
-                folder,
-            )
-            for _ in range(args.repeat)
-        ],
-    )
-    direct = best(
-        "backend direct",
-        [
-            wrk(raw, plain_requests(["/x"], folder), args.seconds, args.connections, folder)
-            for _ in range(args.repeat)
-        ],
-    )
-    proxied = best(
-        "gateway proxy",
-        [
-            wrk(
-                platform,
-                signed_requests(made["key_id"], made["secret"], platform, echoes, folder),
-                args.seconds,
-                args.connections,
-                folder,
-            )
-            for _ in range(args.repeat)
-        ],
-    )
+    backend_path = plain_requests(["/x"], folder)
+
+    def rate(label: str, base: str, requests: Callable[[], Path]) -> float:
+        """Best of ``--repeat`` wrk runs; ``requests`` gives each run its file (signed: fresh nonces)."""
+        runs = [wrk(base, requests(), args.seconds, args.connections, folder) for _ in range(args.repeat)]
+        return best(label, runs)
+
+    def signed(paths: list[str]) -> Callable[[], Path]:
+        return lambda: signed_requests(made["key_id"], made["secret"], platform, paths, folder)
+
+    floor_raw = rate("raw ASGI", raw, lambda: fixed)
+    floor_bare = rate("bare lookup", platform, lambda: bare)
+    gateway = rate("gateway lookup", platform, signed(lookups))
+    direct = rate("backend direct", raw, lambda: backend_path)
+    proxied = rate("gateway proxy", platform, signed(echoes))
     return {
         "backend": backend,
         "persons": args.persons,

@@ -36,10 +36,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from support import platform_database  # bench/support.py, beside this script
+from support import platform_database, published_resource  # bench/support.py, beside this script
 
-from zhongtai.catalog.schemas import ResourceCreate
-from zhongtai.catalog.service import create_resource, transition
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.principal import SYSTEM
 from zhongtai.core.settings import Settings
@@ -129,29 +127,8 @@ def set_up(url: str, data_dir: Path) -> dict[str, tuple[str, int]]:
             session.add(InformationSystem(code=f"{code}-SYS", name=name, department_id=department.id))
             session.flush()
             items = specs[name][3]
-            resource = create_resource(
-                session,
-                SYSTEM,
-                ResourceCreate.model_validate(
-                    {
-                        "classification": "101",
-                        "name": name,
-                        "abstract": "bench",
-                        "provider": code,
-                        "format": "table",
-                        "sharing_type": "conditional",
-                        "sharing_conditions": "bench",
-                        "sharing_modes": ["api"],
-                        "open_type": "not_open",
-                        "update_cycle": "daily",
-                        "items": [
-                            {"name": i, "data_type": "string", "data_element": ITEMS[i][2]} for i in items
-                        ],
-                    }
-                ),
-            )
-            transition(session, SYSTEM, resource.code, "submit")
-            transition(session, SYSTEM, resource.code, "approve")
+            columns = [{"name": i, "data_type": "string", "data_element": ITEMS[i][2]} for i in items]
+            resource = published_resource(session, name, code, columns)
             source = ingest.create_source(
                 session,
                 settings,

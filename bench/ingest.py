@@ -26,10 +26,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from support import platform_database  # bench/support.py, beside this script
+from support import platform_database, published_resource  # bench/support.py, beside this script
 
-from zhongtai.catalog.schemas import ResourceCreate
-from zhongtai.catalog.service import create_resource, transition
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.principal import SYSTEM
 from zhongtai.core.settings import Settings
@@ -148,27 +146,7 @@ def set_up_platform(settings: Settings) -> str:
                 ("更新时间", "datetime"),
             ]
         ]
-        resource = create_resource(
-            session,
-            SYSTEM,
-            ResourceCreate.model_validate(
-                {
-                    "classification": "101",
-                    "name": "人口基本信息",
-                    "abstract": "bench",
-                    "provider": "GAJ",
-                    "format": "table",
-                    "sharing_type": "conditional",
-                    "sharing_conditions": "bench",
-                    "sharing_modes": ["api"],
-                    "open_type": "not_open",
-                    "update_cycle": "daily",
-                    "items": items,
-                }
-            ),
-        )
-        transition(session, SYSTEM, resource.code, "submit")
-        transition(session, SYSTEM, resource.code, "approve")
+        resource = published_resource(session, "人口基本信息", "GAJ", items)
         source = service.create_source(
             session,
             settings,

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a fresh platform database per attempt, on SQLite or a PostgreSQL server."""
+"""What the benchmarks share: a fresh platform database per attempt, on SQLite or a PostgreSQL server, and
+a published catalog resource to load into."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from zhongtai.catalog.models import Resource
+from zhongtai.catalog.schemas import ResourceCreate
+from zhongtai.catalog.service import create_resource, transition
+from zhongtai.core.principal import SYSTEM
 
 
 @contextmanager
@@ -30,3 +38,29 @@ def platform_database(backend: str, pg_url: str | None, folder: Path, attempt: i
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def published_resource(session: Session, name: str, provider: str, items: list[dict[str, Any]]) -> Resource:
+    """A conditionally shared (API) table resource of ``provider``, submitted and approved."""
+    resource = create_resource(
+        session,
+        SYSTEM,
+        ResourceCreate.model_validate(
+            {
+                "classification": "101",
+                "name": name,
+                "abstract": "bench",
+                "provider": provider,
+                "format": "table",
+                "sharing_type": "conditional",
+                "sharing_conditions": "bench",
+                "sharing_modes": ["api"],
+                "open_type": "not_open",
+                "update_cycle": "daily",
+                "items": items,
+            }
+        ),
+    )
+    transition(session, SYSTEM, resource.code, "submit")
+    transition(session, SYSTEM, resource.code, "approve")
+    return resource

@@ -35,6 +35,17 @@ pytestmark = [
 ]
 
 
+def signed_in(browser: Any, base: str, username: str) -> Any:
+    """A fresh browser context signed in as ``username`` (the sign-in lands on the catalog)."""
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/catalog")
+    return page
+
+
 @pytest.fixture
 def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     db = tmp_path / "browser.db"
@@ -112,12 +123,7 @@ def test_officer_runs_an_ingestion_job_and_reads_the_batch(live_server: str) -> 
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "officer_a")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/catalog")
+        page = signed_in(browser, live_server, "officer_a")
 
         page.click("nav a[href='/ingest']")
         page.click("#jobs a[href='/ingest/jobs/GAJ-PERSONS']")
@@ -139,12 +145,7 @@ def test_officer_sets_rules_governs_and_sees_quality_problems(live_server: str) 
     )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "officer_a")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/catalog")
+        page = signed_in(browser, live_server, "officer_a")
         page.goto(f"{live_server}/ingest/jobs/GAJ-PERSONS")
         page.click("#run-now")  # gather the 40 rows first
 
@@ -170,17 +171,7 @@ def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(liv
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-        def signed_in(username: str) -> Any:
-            page = browser.new_context().new_page()
-            page.goto(f"{live_server}/login")
-            page.fill("#username", username)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server}/catalog")
-            return page
-
-        health = signed_in("consumer_c")
+        health = signed_in(browser, live_server, "consumer_c")
         health.goto(f"{live_server}/catalog?q=常住人口基本信息")
         health.click('#results a >> text="常住人口基本信息"')
         health.click("#apply")
@@ -193,14 +184,14 @@ def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(liv
         assert "数据资源局审核中" in health.locator("#status").inner_text()
         number = health.url.rsplit("/", 1)[-1]
 
-        bureau = signed_in("bureau_reviewer")
+        bureau = signed_in(browser, live_server, "bureau_reviewer")
         bureau.click("nav a[href='/sharing']")
         bureau.click("a:has-text('待合规审核')")
         bureau.click(f"#applications a[href='/sharing/applications/{number}'] >> nth=0")
         bureau.click("button[value=bureau_approve]")
         assert "提供部门审核中" in bureau.locator("#status").inner_text()
 
-        provider = signed_in("reviewer_a")
+        provider = signed_in(browser, live_server, "reviewer_a")
         provider.goto(f"{live_server}/sharing?queue=provider")
         provider.click("a:has-text('办理')")
         provider.fill("textarea[name=comment]", "同意,限疫情防控使用")
@@ -249,12 +240,7 @@ def test_a_developer_reads_a_capability_and_tries_a_signed_call_in_the_portal(po
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context().new_page()
-        page.goto(f"{portal_server}/login")
-        page.fill("#username", "developer_c")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{portal_server}/catalog")
+        page = signed_in(browser, portal_server, "developer_c")
         page.click("nav a[href='/portal']")
         page.click("#capabilities a:has-text('person.by-id')")
         assert "GET /gw/person.by-id/{key}" in page.locator("main").inner_text()

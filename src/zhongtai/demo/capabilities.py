@@ -24,13 +24,11 @@ from zhongtai.capabilities.models import Capability
 from zhongtai.capabilities.schemas import AppCreate, CapabilityCreate, KeyCreate, SubscriptionCreate
 from zhongtai.catalog.models import Resource
 from zhongtai.core.database import transaction
-from zhongtai.core.identity.repository import IdentityRepository
-from zhongtai.core.identity.service import principal_for
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.demo import backend
-from zhongtai.demo.sharing import POPULATION
+from zhongtai.demo.sharing import POPULATION, principals
 from zhongtai.gateway.client import GatewaySigner
 from zhongtai.governance.models import BaseClaim, BaseKind, BaseSource
 from zhongtai.orgs.models import Department
@@ -55,7 +53,7 @@ def build_demo_capabilities(factory: sessionmaker[Session], settings: Settings, 
         existing = session.scalar(select(func.count()).select_from(Capability)) or 0
         if existing:
             return existing
-        users = _principals(session, settings)
+        users = principals(session, settings, USERS)
         population = session.scalars(
             select(Resource)
             .join(Department, Department.id == Resource.provider_department_id)
@@ -69,16 +67,6 @@ def build_demo_capabilities(factory: sessionmaker[Session], settings: Settings, 
         _requirements(session, users, population, application)
         _save_credentials(settings, key.key_id, key.secret or "")
         return session.scalar(select(func.count()).select_from(Capability)) or 0
-
-
-def _principals(session: Session, settings: Settings) -> dict[str, Principal]:
-    repo = IdentityRepository(session)
-    found = {}
-    for name in USERS:
-        user = repo.user_by_username(name)
-        assert user is not None, name
-        found[name] = principal_for(user, settings)
-    return found
 
 
 def _grant_api(

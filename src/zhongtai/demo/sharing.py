@@ -5,6 +5,8 @@ one was returned for changes and one refused with a reason. Built through the sa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,7 +83,9 @@ def build_demo_sharing(
     with transaction(factory) as session:
         if session.scalar(select(func.count()).select_from(Application)):
             return session.scalar(select(func.count()).select_from(Application)) or 0
-        users = _principals(session, settings)
+        users = principals(
+            session, settings, {name for story in STORIES for name in (story[0], *(s[0] for s in story[5]))}
+        )
         played = 0
         for index, (applicant, name, wanted, purpose, basis, steps) in enumerate(STORIES):
             resource = _shared_resource(session, name, users[applicant], index)
@@ -110,9 +114,9 @@ def build_demo_sharing(
         return played
 
 
-def _principals(session: Session, settings: Settings) -> dict[str, Principal]:
+def principals(session: Session, settings: Settings, names: Iterable[str]) -> dict[str, Principal]:
+    """The demo users named, as principals (they exist: the city was built first)."""
     repo = IdentityRepository(session)
-    names = {name for story in STORIES for name in (story[0], *(s[0] for s in story[5]))}
     found = {}
     for name in names:
         user = repo.user_by_username(name)
