@@ -92,7 +92,9 @@ def test_request_schema_deep_json_and_size(
 def test_hang_garbage_500_and_reset_become_504_502(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World, upstream: Backend
 ) -> None:
-    proxy(client, world, "gaj.root", upstream.url, timeout_ms=300, breaker_failures=50)
+    # Each attempt waits a full second: on a loaded CI machine a retry took over 300 ms to reach the
+    # backend's handler, and the count below is what the backend saw.
+    proxy(client, world, "gaj.root", upstream.url, timeout_ms=1000, breaker_failures=50)
     with resetting() as reset_url:
         proxy(client, world, "gaj.reset", reset_url)
         key = wired(client, world, "gaj.root", "gaj.reset")
