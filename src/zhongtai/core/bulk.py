@@ -8,20 +8,43 @@ one ``executemany``; PostgreSQL gets ``COPY`` (for an upsert into a temporary tw
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-# One encoder for every call: json.dumps with options builds a new encoder each time.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+from zhongtai.core.types import as_json, from_json
+
+__all__ = ["as_json", "bulk_insert", "bulk_upsert", "from_json", "key_list", "select_rows", "utc_moment"]
 
 
-def as_json(value: Any) -> str | None:
-    """The JSON text ``JSONText`` columns hold."""
-    return None if value is None else _encode(value)
+def utc_moment(value: datetime | str) -> datetime:
+    """A timestamp as the driver returns it (text on SQLite, an aware datetime on PostgreSQL), in UTC."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def select_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """A read straight through the driver, in the caller's transaction, for queries that return many
+    rows: no result processing per value. ``sql`` uses ``?`` placeholders (``%s`` on PostgreSQL) and
+    ``IN_KEYS`` for a key list given as one parameter made by ``key_list``."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    postgres = connection.dialect.name == "postgresql"
+    sql = sql.replace("IN_KEYS", "= ANY(?)" if postgres else "IN (SELECT value FROM json_each(?))")
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql.replace("?", "%s") if postgres else sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def key_list(connection: Connection, keys: Sequence[str]) -> Any:
+    """A list of keys as one parameter: an array on PostgreSQL, a JSON array for SQLite's json_each."""
+    return list(keys) if connection.dialect.name == "postgresql" else as_json(list(keys))
 
 
 def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:

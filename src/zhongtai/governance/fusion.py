@@ -168,14 +168,15 @@ class Fuser:
                 continue
             data, provenance, disputes = self._resolve(said)
             self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
+            sources = as_json(provenance)
             if before is not None and before.data == data:
-                if before.provenance != provenance:  # same values, fresher sources: no new version
-                    records.append(_record(base, key, data, provenance, before.version, before.valid_from))
+                if before.provenance_json != sources:  # same values, fresher sources: no new version
+                    records.append(_record(base, key, data, sources, before.version, before.valid_from))
                 continue
             if before is not None:
                 history.append(_superseded(base, key, before, self.moment))
             version = before.version + 1 if before is not None else 1
-            records.append(_record(base, key, data, provenance, version, self.moment))
+            records.append(_record(base, key, data, sources, version, self.moment))
             stats.records_written += 1
         self.repo.write_history(history)
         self.repo.write_records(records)
@@ -255,9 +256,9 @@ class Fuser:
 
 
 def _record(
-    base: BaseKind, key: str, data: dict[str, Any], provenance: dict[str, Any], version: int, since: datetime
+    base: BaseKind, key: str, data: dict[str, Any], provenance_json: str | None, version: int, since: datetime
 ) -> tuple[Any, ...]:
-    return (base.value, key, as_json(data), as_json(provenance), version, since)
+    return (base.value, key, as_json(data), provenance_json, version, since)
 
 
 def _superseded(base: BaseKind, key: str, state: RecordState, until: datetime) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import InformationItem, Resource
-from zhongtai.core.bulk import bulk_upsert
+from zhongtai.core.bulk import bulk_upsert, from_json, key_list, select_rows, utc_moment
 from zhongtai.core.principal import Principal
 from zhongtai.governance.models import (
     BaseClaim,
@@ -60,16 +60,32 @@ class ClaimRow:
 
 @dataclass(frozen=True)
 class RecordState:
+    """A base record's current version. Its provenance stays JSON text until asked for: fusion mostly
+    only compares it, and it is the larger half of a record."""
+
     data: dict[str, Any]
-    provenance: dict[str, Any]
+    provenance_json: str
     version: int
     valid_from: datetime
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = from_json(self.provenance_json)
+        return decoded
 
 
 _records = BaseRecord.__table__
 # Prepared once: JSON comes back as text (type_coerce skips the column's JSON processing).
 LOOKUP = select(type_coerce(_records.c.data, Text()), type_coerce(_records.c.provenance, Text())).where(
     _records.c.base == bindparam("base"), _records.c.key == bindparam("key")
+)
+RAW_PAGE = (
+    "SELECT source_key, batch_id, data FROM raw_records WHERE job_id = ? AND source_key > ? "
+    "ORDER BY source_key LIMIT ?"
+)
+RAW_PAGE_OF_BATCH = (
+    "SELECT source_key, batch_id, data FROM raw_records WHERE job_id = ? AND source_key > ? "
+    "AND batch_id = ? ORDER BY source_key LIMIT ?"
 )
 ANALYZE_AFTER = 10_000  # claims written by a pass before fusion refreshes the statistics
 CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
@@ -183,15 +199,11 @@ class GovernanceRepository:
 
     def raw_rows(self, job_id: int, batch_id: int | None, after: str, limit: int) -> list[RawRow]:
         """The next page of a job's raw rows in key order (keyset paging), optionally of one batch."""
-        query = (
-            select(RawRecord.source_key, RawRecord.batch_id, RawRecord.data)
-            .where(RawRecord.job_id == job_id, RawRecord.source_key > after)
-            .order_by(RawRecord.source_key)
-            .limit(limit)
-        )
-        if batch_id is not None:
-            query = query.where(RawRecord.batch_id == batch_id)
-        return [RawRow(job_id, key, batch, data) for key, batch, data in self.session.execute(query)]
+        if batch_id is None:
+            rows = select_rows(self.session.connection(), RAW_PAGE, [job_id, after, limit])
+        else:
+            rows = select_rows(self.session.connection(), RAW_PAGE_OF_BATCH, [job_id, after, batch_id, limit])
+        return [RawRow(job_id, key, batch, from_json(data)) for key, batch, data in rows]
 
     def write_clean(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of (job_id, source_key, resource_id, pass_id, batch_id, rule_version, data, changes)."""
@@ -368,24 +380,31 @@ class GovernanceRepository:
 
     def claims(self, base: BaseKind, keys: Sequence[str]) -> dict[str, list[ClaimRow]]:
         """Every source's claim on each key, as plain rows (no ORM objects: fusion reads millions)."""
-        table = BaseClaim.__table__
-        columns = (table.c.key, table.c.source_id, table.c.data, table.c.batch_id, table.c.observed_at)
+        sql = (
+            "SELECT key, source_id, data, batch_id, observed_at FROM base_claims "
+            "WHERE base = ? AND key IN_KEYS"
+        )
         found: dict[str, list[ClaimRow]] = {}
+        connection = self.session.connection()
         for part in chunks(keys):
-            query = select(*columns).where(table.c.base == base.value, self._among(table.c.key, part))
-            for key, source_id, data, batch_id, observed_at in self.session.execute(query):
-                found.setdefault(key, []).append(ClaimRow(source_id, data, batch_id, observed_at))
+            rows = select_rows(connection, sql, [base.value, key_list(connection, part)])
+            for key, source_id, data, batch_id, observed_at in rows:
+                claim = ClaimRow(source_id, from_json(data), batch_id, utc_moment(observed_at))
+                found.setdefault(key, []).append(claim)
         return found
 
     def record_states(self, base: BaseKind, keys: Sequence[str]) -> dict[str, RecordState]:
-        """The current version of each key's base record, read without ORM objects (Core rows)."""
-        table = BaseRecord.__table__
-        columns = (table.c.key, table.c.data, table.c.provenance, table.c.version, table.c.valid_from)
+        """The current version of each key's base record, read straight through the driver."""
+        sql = (
+            "SELECT key, data, provenance, version, valid_from FROM base_records "
+            "WHERE base = ? AND key IN_KEYS"
+        )
         found: dict[str, RecordState] = {}
+        connection = self.session.connection()
         for part in chunks(keys):
-            query = select(*columns).where(table.c.base == base.value, self._among(table.c.key, part))
-            for key, data, provenance, version, valid_from in self.session.execute(query):
-                found[key] = RecordState(data, provenance, version, valid_from)
+            rows = select_rows(connection, sql, [base.value, key_list(connection, part)])
+            for key, data, provenance, version, valid_from in rows:
+                found[key] = RecordState(from_json(data), provenance, version, utc_moment(valid_from))
         return found
 
     def record(self, base: BaseKind, key: str) -> BaseRecord | None:
