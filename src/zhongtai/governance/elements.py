@@ -38,6 +38,7 @@ EARLIEST_BIRTH = date(1880, 1, 1)
 EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year bug included)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
+SPACES_AND_DASHES = re.compile(r"[\s\-]")
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f〇"
 SPACE_BETWEEN_HAN = re.compile(rf"(?<=[{HAN}])\s+(?=[{HAN}])")
 NAME_DOTS = re.compile(r"\s*[.·•‧・･⋅∙]\s*")
@@ -58,8 +59,10 @@ def _no_control(text: str) -> None:
 
 
 def _compact(text: str) -> str:
+    if text.isascii() and text.isalnum():  # most codes already are: nothing to widen, strip or refuse
+        return text
     _no_control(text)
-    return re.sub(r"[\s\-]", "", normalize_width(text))
+    return SPACES_AND_DASHES.sub("", normalize_width(text))
 
 
 # --- codes -------------------------------------------------------------------------------------------
@@ -90,6 +93,7 @@ def id_number(text: str) -> str:
     return number
 
 
+@lru_cache(maxsize=65536)  # a few thousand codes x birth years; asked once per ID number governed
 def _assigned_since(code: str, year: int) -> bool:
     """Whether the division code existed at some time from ``year`` on. A number is assigned when a
     person is first registered, at or after birth (cards began in 1984), with the code of that time; so

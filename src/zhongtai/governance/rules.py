@@ -124,23 +124,21 @@ def missing(value: Any) -> bool:
 
 
 class _Memo:
-    """Per-pass cache of a standardizer: names, dates and codes repeat across millions of rows."""
+    """Per-pass cache of a standardizer's answers and refusals: names, dates and codes repeat across
+    millions of rows."""
 
     def __init__(self, function: Standardizer) -> None:
         self.function = function
         self.cache: dict[str, str | Rejected] = {}
 
-    def __call__(self, text: str) -> str:
-        result = self.cache.get(text)
-        if result is None:
-            try:
-                result = self.function(text)
-            except Rejected as exc:
-                result = exc
-            if len(self.cache) < 200_000:
-                self.cache[text] = result
-        if isinstance(result, Rejected):
-            raise result
+    def compute(self, text: str) -> str | Rejected:
+        """The standardizer's answer (or refusal) for a value not in the cache, kept while there is room."""
+        try:
+            result: str | Rejected = self.function(text)
+        except Rejected as exc:
+            result = exc
+        if len(self.cache) < 200_000:
+            self.cache[text] = result
         return result
 
 
@@ -243,17 +241,29 @@ class RuleEngine:
     def _standardizing(self, rule: StandardizeRule | CheckRule) -> Step:
         item, rule_id, memo = rule.item, rule.id, self.memos[rule.id]
         rewrite, clear = isinstance(rule, StandardizeRule), rule.on_fail == "clear"
+        cached, compute = memo.cache.get, memo.compute
 
+        # Runs once per rule per row (tens of millions of times in a big pass): the memo's lookup and
+        # ``missing`` are spelled out here rather than called.
         def standardize(values: dict[str, Any], changes: dict[str, Any]) -> None:
             value = values.get(item)
-            if missing(value):
+            if value is None:
                 return
-            try:
-                canonical = memo(str(value))
-            except Rejected as exc:
+            if type(value) is str:
+                if not value.strip():
+                    return
+                text = value
+            else:
+                text = str(value)
+            canonical = cached(text)
+            if canonical is None:
+                canonical = compute(text)
+            if isinstance(canonical, Rejected):
                 if not clear:
-                    raise
-                changes[item] = {"from": value, "rule": rule_id, "reason": exc.reason}
+                    # a cached refusal is raised again and again: without a fresh traceback each raise
+                    # would lengthen it and keep every refused row's frame alive
+                    raise canonical.with_traceback(None)
+                changes[item] = {"from": value, "rule": rule_id, "reason": canonical.reason}
                 values[item] = None
                 return
             if rewrite and canonical != value:
