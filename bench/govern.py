@@ -9,7 +9,8 @@ straight into the raw zone, split 50 / 30 / 20 between the departments.
   standardize + validate into the clean zone (with every change and refusal recorded), claims, fusion
   into base records with provenance, conflicts and history.
 - Floor, in the same run on the same database: read the same raw rows (the same keyset pages) and
-  write them unchanged into a plain table (``executemany`` on SQLite, ``COPY`` on PostgreSQL).
+  write them unchanged into a plain table (``executemany`` on SQLite, ``COPY`` on PostgreSQL), with
+  the garbage collector tuned as a pass tunes it (``core.collector.bulk_work``).
 - Lookups (``--lookup-rows``, 10 million for the issue's figure): point lookups by ID number through
   ``BaseLookup`` (key standardization, the prepared primary-key query, JSON decoding) against a bare
   indexed ``SELECT`` by key on the same table, same connection, same random keys.
@@ -38,6 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from support import platform_database, published_resource  # bench/support.py, beside this script
 
+from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.principal import SYSTEM
 from zhongtai.core.settings import Settings
@@ -247,7 +249,7 @@ def floor(url: str, job_ids: list[int]) -> float:
         "ORDER BY source_key LIMIT :limit"
     )
     started = time.perf_counter()
-    with engine.begin() as connection:
+    with bulk_work(), engine.begin() as connection:  # the collector as a pass has it
         for job_id in job_ids:
             after = ""
             while rows := connection.execute(query, {"job": job_id, "after": after, "limit": PAGE}).all():

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core import outbox
 from zhongtai.core.bulk import as_json
+from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import Invalid, NotFound
 from zhongtai.core.types import utcnow
@@ -54,7 +55,7 @@ def run_pass(
 ) -> PassOutcome:
     """Govern a batch (``run_id``) or the whole resource; never raises for a failed pass."""
     try:
-        with transaction(factory) as session:
+        with bulk_work(), transaction(factory) as session:
             return _govern(session, resource_code, run_id, trigger, requested_by, progress)
     except (Invalid, NotFound):
         raise
