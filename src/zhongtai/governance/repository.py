@@ -4,9 +4,8 @@ claims, history and conflicts. Department scoping of what a caller may read live
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, Text, any_, bindparam, delete, exists, func, insert, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -50,16 +49,14 @@ CLAIM_COLUMNS = ["base", "key", "source_id", "job_id", "source_key", "data", "ba
 RECORD_COLUMNS = ["base", "key", "data", "provenance", "version", "valid_from"]
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimRow:
+class ClaimRow(NamedTuple):  # fusion reads millions: a tuple is quicker to make than a frozen dataclass
     source_id: int
     data: dict[str, Any]
     batch_id: int
     observed_at: datetime
 
 
-@dataclass(frozen=True)
-class RecordState:
+class RecordState(NamedTuple):
     """A base record's current version. Its provenance stays JSON text until asked for: fusion mostly
     only compares it, and it is the larger half of a record."""
 
