@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import PASSWORD, World
@@ -119,6 +120,34 @@ def test_tokens_are_hashed_listed_and_revocable(
     revoked = client.delete(f"/api/v1/tokens/{created.json()['id']}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert client.get("/api/v1/me", headers=new_headers).status_code == 401
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute_without_a_write_per_call(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    created = client.post("/api/v1/tokens", json={"name": "etl"}, headers=world.auth("consumer_a")).json()
+    headers = {"Authorization": f"Bearer {created['token']}"}
+
+    def last_used() -> datetime | None:
+        with factory() as session:
+            return session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == created["id"]))
+
+    assert last_used() is None
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert last_used() == first  # the second call within the minute wrote nothing
+    with factory() as session:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == created["id"])
+            .values(last_used_at=first - timedelta(minutes=2))
+        )
+        session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    later = last_used()
+    assert later is not None and later >= first
 
 
 def test_a_user_cannot_revoke_someone_elses_token(client: TestClient, world: World) -> None:

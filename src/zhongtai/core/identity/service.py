@@ -27,6 +27,7 @@ from zhongtai.core.types import utcnow
 from zhongtai.orgs.repository import OrgRepository
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+TOKEN_USE_PRECISION = timedelta(minutes=1)  # how exactly a token's "last used" time is kept
 
 
 class LoginResult(enum.Enum):
@@ -173,7 +174,8 @@ def principal_from_token(session: Session, settings: Settings, token: str) -> Pr
     user = repo.user_by_id(row.user_id)
     if user is None or not user.is_active:
         return None
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_PRECISION:
+        row.last_used_at = now  # at most once a minute: a write on every call would serialize all reads
     return principal_for(user, settings)
 
 
