@@ -118,7 +118,7 @@ def page_context(request: Request, session: DbSession, settings: AppSettings) ->
 Page = Annotated[PageContext, Depends(page_context)]
 
 
-def signed_in_page(page: Page) -> PageContext:
+async def signed_in_page(page: Page) -> PageContext:
     if page.principal is None:
         raise LoginRequired()
     return page
