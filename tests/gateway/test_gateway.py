@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
@@ -16,6 +18,7 @@ from tests.sharing.helpers import id_number, person
 from zhongtai.app import create_app
 from zhongtai.core import audit_integrity
 from zhongtai.core.audit import ACCESS, AuditEvent
+from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.database import transaction
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
@@ -122,6 +125,49 @@ def test_list_pages_and_refuses_huge_pages(
     assert masked_filter.status_code == 422
     by_birth = call(client, setup.credentials, "GET", f"/gw/person.list?出生日期={person_birth(1)}")
     assert by_birth.status_code == 200 and len(by_birth.json()["records"]) == 1
+
+
+def test_list_walks_by_cursor_at_any_depth_and_refuses_forged_cursors(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    setup = build(client, factory, settings, world, rows=5)
+    by_page = [
+        record
+        for page in (1, 2, 3)
+        for record in call(
+            client, setup.credentials, "GET", f"/gw/person.list?page={page}&page_size=2"
+        ).json()["records"]
+    ]
+    walked, cursors, path = [], [], "/gw/person.list?page_size=2"
+    while True:
+        answer = call(client, setup.credentials, "GET", path)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        walked.extend(body["records"])
+        assert body["has_more"] is (body["next"] is not None)
+        if body["next"] is None:
+            break
+        cursors.append(body["next"])
+        path = f"/gw/person.list?page_size=2&after={quote(body['next'])}"
+    assert len(walked) == 5 and walked == by_page  # every row once, in the same order as pages
+    assert all("k1" not in cursor and "k2" not in cursor for cursor in cursors)  # source keys stay sealed
+    filtered = call(
+        client,
+        setup.credentials,
+        "GET",
+        f"/gw/person.list?after={quote(cursors[0])}&出生日期={person_birth(4)}",
+    )
+    assert filtered.status_code == 200 and len(filtered.json()["records"]) == 1
+    tampered = cursors[0][:-4] + ("AAAA" if not cursors[0].endswith("AAAA") else "BBBB")
+    other_resource = OpaqueTokens(settings, b"zhongtai gateway list positions").seal(
+        json.dumps([999, 1, "k0"])
+    )
+    for cursor in (tampered, other_resource, "x" * 3000, ""):
+        refused = call(client, setup.credentials, "GET", f"/gw/person.list?after={quote(cursor)}")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "bad_cursor"
+    both = call(client, setup.credentials, "GET", f"/gw/person.list?page=2&after={quote(cursors[0])}")
+    assert both.status_code == 422 and both.json()["error"]["field"] == "after"
 
 
 def person_birth(n: int) -> str:

@@ -80,6 +80,12 @@ def _operation(capability: Capability, items: list[str]) -> tuple[str, str, dict
         paging = [
             {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
             {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+            {
+                "name": "after",
+                "in": "query",
+                "description": "the previous page's `next` (instead of `page`: any depth, same cost)",
+                "schema": {"type": "string", "maxLength": 2000},
+            },
         ]
         op["parameters"] = [*paging, *HEADERS]
         op["description"] += "\n\nFilter with `?item=value` on items the grant covers unmasked."
@@ -87,9 +93,10 @@ def _operation(capability: Capability, items: list[str]) -> tuple[str, str, dict
             "type": "object",
             "properties": {
                 "records": {"type": "array", "items": _record_schema(items)},
-                "page": {"type": "integer"},
+                "page": {"type": ["integer", "null"]},
                 "page_size": {"type": "integer"},
                 "has_more": {"type": "boolean"},
+                "next": {"type": ["string", "null"], "description": "send as `after` for the next page"},
             },
         }
         op["responses"] = _responses(listing)

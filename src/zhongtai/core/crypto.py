@@ -30,9 +30,25 @@ class SecretBox:
             ) from exc
 
 
-def _derive_key(secret_key: str) -> bytes:
-    # A separate key for secrets, so the cookie-signing key itself never encrypts anything.
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"zhongtai source secrets").derive(
-        secret_key.encode()
-    )
+def _derive_key(secret_key: str, purpose: bytes = b"zhongtai source secrets") -> bytes:
+    # A separate key per purpose, so the cookie-signing key itself never encrypts anything.
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())
     return base64.urlsafe_b64encode(raw)
+
+
+class OpaqueTokens:
+    """Values handed to clients that they must neither read nor forge (e.g. a list's position): Fernet
+    under a key derived from the platform secret for this ``purpose`` alone."""
+
+    def __init__(self, settings: Settings, purpose: bytes) -> None:
+        self._fernet = Fernet(_derive_key(settings.secret_key, purpose))
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, token: str) -> str | None:
+        """The sealed text, or None for anything this platform did not seal for this purpose."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except (InvalidToken, UnicodeError):
+            return None

@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from zhongtai.capabilities.models import CapabilityKind, Operation
 from zhongtai.core.context import current_request_id, reset_request_id, set_request_id
+from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.errors import (
     Forbidden,
     Invalid,
@@ -102,6 +103,7 @@ class Runtime:
         self.recorder = Recorder(factory)
         self.upstreams = Upstreams(max_response_bytes=settings.gateway_max_response_bytes)
         self.reads = HotReads(engine)
+        self.positions = OpaqueTokens(settings, b"zhongtai gateway list positions")
 
     async def close(self) -> None:
         await self.recorder.close()
@@ -377,7 +379,7 @@ def _data(
         return {"match": data.verify(runtime.reads, capability, claim)}
     _expect(method, "GET")
     with runtime.engine.connect() as connection:
-        return _list(connection, call, capability, scope, grant)
+        return _list(connection, call, capability, scope, grant, runtime.positions)
 
 
 def _list(
@@ -386,10 +388,15 @@ def _list(
     capability: CapabilityEntry,
     scope: Scope,
     grant: GrantEntry,
+    positions: OpaqueTokens,
 ) -> Any:
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+    cursor = query.pop("after", None)
+    if cursor is not None and "page" in query:
+        raise Invalid("give page or after, not both", field="after")
     page = _int(query.pop("page", "1"), "page", 1, 100_000)
     limit = _int(query.pop("page_size", "20"), "page_size", 1, 100)
+    after = data.open_position(positions, capability, cursor) if cursor is not None else None
     filters = {}
     for item, value in query.items():
         if grant.project.rules.get(item) is None:
@@ -397,10 +404,16 @@ def _list(
         if grant.project.rules[item].value != "none":
             raise Invalid(f"{item} is masked under the grant, so it cannot filter", field=item)
         filters[item] = value
-    rows, more = data.page_of_records(connection, capability, filters, page, limit)
+    rows, last = data.page_of_records(connection, capability, filters, limit, page=page, after=after)
     records = [grant.project(row) for row in rows]
     call.count = len(records)
-    return {"records": records, "page": page, "page_size": limit, "has_more": more}
+    return {
+        "records": records,
+        "page": None if after is not None else page,
+        "page_size": limit,
+        "has_more": last is not None,
+        "next": data.seal_position(positions, capability, last) if last is not None else None,
+    }
 
 
 def _int(raw: str, name: str, low: int, high: int) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.errors import Invalid, NotFound
 from zhongtai.gateway.reads import HotReads
 from zhongtai.gateway.state import CapabilityEntry
@@ -115,30 +116,58 @@ def license_valid(connection: Connection, claim: Mapping[str, Any], today: date)
     return (not valid_from or str(valid_from) <= iso) and (not valid_to or iso <= str(valid_to))
 
 
+Position = tuple[int, str]  # (job id, source key) of a clean row: the list's order
+
+
 def page_of_records(
     connection: Connection,
     capability: CapabilityEntry,
     filters: Mapping[str, str],
-    page: int,
     page_size: int,
-) -> tuple[list[dict[str, Any]], bool]:
-    """One page of the resource's clean rows matching equality ``filters``; and whether more follow."""
+    *,
+    page: int = 1,
+    after: Position | None = None,
+) -> tuple[list[dict[str, Any]], Position | None]:
+    """One page of the resource's clean rows matching equality ``filters``, by page number or after a
+    position; and the position of its last row when more follow (else None)."""
     clauses = ["resource_id = :rid"]
     params: dict[str, Any] = {"rid": capability.resource_id}
     for index, (item, value) in enumerate(sorted(filters.items())):
         clauses.append(_json_equals(connection, f"p{index}", f"v{index}"))
         params[f"p{index}"] = _json_path(connection, item)
         params[f"v{index}"] = value
+    if after is not None:  # keyset paging: the primary key's index finds the place, however deep
+        clauses.append("(job_id > :after_job OR (job_id = :after_job AND source_key > :after_key))")
+        params.update(after_job=after[0], after_key=after[1])
     sql = (
-        f"SELECT data FROM clean_records WHERE {' AND '.join(clauses)} "  # noqa: S608 - fixed fragments, bound values
+        f"SELECT job_id, source_key, data FROM clean_records WHERE {' AND '.join(clauses)} "  # noqa: S608 - fixed fragments, bound values
         "ORDER BY job_id, source_key LIMIT :limit OFFSET :offset"
     )
     query = text(sql).bindparams(bindparam("limit"), bindparam("offset"))
-    rows = connection.execute(
-        query, {**params, "limit": page_size + 1, "offset": (page - 1) * page_size}
-    ).scalars()
-    records = [json.loads(row) for row in rows]
-    return records[:page_size], len(records) > page_size
+    offset = 0 if after is not None else (page - 1) * page_size
+    rows = connection.execute(query, {**params, "limit": page_size + 1, "offset": offset}).all()
+    shown = rows[:page_size]
+    more = len(rows) > page_size
+    last = (int(shown[-1][0]), str(shown[-1][1])) if more and shown else None
+    return [json.loads(row[2]) for row in shown], last
+
+
+def seal_position(tokens: OpaqueTokens, capability: CapabilityEntry, position: Position) -> str:
+    """The cursor a client sends back as ``after``: sealed, so it reveals no source key (a department
+    may key its rows by ID number) and cannot be forged or used on another resource."""
+    return tokens.seal(json.dumps([capability.resource_id, position[0], position[1]]))
+
+
+def open_position(tokens: OpaqueTokens, capability: CapabilityEntry, cursor: str) -> Position:
+    opened = tokens.open(cursor) if len(cursor) <= 2000 else None
+    parts = json.loads(opened) if opened is not None else None  # sealed by us: valid JSON
+    if not isinstance(parts, list) or len(parts) != 3 or parts[0] != capability.resource_id:
+        raise Invalid(
+            "after is not a cursor this capability gave out; start again without it",
+            code="bad_cursor",
+            field="after",
+        )
+    return int(parts[1]), str(parts[2])
 
 
 def _json_equals(connection: Connection, path: str, value: str) -> str:
