@@ -207,8 +207,8 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     for code in governed:
         run_pass(demo_factory, code, trigger="test")
     build_demo_sharing(demo_factory, settings)
-    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 4
-    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 4  # idempotent
+    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 5
+    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 5  # idempotent
     stored = json.loads(credentials_path(settings).read_text("utf-8"))
     signer = GatewaySigner(stored["key_id"], stored["purpose"], secret=stored["secret"])
     people = sample_people(demo_factory)
@@ -221,6 +221,16 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
         assert record["公民身份号码"] != people[0] and record["公民身份号码"].endswith(people[0][-4:])
         unsigned = client.get(f"/gw/person.by-id/{people[0]}")
         assert unsigned.status_code == 401
+        first = client.get("/gw/person.list", params={"page_size": 5}, auth=signer)
+        assert first.status_code == 200, first.text
+        assert first.json()["has_more"] and len(first.json()["records"]) == 5
+        second = client.get(
+            "/gw/person.list", params={"page_size": 5, "after": first.json()["next"]}, auth=signer
+        )
+        assert second.status_code == 200, second.text
+        assert second.json()["records"] and second.json()["records"] != first.json()["records"]
+        listed = first.json()["records"] + second.json()["records"]
+        assert all("*" in record["公民身份号码"] for record in listed)  # masked as the grant says
     with demo_factory() as session:
         statuses = sorted(r.status.value for r in session.scalars(select(Requirement)))
     assert statuses == ["closed", "filed", "in_progress"]

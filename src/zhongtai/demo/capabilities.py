@@ -115,6 +115,19 @@ def _register(session: Session, users: dict[str, Principal], population: Resourc
         (
             gaj,
             {
+                "code": "person.list",
+                "name": "常住人口分页查询",
+                "kind": "data",
+                "operation": "list",
+                "resource": population.code,
+                "description": (
+                    "健康码批量赋码用:按授权范围分页返回(已脱敏);翻页时把上一页的 next 作为 after 传回。"
+                ),
+            },
+        ),
+        (
+            gaj,
+            {
                 "code": "person.verify",
                 "name": "居民身份核验",
                 "kind": "data",
@@ -160,7 +173,13 @@ def _register(session: Session, users: dict[str, Principal], population: Resourc
 def _app(session: Session, settings: Settings, users: dict[str, Principal]) -> Any:
     developer = users["wjw.developer"]
     capabilities.create_app(session, developer, AppCreate(code=APP, name="健康码", description="一人一码"))
-    for code in ("person.by-id", "person.verify", "license.verify", "gaj.residence-certificate"):
+    for code in (
+        "person.by-id",
+        "person.list",
+        "person.verify",
+        "license.verify",
+        "gaj.residence-certificate",
+    ):
         subscription = capabilities.subscribe(
             session, developer, APP, SubscriptionCreate(capability=code, purpose=PURPOSE)
         )
@@ -248,8 +267,9 @@ def sample_people(factory: sessionmaker[Session], count: int = 3) -> list[str]:
 def call_as_the_app(
     factory: sessionmaker[Session], settings: Settings, base_url: str, wait: float = 600
 ) -> int:
-    """The health-code app at work once the people are governed: signed lookups, a verification and a
-    residence certificate through the gateway. Returns the number of answered calls."""
+    """The health-code app at work once the people are governed: signed lookups, two pages of the
+    population list (the second by the first's cursor), a verification and a residence certificate
+    through the gateway. Returns the number of answered calls."""
     stored = json.loads(credentials_path(settings).read_text("utf-8"))
     signer = GatewaySigner(
         stored["key_id"], stored["purpose"], secret=stored["secret"], end_user="demo-citizen-1"
@@ -260,6 +280,10 @@ def call_as_the_app(
         if people:
             with httpx.Client(base_url=base_url, auth=signer, timeout=10) as gateway:
                 answers = [gateway.get(f"/gw/person.by-id/{number}") for number in people]
+                first = gateway.get("/gw/person.list", params={"page_size": 20})
+                answers.append(first)
+                if first.status_code == 200 and first.json().get("next"):
+                    answers.append(gateway.get("/gw/person.list", params={"after": first.json()["next"]}))
                 answers.append(
                     gateway.post("/gw/person.verify", json={"公民身份号码": people[0], "姓名": "张三"})
                 )
