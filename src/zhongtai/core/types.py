@@ -64,16 +64,18 @@ def str_enum(enum_class: type[enum.StrEnum], name: str | None = None) -> Enum:
     )
 
 
-# The stdlib's compact JSON is the reference spelling; orjson writes and reads the same text several times
-# faster (governance reads and writes millions of JSON values a pass), so it does the work wherever its
-# result is exactly the stdlib's and hands over where it would differ.
+# The stdlib's compact JSON is the reference; orjson writes and reads it several times faster (governance
+# reads and writes millions of JSON values a pass), so it does the work wherever it gives the same values
+# and hands over where it would not. Its text is the stdlib's but for how some floats are spelled
+# (``1e-7`` for ``1e-07``), which reads back to the same number.
 _compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _stdlib_decode = json.JSONDecoder().decode
 _LONG_DIGITS = re.compile(r"\d{19}")  # orjson reads integers beyond 64 bits as floats
 
 
 def as_json(value: Any) -> str | None:
-    """Compact UTF-8 JSON text, as ``JSONText`` columns hold it."""
+    """Compact UTF-8 JSON text, as ``JSONText`` columns hold it: the stdlib's text, floats perhaps
+    spelled differently, and always the same values when read back."""
     if value is None:
         return None
     try:
