@@ -150,7 +150,11 @@ def test_list_walks_by_cursor_at_any_depth_and_refuses_forged_cursors(
         cursors.append(body["next"])
         path = f"/gw/person.list?page_size=2&after={quote(body['next'])}"
     assert len(walked) == 5 and walked == by_page  # every row once, in the same order as pages
-    assert all("k1" not in cursor and "k2" not in cursor for cursor in cursors)  # source keys stay sealed
+    positions = OpaqueTokens(settings, b"zhongtai gateway list positions")
+    for cursor in cursors:  # the row's source key is inside, encrypted, and no other key opens it
+        inside = positions.open(cursor)
+        assert inside is not None and '"k' in inside and inside not in cursor
+        assert OpaqueTokens(settings, b"zhongtai source secrets").open(cursor) is None
     filtered = call(
         client,
         setup.credentials,

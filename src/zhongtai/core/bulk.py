@@ -21,9 +21,8 @@ __all__ = ["as_json", "bulk_insert", "bulk_upsert", "from_json", "key_list", "se
 
 def utc_moment(value: datetime | str) -> datetime:
     """A timestamp as the driver returns it (text on SQLite, an aware datetime on PostgreSQL), in UTC."""
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def select_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
