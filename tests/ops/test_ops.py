@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import TEST_SECRET
 from tests.factories import World
 from zhongtai.app import create_app
 from zhongtai.core.database import build_engine
 from zhongtai.core.errors import DatabaseNotMigrated
+from zhongtai.core.identity.models import ApiToken
 from zhongtai.core.settings import Settings
 
 
@@ -32,6 +34,31 @@ def test_every_response_has_a_request_id(client: TestClient) -> None:
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
     assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
     assert client.get("/healthz", headers={"X-Request-ID": "bad id\n"}).headers["x-request-id"] != "bad id\n"
+
+
+def test_the_request_commits_before_answering_so_a_failed_commit_is_an_error_and_nothing_is_kept(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    def tokens() -> int:
+        with factory() as session:
+            return session.scalar(select(func.count()).select_from(ApiToken)) or 0
+
+    before = tokens()
+    requests_sessions = client.app.state.sessionmaker  # type: ignore[attr-defined]
+
+    def refuse(session: Session) -> None:
+        raise RuntimeError("the database refused the commit")
+
+    event.listen(requests_sessions, "before_commit", refuse)
+    try:
+        failed = client.post("/api/v1/tokens", json={"name": "etl"}, headers=world.auth("consumer_a"))
+    finally:
+        event.remove(requests_sessions, "before_commit", refuse)
+    assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
+    assert "token" not in failed.json()  # the secret of a token that was never kept is not handed out
+    assert tokens() == before
+    made = client.post("/api/v1/tokens", json={"name": "etl"}, headers=world.auth("consumer_a"))
+    assert made.status_code == 201 and tokens() == before + 1
 
 
 def test_unknown_api_paths_give_json_errors(client: TestClient) -> None:
