@@ -163,7 +163,7 @@ def open_position(tokens: OpaqueTokens, capability: CapabilityEntry, cursor: str
     parts = json.loads(opened) if opened is not None else None  # sealed by us: valid JSON
     if not isinstance(parts, list) or len(parts) != 3 or parts[0] != capability.resource_id:
         raise Invalid(
-            "after is not a cursor this capability gave out; start again without it",
+            "after is not a cursor a list of this resource gave out; start again without it",
             code="bad_cursor",
             field="after",
         )
