@@ -49,7 +49,7 @@ bench-govern: $(STAMP)
 		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
 
 bench-gateway: $(STAMP)
-	$(BIN)/python bench/gateway.py --persons $(PERSONS) --connections 32 --max-rate 3000 \
+	$(BIN)/python bench/gateway.py --persons $(PERSONS) --connections 32 \
 		--backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
 		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
 

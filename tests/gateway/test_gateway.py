@@ -163,9 +163,7 @@ def test_list_walks_by_cursor_at_any_depth_and_refuses_forged_cursors(
     )
     assert filtered.status_code == 200 and len(filtered.json()["records"]) == 1
     tampered = cursors[0][:-4] + ("AAAA" if not cursors[0].endswith("AAAA") else "BBBB")
-    other_resource = OpaqueTokens(settings, b"zhongtai gateway list positions").seal(
-        json.dumps([999, 1, "k0"])
-    )
+    other_resource = positions.seal(json.dumps([999, 1, "k0"]))
     for cursor in (tampered, other_resource, "x" * 3000, ""):
         refused = call(client, setup.credentials, "GET", f"/gw/person.list?after={quote(cursor)}")
         assert refused.status_code == 422, refused.text
