@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from zhongtai.core.bulk import as_json, bulk_insert
+from zhongtai.core.bulk import as_json, bulk_insert, driver_sql
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import Base
 from zhongtai.core.errors import Unavailable
@@ -226,8 +226,7 @@ def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    postgres = connection.dialect.name == "postgresql"
-    lock, read, move = (sql.replace("?", "%s") if postgres else sql for sql in _HEAD_SQL)
+    lock, read, move = (driver_sql(connection, sql) for sql in _HEAD_SQL)
     driver.execute(lock, (ACCESS,))
     seq, prev = driver.execute(read, (ACCESS,)).fetchone()
     rows = []

@@ -16,7 +16,16 @@ from sqlalchemy import Connection
 
 from zhongtai.core.types import as_json, from_json
 
-__all__ = ["as_json", "bulk_insert", "bulk_upsert", "from_json", "key_list", "select_rows", "utc_moment"]
+__all__ = [
+    "as_json",
+    "bulk_insert",
+    "bulk_upsert",
+    "driver_sql",
+    "from_json",
+    "key_list",
+    "select_rows",
+    "utc_moment",
+]
 
 
 def utc_moment(value: datetime | str) -> datetime:
@@ -31,14 +40,20 @@ def select_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list
     ``IN_KEYS`` for a key list given as one parameter made by ``key_list``."""
     raw = connection.connection.driver_connection
     assert raw is not None
-    postgres = connection.dialect.name == "postgresql"
-    sql = sql.replace("IN_KEYS", "= ANY(?)" if postgres else "IN (SELECT value FROM json_each(?))")
     cursor = raw.cursor()
     try:
-        cursor.execute(sql.replace("?", "%s") if postgres else sql, tuple(params))
+        cursor.execute(driver_sql(connection, sql), tuple(params))
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def driver_sql(connection: Connection, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders (and ``IN_KEYS``) as this connection's driver takes it:
+    ``%s`` for psycopg, ``?`` for sqlite3."""
+    postgres = connection.dialect.name == "postgresql"
+    sql = sql.replace("IN_KEYS", "= ANY(?)" if postgres else "IN (SELECT value FROM json_each(?))")
+    return sql.replace("?", "%s") if postgres else sql
 
 
 def key_list(connection: Connection, keys: Sequence[str]) -> Any:
