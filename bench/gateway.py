@@ -13,6 +13,12 @@ and the same database, all served by uvicorn (httptools, uvloop) in one process 
 (c) a proxied capability (to the raw endpoint as the department backend) against calling that backend
     directly — target ≥ 0.33.
 
+Beside the ratios, what the targets leave for the gateway's own work, measured in the same run: the bare
+lookup against the raw endpoint (a gateway does that lookup and more, so (a) cannot exceed it); the CPU
+of one signature verification by the gateway's own verifier against the time (b) lets the gateway add
+to a bare lookup; the CPU of one GET by the proxy's HTTP client (aiohttp) against the whole time (c)
+allows a proxied request.
+
 Every gateway request is signed beforehand by ``http-message-signatures`` with its own nonce (wrk replays
 a list); a run with any answer other than 200 is refused. Needs ``wrk`` (Debian package ``wrk``).
 Last line: the JSON of ``shared/STYLE.md`` with (a) as ``ratio`` and (b), (c) as extra keys.
@@ -42,6 +48,7 @@ import httpx
 from support import platform_database, published_resource  # bench/support.py, beside this script
 
 from zhongtai.capabilities import service as capabilities
+from zhongtai.capabilities.models import KeyAlgorithm
 from zhongtai.capabilities.schemas import AppCreate, CapabilityCreate, KeyCreate, SubscriptionCreate
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.identity.models import Role
@@ -49,6 +56,9 @@ from zhongtai.core.identity.service import create_user, principal_for
 from zhongtai.core.principal import SYSTEM, Principal
 from zhongtai.core.settings import Settings
 from zhongtai.gateway.client import GatewaySigner
+from zhongtai.gateway.signatures import RequestParts, verify
+from zhongtai.gateway.state import KeyEntry, secret_bytes
+from zhongtai.gateway.upstream import Upstreams
 from zhongtai.governance import service as governance
 from zhongtai.governance.models import BaseKind
 from zhongtai.governance.schemas import BaseSourceWrite
@@ -410,6 +420,7 @@ def measure(
     gateway = rate("gateway lookup", platform, signed(lookups))
     direct = rate("backend direct", raw, lambda: backend_path)
     proxied = rate("gateway proxy", platform, signed(echoes))
+    rates = {"raw": floor_raw, "bare": floor_bare, "direct": direct}
     return {
         "backend": backend,
         "persons": args.persons,
@@ -421,6 +432,71 @@ def measure(
         "gateway_vs_raw": round(gateway / floor_raw, 3),
         "gateway_vs_bare": round(gateway / floor_bare, 3),
         "proxy_vs_direct": round(proxied / direct, 3),
+        **costs(made, keys, raw, platform, rates),
+    }
+
+
+# ---- in-process costs: what the targets leave for the gateway's own work -------------------------
+
+
+def verification_us(made: dict[str, Any], keys: list[str], base: str, count: int = 5_000) -> float:
+    """CPU microseconds of one successful RFC 9421 verification by the gateway's own verifier."""
+    signer = GatewaySigner(made["key_id"], PURPOSE, secret=made["secret"])
+    key = KeyEntry(made["key_id"], 0, KeyAlgorithm.HMAC_SHA256, secret_bytes(made["secret"]), None)
+    requests = []
+    for number in keys[:count]:
+        request = httpx.Request("GET", f"{base}/gw/person.by-id/{number}")
+        signer.sign(request)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        authority = headers["host"].lower()
+        requests.append(RequestParts("GET", "http", authority, request.url.path, "", headers, b""))
+    now = time.time()
+    started = time.process_time()
+    for parts in requests:
+        verify(parts, {key.key_id: key}, now, 30, 300)  # raises if a signature did not verify
+    return (time.process_time() - started) / len(requests) * 1e6
+
+
+def client_call_us(backend: str, count: int = 3_000) -> float:
+    """CPU microseconds of one GET to the backend through the proxy's HTTP client, nothing else."""
+    import uvloop  # as uvicorn runs the gateway
+
+    async def calls() -> float:
+        upstreams = Upstreams(max_response_bytes=1 << 20)
+        session = upstreams.http()
+        started = 0.0
+        for n in range(count + 100):  # the first hundred open the connection and warm up
+            if n == 100:
+                started = time.process_time()
+            async with session.get(f"{backend}/x") as response:
+                await response.read()
+        elapsed = time.process_time() - started
+        await upstreams.close()
+        return elapsed / count * 1e6
+
+    return uvloop.run(calls())
+
+
+def costs(
+    made: dict[str, Any], keys: list[str], raw: str, platform: str, rates: dict[str, float]
+) -> dict[str, Any]:
+    """The targets' room for the gateway's own work, beside what two unavoidable steps cost."""
+    verified, called = verification_us(made, keys, platform), client_call_us(raw)
+    room_b = 1e6 / rates["bare"] * (1 / TARGETS["gateway_vs_bare"] - 1)
+    room_c = 1e6 / (rates["direct"] * TARGETS["proxy_vs_direct"])
+    print(
+        f"  bare lookup / raw ASGI: {rates['bare'] / rates['raw']:.3f} (the most (a) could reach)\n"
+        f"  signature verification: {verified:.1f} µs CPU; (b) leaves {room_b:.1f} µs for all checks\n"
+        f"  proxy's client GET: {called:.1f} µs CPU; (c) leaves {room_c:.1f} µs for a whole proxied call",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "bare_vs_raw": round(rates["bare"] / rates["raw"], 3),
+        "verify_us": round(verified, 1),
+        "room_b_us": round(room_b, 1),
+        "client_call_us": round(called, 1),
+        "room_c_us": round(room_c, 1),
     }
 
 
@@ -468,6 +544,7 @@ def main() -> None:
                 "gateway_vs_bare_target": TARGETS["gateway_vs_bare"],
                 "proxy_vs_direct": min(r["proxy_vs_direct"] for r in results),
                 "proxy_vs_direct_target": TARGETS["proxy_vs_direct"],
+                "bare_vs_raw": min(r["bare_vs_raw"] for r in results),
             }
         )
     )
