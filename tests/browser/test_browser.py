@@ -253,6 +253,8 @@ def test_a_developer_reads_a_capability_and_tries_a_signed_call_in_the_portal(po
         page.goto(f"{portal_server}/portal/apps/wjw-health-code")
         page.click("#new-key-form button[type=submit]")
         assert page.locator("#secret").count() == 1  # the new secret, this once
+        page.reload()  # a reload shows it no more, and makes no second key
+        assert page.locator("#secret").count() == 0 and page.locator("#keys tr").count() == 3
         page.goto(f"{portal_server}/portal/apps/wjw-health-code")
         assert page.locator("#secret").count() == 0 and page.locator("#keys tr").count() == 3
         browser.close()

@@ -13,6 +13,7 @@ from tests.gateway.helpers import build
 from tests.ingest.test_pages import post_form
 from tests.sharing.helpers import id_number
 from zhongtai.core.settings import Settings
+from zhongtai.core.web import FLASH_COOKIE
 
 
 def test_developer_registers_an_app_and_tries_a_capability(
@@ -27,9 +28,12 @@ def test_developer_registers_an_app_and_tries_a_capability(
     keyed = post_form(
         client, "/portal/apps/wjw-clinic/keys", "/portal/apps/wjw-clinic", {"algorithm": "hmac-sha256"}
     )
-    assert keyed.status_code == 200 and 'id="secret"' in keyed.text  # type: ignore[attr-defined]
-    assert keyed.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
-    assert 'id="secret"' not in client.get("/portal/apps/wjw-clinic").text  # shown once only
+    assert keyed.status_code == 303 and keyed.headers["location"] == "/portal/apps/wjw-clinic"  # type: ignore[attr-defined]
+    assert "secret" not in keyed.text  # type: ignore[attr-defined]
+    shown = client.get("/portal/apps/wjw-clinic")
+    assert 'id="secret"' in shown.text and shown.headers["cache-control"] == "no-store"
+    reloaded = client.get("/portal/apps/wjw-clinic").text
+    assert 'id="secret"' not in reloaded and reloaded.count("<code>wjw-clinic.") == 1  # once; no 2nd key
     subscribed = post_form(
         client,
         "/portal/apps/wjw-clinic/subscriptions",
@@ -66,6 +70,25 @@ def test_developer_registers_an_app_and_tries_a_capability(
     answer = tried.text.split('id="try-result"')[1].split("<pre>")[1]  # type: ignore[attr-defined]
     assert id_number(1) not in answer and id_number(1)[-4:] in answer  # masked by the grant
     assert setup.app in client.get("/portal/apps").text
+
+
+def test_a_new_keys_secret_is_shown_to_its_maker_only(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    build(client, factory, settings, world)
+    assert login(client, "developer_c") == 303
+    post_form(client, "/portal/apps", "/portal/apps", {"code": "wjw-clinic", "name": "门诊系统"})
+    post_form(client, "/portal/apps/wjw-clinic/keys", "/portal/apps/wjw-clinic", {"algorithm": "ed25519"})
+    sealed = client.cookies.get(FLASH_COOKIE)
+    assert sealed and "PRIVATE KEY" not in sealed  # sealed, not readable in the browser
+    client.cookies.clear()
+    assert login(client, "consumer_c") == 303  # same department: sees the app, did not make the key
+    client.cookies.set(FLASH_COOKIE, sealed, path="/portal/apps/wjw-clinic")
+    page = client.get("/portal/apps/wjw-clinic")
+    assert page.status_code == 200 and "PRIVATE KEY" not in page.text and 'id="new-key"' not in page.text
+    assert FLASH_COOKIE in page.headers["set-cookie"] and "Max-Age=0" in page.headers["set-cookie"]
+    client.cookies.set(FLASH_COOKIE, sealed[:-4] + "AAAA", path="/portal/apps/wjw-clinic")  # forged
+    assert 'id="new-key"' not in client.get("/portal/apps/wjw-clinic").text
 
 
 def test_a_provider_cannot_publish_another_departments_capability_from_the_page(

@@ -97,10 +97,14 @@ def test_the_consumer_subscribes_and_the_provider_renews_from_the_grant_page(
         made = post_form(
             browser, f"{grant}/subscriptions", grant, {"url": "https://hook.wjw.example/in", "schedule": ""}
         )
-        assert made.status_code == 200 and "whsec_" in made.text  # type: ignore[attr-defined]
-        assert made.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
-        page = browser.get(grant).text
-        assert "https://hook.wjw.example/in" in page and "whsec_" not in page  # the secret is shown once
+        assert made.status_code == 303 and made.headers["location"] == grant  # type: ignore[attr-defined]
+        assert "whsec_" not in made.text  # type: ignore[attr-defined]
+        shown = browser.get(grant)
+        assert 'id="subscribed"' in shown.text and "whsec_" in shown.text
+        assert shown.headers["cache-control"] == "no-store"
+        page = browser.get(grant).text  # a reload: the secret is shown once, and no second subscription
+        assert "https://hook.wjw.example/in" in page and "whsec_" not in page
+        assert page.count("<code>https://hook.wjw.example/in</code>") == 1
         browser.cookies.clear()
         assert login(browser, "reviewer_a") == 303
         renewed = post_form(browser, f"{grant}/renew", grant, {"valid_until": "2028-12-31"})

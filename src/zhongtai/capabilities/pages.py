@@ -245,7 +245,7 @@ def _app_page(page: SignedInPage, session: Session, app: App, created: KeyCreate
     subscriptions = [service.subscription_view(session, s) for s in repo.subscriptions(app_id=app.id)]
     usage = [row for row in service.usage(session, page.principal, 24) if row.app == app.code]
     published = [c.code for c in repo.capabilities(page.principal) if c.status.value == "published"]
-    response = page.render(
+    return page.render(
         "portal_app.html",
         a=service.app_view(session, app),
         keys=[service.key_view(k) for k in repo.keys(app.id)]
@@ -257,29 +257,29 @@ def _app_page(page: SignedInPage, session: Session, app: App, created: KeyCreate
         may_manage=auth.may_manage_app(page.principal, app),
         created=created,
     )
-    if created is not None:
-        response.headers["Cache-Control"] = "no-store"  # the secret is on this page once
-    return response
 
 
 @router.get("/portal/apps/{code}")
 def app_page(page: SignedInPage, session: DbSession, code: str) -> Response:
+    """The app; right after a new key was made, its secret (or generated private key) this once."""
     assert page.principal is not None
-    return _app_page(page, session, service.visible_app(session, page.principal, code))
+    app = service.visible_app(session, page.principal, code)
+    flash = page.take_secret()
+    return _app_page(page, session, app, KeyCreated.model_validate(flash) if flash else None)
 
 
 @router.post("/portal/apps/{code}/keys")
 def create_key(
     page: SignedInPage, form: Form, session: DbSession, settings: AppSettings, code: str
 ) -> Response:
-    """A new key; its secret (or generated private key) is shown on the answering page only."""
+    """A new key; its secret (or generated private key) goes to the app's page, shown there once."""
     check_csrf(page, form)
     assert page.principal is not None
     data = valid_form(KeyCreate, {"algorithm": form_str(form, "algorithm") or KeyAlgorithm.HMAC_SHA256.value})
     created = service.create_key(session, settings, page.principal, code, data)
-    app = service.managed_app(session, page.principal, code)
+    app_code = service.managed_app(session, page.principal, code).code
     session.commit()
-    return _app_page(page, session, app, created)
+    return page.redirect_with_secret(f"/portal/apps/{app_code}", created.model_dump(mode="json"))
 
 
 @router.post("/portal/apps/{code}/keys/{key_id}/revoke")

@@ -46,9 +46,10 @@ class OpaqueTokens:
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
-    def open(self, token: str) -> str | None:
-        """The sealed text, or None for anything this platform did not seal for this purpose."""
+    def open(self, token: str, max_age: int | None = None) -> str | None:
+        """The sealed text, or None for anything this platform did not seal for this purpose (or sealed
+        more than ``max_age`` seconds ago)."""
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            return self._fernet.decrypt(token.encode(), ttl=max_age).decode()
         except (InvalidToken, UnicodeError):
             return None

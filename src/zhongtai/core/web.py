@@ -9,12 +9,13 @@ from typing import Annotated, Any, TypeVar
 
 import jinja2
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.errors import Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.i18n import pick_language, translator
@@ -27,6 +28,10 @@ SESSION_COOKIE = "zt_session"
 CSRF_COOKIE = "zt_csrf"
 LANG_COOKIE = "lang"
 CSRF_FIELD = "csrf_token"
+# A secret made by a form travels to the page the form redirects to in this cookie, sealed, and is shown
+# there once (post/redirect/get: reloading that page neither shows it again nor repeats the POST).
+FLASH_COOKIE = "zt_flash"
+FLASH_SECONDS = 300  # the redirect is followed at once; an older one is not shown
 
 _loader = jinja2.ChoiceLoader(
     [
@@ -46,6 +51,10 @@ _loader = jinja2.ChoiceLoader(
 templates = Jinja2Templates(
     env=jinja2.Environment(loader=_loader, autoescape=True, undefined=jinja2.StrictUndefined)
 )
+
+
+def _secrets(settings: Settings) -> OpaqueTokens:
+    return OpaqueTokens(settings, b"zhongtai page secrets")
 
 
 class LoginRequired(Exception):
@@ -76,6 +85,7 @@ class PageContext:
     principal: Principal | None
     csrf_token: str
     new_csrf_cookie: bool = False
+    secret_taken: bool = False
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         values = {
@@ -91,8 +101,52 @@ class PageContext:
         self.finish(response)
         return response
 
+    def redirect_with_secret(self, path: str, payload: dict[str, Any]) -> RedirectResponse:
+        """303 to ``path``, carrying ``payload`` (which holds a secret) for :meth:`take_secret` there: sealed,
+        for that path and this user only, for a few minutes."""
+        assert self.principal is not None
+        settings: Settings = self.request.app.state.settings
+        flash = {"user": self.principal.user_id, "path": path, "data": payload}
+        sealed = _secrets(settings).seal(json.dumps(flash))
+        response = RedirectResponse(path, status_code=303)
+        response.set_cookie(
+            FLASH_COOKIE,
+            sealed,
+            max_age=FLASH_SECONDS,
+            path=path,
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookies,
+        )
+        return response
+
+    def take_secret(self) -> dict[str, Any] | None:
+        """What :meth:`redirect_with_secret` sent to this page, if genuine, fresh and this user's; the
+        answer drops the cookie and is not cached."""
+        sealed = self.request.cookies.get(FLASH_COOKIE)
+        if not sealed or self.principal is None:
+            return None
+        self.secret_taken = True
+        opened = _secrets(self.request.app.state.settings).open(sealed, max_age=FLASH_SECONDS)
+        flash = json.loads(opened) if opened else None  # sealed by us: JSON
+        if not isinstance(flash, dict) or flash.get("user") != self.principal.user_id:
+            return None
+        if flash.get("path") != self.request.url.path or not isinstance(flash.get("data"), dict):
+            return None
+        data: dict[str, Any] = flash["data"]
+        return data
+
     def finish(self, response: Response) -> None:
         settings: Settings = self.request.app.state.settings
+        if self.secret_taken:  # shown, or refused: either way gone, and never from a cache
+            response.headers["Cache-Control"] = "no-store"
+            response.delete_cookie(
+                FLASH_COOKIE,
+                path=self.request.url.path,
+                httponly=True,
+                samesite="strict",
+                secure=settings.secure_cookies,
+            )
         if self.new_csrf_cookie:
             response.set_cookie(
                 CSRF_COOKIE, self.csrf_token, httponly=True, samesite="strict", secure=settings.secure_cookies

@@ -111,6 +111,7 @@ def grant(page: SignedInPage, session: DbSession, grant_id: RowId) -> Response:
     return page.render(
         "sharing_grant.html",
         g=service.grant_view(session, found),
+        subscribed=page.take_secret(),
         subscriptions=subscriptions,
         may_manage=auth.may_manage_grant(page.principal, found),
         may_use=auth.may_use_grant(page.principal, found),
@@ -141,7 +142,7 @@ def renew(page: SignedInPage, form: Form, session: DbSession, grant_id: RowId) -
 def subscribe(
     page: SignedInPage, form: Form, session: DbSession, settings: AppSettings, grant_id: RowId
 ) -> Response:
-    """Subscribe; the secret is shown once, on the page this answers with (never in a URL)."""
+    """Subscribe; the signing secret goes to the grant's page, shown there once (never in a URL)."""
     check_csrf(page, form)
     assert page.principal is not None
     data = valid_form(
@@ -152,6 +153,5 @@ def subscribe(
     )
     view = service.subscription_view(session, subscription)
     session.commit()
-    response = page.render("sharing_subscribed.html", s=view, secret=secret)
-    response.headers["Cache-Control"] = "no-store"  # the secret must not linger in any cache
-    return response
+    shown = {"id": view["id"], "url": view["url"], "schedule": view["schedule"], "secret": secret}
+    return page.redirect_with_secret(f"/sharing/grants/{grant_id}", shown)
