@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import PASSWORD, World
@@ -120,6 +120,23 @@ def test_tokens_are_hashed_listed_and_revocable(
     revoked = client.delete(f"/api/v1/tokens/{created.json()['id']}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert client.get("/api/v1/me", headers=new_headers).status_code == 401
+
+
+def test_a_token_made_on_the_page_is_shown_once_and_a_reload_makes_no_second(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    assert login(client, "consumer_a") == 303
+    token = csrf_from(client.get("/tokens").text)
+    made = client.post("/tokens", data={"csrf_token": token, "name": "etl-web"}, follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == "/tokens"
+    shown = client.get("/tokens")
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', shown.text)
+    assert secret and shown.headers["cache-control"] == "no-store"
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret[1]}"}).status_code == 200
+    reloaded = client.get("/tokens").text
+    assert 'id="new-token"' not in reloaded and secret[1] not in reloaded
+    with factory() as session:
+        assert session.scalar(select(func.count()).where(ApiToken.name == "etl-web")) == 1
 
 
 def test_a_tokens_last_use_is_kept_to_the_minute_without_a_write_per_call(

@@ -76,7 +76,8 @@ def logout(page: SignedInPage, form: Form, session: DbSession, settings: AppSett
 def tokens(page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None and page.principal.user_id is not None
     rows = IdentityRepository(session).tokens_of(page.principal.user_id)
-    return page.render("tokens.html", tokens=rows, new_token=None)
+    made = page.take_secret()  # right after a new token was made: its secret, this once
+    return page.render("tokens.html", tokens=rows, new_token=made.get("token") if made else None)
 
 
 @router.post("/tokens")
@@ -89,7 +90,7 @@ def create_token(page: SignedInPage, form: Form, session: DbSession) -> Response
     assert user is not None
     name = form_str(form, "name")[:100] or "web"
     secret, _ = service.issue_token(session, principal, user, name)
-    return page.render("tokens.html", tokens=repo.tokens_of(user.id), new_token=secret)
+    return page.redirect_with_secret("/tokens", {"token": secret})
 
 
 @router.post("/tokens/{token_id}/revoke")
