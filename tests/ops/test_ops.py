@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, text
@@ -15,6 +17,7 @@ from zhongtai.app import create_app
 from zhongtai.core.database import build_engine
 from zhongtai.core.errors import DatabaseNotMigrated
 from zhongtai.core.identity.models import ApiToken
+from zhongtai.core.logging import configure_logging
 from zhongtai.core.settings import Settings
 
 
@@ -28,6 +31,21 @@ def test_metrics_count_requests_by_route(client: TestClient, world: World) -> No
     body = client.get("/metrics").text
     assert 'zhongtai_http_requests_total{method="GET",route="/api/v1/departments",status="200"}' in body
     assert "zhongtai_http_request_duration_seconds_bucket" in body
+
+
+def test_outbound_urls_and_their_tokens_stay_out_of_the_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", json_lines=True)
+        transport = httpx.MockTransport(lambda request: httpx.Response(204))
+        with httpx.Client(transport=transport) as client:  # as webhook deliveries and API sources call out
+            client.post("https://hook.wjw.example/in?token=s3cret-in-the-query")
+        logging.getLogger("zhongtai.sharing").info("delivered")
+        logged = capsys.readouterr().err
+        assert '"msg": "delivered"' in logged and "s3cret-in-the-query" not in logged
+    finally:
+        root.handlers[:], root.level = handlers, level
 
 
 def test_every_response_has_a_request_id(client: TestClient) -> None:

@@ -38,3 +38,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("uvicorn.access").disabled = True  # our middleware logs each request with its id
+    # httpx logs every outbound request at INFO with its whole URL, and a webhook's or a department API's
+    # URL may carry a token in its query (the platform records its deliveries and runs as rows itself).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
