@@ -73,9 +73,11 @@ def test_the_bureau_reads_a_fused_person_with_provenance_conflict_and_history(
     assert "v1" in text  # the earlier version, when civil affairs' spelling was all there was
     assert client.get("/base/person/110105199001010011").status_code == 404
     conflicts = client.get("/governance/conflicts").text
-    assert ZHANG in conflicts
+    assert ZHANG in conflicts and f'href="/base/person/{ZHANG}"' in conflicts
     assert login(client, "officer_b") == 303  # civil affairs takes part in the conflict and sees it
-    assert ZHANG in client.get("/governance/conflicts").text
+    theirs = client.get("/governance/conflicts").text
+    assert ZHANG in theirs and f'href="/base/person/{ZHANG}"' not in theirs  # no link to a 403
     assert client.get(f"/base/person/{ZHANG}").status_code == 403
+    assert 'action="/base"' not in client.get("/base").text  # nor a search form that cannot answer
     assert login(client, "auditor") == 303  # audits access; the values themselves are not for the auditor
     assert ZHANG not in client.get("/governance/conflicts").text

@@ -487,6 +487,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "ID number / credit code / licence number / address",
     ),
     "gov.key_item": ("关联键", "Key item"),
+    "gov.base_via_grants": (
+        "基础库记录由数据资源局在此查阅;各部门通过共享授权或能力接口使用基础库数据。",
+        "Base records are read here by the data bureau; departments use them through sharing grants or "
+        "capabilities.",
+    ),
     "gov.lookup": ("查询", "Look up"),
     "gov.measure": ("重新评估质量", "Measure quality"),
     "gov.measured_at": ("评估时间", "Measured"),

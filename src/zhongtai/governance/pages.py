@@ -222,7 +222,13 @@ def step_problem(
 def conflicts(page: SignedInPage, session: DbSession, closed: bool = False, offset: Offset = 0) -> Response:
     assert page.principal is not None
     found = service.conflicts_page(session, page.principal, not closed, None, offset, PAGE_SIZE)
-    return page.render("gov_conflicts.html", conflicts=found, closed=closed, page_size=PAGE_SIZE)
+    return page.render(
+        "gov_conflicts.html",
+        conflicts=found,
+        closed=closed,
+        page_size=PAGE_SIZE,
+        may_read_base=auth.may_read_base(page.principal),  # departments see their conflicts, not the records
+    )
 
 
 @router.get("/base")
@@ -239,6 +245,7 @@ def base_search(page: SignedInPage, session: DbSession, base: str = "", key: str
         bases=list(BaseKind),
         sources=service.base_source_reads(session),
         counts=GovernanceRepository(session).count_records() if auth.may_read_base(page.principal) else {},
+        may_read_base=auth.may_read_base(page.principal),
     )
 
 
