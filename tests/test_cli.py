@@ -15,15 +15,20 @@ import pytest
 from tests.conftest import TEST_SECRET
 
 
-@pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli_env(data_dir: Path) -> dict[str, str]:
     env = {
         **os.environ,
-        "ZHONGTAI_DATA_DIR": str(tmp_path),
+        "ZHONGTAI_DATA_DIR": str(data_dir),
         "ZHONGTAI_ENV": "test",
         "ZHONGTAI_SECRET_KEY": TEST_SECRET,
     }
     env.pop("ZHONGTAI_DATABASE_URL", None)
+    return env
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = cli_env(tmp_path)
 
     def invoke(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -133,3 +138,60 @@ def test_ingestion_and_governance_from_the_command_line(run, tmp_path: Path) -> 
     assert record["key"] == number.upper() and record["provenance"]["name"]["department"] == "GAJ"
     absent = run("base", "lookup", "person", "123")
     assert absent.returncode == 1 and "no person record" in absent.stderr
+
+
+def test_a_terminated_server_stops_its_worker_too(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    assert run("db", "upgrade").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = cli_env(tmp_path)
+    env.pop("ZHONGTAI_QUEUE_URL", None)  # the embedded queue: serve starts its own worker
+    server = subprocess.Popen(  # as a service manager runs it, and stops it with SIGTERM
+        [sys.executable, "-m", "zhongtai.cli", "serve", "--port", str(port), "--worker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    worker = 0
+    try:
+        assert server.stdout is not None
+        started = None
+        for line in server.stdout:  # its first lines; ends early if serve fails to start
+            if started := re.search(r"worker started \(pid (\d+)\)", line):
+                break
+        assert started, "serve did not say it started a worker"
+        worker = int(started[1])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker outlived its server"
+    finally:
+        server.kill()
+        if worker and _alive(worker):  # not left running after a failure
+            os.kill(worker, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is gone

@@ -115,7 +115,12 @@ def db_current() -> None:
 # ---- serve / demo -----------------------------------------------------------------------------------
 
 
+def _exit_on_terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
+    import signal
     import subprocess
 
     import uvicorn
@@ -133,6 +138,9 @@ def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
         # A separate process, as in production: the worker owns signal handling and its threads.
         worker = subprocess.Popen([sys.executable, "-c", "from zhongtai.cli import main; main()", "worker"])
         console.print(f"background worker started (pid {worker.pid})")
+    # uvicorn shuts down on SIGTERM and then raises the signal again under the handler found before it
+    # started: the default would end this process at once and leave the worker running on its own.
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     try:
         uvicorn.run(create_app(current), host=host, port=port, log_config=None, proxy_headers=False)
     finally:
