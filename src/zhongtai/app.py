@@ -32,7 +32,7 @@ from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
 from zhongtai.core.settings import Settings, get_settings
-from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, templates
+from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, language_links, templates
 from zhongtai.gateway import app as gateway
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
@@ -76,6 +76,7 @@ def error_response(
             "code": code,
             "message": message,
             "path": request.url.path,
+            "lang_links": language_links(request),
             "request_id": current_request_id(),
             "csrf_token": "",
             "csrf_field": CSRF_FIELD,

@@ -23,6 +23,11 @@ def test_catalog_page_searches_in_chinese_and_switches_to_english(
     english = client.get("/catalog", params={"lang": "en"})
     assert "Government information resource catalog" in english.text
     assert '<html lang="en">' in client.get("/catalog").text  # the choice is kept in a cookie
+    searched = client.get("/catalog", params={"q": "营业 执照", "lang": "en"}).text
+    kept = 'href="?q=%E8%90%A5%E4%B8%9A+%E6%89%A7%E7%85%A7&amp;lang=zh"'
+    assert kept in searched  # switching language keeps the search
+    missing = client.get("/catalog/no-such-entry", params={"lang": "zh"})
+    assert missing.status_code == 404 and 'href="?lang=en"' in missing.text  # error pages switch too
 
 
 def test_officer_registers_a_resource_through_the_form(client: TestClient, world: World) -> None:

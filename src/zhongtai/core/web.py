@@ -6,6 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Depends, Request
@@ -18,7 +19,7 @@ from starlette.datastructures import FormData
 from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.errors import Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
-from zhongtai.core.i18n import pick_language, translator
+from zhongtai.core.i18n import LANGUAGES, pick_language, translator
 from zhongtai.core.identity.service import session_principal
 from zhongtai.core.principal import Principal
 from zhongtai.core.security import same
@@ -51,6 +52,12 @@ _loader = jinja2.ChoiceLoader(
 templates = Jinja2Templates(
     env=jinja2.Environment(loader=_loader, autoescape=True, undefined=jinja2.StrictUndefined)
 )
+
+
+def language_links(request: Request) -> dict[str, str]:
+    """The page in each language, its other query parameters (filters, paging) kept."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return {lang: "?" + urlencode([*kept, ("lang", lang)]) for lang in LANGUAGES}
 
 
 def _secrets(settings: Settings) -> OpaqueTokens:
@@ -95,6 +102,7 @@ class PageContext:
             "csrf_token": self.csrf_token,
             "csrf_field": CSRF_FIELD,
             "path": self.request.url.path,
+            "lang_links": language_links(self.request),
             **context,
         }
         response = templates.TemplateResponse(self.request, name, values, status_code=status_code)
