@@ -28,6 +28,7 @@ def test_catalog_page_searches_in_chinese_and_switches_to_english(
     assert kept in searched  # switching language keeps the search
     missing = client.get("/catalog/no-such-entry", params={"lang": "zh"})
     assert missing.status_code == 404 and 'href="?lang=en"' in missing.text  # error pages switch too
+    assert "未找到该页面或记录" in missing.text  # and say what happened in the reader's language
 
 
 def test_officer_registers_a_resource_through_the_form(client: TestClient, world: World) -> None:

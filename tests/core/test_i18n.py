@@ -81,6 +81,7 @@ def test_every_value_a_page_names_by_prefix_has_both_languages() -> None:
         "share.status.": ApplicationStatus,
         "share.grant_status.": GrantStatus,
         "audit.chain.": CHAINS,
+        "error.status.": [400, 401, 403, 404, 409, 413, 422, 429, 500, 503],  # the statuses pages answer with
     }
     missing = [
         prefix + str(v) for prefix, values in named.items() for v in values if prefix + str(v) not in STRINGS
