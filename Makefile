@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway
+.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway i18n compile-catalogs
 
 PERSONS ?= 100000
 ROWS ?= 1000000
@@ -18,7 +18,23 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(MAKE) --no-print-directory compile-catalogs
 	touch $(STAMP)
+
+LOCALE := src/zhongtai/locale
+
+# Compile the translation catalogs (.po -> .mo); a catalog edited later is compiled in memory at start.
+compile-catalogs:
+	$(BIN)/pybabel compile --statistics -d $(LOCALE) -D messages
+
+# Extract every _() / N_() of the code and templates and merge it into both catalogs; then translate the
+# new entries (empty msgstr) in both languages and run `make compile-catalogs`.
+i18n: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output --no-wrap \
+		--project zhongtai --copyright-holder "Zhongtai contributors" -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel -q update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching \
+		--no-wrap --ignore-obsolete
+	$(MAKE) --no-print-directory compile-catalogs
 
 demo: $(STAMP)
 	$(BIN)/zhongtai demo --seed $(SEED) --persons $(PERSONS) --host $(HOST) --port $(PORT)

@@ -27,7 +27,7 @@ from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import build_engine, build_sessionmaker, ensure_migrated
 from zhongtai.core.errors import ERROR_BODY, ZhongtaiError
-from zhongtai.core.i18n import pick_language, translator
+from zhongtai.core.i18n import pick_language
 from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
@@ -42,6 +42,7 @@ from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
+from zhongtai.orgs import service as orgs_service
 from zhongtai.requirements import endpoints as requirements_api
 from zhongtai.requirements import pages as requirements_pages
 from zhongtai.sharing import endpoints as sharing_api
@@ -69,8 +70,8 @@ def error_response(
         request,
         "error.html",
         {
-            "t": translator(lang),
             "lang": lang,
+            "zone": request.app.state.settings.zone,
             "principal": getattr(request.state, "principal", None),
             "status": status,
             "code": code,
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.names = orgs_service.names  # pages show department and system names, not codes
     install_error_handlers(app)
     for router in (
         ops_api.router,

@@ -1,633 +1,95 @@
-"""Interface strings, Chinese first with English switchable (cookie ``lang`` or ``?lang=en``).
+"""Interface strings, Chinese first with English switchable (cookie ``lang``, ``?lang=en``, or for the API the
+``Accept-Language`` header).
 
-A plain table keeps the strings next to each other for translators and needs no compile step; the
-domain data itself (names, abstracts) is Chinese and is not translated.
+The strings live in gettext catalogs kept with Babel: ``src/zhongtai/locale/<lang>/LC_MESSAGES/messages.po``.
+``make i18n`` extracts every ``_()`` / ``N_()`` of the code and templates (``babel.cfg``) into
+``messages.pot`` and merges it into both catalogs; installing compiles them to ``.mo``. A catalog edited
+since its ``.mo`` was compiled is compiled in memory when first used, so a translator sees the change on the
+next start without a build step.
+
+Message ids are stable symbolic keys (``nav.catalog``), not English sentences: Chinese is the first language
+and English a translation like it, and rewording either must not orphan the other. Placeholders are
+gettext's ``%(name)s``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
-
-STRINGS: dict[str, tuple[str, str]] = {
-    "app.name": ("城市中台", "Zhongtai City Platform"),
-    "nav.catalog": ("资源目录", "Catalog"),
-    "nav.systems": ("信息系统", "Systems"),
-    "nav.ingest": ("数据归集", "Ingestion"),
-    "ingest.title": ("数据归集", "Data ingestion"),
-    "ingest.sources": ("数据源", "Sources"),
-    "ingest.source": ("数据源", "Source"),
-    "ingest.jobs": ("归集任务", "Ingestion jobs"),
-    "ingest.new_source": ("登记数据源", "Register a source"),
-    "ingest.new_job": ("新建归集任务", "New ingestion job"),
-    "ingest.name": ("名称", "Name"),
-    "ingest.resource": ("目录资源", "Catalog resource"),
-    "ingest.mode": ("方式", "Mode"),
-    "ingest.schedule": ("调度", "Schedule"),
-    "ingest.next_run": ("下次", "next"),
-    "ingest.disabled": ("已停用", "disabled"),
-    "ingest.last_run": ("最近批次", "Last batch"),
-    "ingest.last_test": ("连接测试", "Connection test"),
-    "ingest.test_connection": ("测试连接", "Test connection"),
-    "ingest.ok": ("正常", "OK"),
-    "ingest.failed": ("失败", "Failed"),
-    "ingest.none": ("暂无", "None yet"),
-    "ingest.options": ("连接参数", "Options"),
-    "ingest.options_help": (
-        '数据库: {"url": …};文件: {"format": "auto", "encoding": "auto"};'
-        '接口: {"url": …, "items_path": "data.list", "page_size": 500}。密码单独填写,加密保存,不再显示。',
-        'database: {"url": …}; file: {"format": "auto", "encoding": "auto"}; '
-        'http: {"url": …, "items_path": "data.list", "page_size": 500}. '
-        "The password goes in its own field, is stored encrypted and never shown again.",
-    ),
-    "ingest.secret": ("密码 / 令牌", "Password / token"),
-    "ingest.secret_set": ("已设置(加密保存)", "set (stored encrypted)"),
-    "ingest.save": ("保存", "Save"),
-    "ingest.run_now": ("立即执行", "Run now"),
-    "ingest.object": ("读取对象", "Reads"),
-    "ingest.source_object": ("表名 / 查询 / 文件模式 / 接口路径", "Table / query / file pattern / endpoint"),
-    "ingest.key": ("源记录键", "Source key"),
-    "ingest.watermark": ("水位", "Watermark"),
-    "ingest.mapping": ("字段映射", "Field mapping"),
-    "ingest.origin": ("来源", "From"),
-    "ingest.required": ("必填", "Required"),
-    "ingest.runs": ("批次", "Batches"),
-    "ingest.batch": ("批次", "Batch"),
-    "ingest.trigger": ("触发", "Trigger"),
-    "ingest.started": ("开始", "Started"),
-    "ingest.finished": ("结束", "Finished"),
-    "ingest.read": ("读取", "Read"),
-    "ingest.written": ("写入", "Written"),
-    "ingest.rejected": ("拒绝", "Rejected"),
-    "ingest.removed": ("源端已删除", "Removed at source"),
-    "ingest.message": ("说明", "Message"),
-    "ingest.worker": ("执行节点", "Worker"),
-    "ingest.rejects": ("被拒绝的记录", "Rejected rows"),
-    "ingest.reason": ("原因", "Reason"),
-    "ingest.row": ("原始记录", "Row"),
-    "ingest.raw": ("原始库数据", "Raw data"),
-    "ingest.more": ("更多", "More"),
-    "ingest.previous": ("上一页", "Previous"),
-    "run.running": ("执行中", "Running"),
-    "run.succeeded": ("成功", "Succeeded"),
-    "run.failed": ("失败", "Failed"),
-    "run.interrupted": ("已中断", "Interrupted"),
-    "run.skipped": ("已跳过", "Skipped"),
-    "trigger.manual": ("手动", "manual"),
-    "trigger.schedule": ("定时", "scheduled"),
-    "trigger.cli": ("命令行", "command line"),
-    "trigger.demo": ("演示", "demo"),
-    "mode.full": ("全量", "Full"),
-    "mode.incremental": ("增量", "Incremental"),
-    "source_kind.database": ("数据库", "Database"),
-    "source_kind.file": ("文件", "Files"),
-    "source_kind.http": ("HTTP 接口", "HTTP API"),
-    "object_kind.table": ("表", "Table"),
-    "object_kind.query": ("查询", "Query"),
-    "object_kind.files": ("文件", "Files"),
-    "object_kind.endpoint": ("接口", "Endpoint"),
-    "nav.departments": ("部门", "Departments"),
-    "nav.tokens": ("API 令牌", "API tokens"),
-    "nav.api_docs": ("接口文档", "API docs"),
-    "nav.portal": ("能力开放", "Capabilities"),
-    "nav.requirements": ("需求管理", "Requirements"),
-    "cap.portal": ("开发者门户", "Developer portal"),
-    "cap.my_apps": ("我的应用", "My apps"),
-    "cap.provider_queue": ("能力订阅审批", "Subscriptions to approve"),
-    "cap.code": ("编码", "Code"),
-    "cap.new": ("登记能力", "Register a capability"),
-    "cap.new_help": (
-        "数据服务填目录资源与查询键(核验另填核验项);部门业务服务填后端地址与方法(由数据资源局发布)。"
-        "登记后为草稿,在能力页面发布。",
-        "Data services name a catalog resource and its key (verification: the items to verify); department "
-        "services their backend and methods (published by the bureau). Registered as a draft; publish it "
-        "on its page.",
-    ),
-    "cap.operation": ("服务方式", "Operation"),
-    "cap.verify_items": ("核验项", "Items to verify"),
-    "cap.methods": ("方法", "Methods"),
-    "cap.health_path": ("健康检查路径", "Health check path"),
-    "cap.kind": ("类型", "Kind"),
-    "cap.kind.data": ("数据服务", "Data service"),
-    "cap.kind.proxy": ("部门业务服务", "Department service"),
-    "cap.kind.platform": ("平台服务", "Platform service"),
-    "cap.op.lookup": ("按键查询", "lookup by key"),
-    "cap.op.list": ("条件列表", "filtered list"),
-    "cap.op.verify": ("核验", "verification"),
-    "cap.op.license_verify": ("电子证照核验", "licence verification"),
-    "cap.op.proxy": ("代理", "proxy"),
-    "cap.version": ("版本", "Version"),
-    "cap.status.draft": ("草稿", "draft"),
-    "cap.status.published": ("已发布", "published"),
-    "cap.status.deprecated": ("已废弃", "deprecated"),
-    "cap.status.retired": ("已下线", "retired"),
-    "cap.limits": ("限流与配额", "Limits"),
-    "cap.day": ("天", "day"),
-    "cap.key_item": ("查询键", "key"),
-    "cap.catalog": ("关联目录", "Catalog entries"),
-    "cap.upstream": ("后端地址", "Upstream"),
-    "cap.timeout": ("超时", "timeout"),
-    "cap.publish": ("发布", "Publish"),
-    "cap.deprecate": ("废弃", "Deprecate"),
-    "cap.retire": ("下线", "Retire"),
-    "cap.docs": ("接口说明", "Documentation"),
-    "cap.signing_help": (
-        "每个请求按 RFC 9421 签名(HMAC-SHA256 或 Ed25519),覆盖 @method、@target-uri、X-Purpose,"
-        "有请求体时覆盖 content-digest;参数 created、nonce、keyid。示例客户端见 docs/gateway.md。",
-        "Sign every request per RFC 9421 (HMAC-SHA256 or Ed25519) covering @method, @target-uri, "
-        "X-Purpose and content-digest when there is a body, with created, nonce and keyid. "
-        "Sample client: docs/gateway.md.",
-    ),
-    "cap.parameter": ("参数", "Parameter"),
-    "cap.in": ("位置", "In"),
-    "cap.required": ("必填", "Required"),
-    "cap.body": ("请求体", "Body"),
-    "cap.answer": ("返回结构", "Answer schema"),
-    "cap.when": ("含义", "Meaning"),
-    "cap.try": ("在线调试", "Try it"),
-    "cap.app": ("应用", "App"),
-    "cap.path": ("路径 / 查询", "Path / query"),
-    "cap.end_user": ("终端用户标识", "End user"),
-    "cap.send": ("签名并发送", "Sign and send"),
-    "cap.try_needs": (
-        "需要本部门已订阅该能力并持有 HMAC 密钥的应用。",
-        "Needs an app of your department subscribed to this capability, with an HMAC key.",
-    ),
-    "cap.signed_with": ("签名密钥", "signed with"),
-    "cap.owner": ("负责人", "Owner"),
-    "cap.new_app": ("登记应用", "Register an app"),
-    "cap.register": ("登记", "Register"),
-    "cap.shown_once": ("密钥只显示这一次,请妥善保存:", "Shown this once — store it safely:"),
-    "cap.keys": ("签名密钥", "Signing keys"),
-    "cap.algorithm": ("算法", "Algorithm"),
-    "cap.created": ("创建时间", "Created"),
-    "cap.new_key": ("新建密钥", "New key"),
-    "cap.keys_hidden": ("密钥仅应用所属部门可见。", "Keys are visible to the app's department only."),
-    "cap.subscriptions": ("能力订阅", "Subscriptions"),
-    "cap.decided": ("审批", "Decision"),
-    "cap.sub.pending": ("待审批", "pending"),
-    "cap.sub.approved": ("已通过", "approved"),
-    "cap.sub.rejected": ("已驳回", "rejected"),
-    "cap.sub.cancelled": ("已取消", "cancelled"),
-    "cap.purpose_code": ("用途编码", "Purpose code"),
-    "cap.usage": ("调用统计(24 小时)", "Usage (24 h)"),
-    "cap.calls": ("调用", "Calls"),
-    "cap.errors": ("错误", "Errors"),
-    "cap.usage_note": (
-        "时延为分桶上界(毫秒);统计每 10 秒由各网关实例写入。",
-        "Latencies are bucket upper bounds (ms); each gateway instance writes its counts every 10 s.",
-    ),
-    "cap.requested": ("申请", "Requested"),
-    "cap.reason": ("理由", "Reason"),
-    "cap.approve": ("通过", "Approve"),
-    "cap.reject": ("驳回", "Reject"),
-    "req.number": ("编号", "Number"),
-    "req.kind": ("需求类型", "Kind"),
-    "req.kind.data": ("数据需求", "Data"),
-    "req.kind.technology": ("技术需求", "Technology"),
-    "req.kind.collaboration": ("业务协同需求", "Collaboration"),
-    "req.title": ("标题", "Title"),
-    "req.assignee": ("承办部门", "Assignee"),
-    "req.due": ("期望完成", "Due"),
-    "req.overdue": ("逾期", "overdue"),
-    "req.status.filed": ("已提交", "filed"),
-    "req.status.assigned": ("已分派", "assigned"),
-    "req.status.in_progress": ("办理中", "in progress"),
-    "req.status.delivered": ("已交付", "delivered"),
-    "req.status.rejected": ("不予受理", "rejected"),
-    "req.status.closed": ("已关闭", "closed"),
-    "req.statistics": ("各部门需求统计", "Per department"),
-    "req.filed": ("提交", "Filed"),
-    "req.open": ("在办", "Open"),
-    "req.delivered": ("已交付", "Delivered"),
-    "req.rejected": ("不予受理", "Rejected"),
-    "req.median_days": ("交付用时中位数(天)", "Median days to delivery"),
-    "req.new": ("提交需求", "File a requirement"),
-    "req.file": ("提交", "File"),
-    "req.links": ("满足需求的资源", "Fulfilled by"),
-    "req.days": ("交付用时(天)", "Days to delivery"),
-    "req.steps": ("办理过程", "Steps"),
-    "req.link_resources": ("目录编码", "Catalog codes"),
-    "req.link_applications": ("共享申请编号", "Application numbers"),
-    "req.link_capabilities": ("能力编码", "Capability codes"),
-    "req.action.file": ("提交", "filed"),
-    "req.action.assign": ("分派", "Assign"),
-    "req.action.reject": ("不予受理", "Reject"),
-    "req.action.start": ("开始办理", "Start"),
-    "req.action.deliver": ("交付", "Deliver"),
-    "req.action.reopen": ("退回重办", "Reopen"),
-    "req.action.confirm": ("确认关闭", "Confirm"),
-    "nav.login": ("登录", "Sign in"),
-    "nav.logout": ("退出", "Sign out"),
-    "login.title": ("登录城市中台", "Sign in to Zhongtai"),
-    "login.username": ("用户名", "Username"),
-    "login.password": ("密码", "Password"),
-    "login.submit": ("登录", "Sign in"),
-    "login.invalid": ("用户名或密码错误", "Wrong username or password"),
-    "login.locked": (
-        "登录失败次数过多,请稍后再试",
-        "Too many failed sign-ins; try again later",
-    ),
-    "catalog.title": ("政务信息资源目录", "Government information resource catalog"),
-    "catalog.search": ("搜索资源名称、摘要、信息项", "Search names, abstracts, items"),
-    "catalog.search_button": ("搜索", "Search"),
-    "catalog.new": ("登记资源", "Register resource"),
-    "catalog.edit": ("编辑", "Edit"),
-    "catalog.total": ("共 {n} 条", "{n} entries"),
-    "catalog.none": ("没有符合条件的资源", "No matching resources"),
-    "catalog.all": ("全部", "All"),
-    "catalog.filter": ("筛选", "Filter"),
-    "col.code": ("编码", "Code"),
-    "col.key": ("标识键", "Key"),
-    "col.name": ("名称", "Name"),
-    "col.parent": ("上级部门", "Parent"),
-    "col.prefix": ("前缀", "Prefix"),
-    "col.last_used": ("最近使用", "Last used"),
-    "field.code": ("资源代码", "Resource code"),
-    "field.name": ("资源名称", "Name"),
-    "field.classification": ("资源分类", "Classification"),
-    "field.category": ("资源类别", "Category"),
-    "field.provider": ("提供方", "Provider"),
-    "field.department": ("部门", "Department"),
-    "field.abstract": ("资源摘要", "Abstract"),
-    "field.format": ("资源格式", "Format"),
-    "field.sharing_type": ("共享类型", "Sharing type"),
-    "field.sharing_conditions": ("共享条件", "Sharing conditions"),
-    "field.sharing_basis": ("不予共享依据", "Legal basis for not sharing"),
-    "field.sharing_modes": ("共享方式", "Sharing modes"),
-    "field.open_type": ("开放类型", "Open type"),
-    "field.open_conditions": ("开放条件", "Open conditions"),
-    "field.update_cycle": ("更新周期", "Update cycle"),
-    "field.source_system": ("来源系统", "Source system"),
-    "field.publish_date": ("发布日期", "Publish date"),
-    "field.related": ("关联资源代码", "Related resource codes"),
-    "field.status": ("状态", "Status"),
-    "field.version": ("版本", "Version"),
-    "field.items": ("信息项", "Information items"),
-    "field.item_name": ("信息项名称", "Item name"),
-    "field.data_type": ("数据类型", "Data type"),
-    "field.length": ("长度", "Length"),
-    "field.data_element": ("数据元", "Data element"),
-    "field.sensitive": ("敏感", "Sensitive"),
-    "field.description": ("描述", "Description"),
-    "field.kind": ("类型", "Kind"),
-    "field.comment": ("意见", "Comment"),
-    "field.actor": ("操作人", "Actor"),
-    "field.time": ("时间", "Time"),
-    "field.action": ("操作", "Action"),
-    "detail.history": ("流转记录", "Lifecycle history"),
-    "detail.versions": ("版本历史", "Version history"),
-    "form.save": ("保存", "Save"),
-    "form.cancel": ("取消", "Cancel"),
-    "form.modes_hint": ("可多选", "choose one or more"),
-    "form.related_hint": ("多个代码以空格或逗号分隔", "separate codes with spaces or commas"),
-    "systems.title": ("信息系统", "Information systems"),
-    "systems.new": ("登记信息系统", "Register a system"),
-    "departments.title": ("部门", "Departments"),
-    "tokens.title": ("API 令牌", "API tokens"),
-    "tokens.new": ("生成新令牌", "Create a token"),
-    "tokens.shown_once": ("请立即复制,此令牌只显示一次:", "Copy it now; it is shown only once:"),
-    "tokens.revoke": ("吊销", "Revoke"),
-    "tokens.revoked": ("已吊销", "Revoked"),
-    "error.title": ("出错了", "Something went wrong"),
-    "error.request_id": ("请求编号", "request id"),
-    "error.status.400": ("请求有误,请检查后重试。", "The request is not valid; check it and try again."),
-    "error.status.401": ("请先登录。", "Please sign in first."),
-    "error.status.403": ("您没有权限执行此操作。", "You are not allowed to do this."),
-    "error.status.404": ("未找到该页面或记录,或您无权查看。", "Not found, or not yours to see."),
-    "error.status.405": ("不支持此操作方式。", "This method is not supported here."),
-    "error.status.409": ("与当前状态冲突,请刷新后重试。", "It conflicts with the current state; reload."),
-    "error.status.413": ("提交的内容过大。", "What was sent is too large."),
-    "error.status.422": ("填写的内容有误:", "Something in the form is not valid:"),
-    "error.status.429": ("操作过于频繁,请稍后再试。", "Too many attempts; try again later."),
-    "error.status.500": (
-        "系统内部错误,已记录;请将请求编号告知管理员。",
-        "An internal error, logged; give the request id to your administrator.",
-    ),
-    "error.status.503": ("服务暂不可用,请稍后再试。", "The service is unavailable for now; try again later."),
-    "action.submit": ("提交审核", "Submit for review"),
-    "action.withdraw": ("撤回", "Withdraw"),
-    "action.approve": ("审核通过并发布", "Approve and publish"),
-    "action.reject": ("退回修改", "Send back"),
-    "action.retire": ("停用", "Retire"),
-    "status.draft": ("草稿", "Draft"),
-    "status.under_review": ("审核中", "Under review"),
-    "status.published": ("已发布", "Published"),
-    "status.retired": ("已停用", "Retired"),
-    "status.active": ("在用", "Active"),
-    "category.base": ("基础信息资源", "Base"),
-    "category.thematic": ("主题信息资源", "Thematic"),
-    "category.departmental": ("部门信息资源", "Departmental"),
-    "sharing_type.unconditional": ("无条件共享", "Unconditional"),
-    "sharing_type.conditional": ("有条件共享", "Conditional"),
-    "sharing_type.not_shared": ("不予共享", "Not shared"),
-    "sharing_mode.api": ("接口", "API"),
-    "sharing_mode.file": ("文件", "File"),
-    "sharing_mode.table_sync": ("库表同步", "Table sync"),
-    "open_type.open": ("无条件开放", "Open"),
-    "open_type.conditional": ("有条件开放", "Conditionally open"),
-    "open_type.not_open": ("不予开放", "Not open"),
-    "update_cycle.realtime": ("实时", "Real-time"),
-    "update_cycle.daily": ("每日", "Daily"),
-    "update_cycle.weekly": ("每周", "Weekly"),
-    "update_cycle.monthly": ("每月", "Monthly"),
-    "update_cycle.quarterly": ("每季度", "Quarterly"),
-    "update_cycle.yearly": ("每年", "Yearly"),
-    "format.table": ("数据库表", "Database table"),
-    "format.file": ("电子文件", "File"),
-    "format.api": ("接口", "API"),
-    "format.spatial": ("地理空间数据", "Geospatial"),
-    "format.media": ("图像音视频", "Media"),
-    "format.other": ("其他", "Other"),
-    "kind.municipal": ("市直部门", "Municipal bureau"),
-    "kind.district": ("区县", "District / county"),
-    "kind.zone": ("开发区", "Development zone"),
-    "page.prev": ("上一页", "Previous"),
-    "page.next": ("下一页", "Next"),
-    "nav.governance": ("数据治理", "Governance"),
-    "nav.sharing": ("数据共享", "Sharing"),
-    "nav.audit": ("审计", "Audit"),
-    "share.title": ("共享申请", "Data applications"),
-    "share.queue.all": ("全部", "All"),
-    "share.queue.applied": ("本部门的申请", "Applied by us"),
-    "share.queue.provider": ("待本部门审批", "For our data"),
-    "share.queue.bureau": ("待合规审核", "Bureau check"),
-    "share.grants": ("授权", "Grants"),
-    "share.grant": ("授权", "Grant"),
-    "share.number": ("申请编号", "Number"),
-    "share.consumer": ("申请部门", "Consumer"),
-    "share.provider": ("提供部门", "Provider"),
-    "share.mode": ("共享方式", "Delivery"),
-    "share.mode.api": ("接口", "API"),
-    "share.mode.file": ("文件", "File"),
-    "share.mode.subscription": ("订阅推送", "Subscription"),
-    "share.status.bureau_review": ("数据资源局审核中", "Bureau check"),
-    "share.status.provider_review": ("提供部门审核中", "Provider review"),
-    "share.status.returned": ("退回修改", "Returned"),
-    "share.status.granted": ("已授权", "Granted"),
-    "share.status.rejected": ("不予共享", "Rejected"),
-    "share.status.withdrawn": ("已撤回", "Withdrawn"),
-    "share.due": ("办理时限", "Due"),
-    "share.overdue": ("已超期", "Overdue"),
-    "share.handle": ("办理", "Handle"),
-    "share.statistics": ("各部门共享统计", "Sharing by department"),
-    "share.applied": ("申请", "Applied"),
-    "share.open": ("办理中", "Open"),
-    "share.received": ("收到申请", "Received"),
-    "share.median_hours": ("审批用时中位数(小时)", "Median hours to decision"),
-    "share.apply": ("申请共享", "Apply for data"),
-    "share.item": ("信息项", "Item"),
-    "share.items": ("信息项", "Items"),
-    "share.sensitivity": ("敏感级别", "Sensitivity"),
-    "share.masking": ("脱敏规则", "Masking"),
-    "share.want": ("申请", "Apply"),
-    "share.unmasked": ("需明文", "Unmasked"),
-    "share.purpose": ("用途", "Purpose"),
-    "share.basis": ("依据", "Basis"),
-    "share.valid_until": ("使用期限至", "Valid until"),
-    "share.submit": ("提交申请", "Submit"),
-    "share.application": ("共享申请", "Application"),
-    "share.refusal": ("不予共享理由", "Reason for refusal"),
-    "share.decide": ("审批", "Decide"),
-    "share.comment": ("意见", "Comment"),
-    "share.steps": ("办理过程", "Steps"),
-    "share.when": ("时间", "When"),
-    "share.step": ("环节", "Step"),
-    "share.who": ("办理人", "By"),
-    "share.action.submit": ("提交", "Submitted"),
-    "share.action.bureau_approve": ("合规审核通过", "Bureau: approve"),
-    "share.action.bureau_reject": ("合规审核不通过", "Bureau: reject"),
-    "share.action.bureau_return": ("退回修改", "Bureau: return"),
-    "share.action.provider_approve": ("同意共享", "Provider: approve"),
-    "share.action.provider_reject": ("不予共享", "Provider: reject"),
-    "share.action.provider_return": ("退回修改", "Provider: return"),
-    "share.action.resubmit": ("重新提交", "Resubmit"),
-    "share.action.withdraw": ("撤回", "Withdraw"),
-    "share.expires": ("有效期至", "Expires"),
-    "share.live": ("有效", "Live"),
-    "share.grant_status.active": ("已过期", "Expired"),
-    "share.grant_status.revoked": ("已撤销", "Revoked"),
-    "share.renewals": ("续期次数", "renewals"),
-    "share.revoked": ("撤销", "Revoked"),
-    "share.revoke": ("撤销授权", "Revoke grant"),
-    "share.revoke_reason": ("撤销理由", "Reason"),
-    "share.subscriptions": ("订阅", "Subscriptions"),
-    "share.renew": ("续期", "Renew"),
-    "share.renew_until": ("续期至", "Renew until"),
-    "share.url": ("接收地址", "Endpoint URL"),
-    "share.schedule": ("定时推送(cron,可空)", "Schedule (cron, optional)"),
-    "share.subscribe": ("订阅变更", "Subscribe"),
-    "share.secret_once": (
-        "签名密钥只显示这一次,请立即配置到接收系统(Standard Webhooks):",
-        "The signing secret is shown only now; configure it in the receiving system (Standard Webhooks):",
-    ),
-    "share.cancelled": ("已取消", "Cancelled"),
-    "share.backlog": ("待推送事件", "Events waiting"),
-    "share.last_error": ("最近错误", "Last error"),
-    "share.next_attempt": ("下次重试", "next attempt"),
-    "share.event": ("事件", "Event"),
-    "share.attempt": ("重试次数", "Attempt"),
-    "share.delivery.delivered": ("已送达", "Delivered"),
-    "share.delivery.failed": ("失败待重试", "Failed"),
-    "share.delivery.dead": ("死信", "Dead letter"),
-    "share.delivery.held": ("授权失效停止", "Held"),
-    "demo.subscriber": (
-        "卫健委业务系统:收到的变更推送",
-        "Health commission's system: change events received",
-    ),
-    "demo.subscriber_hint": (
-        "演示用的订阅方:每条推送都用 standardwebhooks 验签,同一事件编号只应用一次;数据按授权脱敏。",
-        "The demo's subscriber: every event is verified with standardwebhooks, each event id applied "
-        "once; values arrive masked as the grant says.",
-    ),
-    "audit.title": ("审计日志", "Audit trail"),
-    "audit.chain": ("日志类别", "Chain"),
-    "audit.chain.admin": ("管理操作", "Changes"),
-    "audit.chain.access": ("数据访问", "Data access"),
-    "audit.event": ("事件", "Event"),
-    "audit.target": ("对象", "Target"),
-    "audit.outcome": ("结果", "Outcome"),
-    "audit.records": ("记录数", "Records"),
-    "audit.since": ("起", "From"),
-    "audit.until": ("止", "Until"),
-    "audit.search": ("查询", "Search"),
-    "audit.export": ("导出 CSV", "Export CSV"),
-    "mask.none": ("不脱敏", "None"),
-    "mask.id_number": ("证件号(前3后4)", "ID number (3+4)"),
-    "mask.mobile": ("手机号(前3后4)", "Mobile (3+4)"),
-    "mask.name": ("姓名(保留姓)", "Name (surname)"),
-    "mask.address": ("地址(至区县)", "Address (to district)"),
-    "mask.bank_card": ("银行卡(后4位)", "Bank card (last 4)"),
-    "mask.full": ("全部遮蔽", "Hidden"),
-    "gov.title": ("数据治理", "Data governance"),
-    "gov.apply": ("立即治理", "Govern now"),
-    "gov.as_of": ("历史时点", "As of"),
-    "gov.assignee": ("处理人", "Assignee"),
-    "gov.attribute": ("属性", "Attribute"),
-    "gov.attributes": ("属性映射", "Attributes"),
-    "gov.auto_apply": ("每个归集批次后自动治理", "Govern every new batch automatically"),
-    "gov.base": ("基础库", "Base database"),
-    "gov.bases": ("基础库", "Base databases"),
-    "gov.by_department": ("各部门数据质量", "Quality by department"),
-    "gov.by_resource": ("各资源数据质量", "Quality by resource"),
-    "gov.changed": ("标准化值", "Values changed"),
-    "gov.claims": ("各来源数据", "What each source says"),
-    "gov.clean": ("清洗库", "Clean zone"),
-    "gov.clean_hint": (
-        "黄色单元格为规则修改过的值,鼠标悬停可见原值与规则。",
-        "Yellow cells were changed by a rule; hover to see the original value and the rule.",
-    ),
-    "gov.clean_rows": ("清洗后", "Clean"),
-    "gov.comment": ("版本说明", "Version note"),
-    "gov.completeness": ("完整性", "Completeness"),
-    "gov.conflicts": ("数据冲突", "Conflicts"),
-    "gov.conflicts_hint": (
-        "不同部门对同一对象的同一属性给出不同值。基础库按来源优先级取值,冲突保留待相关部门核实。",
-        "Departments disagree on an attribute. The base record takes the priority source’s value; "
-        "the conflict stays open for the departments involved.",
-    ),
-    "gov.consistency": ("一致性", "Consistency"),
-    "gov.description": ("说明", "Description"),
-    "gov.dimension": ("维度", "Dimension"),
-    "gov.element_new": ("新增数据元或新版本", "New data element or version"),
-    "gov.elements": ("数据元", "Data elements"),
-    "gov.error": ("错误", "Error"),
-    "gov.fused": ("融合记录", "Records fused"),
-    "gov.history": ("历史版本", "History"),
-    "gov.item": ("信息项", "Item"),
-    "gov.key_hint": (
-        "身份证号 / 统一社会信用代码 / 证照编号 / 地址",
-        "ID number / credit code / licence number / address",
-    ),
-    "gov.key_item": ("关联键", "Key item"),
-    "gov.base_via_grants": (
-        "基础库记录由数据资源局在此查阅;各部门通过共享授权或能力接口使用基础库数据。",
-        "Base records are read here by the data bureau; departments use them through sharing grants or "
-        "capabilities.",
-    ),
-    "gov.lookup": ("查询", "Look up"),
-    "gov.measure": ("重新评估质量", "Measure quality"),
-    "gov.measured_at": ("评估时间", "Measured"),
-    "gov.no_history": ("暂无历史版本", "No earlier versions"),
-    "gov.none": ("暂无", "None yet"),
-    "gov.not_measured": ("尚未评估", "Not measured yet"),
-    "gov.pass": ("治理批次", "Governance pass"),
-    "gov.passes": ("治理批次", "Governance passes"),
-    "gov.priority": ("优先级", "Priority"),
-    "gov.problems": ("质量问题", "Quality problems"),
-    "gov.provenance": ("来源", "Provenance"),
-    "gov.quality": ("数据质量", "Data quality"),
-    "gov.raw": ("原始库", "Raw zone"),
-    "gov.raw_rows": ("原始", "Raw"),
-    "gov.reason": ("原因", "Reason"),
-    "gov.resources": ("资源数", "Resources"),
-    "gov.rows": ("行数", "Rows"),
-    "gov.rule": ("规则", "Rule"),
-    "gov.rules": ("治理规则", "Rules"),
-    "gov.rules_hint": (
-        "规则按顺序执行:standardize 标准化为数据元规范值,check 校验,required 必填,range 范围,"
-        "enum 枚举,cross 跨字段(出生日期/性别与身份证号一致),unique 唯一。",
-        "Rules run in order: standardize (to the element’s canonical form), check, required, range, enum, "
-        "cross (birth date / gender match the ID number), unique.",
-    ),
-    "gov.save_version": ("保存为新版本", "Save as a new version"),
-    "gov.score": ("质量得分", "Score"),
-    "gov.show": ("查看", "Show"),
-    "gov.sources": ("基础库数据来源", "Base database sources"),
-    "gov.standard": ("标准", "Standard"),
-    "gov.started": ("时间", "Time"),
-    "gov.status": ("状态", "Status"),
-    "gov.timeliness": ("及时性", "Timeliness"),
-    "gov.top_reasons": ("主要不合格原因", "Top reasons rows are refused"),
-    "gov.trend": ("趋势", "Trend"),
-    "gov.trigger": ("触发", "Trigger"),
-    "gov.uniqueness": ("唯一性", "Uniqueness"),
-    "gov.valid": ("有效期间", "Valid"),
-    "gov.validity": ("有效性", "Validity"),
-    "gov.value": ("值", "Value"),
-    "gov.version": ("版本", "Version"),
-    "gov.versions": ("历史版本", "Versions"),
-    "gov.whole": ("全量", "Whole resource"),
-    "base.person": ("人口库", "Population"),
-    "base.entity": ("法人库", "Legal entities"),
-    "base.license": ("电子证照库", "Electronic licences"),
-    "base.address": ("地址库", "Addresses"),
-    "attr.name": ("姓名/名称", "Name"),
-    "attr.gender": ("性别", "Gender"),
-    "attr.birth_date": ("出生日期", "Birth date"),
-    "attr.ethnicity": ("民族", "Ethnicity"),
-    "attr.address": ("地址", "Address"),
-    "attr.division_code": ("行政区划", "Division"),
-    "attr.phone": ("联系电话", "Phone"),
-    "attr.legal_representative": ("法定代表人", "Legal representative"),
-    "attr.type": ("类型", "Type"),
-    "attr.capital": ("注册资本", "Capital"),
-    "attr.founded_on": ("成立日期", "Founded"),
-    "attr.scope": ("经营范围", "Scope"),
-    "attr.registered_by": ("登记机关", "Registered by"),
-    "attr.holder": ("持证主体", "Holder"),
-    "attr.holder_id": ("持证主体证件号", "Holder ID"),
-    "attr.issuer": ("发证机关", "Issuer"),
-    "attr.issued_on": ("发证日期", "Issued"),
-    "attr.valid_from": ("有效期起", "Valid from"),
-    "attr.valid_to": ("有效期至", "Valid to"),
-    "attr.subject": ("证照对象", "Subject"),
-    "attr.longitude": ("经度", "Longitude"),
-    "attr.latitude": ("纬度", "Latitude"),
-    "problem.active": ("待处理", "Active"),
-    "problem.all": ("全部", "All"),
-    "problem.open": ("待处理", "Open"),
-    "problem.assigned": ("处理中", "Assigned"),
-    "problem.fixed": ("已整改待复核", "Fixed, awaiting re-check"),
-    "problem.closed": ("已关闭", "Closed"),
-    "problem.assign": ("指派", "Assign"),
-    "problem.fix": ("已整改", "Mark fixed"),
-    "conflict.open": ("未解决", "Open"),
-    "conflict.resolved": ("已一致", "Resolved"),
-    "conflict.all": ("全部", "All"),
-    "gov.links": ("概率匹配关联", "Probabilistic links"),
-    "gov.links_hint": (
-        "这些记录的身份证号有误,按姓名、出生日期与号码相近程度匹配到本人,供来源部门更正。",
-        "Rows whose ID number is wrong, matched to this person on name, birth date and a near number: "
-        "for their department to correct.",
-    ),
-    "gov.written_key": ("原填号码", "Number as written"),
-    "gov.probability": ("匹配概率", "Match probability"),
-    "problem_text.completeness": (
-        "{subject}:{affected} 行缺少值",
-        "{subject}: {affected} row(s) without a value",
-    ),
-    "problem_text.validity": (
-        "规则 {subject} 拒绝了 {affected} 行",
-        "rule {subject}: {affected} row(s) refused",
-    ),
-    "problem_text.uniqueness": (
-        "{affected} 行与其他行标识重复",
-        "{affected} row(s) repeat another row’s identifier",
-    ),
-    "problem_text.consistency": (
-        "{affected} 行的{subject}与基础库不一致",
-        "{subject} differs from the base record in {affected} row(s)",
-    ),
-    "problem_text.timeliness": ("未按目录承诺的更新周期更新", "not updated as often as the catalog promises"),
-}
+# Babel's locale for each interface language: number and date formats, relative times.
+BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DOMAIN = "messages"
 
 
-def pick_language(query_value: str | None, cookie_value: str | None) -> str:
-    for value in (query_value, cookie_value):
-        if value in LANGUAGES:
-            return value
-    return DEFAULT_LANGUAGE
+def N_(key: str) -> str:
+    """Marks ``key`` for extraction where the lookup happens later (enum labels, error messages)."""
+    return key
+
+
+def catalog_path(lang: str, suffix: str = ".po") -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+
+
+@cache
+def translations(lang: str) -> Translations:
+    """The compiled catalog of ``lang``; compiled in memory when the ``.mo`` is missing or older."""
+    po, mo = catalog_path(lang), catalog_path(lang, ".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as compiled:
+            return Translations(compiled, domain=DOMAIN)
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=BABEL_LOCALES[lang])
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def gettext(lang: str, key: str, values: Mapping[str, object] | None = None) -> str:
+    """``key`` in ``lang`` with its ``%(name)s`` placeholders filled; an unknown key shows as itself."""
+    text = translations(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).gettext(key)
+    return text % values if values else text
 
 
 def translator(lang: str) -> Callable[..., str]:
-    index = LANGUAGES.index(lang) if lang in LANGUAGES else 0
-
     def t(key: str, **values: object) -> str:
-        pair = STRINGS.get(key)
-        text = pair[index] if pair else key
-        return text.format(**values) if values else text
+        return gettext(lang, key, values)
 
     return t
+
+
+def pick_language(query_value: str | None, cookie_value: str | None, accept: str | None = None) -> str:
+    """``?lang=`` first, then the cookie, then the first supported language ``Accept-Language`` names."""
+    for value in (query_value, cookie_value):
+        if value in LANGUAGES:
+            return value
+    return accepted_language(accept)
+
+
+def accepted_language(header: str | None) -> str:
+    """The supported language ``Accept-Language`` prefers (quality order); Chinese when it names none."""
+    if not header:
+        return DEFAULT_LANGUAGE
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -142,6 +143,19 @@ class Settings(BaseSettings):
     platform_department_code: str = Field(
         "SJZYJ", description="Code of the department that runs the platform (the data resource bureau)."
     )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="The city's time zone (IANA name) for every time a page shows and date-time inputs.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+        return value
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod
@@ -178,6 +192,10 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_dir(self) -> Path:
         return (self.audit_dir or self.data_dir / "audit").resolve()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def secure_cookies(self) -> bool:

@@ -14,12 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, Signer
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.errors import Forbidden, Invalid, ZhongtaiError
+from zhongtai.core.formatting import FILTERS, Names
 from zhongtai.core.http import AppSettings, DbSession
-from zhongtai.core.i18n import LANGUAGES, pick_language, translator
+from zhongtai.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, pick_language, translations
 from zhongtai.core.identity.service import session_principal
 from zhongtai.core.principal import Principal
 from zhongtai.core.security import same
@@ -49,15 +51,43 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
     ]
 )
-templates = Jinja2Templates(
-    env=jinja2.Environment(loader=_loader, autoescape=True, undefined=jinja2.StrictUndefined)
-)
+
+
+@jinja2.pass_context
+def _page_gettext(context: jinja2.runtime.Context, key: str) -> str:
+    """The Jinja2 i18n extension's ``gettext``: the page's own language, from its context."""
+    return translations(str(context.get("lang", DEFAULT_LANGUAGE))).gettext(key)
+
+
+@jinja2.pass_context
+def _page_ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    return translations(str(context.get("lang", DEFAULT_LANGUAGE))).ngettext(singular, plural, n)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=_loader, autoescape=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"]
+    )
+    env.install_gettext_callables(_page_gettext, _page_ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(FILTERS)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
 
 
 def language_links(request: Request) -> dict[str, str]:
     """The page in each language, its other query parameters (filters, paging) kept."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     return {lang: "?" + urlencode([*kept, ("lang", lang)]) for lang in LANGUAGES}
+
+
+def page_names(request: Request, session: Session | None) -> Names | None:
+    """Codes -> names for the ``named`` filter, from where the app registered (``app.state.names``)."""
+    load = getattr(request.app.state, "names", None)
+    if load is None or session is None:
+        return None
+    return Names(lambda: load(session))
 
 
 def _secrets(settings: Settings) -> OpaqueTokens:
@@ -91,13 +121,15 @@ class PageContext:
     lang: str
     principal: Principal | None
     csrf_token: str
+    session: Session | None = None
     new_csrf_cookie: bool = False
     secret_taken: bool = False
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         values = {
-            "t": translator(self.lang),
             "lang": self.lang,
+            "zone": self.request.app.state.settings.zone,
+            "names": page_names(self.request, self.session),
             "principal": self.principal,
             "csrf_token": self.csrf_token,
             "csrf_field": CSRF_FIELD,
@@ -170,11 +202,11 @@ def page_context(request: Request, session: DbSession, settings: AppSettings) ->
     if found is not None:
         principal, web_session = found
         request.state.principal = principal
-        return PageContext(request, lang, principal, web_session.csrf_token)
+        return PageContext(request, lang, principal, web_session.csrf_token, session)
     cookie_csrf = request.cookies.get(CSRF_COOKIE)
     if cookie_csrf:
-        return PageContext(request, lang, None, cookie_csrf)
-    return PageContext(request, lang, None, secrets.token_urlsafe(32), new_csrf_cookie=True)
+        return PageContext(request, lang, None, cookie_csrf, session)
+    return PageContext(request, lang, None, secrets.token_urlsafe(32), session, new_csrf_cookie=True)
 
 
 Page = Annotated[PageContext, Depends(page_context)]

@@ -19,6 +19,14 @@ class OrgRepository:
     def department_by_code(self, code: str) -> Department | None:
         return self.session.scalars(select(Department).where(Department.code == code)).first()
 
+    def names(self) -> dict[str, tuple[str, str | None]]:
+        """Every department's and system's code -> (name, English name): what pages show instead of codes."""
+        rows = self.session.execute(select(Department.code, Department.name, Department.name_en)).all()
+        systems = self.session.execute(select(InformationSystem.code, InformationSystem.name)).all()
+        return {code: (name, None) for code, name in systems} | {
+            code: (name, name_en) for code, name, name_en in rows
+        }
+
     def departments_by_id(self) -> dict[int, Department]:
         return {d.id: d for d in self.departments()}
 

@@ -27,6 +27,11 @@ def department_read(department: Department, parents: dict[int, Department], syst
     )
 
 
+def names(session: Session) -> dict[str, tuple[str, str | None]]:
+    """Department and system codes -> (name, English name), for pages that show names, not codes."""
+    return OrgRepository(session).names()
+
+
 def list_departments(session: Session) -> list[DepartmentRead]:
     repo = OrgRepository(session)
     by_id = repo.departments_by_id()

@@ -48,6 +48,7 @@ class RequirementRead(BaseModel):
     description: str
     due_date: date
     status: RequirementStatus
+    open: bool = Field(description="Still to be delivered or rejected")
     overdue: bool
     assignee: str | None
     links: dict[str, list[str]]

@@ -158,6 +158,7 @@ def view(session: Session, requirement: Requirement) -> RequirementRead:
         description=requirement.description,
         due_date=requirement.due_date,
         status=requirement.status,
+        open=requirement.status in OPEN,
         overdue=requirement.status in OPEN and requirement.due_date < today,
         assignee=codes.get(requirement.assignee_department_id)
         if requirement.assignee_department_id

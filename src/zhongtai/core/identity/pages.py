@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from zhongtai.core import audit
 from zhongtai.core.http import AppSettings, DbSession, RowId
+from zhongtai.core.i18n import N_
 from zhongtai.core.identity import service
 from zhongtai.core.identity.repository import IdentityRepository
 from zhongtai.core.identity.service import LoginResult, principal_for
@@ -43,7 +44,7 @@ def login(page: Page, form: Form, session: DbSession, settings: AppSettings) -> 
     outcome = service.authenticate(session, settings, username, str(form.get("password") or ""))
     target = safe_next(form_str(form, "next") or "/catalog")
     if outcome.result is not LoginResult.OK or outcome.user is None:
-        key = "login.locked" if outcome.result is LoginResult.LOCKED else "login.invalid"
+        key = N_("login.locked") if outcome.result is LoginResult.LOCKED else N_("login.invalid")
         audit.record(session, None, "identity.login.failed", "user", username or "-", outcome="failure")
         # Rendered (not raised) so the failure counter commits with this request.
         return page.render("login.html", status_code=401, next=target, error=key, username=username)
