@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
@@ -39,7 +40,7 @@ from zhongtai.governance import pages as governance_pages
 from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
 from zhongtai.ops import endpoints as ops_api
-from zhongtai.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
 from zhongtai.orgs import service as orgs_service
@@ -119,6 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):  # gone (or refused mid-body with 413): nobody to answer
+            return Response(status_code=499)
         log.exception("unhandled error")
         return error_response(
             request, 500, "internal_error", "internal error; quote the request id to support"
@@ -219,6 +222,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         app.include_router(backend.router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(packages=[("zhongtai", "web/static")]), name="static")
+    app.add_middleware(JsonDepthMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -115,3 +115,59 @@ def test_default_secret_is_refused_outside_development() -> None:
 def test_default_database_is_sqlite_under_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'zhongtai.db'}"
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/api/v1/catalog/import?format=json", "application/json"),
+        ("/api/v1/catalog/import?format=json", "text/plain"),  # the import reads its body itself
+        ("/api/v1/resources", "application/json"),
+        ("/api/v1/resources", "application/merge-patch+json"),
+    ],
+)
+def test_deeply_nested_json_is_refused_before_any_parser(
+    client: TestClient, world: World, path: str, content_type: str
+) -> None:
+    headers = {**world.auth("admin"), "content-type": content_type}
+    response = client.post(path, content=DEEP, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    shallow = client.post(path, content="[" * 10 + "]" * 10, headers=headers)
+    assert shallow.status_code in (400, 415, 422) and shallow.json()["error"]["code"] != "invalid_json"
+
+
+def test_json_depth_reads_brackets_outside_strings() -> None:
+    from zhongtai.core.jsonsafe import json_depth
+
+    assert json_depth(b'{"a": [1, {"b": "[[[[{{{"}]}') == 3
+    assert json_depth(b'["\\"[[[", [[]]]') == 3
+    assert json_depth(b"42") == 0
+
+
+def test_a_chunked_body_over_the_limit_is_413_like_a_declared_one(settings: Settings, world: World) -> None:
+    small = settings.model_copy(update={"max_body_bytes": 4096})
+    with TestClient(create_app(small)) as client:
+        chunks = (b"x" * 1024 for _ in range(16))  # no Content-Length: sent chunked
+        response = client.post(
+            "/api/v1/resources",
+            content=chunks,
+            headers={**world.auth("admin"), "content-type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+        assert client.get("/healthz").status_code == 200  # the connection and the app carry on
+
+
+def test_the_access_log_names_the_route_never_the_path(
+    client: TestClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    person = "34010219900307123X"
+    with caplog.at_level(logging.INFO, logger="zhongtai.access"):
+        client.get(f"/api/v1/base/person/{person}", headers=world.auth("admin"))
+    records = [r for r in caplog.records if r.name == "zhongtai.access"]
+    assert records and all(person not in r.getMessage() + str(r.__dict__) for r in records)
+    assert any(getattr(r, "route", "") == "/api/v1/base/{base}/{key}" for r in records)

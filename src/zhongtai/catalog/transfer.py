@@ -27,6 +27,7 @@ from zhongtai.catalog.service import (
     require_provider,
 )
 from zhongtai.core.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
+from zhongtai.core.jsonsafe import check_depth
 from zhongtai.core.principal import Principal
 
 FORMAT_TAG = "zhongtai-catalog"
@@ -119,6 +120,7 @@ def _describe(error: ValidationError) -> str:
 
 
 def load_json(text: str) -> list[ResourceTransfer]:
+    check_depth(text)
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:

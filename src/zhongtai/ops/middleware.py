@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -11,6 +12,8 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhongtai.core.context import reset_request_id, set_request_id
+from zhongtai.core.errors import BadRequest, PayloadTooLarge
+from zhongtai.core.jsonsafe import MAX_JSON_DEPTH, check_depth
 
 log = logging.getLogger("zhongtai.access")
 
@@ -64,7 +67,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "route": route,  # the template, never the path: keys in paths are personal data
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                 },
@@ -100,39 +103,82 @@ class BodyLimitMiddleware:
             await self._reject(send, limit)
             return
         received = 0
+        started = refused = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:  # the 413 is the answer; whatever the app says after it is dropped
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # A body streamed without Content-Length is counted as it arrives; past the limit the client
+            # gets 413 at once and the app sees a disconnect (an exception here would reach the app's body
+            # parser and come back as 400 "error parsing the body").
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge()
+                    if not started:
+                        await self._reject(send, limit)
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await self._reject(send, limit)
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _reject(self, send: Send, limit: int) -> None:
-        body = (
-            b'{"error":{"code":"payload_too_large","message":"request body is larger than '
-            + str(limit).encode()
-            + b' bytes","field":null}}'
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, PayloadTooLarge(f"request body is larger than {limit} bytes").to_body())
 
 
-class BodyTooLarge(Exception):
-    pass
+class JsonDepthMiddleware:
+    """Refuses a JSON body nested deeper than the platform reads (400 ``invalid_json``) before any parser
+    sees it; other bodies pass untouched."""
+
+    def __init__(self, app: ASGIApp, max_depth: int = MAX_JSON_DEPTH) -> None:
+        self.app = app
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = (
+            dict(scope.get("headers", [])).get(b"content-type", b"") if scope["type"] == "http" else b""
+        )
+        if b"json" not in content_type.lower():
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = bytearray()
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        try:
+            check_depth(bytes(body), self.max_depth)
+        except BadRequest as exc:
+            await _send_json(send, exc.status_code, exc.to_body())
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _send_json(send: Send, status: int, payload: object) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
