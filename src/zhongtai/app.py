@@ -115,8 +115,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, str(exc.detail))
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )  # FastAPI's own 400 is its body parser's: the body is not JSON it can read
+        response = error_response(request, exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -128,17 +132,49 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+ERROR_STATUSES = {
+    "400": "Malformed request (e.g. a body that is not JSON, or nested too deeply)",
+    "401": "Missing, invalid, expired or revoked API token",
+    "403": "The token's user may not do this",
+    "404": "No such thing, or none the caller may see",
+    "409": "Conflicts with the current state or with existing data",
+    "413": "Request body over the limit",
+    "422": "Well-formed request whose content breaks a rule",
+}
+
+
+def _error_responses(operation: dict[str, Any], method: str) -> None:
+    """The error statuses an operation can answer with, each with the platform's error body."""
+    statuses = ["404", "422"]
+    if operation.get("security"):
+        statuses += ["401", "403"]
+    if method in ("post", "put", "patch", "delete"):
+        statuses += ["409"]
+    if "requestBody" in operation:
+        statuses += ["400", "413"]
+    responses = operation.setdefault("responses", {})
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for status in statuses:
+        responses.setdefault(status, {"description": ERROR_STATUSES[status], "content": body})
+
+
 def document_error_bodies(app: FastAPI) -> None:
-    """Make the OpenAPI say what a 422 really looks like (our error body, not FastAPI's ``detail``)."""
+    """Make the OpenAPI say what the server does: our error body (not FastAPI's ``detail``) for a 422, and
+    every error status an operation may answer with."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            schemas = schema.get("components", {}).get("schemas", {})
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Error"] = ERROR_BODY
             if "HTTPValidationError" in schemas:
                 schemas["HTTPValidationError"] = ERROR_BODY
                 schemas.pop("ValidationError", None)
+            for path, operations in schema.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if path.startswith("/api/"):
+                        _error_responses(operation, method)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -171,3 +171,18 @@ def test_the_access_log_names_the_route_never_the_path(
     records = [r for r in caplog.records if r.name == "zhongtai.access"]
     assert records and all(person not in r.getMessage() + str(r.__dict__) for r in records)
     assert any(getattr(r, "route", "") == "/api/v1/base/{base}/{key}" for r in records)
+
+
+def test_a_405_says_which_methods_are_allowed(client: TestClient) -> None:
+    response = client.delete("/healthz")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["allow"]
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday", "12:00"])
+def test_a_time_parameter_takes_iso_8601_only(client: TestClient, world: World, value: str) -> None:
+    response = client.get("/api/v1/audit/events", params={"until": value}, headers=world.auth("auditor"))
+    assert response.status_code == 422 and response.json()["error"]["field"] == "until"
+    iso = client.get("/api/v1/audit/events", params={"until": "2026-12-08T09:30"}, headers=world.auth("auditor"))
+    assert iso.status_code == 200

@@ -26,7 +26,11 @@ def search(
     return service.search(session, principal, filters, offset, limit)
 
 
-@router.get("/audit/export")
+@router.get(
+    "/audit/export",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}},
+)
 def export(
     session: DbSession, settings: AppSettings, principal: ApiPrincipal, filters: Filters
 ) -> FileResponse:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhongtai.core.types import IsoDateTime
+
 
 class AuditFilter(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -18,8 +20,8 @@ class AuditFilter(BaseModel):
     resource: str | None = Field(None, max_length=32)
     grant_id: int | None = Field(None, ge=1, le=2**63 - 1)
     outcome: str | None = Field(None, max_length=16)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
 
 
 class AuditEntryRead(BaseModel):

@@ -89,7 +89,18 @@ def resource_versions(session: DbSession, principal: ApiPrincipal, code: str) ->
     ]
 
 
-@router.get("/catalog/export")
+@router.get(
+    "/catalog/export",
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+            "description": "The catalog in the chosen format",
+        }
+    },
+)
 def export_catalog(session: DbSession, principal: ApiPrincipal, format: Format = "json") -> Response:
     body = transfer.dump(transfer.export_records(session, principal), format)
     return Response(

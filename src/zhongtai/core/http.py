@@ -12,6 +12,7 @@ from typing import Annotated
 
 from anyio import CancelScope
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -82,7 +83,21 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-def api_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+# Declares the bearer scheme in the OpenAPI (securitySchemes, and security on every operation that needs
+# it); the token itself is read by ``bearer_token``, which also takes a lower-case scheme.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token: `zhongtai users token NAME` or the API tokens page",
+)
+
+
+def api_principal(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`")

@@ -6,10 +6,11 @@ import enum
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from pydantic import BeforeValidator
 from sqlalchemy import DateTime, Dialect, Enum, Text
 from sqlalchemy.types import TypeDecorator
 
@@ -24,6 +25,23 @@ def utcnow() -> datetime:
 def aware(moment: datetime) -> datetime:
     """A moment with its zone: one given without a zone (e.g. ``?as_of=2024-01-01T00:00``) is city time."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=CITY_ZONE)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text_only(value: object) -> object:
+    """A time given as a query value must be ISO 8601 text: pydantic would also take ``0.5`` or
+    ``1700000000`` as seconds since 1970, which the API does not promise."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2026-12-08T09:30:00+08:00")
+    return value
+
+
+# A date-time parameter: ISO 8601 text only, without a zone meaning city time (see ``aware``).
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text_only)]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -3,12 +3,12 @@ problems."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from zhongtai.core.http import ApiPrincipal, DbSession, Jobs, RowId
+from zhongtai.core.types import IsoDateTime
 from zhongtai.governance import service
 from zhongtai.governance.models import BaseKind, ProblemStatus
 from zhongtai.governance.schemas import (
@@ -142,7 +142,7 @@ def base_record(
     principal: ApiPrincipal,
     base: BaseKind,
     key: Annotated[str, Path(max_length=200)],
-    as_of: datetime | None = None,
+    as_of: IsoDateTime | None = None,
 ) -> BaseRecordDetail:
     """A fused base record: values, where each came from, every source's claim, conflicts, history.
     ``as_of`` shows what the record said at that time."""

@@ -4,7 +4,6 @@ clean zone, pass rejects, problem list, conflicts, data elements and base record
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 
 from zhongtai.core.errors import Invalid
 from zhongtai.core.http import DbSession, RowId, job_context
+from zhongtai.core.types import IsoDateTime
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, validation_message
 from zhongtai.governance import auth, service
 from zhongtai.governance.elements import ETHNICITY_NAMES, GENDER_NAMES, KINDS, division_name
@@ -251,7 +251,7 @@ def base_search(page: SignedInPage, session: DbSession, base: str = "", key: str
 
 @router.get("/base/{base}/{key}")
 def base_record(
-    page: SignedInPage, session: DbSession, base: BaseKind, key: str, as_of: datetime | None = None
+    page: SignedInPage, session: DbSession, base: BaseKind, key: str, as_of: IsoDateTime | None = None
 ) -> Response:
     assert page.principal is not None
     detail = service.base_detail(session, page.principal, base, key[:200], as_of)

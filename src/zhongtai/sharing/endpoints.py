@@ -193,7 +193,19 @@ def create_export(
     )
 
 
-@router.get("/sharing/exports/{export_id}/file")
+@router.get(
+    "/sharing/exports/{export_id}/file",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "The export file",
+        }
+    },
+)
 def download_export(
     session: DbSession, settings: AppSettings, principal: ApiPrincipal, export_id: str
 ) -> FileResponse:
