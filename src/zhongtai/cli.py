@@ -130,7 +130,15 @@ def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
 
     current = settings()
     configure_logging(current.log_level, current.log_json)
-    ensure_migrated(build_engine(current.resolved_database_url))
+    engine = build_engine(current.resolved_database_url)
+    ensure_migrated(engine)
+    if current.env != "production":  # the demo's proxied capability calls this process's demo backend
+        from zhongtai.demo.capabilities import follow_serving_address
+
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a bind-all address
+        if follow_serving_address(build_sessionmaker(engine), current, f"http://{local}:{port}"):
+            console.print(f"the demo's proxied capability now calls this server's demo backend (port {port})")
+    engine.dispose()
     if with_worker is None:
         with_worker = not current.queue_url  # embedded queue: nobody else will run the jobs
     worker = None

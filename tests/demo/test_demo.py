@@ -191,7 +191,15 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     import json
 
     from zhongtai.app import create_app
-    from zhongtai.demo.capabilities import build_demo_capabilities, credentials_path, sample_people
+    from zhongtai.capabilities.models import Capability
+    from zhongtai.demo import backend
+    from zhongtai.demo.capabilities import (
+        PROXIED,
+        build_demo_capabilities,
+        credentials_path,
+        follow_serving_address,
+        sample_people,
+    )
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import build_demo_sources
@@ -207,8 +215,14 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     for code in governed:
         run_pass(demo_factory, code, trigger="test")
     build_demo_sharing(demo_factory, settings)
-    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 5
-    assert build_demo_capabilities(demo_factory, settings, "http://testserver") == 5  # idempotent
+    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 5
+    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 5  # idempotent
+    # Built with --no-serve, then served on another port: the proxied capability follows the server.
+    assert follow_serving_address(demo_factory, settings, "http://127.0.0.1:8123")
+    assert not follow_serving_address(demo_factory, settings, "http://127.0.0.1:8123")  # already there
+    with demo_factory() as session:
+        proxied = session.scalars(select(Capability).where(Capability.code == PROXIED)).one()
+        assert proxied.upstream_url == "http://127.0.0.1:8123" + backend.PATH
     stored = json.loads(credentials_path(settings).read_text("utf-8"))
     signer = GatewaySigner(stored["key_id"], stored["purpose"], secret=stored["secret"])
     people = sample_people(demo_factory)

@@ -184,5 +184,6 @@ def test_a_405_says_which_methods_are_allowed(client: TestClient) -> None:
 def test_a_time_parameter_takes_iso_8601_only(client: TestClient, world: World, value: str) -> None:
     response = client.get("/api/v1/audit/events", params={"until": value}, headers=world.auth("auditor"))
     assert response.status_code == 422 and response.json()["error"]["field"] == "until"
-    iso = client.get("/api/v1/audit/events", params={"until": "2026-12-08T09:30"}, headers=world.auth("auditor"))
+    auditor = world.auth("auditor")
+    iso = client.get("/api/v1/audit/events", params={"until": "2026-12-08T09:30"}, headers=auditor)
     assert iso.status_code == 200

@@ -85,6 +85,7 @@ class CapabilityUpdate(BaseModel):
     daily_quota: int | None = Field(None, ge=1, le=100_000_000)
     breaker_failures: int | None = Field(None, ge=1, le=1000)
     breaker_reset_seconds: int | None = Field(None, ge=1, le=3600)
+    upstream_url: HttpUrl | None = Field(None, description="Proxy: the backend's new base URL (it moved)")
 
 
 class CapabilityAction(BaseModel):

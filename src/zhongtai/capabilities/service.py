@@ -200,8 +200,13 @@ def visible_capability(session: Session, actor: Principal, code: str) -> Capabil
 def update_capability(session: Session, actor: Principal, code: str, data: CapabilityUpdate) -> Capability:
     capability = visible_capability(session, actor, code)
     auth.check(auth.may_manage_capability(actor, capability), "only the provider (or the bureau) changes it")
+    if data.upstream_url is not None:
+        if capability.kind is not CapabilityKind.PROXY:
+            raise Invalid("only a proxied capability has an upstream_url", field="upstream_url")
+        if data.upstream_url.scheme not in ("http", "https"):
+            raise Invalid("upstream_url must be http or https", field="upstream_url")
     changes: dict[str, Any] = {}
-    for name, value in data.model_dump(exclude_unset=True).items():
+    for name, value in data.model_dump(exclude_unset=True, mode="json").items():
         if value is None:
             continue
         old = getattr(capability, name)

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.capabilities import service as capabilities
 from zhongtai.capabilities.models import Capability
-from zhongtai.capabilities.schemas import AppCreate, CapabilityCreate, KeyCreate, SubscriptionCreate
+from zhongtai.capabilities.schemas import (
+    AppCreate,
+    CapabilityCreate,
+    CapabilityUpdate,
+    KeyCreate,
+    SubscriptionCreate,
+)
 from zhongtai.catalog.models import Resource
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import Principal
@@ -97,6 +103,29 @@ def _grant_api(
     return application.number
 
 
+PROXIED = "gaj.residence-certificate"  # the demo's proxied capability, served by this process's backend
+
+
+def follow_serving_address(factory: sessionmaker[Session], settings: Settings, base_url: str) -> bool:
+    """Point the demo's proxied capability at the demo backend of the process about to serve ``base_url``:
+    a demo built with ``--no-serve`` and served on another port must never call someone else's process.
+    Only an upstream that is the demo backend on this machine is moved. True when it was."""
+    wanted = base_url.rstrip("/") + backend.PATH
+    with transaction(factory) as session:
+        capability = session.scalars(select(Capability).where(Capability.code == PROXIED)).first()
+        current = capability.upstream_url if capability is not None else None
+        if not current or current == wanted or not _is_local_demo_backend(current):
+            return False
+        admin = principals(session, settings, ("admin",))["admin"]
+        capabilities.update_capability(session, admin, PROXIED, CapabilityUpdate(upstream_url=wanted))
+        return True
+
+
+def _is_local_demo_backend(url: str) -> bool:
+    parsed = httpx.URL(url)
+    return parsed.host in ("127.0.0.1", "localhost", "::1") and parsed.path == backend.PATH
+
+
 def _register(session: Session, users: dict[str, Principal], population: Resource, base_url: str) -> None:
     gaj, admin = users["gaj.officer"], users["admin"]
     specs: list[tuple[Principal, dict[str, Any]]] = [
@@ -152,7 +181,7 @@ def _register(session: Session, users: dict[str, Principal], population: Resourc
         (
             gaj,
             {
-                "code": "gaj.residence-certificate",
+                "code": PROXIED,
                 "name": "户籍证明开具",
                 "kind": "proxy",
                 "operation": "proxy",
