@@ -26,14 +26,21 @@ LOCALE := src/zhongtai/locale
 # Compile the translation catalogs (.po -> .mo); a catalog edited later is compiled in memory at start.
 compile-catalogs:
 	$(BIN)/pybabel compile --statistics -d $(LOCALE) -D messages
+	$(BIN)/pybabel compile --statistics -d $(LOCALE) -D errors -l zh
 
 # Extract every _() / N_() of the code and templates and merge it into both catalogs; then translate the
 # new entries (empty msgstr) in both languages and run `make compile-catalogs`.
+# Two domains: messages (interface labels by symbolic key, translated into zh and en) and errors (error
+# messages, English templates made with M_(), translated into zh).
+EXTRACT := $(BIN)/pybabel -q extract -F babel.cfg --no-default-keywords --no-location --sort-output --no-wrap \
+	--project zhongtai --copyright-holder "Zhongtai contributors"
+UPDATE := $(BIN)/pybabel -q update -d $(LOCALE) --no-fuzzy-matching --no-wrap --ignore-obsolete
+
 i18n: $(STAMP)
-	$(BIN)/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output --no-wrap \
-		--project zhongtai --copyright-holder "Zhongtai contributors" -o $(LOCALE)/messages.pot .
-	$(BIN)/pybabel -q update -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages --no-fuzzy-matching \
-		--no-wrap --ignore-obsolete
+	$(EXTRACT) -k _ -k N_ -k gettext -k ngettext:1,2 -o $(LOCALE)/messages.pot .
+	$(EXTRACT) -k M_ -o $(LOCALE)/errors.pot .
+	$(UPDATE) -i $(LOCALE)/messages.pot -D messages
+	$(UPDATE) -i $(LOCALE)/errors.pot -D errors -l zh
 	$(MAKE) --no-print-directory compile-catalogs
 
 demo: $(STAMP)

@@ -27,8 +27,8 @@ from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import build_engine, build_sessionmaker, ensure_migrated
-from zhongtai.core.errors import ERROR_BODY, ZhongtaiError
-from zhongtai.core.i18n import pick_language
+from zhongtai.core.errors import ERROR_BODY, M_, ZhongtaiError, validation_text
+from zhongtai.core.i18n import accepted_language, error_text, pick_language
 from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
@@ -62,7 +62,8 @@ def error_response(
     request: Request, status: int, code: str, message: str, field: str | None = None
 ) -> Response:
     if wants_json(request):
-        body: dict[str, Any] = {"error": {"code": code, "message": message, "field": field}}
+        said = error_text(accepted_language(request.headers.get("accept-language")), message)
+        body: dict[str, Any] = {"error": {"code": code, "message": said, "field": field}}
         if status >= 500:
             body["error"]["request_id"] = current_request_id()
         return JSONResponse(body, status_code=status)
@@ -76,7 +77,7 @@ def error_response(
             "principal": getattr(request.state, "principal", None),
             "status": status,
             "code": code,
-            "message": message,
+            "message": error_text(lang, message),
             "path": request.url.path,
             "lang_links": language_links(request),
             "request_id": current_request_id(),
@@ -101,13 +102,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = _field_of(first.get("loc", ()))
-        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        return error_response(request, 422, "validation_error", message, field)
+        return error_response(request, 422, "validation_error", validation_text(first, field), field)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> Response:
         log.info("integrity conflict", extra={"detail": str(exc.orig)[:200]})
-        return error_response(request, 409, "conflict", "the change conflicts with existing data; retry it")
+        return error_response(
+            request, 409, "conflict", M_("the change conflicts with existing data; retry it")
+        )
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -128,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return Response(status_code=499)
         log.exception("unhandled error")
         return error_response(
-            request, 500, "internal_error", "internal error; quote the request id to support"
+            request, 500, "internal_error", M_("internal error; quote the request id to support")
         )
 
 

@@ -25,7 +25,7 @@ from zhongtai.core.database import (
     transaction,
     upgrade,
 )
-from zhongtai.core.errors import DatabaseNotMigrated, Invalid, NotFound, ZhongtaiError
+from zhongtai.core.errors import M_, DatabaseNotMigrated, Invalid, NotFound, ZhongtaiError
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings, get_settings
@@ -183,7 +183,7 @@ def worker(threads: int = typer.Option(2, min=1, max=64, help="Jobs run at once 
     configure_logging(current.log_level, current.log_json)
     context = build_queue(current, migrated_sessionmaker())
     if context.queue.immediate:
-        raise ZhongtaiError("ZHONGTAI_QUEUE_URL=memory:// runs jobs inline; a worker has nothing to do")
+        raise ZhongtaiError(M_("ZHONGTAI_QUEUE_URL=memory:// runs jobs inline; a worker has nothing to do"))
     if current.resolved_database_url.startswith("sqlite"):
         threads = 1  # SQLite takes one writer at a time; a second thread would only wait for the lock
     context.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
@@ -288,7 +288,7 @@ def read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if first != getpass.getpass("again: "):
-            raise ZhongtaiError("passwords differ")
+            raise ZhongtaiError(M_("passwords differ"))
         return first
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -334,7 +334,7 @@ def users_token(
     with transaction(migrated_sessionmaker()) as session:
         user = IdentityRepository(session).user_by_username(name)
         if user is None:
-            raise NotFound(f"no user {name!r}")
+            raise NotFound(M_("no user %(name)r", name=name))
         token, _ = issue_token(session, CLI_ACTOR, user, token_name, days)
     typer.echo(token)
 
@@ -401,13 +401,15 @@ def catalog_import(
     from zhongtai.catalog import transfer
 
     if not path.is_file():
-        raise ZhongtaiError(f"no such file: {path}")
+        raise ZhongtaiError(M_("no such file: %(path)s", path=path))
     if path.stat().st_size > MAX_IMPORT_FILE:
-        raise ZhongtaiError(f"{path} is larger than {MAX_IMPORT_FILE // (1024 * 1024)} MiB")
+        raise ZhongtaiError(
+            M_("%(path)s is larger than %(value)s MiB", path=path, value=MAX_IMPORT_FILE // (1024 * 1024))
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ZhongtaiError(f"{path} is not UTF-8 text") from None
+        raise ZhongtaiError(M_("%(path)s is not UTF-8 text", path=path)) from None
     records = transfer.parse(text, _format_for(path, fmt))
     with console.status(f"importing {len(records)} entries"), transaction(migrated_sessionmaker()) as session:
         codes = transfer.import_records(session, CLI_ACTOR, records)
@@ -554,7 +556,9 @@ def governance_rules(
             try:
                 raw = json.loads(set_file.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise Invalid(f"cannot read rules from {set_file}: {exc}") from None
+                raise Invalid(
+                    M_("cannot read rules from %(set_file)s: %(exc)s", set_file=set_file, exc=exc)
+                ) from None
             rules = service.parse_rules(raw.get("rules") if isinstance(raw, dict) else raw)
             read = service.save_rules(
                 session, CLI_ACTOR, resource, RuleSetWrite(rules=rules, comment=comment)
@@ -634,7 +638,9 @@ def base_lookup(
     try:
         kind = BaseKind(base)
     except ValueError:
-        raise Invalid(f"no base database {base!r}: person, entity, license or address") from None
+        raise Invalid(
+            M_("no base database %(base)r: person, entity, license or address", base=base)
+        ) from None
     with transaction(migrated_sessionmaker()) as session:
         view = BaseLookup(session).get(kind, key)
     if view is None:
@@ -732,12 +738,14 @@ def gateway_call(
         )
         payload = json.loads(body) if body is not None else None
     except (ValueError, KeyError) as exc:
-        raise ZhongtaiError(f"unreadable credentials or body: {exc}") from exc
+        raise ZhongtaiError(M_("unreadable credentials or body: %(exc)s", exc=exc)) from exc
     with httpx.Client(base_url=base_url, auth=signer, timeout=30) as client:
         try:
             answer = client.post(path, json=payload) if payload is not None else client.get(path)
         except httpx.HTTPError as exc:
-            raise ZhongtaiError(f"cannot reach {base_url}: {type(exc).__name__}") from exc
+            raise ZhongtaiError(
+                M_("cannot reach %(base_url)s: %(name)s", base_url=base_url, name=type(exc).__name__)
+            ) from exc
     console.print(f"HTTP {answer.status_code}")
     if answer.headers.get("content-type", "").startswith("application/json"):
         console.print_json(answer.text)

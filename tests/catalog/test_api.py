@@ -229,6 +229,7 @@ def test_reject_needs_a_reason(client: TestClient, world: World, factory: sessio
 def test_not_shared_entries_must_cite_a_basis(
     client: TestClient, world: World, factory: sessionmaker[Session]
 ) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     before = count(factory, Resource)
     response = client.post(
         "/api/v1/resources",

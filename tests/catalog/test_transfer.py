@@ -117,6 +117,7 @@ def test_import_is_all_or_nothing(client: TestClient, world: World, factory: ses
 
 
 def test_import_names_bad_rows(client: TestClient, world: World) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     admin = world.auth("admin")
     cases = [
         (b"{not json", 422, "malformed JSON at line 1"),
@@ -158,6 +159,7 @@ def test_import_names_bad_rows(client: TestClient, world: World) -> None:
 
 
 def test_malformed_csv_is_rejected(client: TestClient, world: World) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     admin = world.auth("admin")
     header = ",".join(transfer.RESOURCE_COLUMNS + transfer.ITEM_COLUMNS)
     short_row = header + "\n101-000001,101\n"

@@ -18,11 +18,11 @@ from zhongtai.core.i18n import LANGUAGES, accepted_language, catalog_path, gette
 PACKAGE = Path(zhongtai.__file__).parent
 ROOT = PACKAGE.parent.parent
 TEMPLATES = sorted(PACKAGE.rglob("templates/*.html"))
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sr]")
 
 
-def catalog(lang: str) -> Catalog:
-    with catalog_path(lang).open("rb") as source:
+def catalog(lang: str, domain: str = "messages") -> Catalog:
+    with catalog_path(lang, domain=domain).open("rb") as source:
         return read_po(source)
 
 
@@ -30,27 +30,12 @@ def messages(cat: Catalog) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in cat if m.id}
 
 
-def extracted_now(tmp_path: Path) -> set[str]:
-    """What ``make i18n`` would extract from the code and templates as they are."""
+def extracted_now(tmp_path: Path, *keywords: str) -> set[str]:
+    """What ``make i18n`` would extract from the code and templates as they are, for these keywords."""
     out = tmp_path / "now.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "-q",
-            "extract",
-            "-F",
-            "babel.cfg",
-            "-k",
-            "N_",
-            "-o",
-            str(out),
-            ".",
-        ],
-        cwd=ROOT,
-        check=True,
-    )
+    words = [arg for keyword in keywords for arg in ("-k", keyword)]
+    command = [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg"]
+    subprocess.run([*command, "--no-default-keywords", *words, "-o", str(out), "."], cwd=ROOT, check=True)
     with out.open("rb") as source:
         return set(messages(read_po(source)))
 
@@ -61,7 +46,7 @@ def test_the_templates_are_found() -> None:
 
 @pytest.mark.skipif(not (ROOT / "babel.cfg").exists(), reason="runs from a source checkout only")
 def test_both_catalogs_translate_exactly_what_the_code_and_templates_use(tmp_path: Path) -> None:
-    used = extracted_now(tmp_path)
+    used = extracted_now(tmp_path, "_", "N_", "gettext", "ngettext:1,2")
     assert len(used) > 400
     for lang in LANGUAGES:
         have = messages(catalog(lang))
@@ -70,9 +55,23 @@ def test_both_catalogs_translate_exactly_what_the_code_and_templates_use(tmp_pat
         assert not [key for key, text in have.items() if not text.strip()], f"{lang}: untranslated"
 
 
+@pytest.mark.skipif(not (ROOT / "babel.cfg").exists(), reason="runs from a source checkout only")
+def test_every_error_message_has_its_chinese(tmp_path: Path) -> None:
+    used = extracted_now(tmp_path, "M_")
+    assert len(used) > 200
+    have = messages(catalog("zh", "errors"))
+    assert not sorted(used - set(have)), "error messages not in the zh catalog; run make i18n and translate"
+    assert not sorted(set(have) - used), "no longer used; run make i18n"
+    assert not [key for key, text in have.items() if not text.strip()]
+    differing = [
+        k for k, text in have.items() if set(PLACEHOLDER.findall(k)) != set(PLACEHOLDER.findall(text))
+    ]
+    assert not differing
+
+
 def test_catalogs_are_clean_and_agree_on_placeholders() -> None:
     zh, en = catalog("zh"), catalog("en")
-    for cat in (zh, en):
+    for cat in (zh, en, catalog("zh", "errors")):
         assert not cat.fuzzy
         assert not [m.id for m in cat if m.id and m.fuzzy]
         assert not [(m.id, errors) for m, errors in cat.check() if errors]
@@ -177,3 +176,14 @@ def test_every_value_a_page_names_by_prefix_has_both_languages() -> None:
             prefix + str(v) for prefix, values in named.items() for v in values if prefix + str(v) not in have
         ]
         assert not missing, (lang, missing)
+
+
+def test_an_error_says_itself_in_the_callers_language() -> None:
+    from zhongtai.core.errors import M_
+    from zhongtai.core.i18n import error_text
+
+    message = M_("unknown department code %(code)r", code="NOPE")
+    assert message == "unknown department code 'NOPE'"  # logs and the command line read English
+    assert error_text("zh", message) == "未知的部门编码 'NOPE'"
+    assert error_text("en", message) == "unknown department code 'NOPE'"
+    assert error_text("zh", "a library's own words") == "a library's own words"

@@ -68,7 +68,7 @@ def test_login_without_csrf_token_is_refused(client: TestClient, world: World) -
     client.get("/login")
     response = client.post("/login", data={"username": "officer_a", "password": PASSWORD})
     assert response.status_code == 403
-    assert "CSRF" in response.text
+    assert "表单校验码" in response.text
     assert client.cookies.get(SESSION_COOKIE) is None
 
 

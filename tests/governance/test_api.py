@@ -75,6 +75,7 @@ def base_sources(client: TestClient, world: World, resource: str) -> None:
 def test_rules_are_versioned_data_and_bad_rules_are_refused_with_the_reason(
     client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
 ) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     resource, _ = governed_job(factory, settings)
     bad = [
         ([{"id": "a", "kind": "required", "item": "不存在"}], "no item '不存在'"),
@@ -213,6 +214,7 @@ def test_base_records_show_provenance_to_the_bureau_only(
 def test_base_sources_are_the_bureaus_and_checked_against_the_base_and_the_resource(
     client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
 ) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     resource, _ = governed_job(factory, settings)
     body: dict[str, Any] = {
         "base": "person",

@@ -36,7 +36,7 @@ def test_an_officer_governs_a_resource_from_its_page(
     )
     assert saved.status_code == 303  # type: ignore[attr-defined]
     broken = post_form(client, f"{page}/rules", page, {"rules": "[{", "comment": ""})
-    assert broken.status_code == 422 and "not valid JSON" in broken.text  # type: ignore[attr-defined]
+    assert broken.status_code == 422 and "不是有效的 JSON" in broken.text  # type: ignore[attr-defined]
     applied = post_form(client, f"{page}/apply", page, {})
     assert applied.status_code == 303  # type: ignore[attr-defined]
     text = client.get(page).text

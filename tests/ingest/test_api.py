@@ -56,6 +56,7 @@ def test_departments_manage_only_their_own_sources(client: TestClient, world: Wo
 
 
 def test_bad_source_settings_get_a_clear_error(client: TestClient, world: World, settings: Settings) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     cases = [
         ({"options": {"url": "oracle://x@y/z"}}, "unsupported database"),
         ({"options": {"url": "sqlite:////etc/passwd"}}, "must live under"),
@@ -104,6 +105,7 @@ def make_job(client: TestClient, world: World, target: str, **overrides: object)
 def test_jobs_are_validated_when_saved(
     client: TestClient, world: World, factory: sessionmaker[Session]
 ) -> None:
+    client.headers["Accept-Language"] = "en"  # the English wording is asserted below
     create_source(client, world)
     resource = person_resource(factory)
     cases = [

@@ -65,7 +65,7 @@ def test_bad_form_input_gets_a_page_naming_the_problem(client: TestClient, world
         {"code": "X-DB", "name": "x", "system": "GAJ-RK", "kind": "database", "options": "{not json"},
     )
     assert response.status_code == 422  # type: ignore[attr-defined]
-    assert "not valid JSON" in response.text  # type: ignore[attr-defined]
+    assert "不是有效的 JSON" in response.text  # type: ignore[attr-defined]
     assert client.get("/ingest/jobs/NOPE").status_code == 404
     assert client.get("/ingest/runs/999").status_code == 404
 

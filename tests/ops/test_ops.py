@@ -187,3 +187,20 @@ def test_a_time_parameter_takes_iso_8601_only(client: TestClient, world: World, 
     auditor = world.auth("auditor")
     iso = client.get("/api/v1/audit/events", params={"until": "2026-12-08T09:30"}, headers=auditor)
     assert iso.status_code == 200
+
+
+def test_error_messages_follow_accept_language_and_chinese_is_the_default(
+    client: TestClient, world: World
+) -> None:
+    path = "/api/v1/departments/NOPE"
+    default = client.get(path, headers=world.auth("admin")).json()["error"]
+    english = client.get(path, headers={**world.auth("admin"), "Accept-Language": "en-US,en;q=0.9"}).json()[
+        "error"
+    ]
+    assert default["code"] == english["code"] == "department_not_found"  # machine-readable: never changes
+    assert default["message"] == "没有部门 'NOPE'"
+    assert english["message"] == "no department 'NOPE'"
+    missing = client.get("/api/v1/departments").json()["error"]
+    assert missing["code"] == "unauthenticated" and "缺少令牌" in missing["message"]
+    invalid = client.get("/api/v1/audit/events", params={"limit": "x"}, headers=world.auth("auditor"))
+    assert invalid.json()["error"]["message"] == "limit:必须是整数"

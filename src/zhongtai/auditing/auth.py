@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zhongtai.core.errors import Forbidden
+from zhongtai.core.errors import M_, Forbidden
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 
@@ -13,4 +13,4 @@ def may_read_audit(principal: Principal) -> bool:
 
 def check_read_audit(principal: Principal) -> None:
     if not may_read_audit(principal):
-        raise Forbidden("the audit trail is for auditors and the bureau's operators", code="missing_role")
+        raise Forbidden(M_("the audit trail is for auditors and the bureau's operators"), code="missing_role")

@@ -29,7 +29,7 @@ from zhongtai.capabilities.schemas import (
     SubscriptionCreate,
 )
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.principal import Principal
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, valid_form
@@ -146,7 +146,7 @@ def capability_action(page: SignedInPage, form: Form, session: DbSession, code: 
     assert page.principal is not None
     action = form_str(form, "action")
     if action not in ("publish", "deprecate", "retire"):
-        raise Invalid("unknown action", field="action")
+        raise Invalid(M_("unknown action"), field="action")
     service.act_on_capability(session, page.principal, code, action)
     session.commit()
     return RedirectResponse(f"/portal/capabilities/{code}", status_code=303)
@@ -164,7 +164,7 @@ async def try_it(
         (a for a in _try_apps(session, page.principal, found.id) if a["code"] == form_str(form, "app")), None
     )
     if choice is None:
-        raise Invalid("choose one of your apps subscribed to this capability", field="app")
+        raise Invalid(M_("choose one of your apps subscribed to this capability"), field="app")
     key = CapabilityRepository(session).key_by_id(choice["key_id"])
     assert key is not None  # _try_apps found it a moment ago in this transaction
     secret = SecretBox(settings).open(key.secret_sealed or "")
@@ -317,7 +317,7 @@ def decide(page: SignedInPage, form: Form, session: DbSession, subscription_id: 
     assert page.principal is not None
     action = form_str(form, "action")
     if action not in ("approve", "reject", "cancel"):
-        raise Invalid("unknown action", field="action")
+        raise Invalid(M_("unknown action"), field="action")
     service.decide(session, page.principal, subscription_id, action, form_str(form, "reason"))
     session.commit()
     return RedirectResponse("/portal/provider", status_code=303)

@@ -45,7 +45,7 @@ from zhongtai.capabilities.schemas import (
 from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
@@ -74,12 +74,15 @@ def register(session: Session, actor: Principal, data: CapabilityCreate) -> Capa
         "only the providing department's officers and developers (or the bureau) register its capabilities",
     )
     if data.kind is CapabilityKind.PLATFORM and not actor.is_operator:
-        raise Forbidden("platform capabilities are the bureau's", code="platform_only")
+        raise Forbidden(M_("platform capabilities are the bureau's"), code="platform_only")
     if data.operation not in DATA_OPERATIONS[data.kind]:
         allowed = ", ".join(sorted(op.value for op in DATA_OPERATIONS[data.kind]))
-        raise Invalid(f"a {data.kind.value} capability offers {allowed}", field="operation")
+        raise Invalid(
+            M_("a %(kind)s capability offers %(allowed)s", kind=data.kind.value, allowed=allowed),
+            field="operation",
+        )
     if CapabilityRepository(session).capability(data.code) is not None:
-        raise Conflict(f"a capability with code {data.code} exists", code="duplicate_code")
+        raise Conflict(M_("a capability with code %(code)s exists", code=data.code), code="duplicate_code")
     resource = _data_source(session, data, provider) if data.kind is CapabilityKind.DATA else None
     _check_catalog_codes(session, data.catalog_codes)
     if data.kind is CapabilityKind.PROXY:
@@ -121,18 +124,18 @@ def _check_catalog_codes(session: Session, codes: list[str]) -> None:
     found = set(session.scalars(select(Resource.code).where(Resource.code.in_(codes)))) if codes else set()
     missing = [code for code in codes if code not in found]
     if missing:
-        raise Invalid(f"no catalog entry {missing[0]}", field="catalog_codes")
+        raise Invalid(M_("no catalog entry %(missing)s", missing=missing[0]), field="catalog_codes")
 
 
 def _provider(session: Session, actor: Principal, code: str | None) -> Department:
     if code is None:
         if actor.department_id is None:
-            raise Invalid("name the providing department", field="provider")
+            raise Invalid(M_("name the providing department"), field="provider")
         found = session.get(Department, actor.department_id)
     else:
         found = OrgRepository(session).department_by_code(code)
     if found is None:
-        raise Invalid(f"no department {code}", field="provider")
+        raise Invalid(M_("no department %(code)s", code=code), field="provider")
     return found
 
 
@@ -140,15 +143,22 @@ def _data_source(session: Session, data: CapabilityCreate, provider: Department)
     """A data capability serves a published, shareable resource of its provider; lookups and
     verifications need the base database feed keyed by the key item."""
     if not data.resource:
-        raise Invalid("a data capability names the catalog resource it serves", field="resource")
+        raise Invalid(M_("a data capability names the catalog resource it serves"), field="resource")
     resource = session.scalars(select(Resource).where(Resource.code == data.resource)).first()
     if resource is None or resource.status is not ResourceStatus.PUBLISHED:
-        raise Invalid(f"{data.resource} is not a published catalog resource", field="resource")
+        raise Invalid(
+            M_("%(resource)s is not a published catalog resource", resource=data.resource), field="resource"
+        )
     if resource.provider_department_id != provider.id:
-        raise Invalid("a department serves its own resources only", field="resource")
+        raise Invalid(M_("a department serves its own resources only"), field="resource")
     if resource.sharing_type is SharingType.NOT_SHARED:
         raise Invalid(
-            f"{resource.code} is not shared ({resource.sharing_basis or 'no basis given'})", field="resource"
+            M_(
+                "%(code)s is not shared (%(value)s)",
+                code=resource.code,
+                value=resource.sharing_basis or "no basis given",
+            ),
+            field="resource",
         )
     items = {item.name for item in resource.items}
     if data.operation in (Operation.LOOKUP, Operation.VERIFY):
@@ -158,13 +168,17 @@ def _data_source(session: Session, data: CapabilityCreate, provider: Department)
 
 def _check_keyed(session: Session, data: CapabilityCreate, resource: Resource, items: set[str]) -> None:
     if not data.key_item or data.key_item not in items:
-        raise Invalid("key_item must be an item of the resource", field="key_item")
+        raise Invalid(M_("key_item must be an item of the resource"), field="key_item")
     feed = session.scalars(
         select(BaseSource).where(BaseSource.resource_id == resource.id, BaseSource.key_item == data.key_item)
     ).first()
     if feed is None:
         raise Invalid(
-            f"{resource.code} feeds no base database by {data.key_item}; lookups need one (see 数据治理)",
+            M_(
+                "%(code)s feeds no base database by %(key_item)s; lookups need one (see 数据治理)",
+                code=resource.code,
+                key_item=data.key_item,
+            ),
             field="key_item",
         )
     if data.operation is Operation.VERIFY:
@@ -172,28 +186,32 @@ def _check_keyed(session: Session, data: CapabilityCreate, resource: Resource, i
         unknown = [name for name in data.verify_items if name not in mapped]
         if not data.verify_items or unknown:
             raise Invalid(
-                "verify_items must be items the base database holds for this resource", field="verify_items"
+                M_("verify_items must be items the base database holds for this resource"),
+                field="verify_items",
             )
 
 
 def _check_proxy(data: CapabilityCreate) -> None:
     if data.upstream_url is None:
-        raise Invalid("a proxied capability needs the backend's upstream_url", field="upstream_url")
+        raise Invalid(M_("a proxied capability needs the backend's upstream_url"), field="upstream_url")
     if data.upstream_url.scheme not in ("http", "https"):
-        raise Invalid("upstream_url must be http or https", field="upstream_url")
+        raise Invalid(M_("upstream_url must be http or https"), field="upstream_url")
     bad = [m for m in data.methods if m not in ("GET", "POST", "PUT", "PATCH", "DELETE")]
     if bad:
-        raise Invalid(f"unsupported method {bad[0]}", field="methods")
+        raise Invalid(M_("unsupported method %(bad)s", bad=bad[0]), field="methods")
     if data.request_schema is not None:
         problem = schema_problem(data.request_schema)
         if problem:
-            raise Invalid(f"request_schema is not a JSON Schema: {problem}", field="request_schema")
+            raise Invalid(
+                M_("request_schema is not a JSON Schema: %(problem)s", problem=problem),
+                field="request_schema",
+            )
 
 
 def visible_capability(session: Session, actor: Principal, code: str) -> Capability:
     capability = CapabilityRepository(session).capability(code)
     if capability is None or not auth.may_see_capability(actor, capability):
-        raise NotFound(f"no capability {code}", code="capability_not_found")
+        raise NotFound(M_("no capability %(code)s", code=code), code="capability_not_found")
     return capability
 
 
@@ -202,9 +220,9 @@ def update_capability(session: Session, actor: Principal, code: str, data: Capab
     auth.check(auth.may_manage_capability(actor, capability), "only the provider (or the bureau) changes it")
     if data.upstream_url is not None:
         if capability.kind is not CapabilityKind.PROXY:
-            raise Invalid("only a proxied capability has an upstream_url", field="upstream_url")
+            raise Invalid(M_("only a proxied capability has an upstream_url"), field="upstream_url")
         if data.upstream_url.scheme not in ("http", "https"):
-            raise Invalid("upstream_url must be http or https", field="upstream_url")
+            raise Invalid(M_("upstream_url must be http or https"), field="upstream_url")
     changes: dict[str, Any] = {}
     for name, value in data.model_dump(exclude_unset=True, mode="json").items():
         if value is None:
@@ -233,7 +251,12 @@ def act_on_capability(session: Session, actor: Principal, code: str, action: str
         )
     if capability.status not in sources:
         raise Conflict(
-            f"a {capability.status.value} capability cannot be {action}ed", code="invalid_transition"
+            M_(
+                "a %(status)s capability cannot be %(action)sed",
+                status=capability.status.value,
+                action=action,
+            ),
+            code="invalid_transition",
         )
     before = capability.status
     capability.status = target
@@ -280,7 +303,7 @@ def create_app(session: Session, actor: Principal, data: AppCreate) -> App:
     auth.check(auth.may_build_apps(actor), "a department's developers and officers register its apps")
     assert actor.department_id is not None
     if CapabilityRepository(session).app(data.code) is not None:
-        raise Conflict(f"an app with code {data.code} exists", code="duplicate_code")
+        raise Conflict(M_("an app with code %(code)s exists", code=data.code), code="duplicate_code")
     app = App(
         code=data.code,
         name=data.name,
@@ -312,7 +335,7 @@ def set_app_status(session: Session, actor: Principal, code: str, action: str) -
 def visible_app(session: Session, actor: Principal, code: str) -> App:
     app = CapabilityRepository(session).app(code)
     if app is None or not auth.may_see_app(actor, app):
-        raise NotFound(f"no app {code}", code="app_not_found")
+        raise NotFound(M_("no app %(code)s", code=code), code="app_not_found")
     return app
 
 
@@ -343,13 +366,17 @@ def create_key(
     repo = CapabilityRepository(session)
     if repo.active_keys(app.id) >= MAX_ACTIVE_KEYS:
         raise Conflict(
-            f"an app has at most {MAX_ACTIVE_KEYS} active keys: revoke an old one", code="too_many_keys"
+            M_(
+                "an app has at most %(max_active_keys)s active keys: revoke an old one",
+                max_active_keys=MAX_ACTIVE_KEYS,
+            ),
+            code="too_many_keys",
         )
     key = AppKey(app_id=app.id, key_id=f"{app.code}.{secrets.token_hex(4)}", algorithm=data.algorithm)
     secret = private_pem = None
     if data.algorithm is KeyAlgorithm.HMAC_SHA256:
         if data.public_key:
-            raise Invalid("an HMAC key has no public key", field="public_key")
+            raise Invalid(M_("an HMAC key has no public key"), field="public_key")
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         key.secret_sealed = SecretBox(settings).seal(secret)
     else:
@@ -373,9 +400,9 @@ def _ed25519_key(public_pem: str | None) -> tuple[str, str | None]:
         try:
             loaded = serialization.load_pem_public_key(public_pem.encode())
         except (ValueError, TypeError) as exc:
-            raise Invalid("public_key is not a PEM public key", field="public_key") from exc
+            raise Invalid(M_("public_key is not a PEM public key"), field="public_key") from exc
         if not isinstance(loaded, Ed25519PublicKey):
-            raise Invalid("public_key must be an Ed25519 key", field="public_key")
+            raise Invalid(M_("public_key must be an Ed25519 key"), field="public_key")
         return public_pem.strip() + "\n", None
     private = Ed25519PrivateKey.generate()
     public = private.public_key().public_bytes(
@@ -406,7 +433,9 @@ def revoke_key(session: Session, actor: Principal, code: str, key_id: str) -> Ap
     app = managed_app(session, actor, code)
     key = CapabilityRepository(session).key(app.id, key_id)
     if key is None:
-        raise NotFound(f"no key {key_id} in app {code}", code="key_not_found")
+        raise NotFound(
+            M_("no key %(key_id)s in app %(code)s", key_id=key_id, code=code), code="key_not_found"
+        )
     if key.status is KeyStatus.REVOKED:
         return key
     key.status, key.revoked_at = KeyStatus.REVOKED, utcnow()
@@ -423,11 +452,18 @@ def subscribe(session: Session, actor: Principal, code: str, data: SubscriptionC
     repo = CapabilityRepository(session)
     capability = repo.capability(data.capability)
     if capability is None or capability.status is not CapabilityStatus.PUBLISHED:
-        raise Invalid(f"{data.capability} is not a published capability", field="capability")
+        raise Invalid(
+            M_("%(capability)s is not a published capability", capability=data.capability), field="capability"
+        )
     existing = repo.subscription_of(app.id, capability.id)
     if existing is not None and existing.status in (SubscriptionStatus.PENDING, SubscriptionStatus.APPROVED):
         raise Conflict(
-            f"{app.code} already has a {existing.status.value} subscription to it", code="duplicate"
+            M_(
+                "%(code)s already has a %(status)s subscription to it",
+                code=app.code,
+                status=existing.status.value,
+            ),
+            code="duplicate",
         )
     subscription = existing or AppSubscription(app_id=app.id, capability_id=capability.id)
     subscription.purpose, subscription.requested_by, subscription.requested_at = (
@@ -477,7 +513,7 @@ def decide(
     repo = CapabilityRepository(session)
     subscription = repo.subscription(subscription_id)
     if subscription is None:
-        raise NotFound("no such subscription", code="subscription_not_found")
+        raise NotFound(M_("no such subscription"), code="subscription_not_found")
     capability = repo.capability_by_id(subscription.capability_id)
     app = session.get(App, subscription.app_id)
     assert app is not None
@@ -486,15 +522,20 @@ def decide(
     else:
         allowed = auth.may_decide_subscription(actor, capability)
     if not allowed and not (auth.may_see_app(actor, app) or auth.may_decide_subscription(actor, capability)):
-        raise NotFound("no such subscription", code="subscription_not_found")
+        raise NotFound(M_("no such subscription"), code="subscription_not_found")
     auth.check(allowed, "the capability's provider (or the bureau) decides; the app's department may cancel")
     sources, target = SUBSCRIPTION_TRANSITIONS[action]
     if subscription.status not in sources:
         raise Conflict(
-            f"a {subscription.status.value} subscription cannot be {action}d", code="invalid_transition"
+            M_(
+                "a %(status)s subscription cannot be %(action)sd",
+                status=subscription.status.value,
+                action=action,
+            ),
+            code="invalid_transition",
         )
     if action == "reject" and not reason.strip():
-        raise Invalid("say why it is rejected", field="reason")
+        raise Invalid(M_("say why it is rejected"), field="reason")
     before = subscription.status
     subscription.status, subscription.decided_by, subscription.decided_at = target, actor.username, utcnow()
     subscription.reason = reason.strip()

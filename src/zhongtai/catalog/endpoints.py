@@ -21,7 +21,7 @@ from zhongtai.catalog.schemas import (
     TransitionRead,
     VersionRead,
 )
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 from zhongtai.core.http import ApiPrincipal, DbSession, require_api_roles
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
@@ -125,6 +125,6 @@ def import_catalog(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Invalid("import file must be UTF-8 text", code="bad_encoding") from exc
+        raise Invalid(M_("import file must be UTF-8 text"), code="bad_encoding") from exc
     codes = transfer.import_records(session, principal, transfer.parse(text, format))
     return ImportResult(imported=len(codes), codes=codes)

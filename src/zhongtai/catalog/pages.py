@@ -23,7 +23,7 @@ from zhongtai.catalog.models import (
 )
 from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import MAX_QUERY, ResourceCreate, ResourceFilter, ResourceUpdate
-from zhongtai.core.errors import Forbidden, Invalid
+from zhongtai.core.errors import M_, Forbidden, Invalid
 from zhongtai.core.http import DbSession
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, validation_message
 from zhongtai.orgs.repository import OrgRepository
@@ -46,7 +46,11 @@ CHOICES = {
 def _filters(params: dict[str, str]) -> ResourceFilter:
     cleaned = {k: v for k, v in params.items() if v}
     if len(cleaned.get("q", "")) > MAX_QUERY:
-        raise Invalid(f"search text is longer than {MAX_QUERY} characters", field="q", code="query_too_long")
+        raise Invalid(
+            M_("search text is longer than %(max_query)s characters", max_query=MAX_QUERY),
+            field="q",
+            code="query_too_long",
+        )
     try:
         return ResourceFilter.model_validate(cleaned)
     except ValidationError as exc:
@@ -161,7 +165,7 @@ def new_resource(page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None
     if not may_register_any(page.principal):
         raise Forbidden(
-            "only a department data officer or an operator may register resources", code="missing_role"
+            M_("only a department data officer or an operator may register resources"), code="missing_role"
         )
     values: dict[str, Any] = {
         "items": [],

@@ -30,7 +30,7 @@ from zhongtai.catalog.schemas import (
     TransitionRead,
 )
 from zhongtai.core import audit
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import utcnow
 from zhongtai.orgs.models import Department, InformationSystem
@@ -104,18 +104,18 @@ def check_sharing_rules(resource: Resource) -> None:
     """Sharing is the rule: refusing to share must cite a law or policy; conditions must be stated."""
     if resource.sharing_type is SharingType.NOT_SHARED and not resource.sharing_basis.strip():
         raise Invalid(
-            "a 'not shared' entry must cite its legal or policy basis",
+            M_("a 'not shared' entry must cite its legal or policy basis"),
             field="sharing_basis",
             code="basis_required",
         )
     if resource.sharing_type is SharingType.CONDITIONAL and not resource.sharing_conditions.strip():
         raise Invalid(
-            "a 'conditional' entry must state its sharing conditions",
+            M_("a 'conditional' entry must state its sharing conditions"),
             field="sharing_conditions",
             code="conditions_required",
         )
     if resource.sharing_type is not SharingType.NOT_SHARED and not resource.sharing_modes:
-        raise Invalid("choose at least one sharing mode", field="sharing_modes", code="modes_required")
+        raise Invalid(M_("choose at least one sharing mode"), field="sharing_modes", code="modes_required")
 
 
 def _resolve_source_system(
@@ -125,10 +125,14 @@ def _resolve_source_system(
         return None
     system = OrgRepository(session).system_by_code(code)
     if system is None:
-        raise Invalid(f"unknown information system {code!r}", field="source_system", code="unknown_system")
+        raise Invalid(
+            M_("unknown information system %(code)r", code=code), field="source_system", code="unknown_system"
+        )
     if system.department_id != provider.id:
         raise Invalid(
-            f"system {code!r} belongs to another department", field="source_system", code="foreign_system"
+            M_("system %(code)r belongs to another department", code=code),
+            field="source_system",
+            code="foreign_system",
         )
     return system
 
@@ -136,11 +140,11 @@ def _resolve_source_system(
 def _check_related(session: Session, own_code: str | None, related: list[str]) -> list[str]:
     unique = list(dict.fromkeys(related))
     if own_code in unique:
-        raise Invalid("a resource cannot be related to itself", field="related_codes")
+        raise Invalid(M_("a resource cannot be related to itself"), field="related_codes")
     missing = set(unique) - CatalogRepository(session).existing_codes(unique)
     if missing:
         raise Invalid(
-            f"unknown related resource codes: {', '.join(sorted(missing))}",
+            M_("unknown related resource codes: %(items)s", items=", ".join(sorted(missing))),
             field="related_codes",
             code="unknown_resource",
         )
@@ -150,14 +154,18 @@ def _check_related(session: Session, own_code: str | None, related: list[str]) -
 def require_provider(session: Session, code: str) -> Department:
     department = OrgRepository(session).department_by_code(code)
     if department is None:
-        raise Invalid(f"unknown department code {code!r}", field="provider", code="unknown_department")
+        raise Invalid(
+            M_("unknown department code %(code)r", code=code), field="provider", code="unknown_department"
+        )
     return department
 
 
 def require_classification(session: Session, code: str) -> str:
     if not codes.is_classification_code(code) or CatalogRepository(session).classification(code) is None:
         raise Invalid(
-            f"unknown classification code {code!r}", field="classification", code="unknown_classification"
+            M_("unknown classification code %(code)r", code=code),
+            field="classification",
+            code="unknown_classification",
         )
     return code
 
@@ -202,11 +210,18 @@ def _snapshot_version(session: Session, actor: Principal, resource: Resource) ->
 def create_resource(session: Session, actor: Principal, data: ResourceCreate) -> Resource:
     provider = require_provider(session, data.provider or actor.department_code or "")
     if not may_register_for(actor, provider.id):
-        raise Forbidden("you may register resources only for your own department", code="not_your_department")
+        raise Forbidden(
+            M_("you may register resources only for your own department"), code="not_your_department"
+        )
     classification = require_classification(session, data.classification)
     sequence = CatalogRepository(session).next_sequence(classification)
     if sequence > codes.MAX_SEQUENCE:
-        raise Conflict(f"classification {classification} has no free sequence numbers left")
+        raise Conflict(
+            M_(
+                "classification %(classification)s has no free sequence numbers left",
+                classification=classification,
+            )
+        )
     resource = build_resource(
         session, data.model_dump(exclude={"classification", "provider", "items"}), provider
     )
@@ -259,7 +274,7 @@ def finish_new(session: Session, actor: Principal, resource: Resource, action: s
 def get_visible(session: Session, actor: Principal, code: str) -> Resource:
     resource = CatalogRepository(session).visible(actor, code)
     if resource is None:
-        raise NotFound(f"no resource {code!r}", code="resource_not_found")
+        raise NotFound(M_("no resource %(code)r", code=code), code="resource_not_found")
     return resource
 
 
@@ -267,7 +282,7 @@ def editable_resource(session: Session, actor: Principal, code: str) -> Resource
     """The resource if the caller may change it now: 404 if unseen, 403 if not theirs, 409 if retired."""
     resource = _editable(session, actor, code)
     if resource.status is ResourceStatus.RETIRED:
-        raise Conflict("a retired resource cannot be changed", code="retired")
+        raise Conflict(M_("a retired resource cannot be changed"), code="retired")
     return resource
 
 
@@ -276,7 +291,7 @@ def _editable(session: Session, actor: Principal, code: str) -> Resource:
     resource = repo.editable(actor, code)
     if resource is None:
         get_visible(session, actor, code)  # 404 when the caller may not even see it
-        raise Forbidden("you may change only your own department's resources", code="not_your_department")
+        raise Forbidden(M_("you may change only your own department's resources"), code="not_your_department")
     return resource
 
 
@@ -290,7 +305,7 @@ def update_resource(session: Session, actor: Principal, code: str, data: Resourc
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         if value is None and key not in {"source_system", "publish_date"}:
-            raise Invalid(f"{key} cannot be empty", field=key)
+            raise Invalid(M_("%(key)s cannot be empty", key=key), field=key)
     if "items" in changes:
         # Delete the old rows first: the flush would otherwise insert before deleting and trip the
         # unique (resource, item name) constraint when names are kept.
@@ -325,18 +340,28 @@ def update_resource(session: Session, actor: Principal, code: str, data: Resourc
 def transition(session: Session, actor: Principal, code: str, action: str, comment: str = "") -> Resource:
     step = TRANSITIONS.get(action)
     if step is None:
-        raise Invalid(f"unknown action {action!r}", field="action")
+        raise Invalid(M_("unknown action %(action)r", action=action), field="action")
     resource = get_visible(session, actor, code)
     if not may_take(actor, step, resource):
-        raise Forbidden(f"you may not {action} this resource", code="transition_forbidden")
+        raise Forbidden(
+            M_("you may not %(action)s this resource", action=action), code="transition_forbidden"
+        )
     if resource.status not in step.sources:
         raise Conflict(
-            f"cannot {action} a resource that is {resource.status.value}; "
-            f"{action} applies to: {', '.join(sorted(s.value for s in step.sources))}",
+            M_(
+                "cannot %(action)s a resource that is %(status)s; %(action)s applies to: %(items)s",
+                action=action,
+                status=resource.status.value,
+                items=", ".join(sorted(s.value for s in step.sources)),
+            ),
             code="invalid_transition",
         )
     if step.needs_comment and not comment.strip():
-        raise Invalid(f"{action} needs a comment giving the reason", field="comment", code="comment_required")
+        raise Invalid(
+            M_("%(action)s needs a comment giving the reason", action=action),
+            field="comment",
+            code="comment_required",
+        )
     source = resource.status
     resource.status = step.target
     resource.updated_at = utcnow()

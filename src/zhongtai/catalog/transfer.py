@@ -26,7 +26,7 @@ from zhongtai.catalog.service import (
     require_classification,
     require_provider,
 )
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, PayloadTooLarge
 from zhongtai.core.jsonsafe import check_depth
 from zhongtai.core.principal import Principal
 
@@ -125,7 +125,13 @@ def load_json(text: str) -> list[ResourceTransfer]:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
         raise Invalid(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", code="malformed_json"
+            M_(
+                "malformed JSON at line %(lineno)s column %(colno)s: %(msg)s",
+                lineno=exc.lineno,
+                colno=exc.colno,
+                msg=exc.msg,
+            ),
+            code="malformed_json",
         ) from exc
     if (
         not isinstance(body, dict)
@@ -133,17 +139,28 @@ def load_json(text: str) -> list[ResourceTransfer]:
         or not isinstance(body.get("resources"), list)
     ):
         raise Invalid(
-            f'not a catalog export: expected {{"format": "{FORMAT_TAG}", "resources": [...]}}',
+            M_(
+                'not a catalog export: expected {"format": "%(format_tag)s", "resources": [...]}',
+                format_tag=FORMAT_TAG,
+            ),
             code="wrong_format",
         )
     if body.get("version") != FORMAT_VERSION:
-        raise Invalid(f"unsupported export version {body.get('version')!r}", code="wrong_format")
+        raise Invalid(
+            M_("unsupported export version %(value)r", value=body.get("version")), code="wrong_format"
+        )
     return _validate([(f"resources[{i}]", raw) for i, raw in enumerate(body["resources"])])
 
 
 def _validate(raw_records: list[tuple[str, Any]]) -> list[ResourceTransfer]:
     if len(raw_records) > MAX_IMPORT_RESOURCES:
-        raise PayloadTooLarge(f"at most {MAX_IMPORT_RESOURCES} resources per import, got {len(raw_records)}")
+        raise PayloadTooLarge(
+            M_(
+                "at most %(max_import_resources)s resources per import, got %(count)s",
+                max_import_resources=MAX_IMPORT_RESOURCES,
+                count=len(raw_records),
+            )
+        )
     records: list[ResourceTransfer] = []
     errors: list[str] = []
     for where, raw in raw_records:
@@ -160,15 +177,19 @@ def load_csv(text: str) -> list[ResourceTransfer]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     missing = set(RESOURCE_COLUMNS + ITEM_COLUMNS) - set(reader.fieldnames or [])
     if missing:
-        raise Invalid(f"CSV is missing columns: {', '.join(sorted(missing))}", code="wrong_format")
+        raise Invalid(
+            M_("CSV is missing columns: %(items)s", items=", ".join(sorted(missing))), code="wrong_format"
+        )
     grouped: dict[str, tuple[str, dict[str, Any]]] = {}
     try:
         for line, row in enumerate(reader, start=2):
             if None in row or any(v is None for v in row.values()):
-                raise Invalid(f"CSV line {line}: wrong number of columns", code="malformed_csv")
+                raise Invalid(
+                    M_("CSV line %(line)s: wrong number of columns", line=line), code="malformed_csv"
+                )
             _add_csv_row(grouped, line, row)
     except csv.Error as exc:
-        raise Invalid(f"malformed CSV: {exc}", code="malformed_csv") from exc
+        raise Invalid(M_("malformed CSV: %(exc)s", exc=exc), code="malformed_csv") from exc
     return _validate(list(grouped.values()))
 
 
@@ -203,7 +224,7 @@ def parse(text: str, fmt: str) -> list[ResourceTransfer]:
         return load_json(text)
     if fmt == "csv":
         return load_csv(text)
-    raise Invalid(f"unknown format {fmt!r}; use json or csv", field="format")
+    raise Invalid(M_("unknown format %(fmt)r; use json or csv", fmt=fmt), field="format")
 
 
 def dump(records: list[ResourceTransfer], fmt: str) -> str:
@@ -211,7 +232,7 @@ def dump(records: list[ResourceTransfer], fmt: str) -> str:
         return dump_json(records)
     if fmt == "csv":
         return dump_csv(records)
-    raise Invalid(f"unknown format {fmt!r}; use json or csv", field="format")
+    raise Invalid(M_("unknown format %(fmt)r; use json or csv", fmt=fmt), field="format")
 
 
 # ---- import into the database --------------------------------------------------------------------
@@ -220,7 +241,7 @@ def dump(records: list[ResourceTransfer], fmt: str) -> str:
 def import_records(session: Session, actor: Principal, records: list[ResourceTransfer]) -> list[str]:
     """Create every record or none: any problem raises, and the caller's transaction rolls back."""
     if not actor.is_operator:
-        raise Forbidden("only a platform operator may import catalog entries", code="missing_role")
+        raise Forbidden(M_("only a platform operator may import catalog entries"), code="missing_role")
     _check_codes(session, records)
     created = [_import_one(session, actor, record) for record in records]
     session.flush()

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from zhongtai.core.bulk import as_json, bulk_insert, driver_sql
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import Base
-from zhongtai.core.errors import Unavailable
+from zhongtai.core.errors import M_, Unavailable
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import UTCDateTime, utcnow
 
@@ -293,7 +293,7 @@ def _seal_before_commit(session: Session) -> None:
             seal(session)
         except SQLAlchemyError as exc:  # no audit entry, no commit: the access or change fails closed
             raise Unavailable(
-                "the audit trail cannot be written, so nothing was done; try again later",
+                M_("the audit trail cannot be written, so nothing was done; try again later"),
                 code="audit_unavailable",
             ) from exc
 

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 from zhongtai.core.settings import Settings
 
 
@@ -24,8 +24,11 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise Invalid(
-                "the stored secret cannot be decrypted with this platform's key "
-                "(was ZHONGTAI_SECRET_KEY or ZHONGTAI_SECRETS_KEY changed?); enter the password again",
+                M_(
+                    "the stored secret cannot be decrypted with this platform's key (was "
+                    "ZHONGTAI_SECRET_KEY or ZHONGTAI_SECRETS_KEY changed?); enter the password "
+                    "again"
+                ),
                 code="secret_unreadable",
             ) from exc
 

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from zhongtai.core.errors import Forbidden, Unauthenticated
+from zhongtai.core.errors import M_, Forbidden, Unauthenticated
 from zhongtai.core.identity.models import Role
 from zhongtai.core.identity.service import principal_from_token
 from zhongtai.core.jobs import JobContext
@@ -100,10 +100,10 @@ def api_principal(
 ) -> Principal:
     token = bearer_token(request)
     if token is None:
-        raise Unauthenticated("missing bearer token: send `Authorization: Bearer <token>`")
+        raise Unauthenticated(M_("missing bearer token: send `Authorization: Bearer <token>`"))
     principal = principal_from_token(session, settings, token)
     if principal is None:
-        raise Unauthenticated("invalid, expired or revoked API token", code="invalid_token")
+        raise Unauthenticated(M_("invalid, expired or revoked API token"), code="invalid_token")
     request.state.principal = principal
     return principal
 
@@ -130,7 +130,7 @@ def require_api_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal
     async def check(principal: ApiPrincipal) -> Principal:
         if not principal.has(*roles):
             names = ", ".join(r.value for r in roles)
-            raise Forbidden(f"this needs one of the roles: {names}", code="missing_role")
+            raise Forbidden(M_("this needs one of the roles: %(names)s", names=names), code="missing_role")
         return principal
 
     return check

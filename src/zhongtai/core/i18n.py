@@ -21,7 +21,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -29,6 +29,8 @@ DEFAULT_LANGUAGE = "zh"
 BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
+# Error messages are English templates made with ``M_()`` (``core.errors``); only Chinese needs a catalog.
+ERRORS_DOMAIN = "errors"
 
 
 def N_(key: str) -> str:
@@ -36,23 +38,35 @@ def N_(key: str) -> str:
     return key
 
 
-def catalog_path(lang: str, suffix: str = ".po") -> Path:
-    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+def catalog_path(lang: str, suffix: str = ".po", domain: str = DOMAIN) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}{suffix}"
 
 
 @cache
-def translations(lang: str) -> Translations:
-    """The compiled catalog of ``lang``; compiled in memory when the ``.mo`` is missing or older."""
-    po, mo = catalog_path(lang), catalog_path(lang, ".mo")
+def translations(lang: str, domain: str = DOMAIN) -> NullTranslations:
+    """The compiled catalog of ``lang``; compiled in memory when the ``.mo`` is missing or older. A
+    language without a catalog in ``domain`` (English errors: the templates are English) says the ids."""
+    po, mo = catalog_path(lang, domain=domain), catalog_path(lang, ".mo", domain)
+    if not po.exists():
+        return NullTranslations()
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as compiled:
-            return Translations(compiled, domain=DOMAIN)
+            return Translations(compiled, domain=domain)
     with po.open("rb") as source:
         catalog = read_po(source, locale=BABEL_LOCALES[lang])
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    return Translations(buffer, domain=domain)
+
+
+def error_text(lang: str, message: str) -> str:
+    """An error message in ``lang``: a ``Message`` through the errors catalog with its values; other text
+    (a library's own message) as it is, unless it is itself a template the catalog knows."""
+    template = getattr(message, "template", message)
+    values = getattr(message, "values", None)
+    text = translations(lang if lang in LANGUAGES else DEFAULT_LANGUAGE, ERRORS_DOMAIN).gettext(template)
+    return text % values if values else text
 
 
 def gettext(lang: str, key: str, values: Mapping[str, object] | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from zhongtai.core.errors import BadRequest
+from zhongtai.core.errors import M_, BadRequest
 
 MAX_JSON_DEPTH = 32  # the platform's own documents (mappings, rules, schemas) nest less than ten levels
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -29,4 +29,4 @@ def check_depth(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> None:
     """400 ``invalid_json`` when ``raw`` nests deeper than ``limit``."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if data.count(b"[") + data.count(b"{") > limit and json_depth(data) > limit:
-        raise BadRequest(f"the JSON nests deeper than {limit} levels", code="invalid_json")
+        raise BadRequest(M_("the JSON nests deeper than %(limit)s levels", limit=limit), code="invalid_json")

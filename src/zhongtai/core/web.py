@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from zhongtai.core.crypto import OpaqueTokens
-from zhongtai.core.errors import Forbidden, Invalid, ZhongtaiError
+from zhongtai.core.errors import M_, Forbidden, Invalid, ZhongtaiError, validation_text
 from zhongtai.core.formatting import FILTERS, Names
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, pick_language, translations
@@ -225,7 +225,7 @@ async def read_form(request: Request) -> FormData:
     try:
         return await request.form(max_files=0, max_fields=2000)
     except Exception as exc:  # multipart parser errors: malformed body
-        raise ZhongtaiError(f"malformed form body: {exc}", code="malformed_form") from exc
+        raise ZhongtaiError(M_("malformed form body: %(exc)s", exc=exc), code="malformed_form") from exc
 
 
 Form = Annotated[FormData, Depends(read_form)]
@@ -235,7 +235,7 @@ def check_csrf(page: PageContext, form: FormData) -> None:
     sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not sent or page.new_csrf_cookie or not same(sent, page.csrf_token):
         raise Forbidden(
-            "missing or wrong CSRF token: reload the form and submit it again", code="csrf_failed"
+            M_("missing or wrong CSRF token: reload the form and submit it again"), code="csrf_failed"
         )
 
 
@@ -249,7 +249,15 @@ def form_json(form: FormData, name: str, empty: str = "{}") -> Any:
     try:
         return json.loads(form_str(form, name) or empty)
     except json.JSONDecodeError as exc:
-        raise Invalid(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})", field=name) from None
+        raise Invalid(
+            M_(
+                "%(name)s: not valid JSON (%(msg)s at line %(lineno)s)",
+                name=name,
+                msg=exc.msg,
+                lineno=exc.lineno,
+            ),
+            field=name,
+        ) from None
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -259,7 +267,7 @@ def validation_message(exc: ValidationError) -> Invalid:
     """A form's first problem as a 422 naming the field."""
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"])
-    return Invalid(f"{field}: {first['msg']}", field=field, code="validation_error")
+    return Invalid(validation_text(first, field), field=field, code="validation_error")
 
 
 def valid_form(schema: type[Model], values: dict[str, Any]) -> Model:

@@ -30,6 +30,7 @@ from zhongtai.capabilities.models import CapabilityKind, Operation
 from zhongtai.core.context import current_request_id, reset_request_id, set_request_id
 from zhongtai.core.crypto import OpaqueTokens
 from zhongtai.core.errors import (
+    M_,
     Forbidden,
     Invalid,
     MethodNotAllowed,
@@ -150,7 +151,7 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         await _audit_refusal(runtime, call, exc)
     except Exception:  # never a traceback to the caller; the request id finds the log line
         log.exception("gateway call failed", extra={"capability": call.capability})
-        await _audit_refusal(runtime, call, ZhongtaiError("internal error", code="internal_error"), 500)
+        await _audit_refusal(runtime, call, ZhongtaiError(M_("internal error"), code="internal_error"), 500)
         status, extra = 500, []
         body = {
             "error": {
@@ -220,7 +221,9 @@ def _record(call: Call, outcome: str, status: int, reason: str | None = None) ->
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes", code="body_too_large")
+            raise PayloadTooLarge(
+                M_("the body is larger than %(limit)s bytes", limit=limit), code="body_too_large"
+            )
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -229,7 +232,9 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes", code="body_too_large")
+            raise PayloadTooLarge(
+                M_("the body is larger than %(limit)s bytes", limit=limit), code="body_too_large"
+            )
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -294,27 +299,32 @@ def _authorize(
         raise _unauthenticated("unknown_key", "the key is unknown or was revoked")
     call.app, call.key_id = app, verified.key.key_id
     if not app.active:
-        raise Forbidden("the app is suspended", code="app_suspended")
+        raise Forbidden(M_("the app is suspended"), code="app_suspended")
     purpose = headers.get("x-purpose", "")
     end_user = headers.get("x-end-user")
     if end_user is not None and not _END_USER.fullmatch(end_user):
-        raise Invalid("X-End-User: at most 64 visible ASCII characters", field="x-end-user")
+        raise Invalid(M_("X-End-User: at most 64 visible ASCII characters"), field="x-end-user")
     call.end_user = end_user
     if not _PURPOSE.fullmatch(purpose):
-        raise Invalid("X-Purpose: the purpose code the app subscribed with is required", field="x-purpose")
+        raise Invalid(
+            M_("X-Purpose: the purpose code the app subscribed with is required"), field="x-purpose"
+        )
     call.purpose = purpose
     capability = snapshot.capabilities.get(code) if _CODE.fullmatch(code) else None
     if capability is None or not capability.serving:
-        raise NotFound(f"there is no capability {code[:64]!r}", code="capability_not_found")
+        raise NotFound(M_("there is no capability %(code)r", code=code[:64]), code="capability_not_found")
     call.resource_code, call.known = capability.resource_code or "-", capability.code
     subscribed_for = snapshot.subscriptions.get((app.id, capability.id))
     if subscribed_for is None:
         raise Forbidden(
-            "the app is not subscribed to this capability (or not yet approved)", code="not_subscribed"
+            M_("the app is not subscribed to this capability (or not yet approved)"), code="not_subscribed"
         )
     if purpose != subscribed_for:
         raise Forbidden(
-            f"the app subscribed for purpose {subscribed_for!r}; calls for another purpose are refused",
+            M_(
+                "the app subscribed for purpose %(subscribed_for)r; calls for another purpose are refused",
+                subscribed_for=subscribed_for,
+            ),
             code="purpose_mismatch",
         )
     return capability
@@ -357,7 +367,7 @@ def _data(
     grant = snapshot.grant_for(call.app.department_id, capability.resource_id or 0, utcnow())
     if grant is None:
         raise Forbidden(
-            "the app's department holds no live API grant for this resource; apply for one under 共享",
+            M_("the app's department holds no live API grant for this resource; apply for one under 共享"),
             code="no_grant",
         )
     call.grant, call.items = grant, tuple(grant.project.items)
@@ -374,7 +384,9 @@ def _data(
         asked = [name for name in claim if name != capability.key_item]
         outside = [name for name in asked if name not in grant.project.rules]
         if outside:
-            raise Forbidden(f"the grant does not cover {', '.join(outside)}", code="item_not_granted")
+            raise Forbidden(
+                M_("the grant does not cover %(items)s", items=", ".join(outside)), code="item_not_granted"
+            )
         call.items, call.count = tuple(asked), 1
         return {"match": data.verify(runtime.reads, capability, claim)}
     _expect(method, "GET")
@@ -393,16 +405,18 @@ def _list(
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
     cursor = query.pop("after", None)
     if cursor is not None and "page" in query:
-        raise Invalid("give page or after, not both", field="after")
+        raise Invalid(M_("give page or after, not both"), field="after")
     page = _int(query.pop("page", "1"), "page", 1, 100_000)
     limit = _int(query.pop("page_size", "20"), "page_size", 1, 100)
     after = data.open_position(positions, capability, cursor) if cursor is not None else None
     filters = {}
     for item, value in query.items():
         if grant.project.rules.get(item) is None:
-            raise Invalid(f"{item} is not an item the grant covers", field=item)
+            raise Invalid(M_("%(item)s is not an item the grant covers", item=item), field=item)
         if grant.project.rules[item].value != "none":
-            raise Invalid(f"{item} is masked under the grant, so it cannot filter", field=item)
+            raise Invalid(
+                M_("%(item)s is masked under the grant, so it cannot filter", item=item), field=item
+            )
         filters[item] = value
     rows, last = data.page_of_records(connection, capability, filters, limit, page=page, after=after)
     records = [grant.project(row) for row in rows]
@@ -418,24 +432,31 @@ def _list(
 
 def _int(raw: str, name: str, low: int, high: int) -> int:
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise Invalid(f"{name} must be a whole number from {low} to {high}", field=name)
+        raise Invalid(
+            M_("%(name)s must be a whole number from %(low)s to %(high)s", name=name, low=low, high=high),
+            field=name,
+        )
     return int(raw)
 
 
 def _expect(method: str, allowed: str) -> None:
     if method != allowed:
-        raise MethodNotAllowed(f"this capability answers {allowed} only")
+        raise MethodNotAllowed(M_("this capability answers %(allowed)s only", allowed=allowed))
 
 
 def _json_object(body: bytes, max_depth: int = 20) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise Invalid("the body is not valid JSON", field="body", code="malformed_json") from exc
+        raise Invalid(M_("the body is not valid JSON"), field="body", code="malformed_json") from exc
     if not isinstance(value, dict):
-        raise Invalid("the body must be a JSON object", field="body")
+        raise Invalid(M_("the body must be a JSON object"), field="body")
     if _depth(value) > max_depth:
-        raise Invalid(f"the JSON is nested deeper than {max_depth} levels", field="body", code="too_deep")
+        raise Invalid(
+            M_("the JSON is nested deeper than %(max_depth)s levels", max_depth=max_depth),
+            field="body",
+            code="too_deep",
+        )
     return value
 
 
@@ -482,7 +503,11 @@ def _json_any(body: bytes, max_depth: int) -> Any:
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise Invalid("the body is not valid JSON", field="body", code="malformed_json") from exc
+        raise Invalid(M_("the body is not valid JSON"), field="body", code="malformed_json") from exc
     if _depth(value) > max_depth:
-        raise Invalid(f"the JSON is nested deeper than {max_depth} levels", field="body", code="too_deep")
+        raise Invalid(
+            M_("the JSON is nested deeper than %(max_depth)s levels", max_depth=max_depth),
+            field="body",
+            code="too_deep",
+        )
     return value

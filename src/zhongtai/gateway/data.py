@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from zhongtai.core.crypto import OpaqueTokens
-from zhongtai.core.errors import Invalid, NotFound
+from zhongtai.core.errors import M_, Invalid, NotFound
 from zhongtai.gateway.reads import HotReads
 from zhongtai.gateway.state import CapabilityEntry
 from zhongtai.governance.elements import KINDS, Rejected
@@ -72,15 +72,20 @@ def verify(reads: HotReads, capability: CapabilityEntry, claim: Mapping[str, Any
     """Whether every value given belongs to the record of the given key (False when there is none)."""
     key = claim.get(capability.key_item or "")
     if not isinstance(key, str):
-        raise Invalid(f"{capability.key_item} (a string) is required", field=capability.key_item)
+        raise Invalid(
+            M_("%(key_item)s (a string) is required", key_item=capability.key_item), field=capability.key_item
+        )
     asked = {name: value for name, value in claim.items() if name != capability.key_item}
     if not asked:
-        raise Invalid(f"give at least one of {', '.join(capability.verify_items)} to compare", field="body")
+        raise Invalid(
+            M_("give at least one of %(items)s to compare", items=", ".join(capability.verify_items)),
+            field="body",
+        )
     for name, value in asked.items():
         if name not in capability.verify_items:
-            raise Invalid(f"{name} cannot be verified by this capability", field=name)
+            raise Invalid(M_("%(name)s cannot be verified by this capability", name=name), field=name)
         if not isinstance(value, str) or len(value) > 500:
-            raise Invalid(f"{name} must be a string of at most 500 characters", field=name)
+            raise Invalid(M_("%(name)s must be a string of at most 500 characters", name=name), field=name)
     try:
         row = record_by_key(reads, capability, key)
     except NotFound:
@@ -100,7 +105,7 @@ def license_valid(connection: Connection, claim: Mapping[str, Any], today: date)
     """Platform service: is this licence number held by this holder, and valid today?"""
     number, holder = claim.get("number"), claim.get("holder")
     if not isinstance(number, str) or not isinstance(holder, str) or len(number) > 100 or len(holder) > 200:
-        raise Invalid("number and holder (strings) are required", field="body")
+        raise Invalid(M_("number and holder (strings) are required"), field="body")
     canonical = standard_key(BaseKind.LICENSE, number)
     if canonical is None:
         return False
@@ -163,7 +168,7 @@ def open_position(tokens: OpaqueTokens, capability: CapabilityEntry, cursor: str
     parts = json.loads(opened) if opened is not None else None  # sealed by us: valid JSON
     if not isinstance(parts, list) or len(parts) != 3 or parts[0] != capability.resource_id:
         raise Invalid(
-            "after is not a cursor a list of this resource gave out; start again without it",
+            M_("after is not a cursor a list of this resource gave out; start again without it"),
             code="bad_cursor",
             field="after",
         )

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from zhongtai.core.errors import Unavailable
+from zhongtai.core.errors import M_, Unavailable
 
 SQL = {
     "sqlite": {
@@ -63,7 +63,7 @@ class HotReads:
                 self.close()
                 if attempt == 1 or not _is_driver_error(exc):
                     raise Unavailable(
-                        "the platform database is unreachable", code="database_unavailable"
+                        M_("the platform database is unreachable"), code="database_unavailable"
                     ) from exc
         raise AssertionError("unreachable")
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.capabilities.models import GatewayUsage
 from zhongtai.core import audit
-from zhongtai.core.errors import Unavailable
+from zhongtai.core.errors import M_, Unavailable
 from zhongtai.core.types import utcnow
 
 log = logging.getLogger("zhongtai.gateway")
@@ -165,7 +165,7 @@ class Recorder:
                 "gateway audit group not written", extra={"error": type(exc).__name__, "calls": len(group)}
             )
             failure = Unavailable(
-                "the audit trail cannot be written, so nothing was returned; try again later",
+                M_("the audit trail cannot be written, so nothing was returned; try again later"),
                 code="audit_unavailable",
             )
             for _, future in group:

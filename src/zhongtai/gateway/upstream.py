@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from zhongtai.core.errors import BadGateway, GatewayTimeout, Invalid, Unavailable
+from zhongtai.core.errors import M_, BadGateway, GatewayTimeout, Invalid, Unavailable
 from zhongtai.gateway.protection import Breaker
 from zhongtai.gateway.state import CapabilityEntry
 from zhongtai.sharing.masking import mask
@@ -86,8 +86,11 @@ class Upstreams:
         now = time.monotonic()
         if not breaker.admit(now):
             resting = Unavailable(
-                f"{capability.code} is failing and rests for {breaker.retry_after(now)} s; "
-                "other capabilities keep serving",
+                M_(
+                    "%(code)s is failing and rests for %(value)s s; other capabilities keep serving",
+                    code=capability.code,
+                    value=breaker.retry_after(now),
+                ),
                 code="circuit_open",
             )
             resting.retry_after = breaker.retry_after(now)
@@ -110,7 +113,9 @@ class Upstreams:
         url = _origin(capability.upstream_url or "") + (capability.health_path or "/")
         answer = await self._once(capability, "GET", url, {}, b"", deadline)
         if answer.status >= 400:
-            raise BadGateway(f"{capability.code}'s health check failed", code="upstream_unhealthy")
+            raise BadGateway(
+                M_("%(code)s's health check failed", code=capability.code), code="upstream_unhealthy"
+            )
 
     async def _with_retries(
         self, capability: CapabilityEntry, request: UpstreamRequest, deadline: float
@@ -135,11 +140,17 @@ class Upstreams:
                 continue
             if answer.status >= 500:
                 raise BadGateway(
-                    f"{capability.code} answered {answer.status}; nothing of its answer is passed on",
+                    M_(
+                        "%(code)s answered %(status)s; nothing of its answer is passed on",
+                        code=capability.code,
+                        status=answer.status,
+                    ),
                     code="upstream_error",
                 )
             return answer
-        raise BadGateway(f"{capability.code} could not be reached", code="upstream_unreachable")
+        raise BadGateway(
+            M_("%(code)s could not be reached", code=capability.code), code="upstream_unreachable"
+        )
 
     async def _once(
         self,
@@ -153,7 +164,8 @@ class Upstreams:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise GatewayTimeout(
-                f"{capability.code} ran out of the call's time budget", code="upstream_timeout"
+                M_("%(code)s ran out of the call's time budget", code=capability.code),
+                code="upstream_timeout",
             )
         timeout = min(capability.timeout_ms / 1000, remaining)
         try:
@@ -171,11 +183,17 @@ class Upstreams:
                 return UpstreamAnswer(response.status, response.headers.get("content-type", ""), content)
         except TimeoutError as exc:
             raise GatewayTimeout(
-                f"{capability.code} did not answer within {int(timeout * 1000)} ms", code="upstream_timeout"
+                M_(
+                    "%(code)s did not answer within %(value)s ms",
+                    code=capability.code,
+                    value=int(timeout * 1000),
+                ),
+                code="upstream_timeout",
             ) from exc
         except aiohttp.ClientError as exc:
             raise BadGateway(
-                f"{capability.code} could not be reached ({type(exc).__name__})", code="upstream_unreachable"
+                M_("%(code)s could not be reached (%(name)s)", code=capability.code, name=type(exc).__name__),
+                code="upstream_unreachable",
             ) from exc
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
@@ -184,7 +202,8 @@ class Upstreams:
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise BadGateway(
-                    "the upstream's answer is larger than the gateway passes on", code="upstream_too_large"
+                    M_("the upstream's answer is larger than the gateway passes on"),
+                    code="upstream_too_large",
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -208,7 +227,7 @@ def safe_subpath(subpath: str) -> str:
         return ""
     normalized = posixpath.normpath("/" + subpath)
     if normalized.startswith("/..") or any(part in ("..", ".") for part in subpath.split("/")):
-        raise Invalid("the path may not contain . or .. segments", field="path")
+        raise Invalid(M_("the path may not contain . or .. segments"), field="path")
     return normalized.lstrip("/") + ("/" if subpath.endswith("/") else "")
 
 
@@ -231,7 +250,8 @@ def masked_answer(capability: CapabilityEntry, answer: UpstreamAnswer) -> Any:
         data = json.loads(answer.body) if answer.body else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadGateway(
-            f"{capability.code} answered with something that is not JSON", code="upstream_garbage"
+            M_("%(code)s answered with something that is not JSON", code=capability.code),
+            code="upstream_garbage",
         ) from exc
     return _mask_value(data, capability)
 

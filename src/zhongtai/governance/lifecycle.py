@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from zhongtai.core.errors import Conflict
+from zhongtai.core.errors import M_, Conflict
 from zhongtai.governance.models import Problem, ProblemEvent, ProblemStatus
 
 S = ProblemStatus
@@ -49,7 +49,10 @@ def record_step(
     step = STEPS[action]
     before = problem.status if action != "open" else None
     if before is not None and before not in step.sources:
-        raise Conflict(f"a {before.value} problem cannot be {action}ed", code="invalid_transition")
+        raise Conflict(
+            M_("a %(before)s problem cannot be %(action)sed", before=before.value, action=action),
+            code="invalid_transition",
+        )
     problem.status = step.target
     problem.updated_at = now
     session.add(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 from zhongtai.core.http import DbSession, RowId, job_context
 from zhongtai.core.types import IsoDateTime
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, validation_message
@@ -190,7 +190,7 @@ def problems(page: SignedInPage, session: DbSession, status: str = "active", off
     assert page.principal is not None
     statuses = {"active": ["open", "assigned", "fixed"], "all": None}.get(status, [status])
     if statuses and any(s not in {p.value for p in ProblemStatus} for s in statuses):
-        raise Invalid(f"no problem status {status!r}", field="status")
+        raise Invalid(M_("no problem status %(status)r", status=status), field="status")
     found = service.problems_page(session, page.principal, statuses, offset, PAGE_SIZE)
     return page.render("gov_problems.html", problems=found, status=status, page_size=PAGE_SIZE)
 
@@ -238,7 +238,7 @@ def base_search(page: SignedInPage, session: DbSession, base: str = "", key: str
         try:
             kind = BaseKind(base)
         except ValueError:
-            raise Invalid(f"no base database {base!r}", field="base") from None
+            raise Invalid(M_("no base database %(base)r", base=base), field="base") from None
         return RedirectResponse(f"/base/{kind.value}/{quote(key.strip()[:200], safe='')}", status_code=303)
     return page.render(
         "gov_base_search.html",

@@ -20,7 +20,7 @@ from zhongtai.core import outbox
 from zhongtai.core.bulk import as_json
 from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import Invalid, NotFound
+from zhongtai.core.errors import M_, Invalid, NotFound
 from zhongtai.core.types import utcnow
 from zhongtai.governance.elements import Rejected, calendar_date, person_name
 from zhongtai.governance.fusion import KEY_KIND, Fuser, FusionStats, SourceSpec, claim_rows
@@ -86,7 +86,7 @@ def _record_failure(
     with transaction(factory) as session:
         resource = GovernanceRepository(session).resource(resource_code)
         if resource is None:
-            raise NotFound(f"resource {resource_code} not found")
+            raise NotFound(M_("resource %(resource_code)s not found", resource_code=resource_code))
         failed = GovernancePass(
             resource_id=resource.id,
             run_id=run_id,
@@ -112,7 +112,7 @@ def _govern(
     repo = GovernanceRepository(session)
     resource = repo.resource(resource_code)
     if resource is None:
-        raise NotFound(f"resource {resource_code} not found")
+        raise NotFound(M_("resource %(resource_code)s not found", resource_code=resource_code))
     engine, versions = _engine(repo, resource.id)
     governed = GovernancePass(
         resource_id=resource.id,
@@ -171,7 +171,13 @@ def _jobs_of(
         return job_ids
     run = repo.run(run_id)
     if run is None or run.job_id not in job_ids:
-        raise NotFound(f"batch {run_id} of resource {resource_code} not found")
+        raise NotFound(
+            M_(
+                "batch %(run_id)s of resource %(resource_code)s not found",
+                run_id=run_id,
+                resource_code=resource_code,
+            )
+        )
     return [run.job_id]
 
 

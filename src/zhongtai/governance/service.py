@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import Resource
 from zhongtai.core import audit
-from zhongtai.core.errors import Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import utcnow
 from zhongtai.governance import auth
@@ -75,14 +75,14 @@ def list_elements(session: Session) -> list[ElementRead]:
 def element_versions(session: Session, code: str) -> list[ElementRead]:
     versions = GovernanceRepository(session).element_versions(code)
     if not versions:
-        raise NotFound(f"no data element {code}", code="element_not_found")
+        raise NotFound(M_("no data element %(code)s", code=code), code="element_not_found")
     return [element_read(e) for e in versions]
 
 
 def save_element(session: Session, actor: Principal, data: ElementWrite) -> ElementRead:
     """Define a data element, or its next version: rules pick up the new version on their next pass."""
     if not auth.may_define(actor):
-        raise Forbidden("data elements are the bureau's standards: only operators define them")
+        raise Forbidden(M_("data elements are the bureau's standards: only operators define them"))
     versions = GovernanceRepository(session).element_versions(data.code)
     element = DataElement(
         **data.model_dump(), version=(versions[0].version + 1) if versions else 1, created_by=actor.username
@@ -104,7 +104,7 @@ def standardize_values(session: Session, code: str, values: list[str]) -> list[S
     """Try a data element on sample values (what a rule would make of them)."""
     element = GovernanceRepository(session).current_elements().get(code)
     if element is None:
-        raise NotFound(f"no data element {code}", code="element_not_found")
+        raise NotFound(M_("no data element %(code)s", code=code), code="element_not_found")
     standardize = KINDS[element.kind]
     results: list[StandardizedValue] = []
     for value in values:
@@ -122,9 +122,11 @@ def governed_resource(session: Session, actor: Principal, code: str, *, write: b
     """The resource if the actor may read its governed data (and change its rules, with ``write``)."""
     resource = GovernanceRepository(session).resource(code)
     if resource is None or not auth.may_read_governed(actor, resource.provider_department_id):
-        raise NotFound(f"no resource {code!r} whose governance you may see", code="resource_not_found")
+        raise NotFound(
+            M_("no resource %(code)r whose governance you may see", code=code), code="resource_not_found"
+        )
     if write and not auth.may_govern(actor, resource.provider_department_id):
-        raise Forbidden("only the resource's department officers and the bureau's operators govern it")
+        raise Forbidden(M_("only the resource's department officers and the bureau's operators govern it"))
     return resource
 
 
@@ -194,39 +196,52 @@ def parse_rules(raw: Any) -> list[RuleSpec]:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise Invalid(f"{where}: {error['msg']}", field="rules") from None
+        raise Invalid(M_("%(where)s: %(error)s", where=where, error=error["msg"]), field="rules") from None
 
 
 def check_rules(rules: list[RuleSpec], items: dict[str, str | None], elements: set[str]) -> None:
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
-            raise Invalid(f"rule id {rule.id} is used twice", field="rules")
+            raise Invalid(M_("rule id %(id)s is used twice", id=rule.id), field="rules")
         seen.add(rule.id)
         if rule.item not in items:
-            raise Invalid(f"rule {rule.id}: the resource has no item {rule.item!r}", field="rules")
+            raise Invalid(
+                M_("rule %(id)s: the resource has no item %(item)r", id=rule.id, item=rule.item),
+                field="rules",
+            )
         if isinstance(rule, StandardizeRule | CheckRule):
             element = rule.element or items[rule.item]
             if element is None:
                 raise Invalid(
-                    f"rule {rule.id}: item {rule.item} references no data element; name one", field="rules"
+                    M_(
+                        "rule %(id)s: item %(item)s references no data element; name one",
+                        id=rule.id,
+                        item=rule.item,
+                    ),
+                    field="rules",
                 )
             if element not in elements:
-                raise Invalid(f"rule {rule.id}: no data element {element}", field="rules")
+                raise Invalid(
+                    M_("rule %(id)s: no data element %(element)s", id=rule.id, element=element), field="rules"
+                )
         if isinstance(rule, CrossRule) and rule.id_item not in items:
-            raise Invalid(f"rule {rule.id}: the resource has no item {rule.id_item!r}", field="rules")
+            raise Invalid(
+                M_("rule %(id)s: the resource has no item %(id_item)r", id=rule.id, id_item=rule.id_item),
+                field="rules",
+            )
         if isinstance(rule, RangeRule):
             _check_range(rule)
 
 
 def _check_range(rule: RangeRule) -> None:
     if rule.min is None and rule.max is None:
-        raise Invalid(f"rule {rule.id}: a range needs min, max or both", field="rules")
+        raise Invalid(M_("rule %(id)s: a range needs min, max or both", id=rule.id), field="rules")
     if rule.min is not None and rule.max is not None:
         low, high = as_number(rule.min), as_number(rule.max)
         wrong = low > high if low is not None and high is not None else str(rule.min) > str(rule.max)
         if wrong:
-            raise Invalid(f"rule {rule.id}: min is above max", field="rules")
+            raise Invalid(M_("rule %(id)s: min is above max", id=rule.id), field="rules")
 
 
 def pass_read(governed: GovernancePass, resource_code: str) -> PassRead:
@@ -245,7 +260,7 @@ def visible_pass(session: Session, actor: Principal, pass_id: int) -> tuple[Gove
         resource = repo.resource_by_id(governed.resource_id)
         if auth.may_read_governed(actor, resource.provider_department_id):
             return governed, resource
-    raise NotFound(f"no governance pass {pass_id} you may see", code="pass_not_found")
+    raise NotFound(M_("no governance pass %(pass_id)s you may see", pass_id=pass_id), code="pass_not_found")
 
 
 def pass_rejects(
@@ -291,23 +306,30 @@ def base_source_reads(session: Session) -> list[BaseSourceRead]:
 def save_base_source(session: Session, actor: Principal, data: BaseSourceWrite) -> BaseSourceRead:
     """Create or change how a resource feeds a base database (one per base, resource and key item)."""
     if not auth.may_define(actor):
-        raise Forbidden("which sources feed the base databases is the bureau's decision")
+        raise Forbidden(M_("which sources feed the base databases is the bureau's decision"))
     repo = GovernanceRepository(session)
     resource = repo.resource(data.resource)
     if resource is None:
-        raise Invalid(f"no resource {data.resource}", field="resource")
+        raise Invalid(M_("no resource %(resource)s", resource=data.resource), field="resource")
     items = repo.item_elements(resource.id)
     known = set(ATTRIBUTES[data.base])
     for attribute in [*data.attributes, *data.constants, *data.priorities]:
         if attribute not in known:
             raise Invalid(
-                f"the {data.base.value} base has no attribute {attribute!r} "
-                f"(it has: {', '.join(ATTRIBUTES[data.base])})",
+                M_(
+                    "the %(base)s base has no attribute %(attribute)r (it has: %(items)s)",
+                    base=data.base.value,
+                    attribute=attribute,
+                    items=", ".join(ATTRIBUTES[data.base]),
+                ),
                 field="attributes",
             )
     for item in [data.key_item, *data.attributes.values()]:
         if item not in items:
-            raise Invalid(f"resource {resource.code} has no item {item!r}", field="attributes")
+            raise Invalid(
+                M_("resource %(code)s has no item %(item)r", code=resource.code, item=item),
+                field="attributes",
+            )
     source = repo.base_source(data.base, resource.id, data.key_item)
     if source is None:
         source = BaseSource(base=data.base, resource_id=resource.id, key_item=data.key_item)
@@ -337,16 +359,17 @@ def base_detail(
 ) -> BaseRecordDetail:
     """A fused record with each value's source, every source's claim, open conflicts and history."""
     if not auth.may_read_base(actor):
-        raise Forbidden("base records are read by the bureau here; departments use sharing grants")
+        raise Forbidden(M_("base records are read by the bureau here; departments use sharing grants"))
     canonical = standard_key(base, key)
     repo = GovernanceRepository(session)
     record = repo.record(base, canonical) if canonical else None
     if canonical is None or record is None:
-        raise NotFound(f"no {base.value} record for that key", code="record_not_found")
+        raise NotFound(M_("no %(base)s record for that key", base=base.value), code="record_not_found")
     view = BaseLookup(session).as_of(base, canonical, as_of) if as_of else None
     if as_of and view is None:
         raise NotFound(
-            f"the {base.value} record did not exist at {as_of.isoformat()}", code="record_not_found"
+            M_("the %(base)s record did not exist at %(value)s", base=base.value, value=as_of.isoformat()),
+            code="record_not_found",
         )
     labels = repo.source_labels()
     return BaseRecordDetail(
@@ -441,7 +464,9 @@ def resource_quality(session: Session, actor: Principal, code: str, limit: int =
 def _quality_resource(session: Session, actor: Principal, code: str) -> Resource:
     resource = GovernanceRepository(session).resource(code)
     if resource is None or not auth.may_see_quality(actor, resource.provider_department_id):
-        raise NotFound(f"no resource {code!r} whose quality you may see", code="resource_not_found")
+        raise NotFound(
+            M_("no resource %(code)r whose quality you may see", code=code), code="resource_not_found"
+        )
     return resource
 
 
@@ -493,7 +518,10 @@ def problems_page(
 def visible_problem(session: Session, actor: Principal, problem_id: int) -> Problem:
     problem = GovernanceRepository(session).problem(actor, problem_id)
     if problem is None:
-        raise NotFound(f"no quality problem {problem_id} you may see", code="problem_not_found")
+        raise NotFound(
+            M_("no quality problem %(problem_id)s you may see", problem_id=problem_id),
+            code="problem_not_found",
+        )
     return problem
 
 
@@ -503,10 +531,10 @@ def step_problem(
     """Assign or mark fixed; returns the problem and its resource's code (fixed ones get re-checked)."""
     problem = visible_problem(session, actor, problem_id)
     if not auth.may_work_problem(actor, problem.department_id):
-        raise Forbidden("only the department's officers and the bureau's operators work on its problems")
+        raise Forbidden(M_("only the department's officers and the bureau's operators work on its problems"))
     if step.action == "assign":
         if not step.assignee:
-            raise Invalid("say who handles it: assignee", field="assignee")
+            raise Invalid(M_("say who handles it: assignee"), field="assignee")
         problem.assignee = step.assignee
     record_step(session, problem, step.action, actor.username, step.comment, utcnow())
     session.flush()

@@ -9,7 +9,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query, Request
 
-from zhongtai.core.errors import Conflict, Invalid
+from zhongtai.core.errors import M_, Conflict, Invalid
 from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, Jobs, RowId
 from zhongtai.ingest import service
 from zhongtai.ingest.models import SourceKind
@@ -80,14 +80,18 @@ async def upload_file(
     upload limit). It appears under its name only once complete, so a job never reads half a file."""
     source = service.managed_source(session, principal, code)
     if source.kind is not SourceKind.FILE:
-        raise Invalid(f"source {code!r} is not a file source", field="code")
+        raise Invalid(M_("source %(code)r is not a file source", code=code), field="code")
     if not SAFE_FILE_NAME.fullmatch(name) or name.startswith(".") or name != name.strip():
-        raise Invalid("name must be a plain file name (no folders, not starting with a dot)", field="name")
+        raise Invalid(
+            M_("name must be a plain file name (no folders, not starting with a dot)"), field="name"
+        )
     inbox = inbox_of(source, settings)
     inbox.mkdir(parents=True, exist_ok=True)
     target = inbox / name
     if target.exists():
-        raise Conflict(f"{name} is already in the inbox; upload under another name", field="name")
+        raise Conflict(
+            M_("%(name)s is already in the inbox; upload under another name", name=name), field="name"
+        )
     partial = inbox / f".upload-{uuid.uuid4().hex}.part"
     size = 0
     try:
@@ -96,7 +100,7 @@ async def upload_file(
                 size += len(piece)
                 await handle.write(piece)
         if size == 0:
-            raise Invalid("the uploaded file is empty", field="body")
+            raise Invalid(M_("the uploaded file is empty"), field="body")
         partial.rename(target)
     finally:
         partial.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ import polars as pl
 from pydantic import BaseModel, Field, model_validator
 
 from zhongtai.catalog.models import DataType
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 from zhongtai.ingest.convert import PROBLEMS, convert_series
 
 MAX_KEY_LENGTH = 200
@@ -71,13 +71,18 @@ def check_rules(rules: list[FieldRule], items: dict[str, DataType]) -> None:
         if rule.item not in items:
             known = ", ".join(items) or "none"
             raise Invalid(
-                f"mapping: the resource has no item {rule.item!r} (items: {known})", field="mapping"
+                M_(
+                    "mapping: the resource has no item %(item)r (items: %(known)s)",
+                    item=rule.item,
+                    known=known,
+                ),
+                field="mapping",
             )
         if rule.item in seen:
-            raise Invalid(f"mapping: item {rule.item!r} is mapped twice", field="mapping")
+            raise Invalid(M_("mapping: item %(item)r is mapped twice", item=rule.item), field="mapping")
         seen.add(rule.item)
     if not rules:
-        raise Invalid("mapping: map at least one information item", field="mapping")
+        raise Invalid(M_("mapping: map at least one information item"), field="mapping")
 
 
 def source_columns(rules: list[FieldRule], key_columns: list[str], extra: Sequence[str] = ()) -> list[str]:

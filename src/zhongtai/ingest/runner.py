@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import NotFound, ZhongtaiError
+from zhongtai.core.errors import M_, NotFound, ZhongtaiError
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
@@ -114,7 +114,7 @@ def open_run(
     with factory() as session, session.begin():
         job = session.scalars(select(Job).where(Job.code == job_code)).first()
         if job is None:
-            raise NotFound(f"no ingestion job {job_code!r}", code="job_not_found")
+            raise NotFound(M_("no ingestion job %(job_code)r", job_code=job_code), code="job_not_found")
         run = Run(
             job_id=job.id,
             trigger=trigger,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from huey import crontab
 
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 from zhongtai.core.types import CITY_ZONE
 
 
@@ -16,14 +16,20 @@ def parse_schedule(expression: str) -> Callable[[datetime], bool]:
     fields = expression.split()
     if len(fields) != 5:
         raise Invalid(
-            f"schedule {expression!r}: give five fields: minute hour day month weekday (e.g. '*/15 * * * *')",
+            M_(
+                "schedule %(expression)r: give five fields: minute hour day month weekday "
+                "(e.g. '*/15 * * * *')",
+                expression=expression,
+            ),
             field="schedule",
         )
     minute, hour, day, month, weekday = fields
     try:
         return crontab(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday, strict=True)  # type: ignore[no-any-return]
     except ValueError as exc:
-        raise Invalid(f"schedule {expression!r}: {exc}", field="schedule") from None
+        raise Invalid(
+            M_("schedule %(expression)r: %(exc)s", expression=expression, exc=exc), field="schedule"
+        ) from None
 
 
 def slot_of(moment: datetime) -> datetime:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from zhongtai.catalog.models import DataType
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
@@ -63,25 +63,25 @@ def source_read(source: Source) -> SourceRead:
 def visible_source(session: Session, actor: Principal, code: str) -> Source:
     source = IngestRepository(session).source(actor, code)
     if source is None:
-        raise NotFound(f"no source {code!r}", code="source_not_found")
+        raise NotFound(M_("no source %(code)r", code=code), code="source_not_found")
     return source
 
 
 def managed_source(session: Session, actor: Principal, code: str) -> Source:
     source = visible_source(session, actor, code)
     if not may_manage(actor, source.system.department_id):
-        raise Forbidden("only the department's officers or the bureau's operators manage this source")
+        raise Forbidden(M_("only the department's officers or the bureau's operators manage this source"))
     return source
 
 
 def create_source(session: Session, settings: Settings, actor: Principal, data: SourceCreate) -> Source:
     system = OrgRepository(session).system_by_code(data.system)
     if system is None:
-        raise Invalid(f"no information system {data.system!r}", field="system")
+        raise Invalid(M_("no information system %(system)r", system=data.system), field="system")
     if not may_manage(actor, system.department_id):
-        raise Forbidden("you may register sources only for your own department's systems")
+        raise Forbidden(M_("you may register sources only for your own department's systems"))
     if IngestRepository(session).source_exists(data.code):
-        raise Conflict(f"source code {data.code!r} is taken", field="code")
+        raise Conflict(M_("source code %(code)r is taken", code=data.code), field="code")
     options, url_password = clean_options(data.kind, data.options, settings)
     secret = data.secret or url_password
     source = Source(
@@ -154,14 +154,14 @@ def check_source(session: Session, settings: Settings, actor: Principal, code: s
 def visible_job(session: Session, actor: Principal, code: str) -> Job:
     job = IngestRepository(session).job(actor, code)
     if job is None:
-        raise NotFound(f"no ingestion job {code!r}", code="job_not_found")
+        raise NotFound(M_("no ingestion job %(code)r", code=code), code="job_not_found")
     return job
 
 
 def managed_job(session: Session, actor: Principal, code: str) -> Job:
     job = visible_job(session, actor, code)
     if not may_manage(actor, job.source.system.department_id):
-        raise Forbidden("only the department's officers or the bureau's operators manage this job")
+        raise Forbidden(M_("only the department's officers or the bureau's operators manage this job"))
     return job
 
 
@@ -175,12 +175,17 @@ def _check_job_shape(
     if object_kind not in OBJECT_KINDS[source.kind]:
         allowed = ", ".join(sorted(kind.value for kind in OBJECT_KINDS[source.kind]))
         raise Invalid(
-            f"a {source.kind.value} source can be read as: {allowed}, not {object_kind.value}",
+            M_(
+                "a %(kind)s source can be read as: %(allowed)s, not %(object_kind)s",
+                kind=source.kind.value,
+                allowed=allowed,
+                object_kind=object_kind.value,
+            ),
             field="object_kind",
         )
     if mode is JobMode.INCREMENTAL and source.kind is not SourceKind.FILE and not watermark_column:
         raise Invalid(
-            "incremental jobs need a watermark column (an updated-at column or an increasing key)",
+            M_("incremental jobs need a watermark column (an updated-at column or an increasing key)"),
             field="watermark_column",
         )
     if schedule:
@@ -191,7 +196,7 @@ def _check_mapping(rules: list[FieldRule], items: dict[str, DataType], key_colum
     check_rules(rules, items)
     for name in key_columns:
         if not name.strip():
-            raise Invalid("key columns must be named", field="key_columns")
+            raise Invalid(M_("key columns must be named"), field="key_columns")
     for rule in rules:
         if rule.template:
             template_fields(rule.template)
@@ -201,18 +206,18 @@ def create_job(session: Session, actor: Principal, data: JobCreate) -> Job:
     repository = IngestRepository(session)
     source = repository.source(actor, data.source)
     if source is None:
-        raise Invalid(f"no source {data.source!r}", field="source")
+        raise Invalid(M_("no source %(source)r", source=data.source), field="source")
     if not may_manage(actor, source.system.department_id):
-        raise Forbidden("you may create jobs only on your own department's sources")
+        raise Forbidden(M_("you may create jobs only on your own department's sources"))
     resource = repository.resource(data.resource)
     if resource is None:
-        raise Invalid(f"no catalog resource {data.resource!r}", field="resource")
+        raise Invalid(M_("no catalog resource %(resource)r", resource=data.resource), field="resource")
     if not actor.is_operator and resource.provider_department_id != source.system.department_id:
         raise Forbidden(
-            "a department gathers data into its own catalog resources only", code="not_your_resource"
+            M_("a department gathers data into its own catalog resources only"), code="not_your_resource"
         )
     if repository.job_exists(data.code):
-        raise Conflict(f"job code {data.code!r} is taken", field="code")
+        raise Conflict(M_("job code %(code)r is taken", code=data.code), field="code")
     schedule = data.schedule or None
     _check_job_shape(source, data.object_kind, data.mode, data.watermark_column, schedule)
     _check_mapping(data.mapping, IngestRepository(session).item_types(resource.id), data.key_columns)
@@ -346,14 +351,14 @@ def job_with_last_run(session: Session, job: Job, progress: ProgressLookup | Non
 def visible_run(session: Session, actor: Principal, run_id: int) -> tuple[Run, Job]:
     found = IngestRepository(session).run(actor, run_id)
     if found is None:
-        raise NotFound(f"no ingestion run {run_id}", code="run_not_found")
+        raise NotFound(M_("no ingestion run %(run_id)s", run_id=run_id), code="run_not_found")
     return found
 
 
 def rejects_page(session: Session, actor: Principal, run_id: int, offset: int, limit: int) -> RejectPage:
     run, job = visible_run(session, actor, run_id)
     if not may_read_raw(actor, job.resource.provider_department_id):
-        raise Forbidden("rejected rows hold source data: only the department and the bureau read them")
+        raise Forbidden(M_("rejected rows hold source data: only the department and the bureau read them"))
     rows, total = IngestRepository(session).rejects(run.id, offset, limit)
     items = [
         RejectRead(
@@ -369,7 +374,10 @@ def raw_page(session: Session, actor: Principal, resource_code: str, offset: int
     resource = repository.resource(resource_code)
     if resource is None or not may_read_raw(actor, resource.provider_department_id):
         # Not revealing whether an entry the caller may not read even has raw data.
-        raise NotFound(f"no raw data of resource {resource_code!r} you may read", code="raw_not_found")
+        raise NotFound(
+            M_("no raw data of resource %(resource_code)r you may read", resource_code=resource_code),
+            code="raw_not_found",
+        )
     jobs = repository.resource_jobs(resource.id)
     rows, total = repository.raw_records(list(jobs), offset, limit)
     items = [

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import Invalid, ZhongtaiError
+from zhongtai.core.errors import M_, Invalid, ZhongtaiError
 from zhongtai.core.settings import Settings
 from zhongtai.ingest.models import Source, SourceKind
 
@@ -86,7 +86,9 @@ def clean_options(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise Invalid(f"options.{where}: {first['msg']}", field=f"options.{where}") from None
+        raise Invalid(
+            M_("options.%(where)s: %(first)s", where=where, first=first["msg"]), field=f"options.{where}"
+        ) from None
     cleaned = parsed.model_dump()
     password = None
     if isinstance(parsed, DatabaseOptions):
@@ -100,12 +102,15 @@ def _split_database_url(raw: str, settings: Settings) -> tuple[URL, str | None]:
         url = make_url(raw)
     except ArgumentError:
         raise Invalid(
-            "options.url is not a database URL (e.g. postgresql://user@host/db)", field="options.url"
+            M_("options.url is not a database URL (e.g. postgresql://user@host/db)"), field="options.url"
         ) from None
     driver = DRIVERS.get(url.drivername)
     if driver is None:
         raise Invalid(
-            f"options.url: unsupported database {url.drivername!r} (sqlite, postgresql, mysql/mariadb)",
+            M_(
+                "options.url: unsupported database %(drivername)r (sqlite, postgresql, mysql/mariadb)",
+                drivername=url.drivername,
+            ),
             field="options.url",
         )
     url = url.set(drivername=driver)
@@ -121,7 +126,9 @@ def _sqlite_path(database: str, settings: Settings) -> Path:
     root = settings.resolved_sources_dir
     path = (root / database).resolve() if not Path(database).is_absolute() else Path(database).resolve()
     if database in ("", ":memory:") or not path.is_relative_to(root):
-        raise Invalid(f"options.url: SQLite source files must live under {root}", field="options.url")
+        raise Invalid(
+            M_("options.url: SQLite source files must live under %(root)s", root=root), field="options.url"
+        )
     return path
 
 

@@ -12,7 +12,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhongtai.core.context import reset_request_id, set_request_id
-from zhongtai.core.errors import BadRequest, PayloadTooLarge
+from zhongtai.core.errors import M_, BadRequest, PayloadTooLarge
 from zhongtai.core.jsonsafe import MAX_JSON_DEPTH, check_depth
 
 log = logging.getLogger("zhongtai.access")
@@ -132,7 +132,11 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, guarded_send)
 
     async def _reject(self, send: Send, limit: int) -> None:
-        await _send_json(send, 413, PayloadTooLarge(f"request body is larger than {limit} bytes").to_body())
+        await _send_json(
+            send,
+            413,
+            PayloadTooLarge(M_("request body is larger than %(limit)s bytes", limit=limit)).to_body(),
+        )
 
 
 class JsonDepthMiddleware:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from zhongtai.core.errors import NotFound
+from zhongtai.core.errors import M_, NotFound
 from zhongtai.core.http import ApiPrincipal, DbSession
 from zhongtai.orgs import service
 from zhongtai.orgs.repository import OrgRepository
@@ -37,7 +37,7 @@ def register_system(session: DbSession, principal: ApiPrincipal, body: SystemCre
 def get_system(session: DbSession, _: ApiPrincipal, code: str) -> SystemRead:
     system = OrgRepository(session).system_by_code(code)
     if system is None:
-        raise NotFound(f"no information system {code!r}", code="system_not_found")
+        raise NotFound(M_("no information system %(code)r", code=code), code="system_not_found")
     return service.system_read(system)
 
 

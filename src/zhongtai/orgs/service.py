@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import utcnow
@@ -43,7 +43,7 @@ def get_department(session: Session, code: str) -> DepartmentRead:
     repo = OrgRepository(session)
     department = repo.department_by_code(code)
     if department is None:
-        raise NotFound(f"no department {code!r}", code="department_not_found")
+        raise NotFound(M_("no department %(code)r", code=code), code="department_not_found")
     parent = repo.session.get(Department, department.parent_id) if department.parent_id else None
     parents = {parent.id: parent} if parent else {}
     return department_read(department, parents, repo.system_counts().get(department.id, 0))
@@ -68,12 +68,18 @@ def register_system(session: Session, actor: Principal, data: SystemCreate) -> I
     department = repo.department_by_code(department_code)
     if department is None:
         raise Invalid(
-            f"unknown department code {department_code!r}", field="department", code="unknown_department"
+            M_("unknown department code %(department_code)r", department_code=department_code),
+            field="department",
+            code="unknown_department",
         )
     if not may_register_system_for(actor, department.id):
-        raise Forbidden("you may register systems only for your own department", code="not_your_department")
+        raise Forbidden(
+            M_("you may register systems only for your own department"), code="not_your_department"
+        )
     if repo.system_by_code(data.code) is not None:
-        raise Conflict(f"system code {data.code!r} is already taken", field="code", code="duplicate_code")
+        raise Conflict(
+            M_("system code %(code)r is already taken", code=data.code), field="code", code="duplicate_code"
+        )
     system = InformationSystem(
         code=data.code, name=data.name, description=data.description, department_id=department.id
     )
@@ -96,10 +102,10 @@ def update_system(session: Session, actor: Principal, code: str, data: SystemUpd
     system = repo.editable_system(actor, code)
     if system is None:
         if repo.system_by_code(code) is None:
-            raise NotFound(f"no information system {code!r}", code="system_not_found")
-        raise Forbidden("you may edit only your own department's systems", code="not_your_department")
+            raise NotFound(M_("no information system %(code)r", code=code), code="system_not_found")
+        raise Forbidden(M_("you may edit only your own department's systems"), code="not_your_department")
     if not (actor.is_operator or actor.has(Role.OFFICER)):
-        raise Forbidden("only a department data officer or an operator may edit systems")
+        raise Forbidden(M_("only a department data officer or an operator may edit systems"))
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     before = {key: getattr(system, key) for key in changes}
     for key, value in changes.items():

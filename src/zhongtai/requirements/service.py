@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from zhongtai.capabilities.models import Capability
 from zhongtai.catalog.models import Resource
 from zhongtai.core import audit
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.orgs.models import Department
@@ -26,11 +26,11 @@ from zhongtai.sharing.models import Application
 
 def file(session: Session, actor: Principal, data: RequirementCreate) -> Requirement:
     if not auth.may_file(actor):
-        raise Forbidden("a department's officers, consumers and developers file its requirements")
+        raise Forbidden(M_("a department's officers, consumers and developers file its requirements"))
     assert actor.department_id is not None
     now = utcnow()
     if data.due_date < now.astimezone(CITY_ZONE).date():
-        raise Invalid("the due date has passed", field="due_date")
+        raise Invalid(M_("the due date has passed"), field="due_date")
     requirement = Requirement(
         number=_next_number(session, now.astimezone(CITY_ZONE).year),
         department_id=actor.department_id,
@@ -70,7 +70,7 @@ def _step(actor: Principal, action: str, reason: str) -> dict[str, Any]:
 def visible(session: Session, actor: Principal, number: str) -> Requirement:
     requirement = session.scalars(select(Requirement).where(Requirement.number == number)).first()
     if requirement is None or not auth.may_see(actor, requirement):
-        raise NotFound(f"no requirement {number}", code="requirement_not_found")
+        raise NotFound(M_("no requirement %(number)s", number=number), code="requirement_not_found")
     return requirement
 
 
@@ -92,23 +92,32 @@ def act(session: Session, actor: Principal, number: str, data: RequirementAction
     requirement = visible(session, actor, number)
     step = STEPS[data.action]
     if not auth.acts_as(actor, requirement, step.party):
-        raise Forbidden(f"{data.action} is for the {step.party.value}", code="not_your_step")
+        raise Forbidden(
+            M_("%(action)s is for the %(party)s", action=data.action, party=step.party.value),
+            code="not_your_step",
+        )
     if requirement.status not in step.sources:
         raise Conflict(
-            f"a {requirement.status.value} requirement cannot be {data.action}ed", code="invalid_transition"
+            M_(
+                "a %(status)s requirement cannot be %(action)sed",
+                status=requirement.status.value,
+                action=data.action,
+            ),
+            code="invalid_transition",
         )
     if step.needs_reason and not data.reason.strip():
-        raise Invalid(f"say why ({data.action})", field="reason")
+        raise Invalid(M_("say why (%(action)s)", action=data.action), field="reason")
     if data.action == "assign":
         requirement.assignee_department_id = _department(session, data.assignee).id
     if data.links is not None:
         if data.action not in ("assign", "start", "deliver"):
-            raise Invalid("links are set when assigning, starting or delivering", field="links")
+            raise Invalid(M_("links are set when assigning, starting or delivering"), field="links")
         requirement.links = checked_links(session, data.links)
     if data.action == "deliver":
         if not any(requirement.links.get(kind) for kind in ("resources", "applications", "capabilities")):
             raise Invalid(
-                "link what fulfils it (catalog entry, application or capability) to deliver", field="links"
+                M_("link what fulfils it (catalog entry, application or capability) to deliver"),
+                field="links",
             )
         requirement.delivered_at = utcnow()
     before = requirement.status
@@ -129,7 +138,7 @@ def act(session: Session, actor: Principal, number: str, data: RequirementAction
 def _department(session: Session, code: str | None) -> Department:
     found = OrgRepository(session).department_by_code(code) if code else None
     if found is None:
-        raise Invalid("assign names the delivering department", field="assignee")
+        raise Invalid(M_("assign names the delivering department"), field="assignee")
     return found
 
 
@@ -143,7 +152,7 @@ def checked_links(session: Session, links: Links) -> dict[str, list[str]]:
         found = set(session.scalars(select(column).where(column.in_(codes)))) if codes else set()
         missing = [code for code in codes if code not in found]
         if missing:
-            raise Invalid(f"no {label} {missing[0]}", field="links")
+            raise Invalid(M_("no %(label)s %(missing)s", label=label, missing=missing[0]), field="links")
     return links.model_dump()
 
 

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from zhongtai.core.errors import Forbidden
+from zhongtai.core.errors import M_, Forbidden
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.sharing.lifecycle import Actor
@@ -52,14 +52,15 @@ def check_act(principal: Principal, application: Application, actor: Actor) -> N
     if not may_act(principal, application, actor):
         who = {Actor.BUREAU: "the data resource bureau", Actor.PROVIDER: "the providing department"}
         raise Forbidden(
-            f"this step belongs to {who.get(actor, 'the applying department')}", code="not_your_queue"
+            M_("this step belongs to %(value)s", value=who.get(actor, "the applying department")),
+            code="not_your_queue",
         )
     if (
         actor is not Actor.APPLICANT
         and principal.user_id is not None
         and (principal.user_id == application.applicant_user_id)
     ):
-        raise Forbidden("nobody decides an application they filed", code="own_application")
+        raise Forbidden(M_("nobody decides an application they filed"), code="own_application")
 
 
 def may_use_grant(principal: Principal, grant: Grant) -> bool:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
 from zhongtai.core import audit, outbox
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal, platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, aware, utcnow
@@ -101,10 +101,12 @@ def set_policy(session: Session, actor: Principal, code: str, data: ItemPolicyWr
     resource = published_resource(repo, code)
     if not auth.may_set_policy(actor, resource.provider_department_id):
         raise Forbidden(
-            "only the providing department's officers set its items' masking", code="not_your_department"
+            M_("only the providing department's officers set its items' masking"), code="not_your_department"
         )
     if data.item not in {i.name for i in resource.items}:
-        raise Invalid(f"resource {code} has no information item {data.item!r}", field="item")
+        raise Invalid(
+            M_("resource %(code)s has no information item %(item)r", code=code, item=data.item), field="item"
+        )
     policy = repo.policies(resource.id).get(data.item)
     before = {"sensitivity": policy.sensitivity, "masking": policy.masking} if policy else {}
     if policy is None:
@@ -121,14 +123,16 @@ def set_policy(session: Session, actor: Principal, code: str, data: ItemPolicyWr
 def published_resource(repo: SharingRepository, code: str) -> Resource:
     resource = repo.resource(code)
     if resource is None or resource.status is not ResourceStatus.PUBLISHED:
-        raise NotFound(f"no published resource {code}", field="resource")
+        raise NotFound(M_("no published resource %(code)s", code=code), field="resource")
     return resource
 
 
 # Applications ---------------------------------------------------------------------------------------
 def apply(session: Session, settings: Settings, actor: Principal, data: ApplicationCreate) -> Application:
     if not auth.may_apply(actor):
-        raise Forbidden("applying needs the officer or consumer role in a department", code="missing_role")
+        raise Forbidden(
+            M_("applying needs the officer or consumer role in a department"), code="missing_role"
+        )
     repo = SharingRepository(session)
     resource = published_resource(repo, data.resource)
     _check_shareable(resource, actor)
@@ -191,11 +195,15 @@ def _automatic_bureau() -> Principal:
 def _check_shareable(resource: Resource, actor: Principal) -> None:
     if resource.sharing_type is SharingType.NOT_SHARED:
         raise Forbidden(
-            f"resource {resource.code} is not shared (不予共享); basis: {resource.sharing_basis or '—'}",
+            M_(
+                "resource %(code)s is not shared (不予共享); basis: %(value)s",
+                code=resource.code,
+                value=resource.sharing_basis or "—",
+            ),
             code="not_shared",
         )
     if resource.provider_department_id == actor.department_id:
-        raise Invalid("your department provides this resource; it needs no application", field="resource")
+        raise Invalid(M_("your department provides this resource; it needs no application"), field="resource")
 
 
 def _check_request(
@@ -205,23 +213,38 @@ def _check_request(
     unknown = [item for item in items if item not in names]
     if unknown:
         raise Invalid(
-            f"resource {resource.code} has no information item(s): {', '.join(unknown)}", field="items"
+            M_(
+                "resource %(code)s has no information item(s): %(items)s",
+                code=resource.code,
+                items=", ".join(unknown),
+            ),
+            field="items",
         )
     stray = [item for item in unmasked if item not in items]
     if stray:
         raise Invalid(
-            f"unmasked items must be among the items applied for: {', '.join(stray)}", field="unmasked_items"
+            M_("unmasked items must be among the items applied for: %(items)s", items=", ".join(stray)),
+            field="unmasked_items",
         )
     if MODE_NEEDS[mode] not in resource.sharing_modes:
         offered = ", ".join(resource.sharing_modes) or "none"
         raise Invalid(
-            f"resource {resource.code} is not shared by {mode.value} (offered: {offered})", field="mode"
+            M_(
+                "resource %(code)s is not shared by %(mode)s (offered: %(offered)s)",
+                code=resource.code,
+                mode=mode.value,
+                offered=offered,
+            ),
+            field="mode",
         )
     today = utcnow().astimezone(CITY_ZONE).date()
     if valid_until <= today:
-        raise Invalid("the validity period must end after today", field="valid_until")
+        raise Invalid(M_("the validity period must end after today"), field="valid_until")
     if valid_until > today + timedelta(days=366 * MAX_YEARS):
-        raise Invalid(f"a grant lasts at most {MAX_YEARS} years; apply again to renew", field="valid_until")
+        raise Invalid(
+            M_("a grant lasts at most %(max_years)s years; apply again to renew", max_years=MAX_YEARS),
+            field="valid_until",
+        )
 
 
 def update_application(
@@ -232,7 +255,7 @@ def update_application(
     application = visible_application(session, actor, number)
     auth.check_act(actor, application, Actor.APPLICANT)
     if application.status is not ApplicationStatus.RETURNED:
-        raise Conflict("only a returned application can be changed", code="not_returned")
+        raise Conflict(M_("only a returned application can be changed"), code="not_returned")
     changes = data.model_dump(exclude_unset=True)
     resource = repo.resource_by_id(application.resource_id)
     before = _summary(application)
@@ -256,7 +279,7 @@ def update_application(
 def visible_application(session: Session, actor: Principal, number: str) -> Application:
     application = SharingRepository(session).application(number)
     if application is None or not auth.may_see_application(actor, application):
-        raise NotFound(f"application {number} not found")
+        raise NotFound(M_("application %(number)s not found", number=number))
     return application
 
 
@@ -267,14 +290,22 @@ def act(
     transition = TRANSITIONS.get(action)
     if transition is None:
         allowed = ", ".join(t.action for t in actions_from(application.status)) or "none"
-        raise Invalid(f"unknown action {action!r}; allowed now: {allowed}", field="action")
+        raise Invalid(
+            M_("unknown action %(action)r; allowed now: %(allowed)s", action=action, allowed=allowed),
+            field="action",
+        )
     auth.check_act(actor, application, transition.actor)
     if application.status not in transition.sources:
         raise Conflict(
-            f"cannot {action} an application that is {application.status.value}", code="invalid_transition"
+            M_(
+                "cannot %(action)s an application that is %(status)s",
+                action=action,
+                status=application.status.value,
+            ),
+            code="invalid_transition",
         )
     if transition.needs_comment and not comment.strip():
-        raise Invalid(f"{action} needs a reason", field="comment")
+        raise Invalid(M_("%(action)s needs a reason", action=action), field="comment")
     resource = SharingRepository(session).resource_by_id(application.resource_id)
     if action == "resubmit" or transition.target is ApplicationStatus.GRANTED:
         _check_still_shareable(resource)
@@ -284,7 +315,9 @@ def act(
 
 def _check_still_shareable(resource: Resource) -> None:
     if resource.status is not ResourceStatus.PUBLISHED or resource.sharing_type is SharingType.NOT_SHARED:
-        raise Conflict(f"resource {resource.code} is no longer published for sharing", code="not_shared")
+        raise Conflict(
+            M_("resource %(code)s is no longer published for sharing", code=resource.code), code="not_shared"
+        )
 
 
 def _move(
@@ -406,7 +439,7 @@ def escalate_overdue(session: Session, now: datetime) -> list[str]:
 def visible_grant(session: Session, actor: Principal, grant_id: int) -> Grant:
     grant = SharingRepository(session).grant(grant_id)
     if grant is None or not auth.may_see_grant(actor, grant):
-        raise NotFound(f"grant {grant_id} not found")
+        raise NotFound(M_("grant %(grant_id)s not found", grant_id=grant_id))
     return grant
 
 
@@ -414,9 +447,12 @@ def _managed_grant(session: Session, actor: Principal, grant_id: int, verb: str)
     """A live-or-expired, not revoked grant the caller may manage (the provider or the bureau)."""
     grant = visible_grant(session, actor, grant_id)
     if not auth.may_manage_grant(actor, grant):
-        raise Forbidden(f"only the providing department or the bureau {verb} a grant", code="not_your_grant")
+        raise Forbidden(
+            M_("only the providing department or the bureau %(verb)s a grant", verb=verb),
+            code="not_your_grant",
+        )
     if grant.status is GrantStatus.REVOKED:
-        raise Conflict("the grant is revoked; the consumer applies again", code="revoked")
+        raise Conflict(M_("the grant is revoked; the consumer applies again"), code="revoked")
     return grant
 
 
@@ -437,9 +473,11 @@ def renew(session: Session, actor: Principal, grant_id: int, valid_until: date) 
     grant = _managed_grant(session, actor, grant_id, "renews")
     expires = _end_of(valid_until)
     if expires <= max(grant.expires_at, utcnow()):
-        raise Invalid("a renewal must end after the grant's current expiry", field="valid_until")
+        raise Invalid(M_("a renewal must end after the grant's current expiry"), field="valid_until")
     if expires > utcnow() + timedelta(days=366 * MAX_YEARS):
-        raise Invalid(f"a grant lasts at most {MAX_YEARS} years", field="valid_until")
+        raise Invalid(
+            M_("a grant lasts at most %(max_years)s years", max_years=MAX_YEARS), field="valid_until"
+        )
     before = grant.expires_at.isoformat()
     grant.expires_at, grant.renewals = expires, grant.renewals + 1
     session.flush()
@@ -460,18 +498,23 @@ def usable_grant(
     """The grant, if the caller's department receives under it and it is live now."""
     grant = visible_grant(session, actor, grant_id)
     if not auth.may_use_grant(actor, grant):
-        raise Forbidden("only the consumer department receives data under its grant", code="not_your_grant")
+        raise Forbidden(
+            M_("only the consumer department receives data under its grant"), code="not_your_grant"
+        )
     _check_live(grant, utcnow())
     if mode is not None and grant.mode is not mode:
-        raise Forbidden(f"this grant delivers by {grant.mode.value}, not {mode.value}", code="wrong_mode")
+        raise Forbidden(
+            M_("this grant delivers by %(mode)s, not %(mode2)s", mode=grant.mode.value, mode2=mode.value),
+            code="wrong_mode",
+        )
     return grant
 
 
 def _check_live(grant: Grant, now: datetime) -> None:
     if grant.status is GrantStatus.REVOKED:
-        raise Forbidden("the grant was revoked", code="grant_revoked")
+        raise Forbidden(M_("the grant was revoked"), code="grant_revoked")
     if grant.expires_at <= now:
-        raise Forbidden("the grant has expired", code="grant_expired")
+        raise Forbidden(M_("the grant has expired"), code="grant_expired")
 
 
 def projection(session: Session, grant: Grant) -> Projection:
@@ -484,7 +527,7 @@ def projection(session: Session, grant: Grant) -> Projection:
 def read_records(session: Session, actor: Principal, grant_id: int, offset: int, limit: int) -> RecordsPage:
     """A page of the granted slice (API delivery), recorded in the access log."""
     if limit > MAX_PAGE:
-        raise Invalid(f"limit is at most {MAX_PAGE}", field="limit")
+        raise Invalid(M_("limit is at most %(max_page)s", max_page=MAX_PAGE), field="limit")
     grant = usable_grant(session, actor, grant_id, DeliveryMode.API)
     project = projection(session, grant)
     rows, total = SharingRepository(session).records_page(grant.resource_id, offset, limit)
@@ -636,15 +679,15 @@ def export_file(
 ) -> tuple[Path, ExportManifest]:
     """The export's file, for the consumer department while its grant is live and the export fresh."""
     if not export_id.isalnum() or len(export_id) != 32:
-        raise NotFound("export not found")
+        raise NotFound(M_("export not found"))
     folder = _export_dir(settings) / export_id
     try:
         manifest = ExportManifest.model_validate_json((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise NotFound("export not found") from exc
+        raise NotFound(M_("export not found")) from exc
     grant = usable_grant(session, actor, manifest.grant_id, DeliveryMode.FILE)
     if manifest.expires_at <= utcnow():
-        raise Forbidden("the export has expired; create a new one", code="export_expired")
+        raise Forbidden(M_("the export has expired; create a new one"), code="export_expired")
     record_grant_access(
         session,
         actor,
@@ -672,7 +715,9 @@ def subscribe(
     Allowlist(settings.webhook_allowed_hosts).check_url(url)
     first_slot = next_due(schedule, utcnow()) if schedule else None
     if schedule and first_slot is None:
-        raise Invalid(f"schedule {schedule!r} never comes due within a month", field="schedule")
+        raise Invalid(
+            M_("schedule %(schedule)r never comes due within a month", schedule=schedule), field="schedule"
+        )
     outbox.feed(session, grant.resource_id)
     secret = new_secret()
     subscription = Subscription(
@@ -703,10 +748,10 @@ def subscribe(
 def own_subscription(session: Session, actor: Principal, subscription_id: int) -> Subscription:
     subscription = SharingRepository(session).subscription(subscription_id)
     if subscription is None:
-        raise NotFound(f"subscription {subscription_id} not found")
+        raise NotFound(M_("subscription %(subscription_id)s not found", subscription_id=subscription_id))
     grant = visible_grant(session, actor, subscription.grant_id)
     if not (auth.may_use_grant(actor, grant) or actor.sees_all_departments):
-        raise NotFound(f"subscription {subscription_id} not found")
+        raise NotFound(M_("subscription %(subscription_id)s not found", subscription_id=subscription_id))
     return subscription
 
 
@@ -734,7 +779,7 @@ def cancel(session: Session, actor: Principal, subscription_id: int) -> Subscrip
     subscription = own_subscription(session, actor, subscription_id)
     grant = visible_grant(session, actor, subscription.grant_id)
     if not auth.may_use_grant(actor, grant):
-        raise Forbidden("only the consumer department cancels its subscription", code="not_your_grant")
+        raise Forbidden(M_("only the consumer department cancels its subscription"), code="not_your_grant")
     subscription.active = False
     session.flush()
     audit.record(session, actor, "sharing.subscription.cancelled", "subscription", str(subscription.id))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
-from zhongtai.core.errors import Invalid
+from zhongtai.core.errors import M_, Invalid
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -57,23 +57,29 @@ class Allowlist:
             host = (parts.hostname or "").lower()
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError as exc:
-            raise Invalid(f"subscriber URL is malformed: {exc}", field="url", code="bad_url") from exc
+            raise Invalid(
+                M_("subscriber URL is malformed: %(exc)s", exc=exc), field="url", code="bad_url"
+            ) from exc
         if parts.scheme not in ("http", "https") or not host:
-            raise Invalid("subscriber URL must be http(s)://host/…", field="url", code="bad_url")
+            raise Invalid(M_("subscriber URL must be http(s)://host/…"), field="url", code="bad_url")
         if parts.username or parts.password:
-            raise Invalid("subscriber URL must not carry credentials", field="url", code="bad_url")
+            raise Invalid(M_("subscriber URL must not carry credentials"), field="url", code="bad_url")
         literal = _ip(host)
         if literal is not None:
             if not self._in_networks(literal):
                 raise Invalid(
-                    f"address {host} is not on the platform's subscriber allowlist",
+                    M_("address %(host)s is not on the platform's subscriber allowlist", host=host),
                     field="url",
                     code="url_not_allowed",
                 )
             return host
         if not any(host == name or (name.startswith(".") and host.endswith(name)) for name in self.names):
             raise Invalid(
-                f"host {host} is not on the platform's subscriber allowlist (ZHONGTAI_WEBHOOK_ALLOWED_HOSTS)",
+                M_(
+                    "host %(host)s is not on the platform's subscriber allowlist "
+                    "(ZHONGTAI_WEBHOOK_ALLOWED_HOSTS)",
+                    host=host,
+                ),
                 field="url",
                 code="url_not_allowed",
             )
@@ -85,11 +91,13 @@ class Allowlist:
         send it elsewhere)."""
         addresses = [_ip(host)] if _ip(host) else [_ip(a) for a in (resolve or _resolve)(host)]
         if not addresses:
-            raise Invalid(f"host {host} does not resolve", code="url_unresolvable")
+            raise Invalid(M_("host %(host)s does not resolve", host=host), code="url_unresolvable")
         checked: list[IPAddress] = []
         for address in addresses:
             if address is None or not (address.is_global or self._in_networks(address)):
-                raise Invalid(f"host {host} resolves to a non-public address", code="url_not_allowed")
+                raise Invalid(
+                    M_("host %(host)s resolves to a non-public address", host=host), code="url_not_allowed"
+                )
             checked.append(address)
         return checked[0]
 

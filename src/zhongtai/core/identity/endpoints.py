@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from zhongtai.core.errors import NotFound
+from zhongtai.core.errors import M_, NotFound
 from zhongtai.core.http import ApiPrincipal, DbSession, RowId
 from zhongtai.core.identity import service
 from zhongtai.core.identity.models import ApiToken
@@ -47,7 +47,7 @@ def create_token(session: DbSession, principal: ApiPrincipal, body: TokenCreate)
     assert principal.user_id is not None
     user = IdentityRepository(session).user_by_id(principal.user_id)
     if user is None:
-        raise NotFound("user not found")
+        raise NotFound(M_("user not found"))
     secret, row = service.issue_token(session, principal, user, body.name, body.days)
     return TokenCreated(**token_read(row).model_dump(), token=secret)
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
-from zhongtai.core.errors import BadRequest, Conflict, Invalid, NotFound
+from zhongtai.core.errors import M_, BadRequest, Conflict, Invalid, NotFound
 from zhongtai.core.identity.models import ApiToken, LoginThrottle, Role, User, UserRole, WebSession
 from zhongtai.core.identity.repository import IdentityRepository
 from zhongtai.core.principal import Principal
@@ -66,21 +66,33 @@ def create_user(
 ) -> User:
     if not USERNAME_PATTERN.fullmatch(username):
         raise BadRequest(
-            "username must be 2-64 letters, digits, '.', '_' or '-' and start with a letter or digit",
+            M_("username must be 2-64 letters, digits, '.', '_' or '-' and start with a letter or digit"),
             field="username",
         )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadRequest(f"password must be at least {MIN_PASSWORD_LENGTH} characters", field="password")
+        raise BadRequest(
+            M_(
+                "password must be at least %(min_password_length)s characters",
+                min_password_length=MIN_PASSWORD_LENGTH,
+            ),
+            field="password",
+        )
     if not roles:
-        raise BadRequest("a user needs at least one role", field="roles")
+        raise BadRequest(M_("a user needs at least one role"), field="roles")
     department = OrgRepository(session).department_by_code(department_code)
     if department is None:
         raise Invalid(
-            f"unknown department code {department_code!r}", field="department", code="unknown_department"
+            M_("unknown department code %(department_code)r", department_code=department_code),
+            field="department",
+            code="unknown_department",
         )
     repo = IdentityRepository(session)
     if repo.user_by_username(username) is not None:
-        raise Conflict(f"user {username!r} already exists", field="username", code="duplicate_username")
+        raise Conflict(
+            M_("user %(username)r already exists", username=username),
+            field="username",
+            code="duplicate_username",
+        )
     user = User(
         username=username,
         display_name=display_name or username,
@@ -155,7 +167,7 @@ def issue_token(
 def revoke_token(session: Session, actor: Principal, user_id: int, token_id: int) -> ApiToken:
     token = IdentityRepository(session).token_of(user_id, token_id)
     if token is None:
-        raise NotFound(f"no token {token_id} for this user", code="token_not_found")
+        raise NotFound(M_("no token %(token_id)s for this user", token_id=token_id), code="token_not_found")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.flush()
