@@ -54,7 +54,7 @@ def test_deadlines_show_working_days_left_or_overdue() -> None:
     past = utcnow() - timedelta(days=14)
     overdue = render("{{ d|workdays_left }}", d=past)
     assert "逾期" in overdue and "overdue" in overdue
-    assert "working days left" in render("{{ d|workdays_left }}", lang="en", d=far)
+    assert "working day(s) left" in render("{{ d|workdays_left }}", lang="en", d=far)
 
 
 def test_working_days_skip_weekends() -> None:

@@ -112,9 +112,20 @@ def test_no_table_heading_is_left_in_english() -> None:
 
 
 def test_every_value_a_page_names_by_prefix_has_both_languages() -> None:
-    from zhongtai.capabilities.models import CapabilityKind, CapabilityStatus, Operation, SubscriptionStatus
+    from zhongtai.capabilities.models import (
+        AppStatus,
+        CapabilityKind,
+        CapabilityStatus,
+        KeyAlgorithm,
+        KeyStatus,
+        Operation,
+        SubscriptionStatus,
+    )
+    from zhongtai.capabilities.openapi import REFUSALS
+    from zhongtai.catalog.lifecycle import TRANSITIONS as CATALOG_ACTIONS
     from zhongtai.catalog.models import (
         Category,
+        DataType,
         OpenType,
         ResourceFormat,
         ResourceStatus,
@@ -123,6 +134,7 @@ def test_every_value_a_page_names_by_prefix_has_both_languages() -> None:
         UpdateCycle,
     )
     from zhongtai.core.audit import CHAINS
+    from zhongtai.governance.elements import KINDS
     from zhongtai.governance.models import BaseKind, PassStatus, ProblemStatus
     from zhongtai.ingest.models import JobMode, ObjectKind, RunStatus, SourceKind
     from zhongtai.orgs.models import DepartmentKind, SystemStatus
@@ -169,6 +181,14 @@ def test_every_value_a_page_names_by_prefix_has_both_languages() -> None:
             500,
             503,
         ],  # statuses pages answer with
+        "data_type.": DataType,
+        "history.": ["create", "import", *CATALOG_ACTIONS],
+        "app.status.": AppStatus,
+        "key.algorithm.": KeyAlgorithm,
+        "key.status.": KeyStatus,
+        "audit.outcome.": ["success", "failure", "denied", "dead"],
+        "element_kind.": KINDS,
+        "cap.refusal.": REFUSALS,
     }
     for lang in LANGUAGES:
         have = messages(catalog(lang))

@@ -485,7 +485,7 @@ def subscribe(session: Session, actor: Principal, code: str, data: SubscriptionC
             "system",
             utcnow(),
         )
-        subscription.reason = "无条件共享 / 平台能力: approved on subscription"
+        subscription.reason = "无条件共享或平台能力:订阅即批准"
     session.flush()
     audit.record(
         session,

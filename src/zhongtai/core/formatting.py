@@ -166,7 +166,41 @@ def named(context: Context, code: str | None, code_too: bool = False) -> Markup 
     return Markup('<span class="named" title="{1}">{0}</span>').format(name, code)
 
 
+def _known(lang: str, key: str) -> str | None:
+    text = gettext(lang, key)
+    return None if text == key else text
+
+
+@pass_context
+def event_label(context: Context, event_type: str | None) -> Markup | str:
+    """An audit event type said in words (``catalog.resource.approve`` → 目录资源·审核通过): the type's own
+    label where the catalog has one, else its subject's and its verb's; the code itself on hover."""
+    if not event_type:
+        return "—"
+    lang = _lang(context)
+    subject, _, verb = event_type.rpartition(".")
+    text = _known(lang, f"audit.event.{event_type}")
+    if text is None:
+        said_subject, said_verb = _known(lang, f"audit.subject.{subject}"), _known(lang, f"audit.verb.{verb}")
+        text = f"{said_subject}·{said_verb}" if said_subject and said_verb else event_type
+    return Markup('<span title="{0}">{1}</span>').format(event_type, text)
+
+
+@pass_context
+def label(context: Context, value: object, prefix: str) -> Markup | str:
+    """``prefix + value`` from the catalog where it has a label (a purpose code), else the value as code."""
+    if value is None or value == "":
+        return "—"
+    code = str(getattr(value, "value", value))
+    text = _known(_lang(context), prefix + code)
+    if text is None:
+        return Markup("<code>{0}</code>").format(code)
+    return Markup('<span title="{0}">{1}</span>').format(code, text)
+
+
 FILTERS = {
+    "event_label": event_label,
+    "label": label,
     "named": named,
     "when": when,
     "ago": ago,
