@@ -19,10 +19,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from zhongtai import __version__
+from zhongtai.auditing import auth as audit_auth
 from zhongtai.auditing import endpoints as audit_api
 from zhongtai.auditing import pages as audit_pages
+from zhongtai.capabilities import auth as capability_auth
 from zhongtai.capabilities import endpoints as capability_api
 from zhongtai.capabilities import pages as capability_pages
+from zhongtai.catalog import auth as catalog_auth
 from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core.context import current_request_id
@@ -33,19 +36,32 @@ from zhongtai.core.identity import endpoints as identity_api
 from zhongtai.core.identity import pages as identity_pages
 from zhongtai.core.jobs import build_queue
 from zhongtai.core.settings import Settings, get_settings
-from zhongtai.core.web import CSRF_FIELD, LANG_COOKIE, LoginRequired, language_links, templates
+from zhongtai.core.web import (
+    CSRF_FIELD,
+    LANG_COOKIE,
+    AbilityCheck,
+    LoginRequired,
+    abilities,
+    language_links,
+    templates,
+)
 from zhongtai.gateway import app as gateway
+from zhongtai.governance import auth as governance_auth
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
+from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
+from zhongtai.orgs import auth as orgs_auth
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
 from zhongtai.orgs import service as orgs_service
+from zhongtai.requirements import auth as requirements_auth
 from zhongtai.requirements import endpoints as requirements_api
 from zhongtai.requirements import pages as requirements_pages
+from zhongtai.sharing import auth as sharing_auth
 from zhongtai.sharing import endpoints as sharing_api
 from zhongtai.sharing import pages as sharing_pages
 
@@ -75,6 +91,7 @@ def error_response(
             "lang": lang,
             "zone": request.app.state.settings.zone,
             "principal": getattr(request.state, "principal", None),
+            "can": abilities(request, getattr(request.state, "principal", None)),
             "status": status,
             "code": code,
             "message": error_text(lang, message),
@@ -203,6 +220,21 @@ class Platform(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+# What pages ask before showing a link, button or form (``can('audit.read')``); the server still checks
+# every request, and answers a crafted one with 403.
+ABILITIES: dict[str, AbilityCheck] = {
+    "audit.read": audit_auth.may_read_audit,
+    "catalog.register": catalog_auth.may_register_any,
+    "systems.register": orgs_auth.may_register_systems,
+    "ingest.manage": ingest_auth.may_manage_any,
+    "sharing.apply": sharing_auth.may_apply,
+    "base.read": governance_auth.may_read_base,
+    "elements.define": governance_auth.may_define,
+    "apps.build": capability_auth.may_build_apps,
+    "requirements.file": requirements_auth.may_file,
+}
+
+
 def create_app(settings: Settings | None = None) -> Platform:
     settings = settings or get_settings()
 
@@ -230,6 +262,7 @@ def create_app(settings: Settings | None = None) -> Platform:
     )
     app.state.settings = settings
     app.state.names = orgs_service.names  # pages show department and system names, not codes
+    app.state.abilities = ABILITIES
     install_error_handlers(app)
     for router in (
         ops_api.router,

@@ -79,7 +79,7 @@ def test_form_errors_come_back_on_the_form_and_write_nothing(
         },
     )
     assert response.status_code == 422
-    assert "legal or policy basis" in response.text and 'value="不共享资源"' in response.text
+    assert "法律或政策依据" in response.text and 'value="不共享资源"' in response.text
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Resource)) == 0
 

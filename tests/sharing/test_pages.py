@@ -120,3 +120,54 @@ def test_audit_filters_survive_paging_and_export_links_encoded(client: TestClien
         "/audit/export.csv?event_type=a%26b%3Dc+%E5%AE%A1%E8%AE%A1&amp;since=2026-01-01T08%3A00%3A00"
         in page.text
     )
+
+
+def test_the_application_form_offers_only_the_modes_the_resource_supports(
+    client: TestClient, world: World, factory: sessionmaker[Session]
+) -> None:
+    from sqlalchemy import update
+
+    from tests.factories import add_resource
+    from zhongtai.catalog.models import Resource
+
+    by_file = add_resource(
+        factory, "GAJ", name="出生医学证明", sharing_type="conditional", sharing_modes=["file"]
+    )
+    assert login(client, "consumer_c") == 303
+    form = client.get(f"/sharing/apply?resource={by_file}").text
+    assert 'value="file"' in form and 'value="api"' not in form and 'value="subscription"' not in form
+    with factory.begin() as session:  # an entry from before modes were required: it offers none
+        session.execute(update(Resource).where(Resource.code == by_file).values(sharing_modes=[]))
+    none = client.get(f"/sharing/apply?resource={by_file}").text
+    assert 'id="no-modes"' in none and 'id="apply"' not in none
+
+
+def test_a_refused_application_comes_back_with_what_was_typed_and_the_error_beside_its_field(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    resource, _ = shared_people(factory, settings, rows=2)
+    assert login(client, "consumer_c") == 303
+    form = client.get(f"/sharing/apply?resource={resource}")
+    refused = client.post(
+        "/sharing/apply",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "resource": resource,
+            "items": ["姓名"],
+            "purpose": "核酸检测结果关联居民身份",
+            "basis": "《传染病防治法》第十二条",
+            "mode": "api",
+            "valid_until": "2001-01-01",  # in the past
+        },
+    )
+    assert refused.status_code == 422
+    page = refused.text
+    assert 'value="核酸检测结果关联居民身份"' in page and "《传染病防治法》第十二条</textarea>" in page
+    assert 'value="姓名" aria-label="姓名" checked' in page
+    assert 'id="error-valid_until"' in page and "有效期必须晚于今天" in page
+    with factory() as session:
+        from sqlalchemy import func, select
+
+        from zhongtai.sharing.models import Application
+
+        assert session.scalar(select(func.count()).select_from(Application)) == 0  # nothing half-written

@@ -23,7 +23,7 @@ from zhongtai.catalog.models import (
 )
 from zhongtai.catalog.repository import CatalogRepository
 from zhongtai.catalog.schemas import MAX_QUERY, ResourceCreate, ResourceFilter, ResourceUpdate
-from zhongtai.core.errors import M_, Forbidden, Invalid
+from zhongtai.core.errors import M_, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import DbSession
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, validation_message
 from zhongtai.orgs.repository import OrgRepository
@@ -140,7 +140,7 @@ def _form_page(
     session: DbSession,
     code: str | None,
     values: dict[str, Any],
-    error: str | None = None,
+    error: ZhongtaiError | None = None,
     status_code: int = 200,
 ) -> Response:
     assert page.principal is not None
@@ -188,12 +188,12 @@ def create_resource(page: SignedInPage, form: Form, session: DbSession) -> Respo
     try:
         data = ResourceCreate.model_validate(values)
     except ValidationError as exc:
-        return _form_page(page, session, None, values, validation_message(exc).message, 422)
+        return _form_page(page, session, None, values, validation_message(exc), 422)
     try:
         resource = service.create_resource(session, page.principal, data)
     except Invalid as exc:
         session.rollback()  # nothing half-written: the form comes back, the database is untouched
-        return _form_page(page, session, None, values, exc.message, 422)
+        return _form_page(page, session, None, values, exc, 422)
     return RedirectResponse(f"/catalog/{resource.code}", status_code=303)
 
 
@@ -229,12 +229,12 @@ def update_resource(page: SignedInPage, form: Form, session: DbSession, code: st
     try:
         data = ResourceUpdate.model_validate(values)
     except ValidationError as exc:
-        return _form_page(page, session, code, values, validation_message(exc).message, 422)
+        return _form_page(page, session, code, values, validation_message(exc), 422)
     try:
         service.update_resource(session, page.principal, code, data)
     except Invalid as exc:
         session.rollback()
-        return _form_page(page, session, code, values, exc.message, 422)
+        return _form_page(page, session, code, values, exc, 422)
     return RedirectResponse(f"/catalog/{code}", status_code=303)
 
 

@@ -88,6 +88,18 @@ class CatalogRepository:
         )
         return list(rows.unique()), int(total or 0)
 
+    def editable_list(self, principal: Principal) -> list[Resource]:
+        """The resources the caller may change (a form's choice of its own department's resources)."""
+        rule = editable_by(principal)
+        if rule is None:
+            return []
+        query = (
+            self._with_relations()
+            .where(rule, Resource.status != ResourceStatus.RETIRED)
+            .order_by(Resource.code)
+        )
+        return list(self.session.scalars(query))
+
     def exists(self, code: str) -> bool:
         return self.session.scalar(select(Resource.id).where(Resource.code == code)) is not None
 

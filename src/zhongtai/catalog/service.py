@@ -408,5 +408,10 @@ def allowed_actions(actor: Principal, resource: Resource) -> list[str]:
     ]
 
 
+def own_resources(session: Session, actor: Principal) -> list[ResourceSummary]:
+    """What the caller's department provides and may change (operators: every resource), for forms."""
+    return [summary(resource) for resource in CatalogRepository(session).editable_list(actor)]
+
+
 def can_edit(actor: Principal, resource: Resource) -> bool:
     return may_edit(actor, resource) and resource.status is not ResourceStatus.RETIRED

@@ -17,7 +17,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from zhongtai.core.i18n import BABEL_LOCALES, DEFAULT_LANGUAGE, N_, gettext
+from zhongtai.core.i18n import BABEL_LOCALES, DEFAULT_LANGUAGE, N_, error_text, gettext
 from zhongtai.core.types import CITY_ZONE, utcnow
 
 MINUTE = "%Y-%m-%d %H:%M"
@@ -198,7 +198,14 @@ def label(context: Context, value: object, prefix: str) -> Markup | str:
     return Markup('<span title="{0}">{1}</span>').format(code, text)
 
 
+@pass_context
+def said(context: Context, message: str | None) -> str:
+    """An error message in the page's language (``core.errors.M_`` templates through the errors catalog)."""
+    return error_text(_lang(context), message) if message else ""
+
+
 FILTERS = {
+    "said": said,
     "event_label": event_label,
     "label": label,
     "named": named,

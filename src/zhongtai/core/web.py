@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
@@ -82,6 +83,21 @@ def language_links(request: Request) -> dict[str, str]:
     return {lang: "?" + urlencode([*kept, ("lang", lang)]) for lang in LANGUAGES}
 
 
+# What a signed-in user may do, by name, for pages to show only the links, buttons and forms that can
+# succeed; the app registers the checks (``app.state.abilities``), each domain's own ``auth`` functions.
+AbilityCheck = Callable[[Principal], bool]
+
+
+def abilities(request: Request, principal: Principal | None) -> Callable[[str], bool]:
+    checks: dict[str, AbilityCheck] = getattr(request.app.state, "abilities", {})
+
+    def can(name: str) -> bool:
+        check = checks[name]  # a template naming an unknown ability is a bug: fail loudly in tests
+        return principal is not None and check(principal)
+
+    return can
+
+
 def page_names(request: Request, session: Session | None) -> Names | None:
     """Codes -> names for the ``named`` filter, from where the app registered (``app.state.names``)."""
     load = getattr(request.app.state, "names", None)
@@ -130,6 +146,7 @@ class PageContext:
             "lang": self.lang,
             "zone": self.request.app.state.settings.zone,
             "names": page_names(self.request, self.session),
+            "can": abilities(self.request, self.principal),
             "principal": self.principal,
             "csrf_token": self.csrf_token,
             "csrf_field": CSRF_FIELD,
@@ -258,6 +275,12 @@ def form_json(form: FormData, name: str, empty: str = "{}") -> Any:
             ),
             field=name,
         ) from None
+
+
+def refusal_to_show(exc: ZhongtaiError) -> bool:
+    """Whether a form's POST answers this error with the form again (what was typed, the error beside its
+    field): a refusal of the content (400, 409, 413, 422). 403/404 and server trouble keep their page."""
+    return exc.status_code in (400, 409, 413, 422)
 
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -11,6 +11,11 @@ from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 
 
+def may_manage_any(principal: Principal) -> bool:
+    """Whether the caller registers sources and jobs at all (their department's, or any as operator)."""
+    return principal.is_operator or principal.has(Role.OFFICER)
+
+
 def may_manage(principal: Principal, department_id: int) -> bool:
     if principal.is_operator:
         return True

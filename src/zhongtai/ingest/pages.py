@@ -8,12 +8,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from zhongtai.core.errors import Invalid
+from zhongtai.catalog import service as catalog
+from zhongtai.core.errors import M_, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.jobs import JobContext
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, validation_message
+from zhongtai.core.web import (
+    Form,
+    SignedInPage,
+    check_csrf,
+    form_json,
+    form_str,
+    refusal_to_show,
+    validation_message,
+)
 from zhongtai.ingest import service
-from zhongtai.ingest.auth import may_manage, may_read_raw
+from zhongtai.ingest.auth import may_manage, may_manage_any, may_read_raw
 from zhongtai.ingest.models import JobMode, ObjectKind, RunStatus, SourceKind
 from zhongtai.ingest.repository import IngestRepository
 from zhongtai.ingest.schemas import JobCreate, SourceCreate
@@ -40,7 +49,31 @@ def overview(page: SignedInPage, session: DbSession, request: Request) -> Respon
 
 @router.get("/ingest/sources/new")
 def new_source(page: SignedInPage, session: DbSession) -> Response:
-    return page.render("ingest_source_form.html", systems=_own_systems(page, session), kinds=list(SourceKind))
+    _check_manages(page)
+    return _source_form(page, session, {})
+
+
+def _source_form(
+    page: SignedInPage, session: DbSession, values: dict[str, str], error: ZhongtaiError | None = None
+) -> Response:
+    return page.render(
+        "ingest_source_form.html",
+        status_code=error.status_code if error else 200,
+        systems=_own_systems(page, session),
+        kinds=list(SourceKind),
+        values=values,
+        error=error,
+    )
+
+
+def _check_manages(page: SignedInPage) -> None:
+    """The form is for those who may save it: a department's officers and the bureau's operators."""
+    assert page.principal is not None
+    if not may_manage_any(page.principal):
+        raise Forbidden(
+            M_("sources and jobs are registered by a department's officers and the bureau's operators"),
+            code="missing_role",
+        )
 
 
 def _own_systems(page: SignedInPage, session: DbSession) -> list[Any]:
@@ -53,20 +86,27 @@ def _own_systems(page: SignedInPage, session: DbSession) -> list[Any]:
 def create_source(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
+    values = {name: form_str(form, name) for name in SOURCE_FIELDS}  # the secret is never sent back
     try:
-        data = SourceCreate(
-            code=form_str(form, "code").upper(),
-            name=form_str(form, "name"),
-            system=form_str(form, "system"),
-            kind=SourceKind(form_str(form, "kind") or "database"),
-            options=form_json(form, "options"),
-            secret=form_str(form, "secret") or None,
-        )
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
-    except ValueError as exc:
-        raise Invalid(str(exc), field="kind") from exc
-    source = service.create_source(session, settings, page.principal, data)
+        try:
+            data = SourceCreate(
+                code=values["code"].upper(),
+                name=values["name"],
+                system=values["system"],
+                kind=SourceKind(values["kind"] or "database"),
+                options=form_json(form, "options"),
+                secret=form_str(form, "secret") or None,
+            )
+        except ValidationError as exc:
+            raise validation_message(exc) from exc
+        except ValueError as exc:
+            raise Invalid(str(exc), field="kind") from exc
+        source = service.create_source(session, settings, page.principal, data)
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()  # nothing half-written: the form comes back with what was typed
+        return _source_form(page, session, values, exc)
     return RedirectResponse(f"/ingest/sources/{source.code}", status_code=303)
 
 
@@ -92,8 +132,31 @@ def test_source(
     return RedirectResponse(f"/ingest/sources/{code}", status_code=303)
 
 
+JOB_FIELDS = (
+    "code",
+    "name",
+    "source",
+    "resource",
+    "object_kind",
+    "source_object",
+    "key_columns",
+    "mode",
+    "watermark_column",
+    "mapping",
+    "schedule",
+)
+SOURCE_FIELDS = ("code", "name", "system", "kind", "options")
+
+
 @router.get("/ingest/jobs/new")
 def new_job(page: SignedInPage, session: DbSession, source: str = "") -> Response:
+    _check_manages(page)
+    return _job_form(page, session, {"source": source})
+
+
+def _job_form(
+    page: SignedInPage, session: DbSession, values: dict[str, str], error: ZhongtaiError | None = None
+) -> Response:
     assert page.principal is not None
     principal = page.principal
     sources = [
@@ -103,10 +166,14 @@ def new_job(page: SignedInPage, session: DbSession, source: str = "") -> Respons
     ]
     return page.render(
         "ingest_job_form.html",
+        status_code=error.status_code if error else 200,
         sources=sources,
-        chosen=source,
+        resources=catalog.own_resources(session, principal),
+        chosen=values.get("source", ""),
         object_kinds=list(ObjectKind),
         modes=list(JobMode),
+        values=values,
+        error=error,
     )
 
 
@@ -114,25 +181,32 @@ def new_job(page: SignedInPage, session: DbSession, source: str = "") -> Respons
 def create_job(page: SignedInPage, form: Form, session: DbSession) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
+    values = {name: form_str(form, name) for name in JOB_FIELDS}
     try:
-        data = JobCreate(
-            code=form_str(form, "code").upper(),
-            name=form_str(form, "name"),
-            source=form_str(form, "source"),
-            resource=form_str(form, "resource"),
-            object_kind=ObjectKind(form_str(form, "object_kind") or "table"),
-            source_object=form_str(form, "source_object"),
-            key_columns=[c.strip() for c in form_str(form, "key_columns").split(",") if c.strip()],
-            mode=JobMode(form_str(form, "mode") or "full"),
-            watermark_column=form_str(form, "watermark_column") or None,
-            mapping=form_json(form, "mapping", "[]"),
-            schedule=form_str(form, "schedule") or None,
-        )
-    except ValidationError as exc:
-        raise validation_message(exc) from exc
-    except ValueError as exc:
-        raise Invalid(str(exc)) from exc
-    job = service.create_job(session, page.principal, data)
+        try:
+            data = JobCreate(
+                code=values["code"].upper(),
+                name=values["name"],
+                source=values["source"],
+                resource=values["resource"],
+                object_kind=ObjectKind(values["object_kind"] or "table"),
+                source_object=values["source_object"],
+                key_columns=[c.strip() for c in values["key_columns"].split(",") if c.strip()],
+                mode=JobMode(values["mode"] or "full"),
+                watermark_column=values["watermark_column"] or None,
+                mapping=form_json(form, "mapping", "[]"),
+                schedule=values["schedule"] or None,
+            )
+        except ValidationError as exc:
+            raise validation_message(exc) from exc
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        job = service.create_job(session, page.principal, data)
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()  # nothing half-written: the form comes back with what was typed
+        return _job_form(page, session, values, exc)
     return RedirectResponse(f"/ingest/jobs/{job.code}", status_code=303)
 
 

@@ -3,15 +3,15 @@ to the reader, grants (revoke, renew) with their subscriptions and latest delive
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 
+from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession, RowId
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, valid_form
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
 from zhongtai.sharing import auth, service
-from zhongtai.sharing.models import DeliveryMode
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import ApplicationCreate, GrantRenew, GrantRevoke, SubscriptionCreate
 
@@ -45,28 +45,47 @@ def applications(page: SignedInPage, session: DbSession, queue: str = "all", off
 
 @router.get("/sharing/apply")
 def apply_form(page: SignedInPage, session: DbSession, resource: str) -> Response:
+    return _apply_form(page, session, resource, {})
+
+
+APPLY_FIELDS = ("purpose", "basis", "mode", "valid_until")
+
+
+def _apply_form(
+    page: SignedInPage,
+    session: DbSession,
+    resource: str,
+    values: dict[str, Any],
+    error: ZhongtaiError | None = None,
+) -> Response:
     found = service.published_resource(SharingRepository(session), resource)
-    policies = service.effective_policies(session, found)
-    return page.render("sharing_apply.html", resource=found, policies=policies, modes=list(DeliveryMode))
+    return page.render(
+        "sharing_apply.html",
+        status_code=error.status_code if error else 200,
+        resource=found,
+        policies=service.effective_policies(session, found),
+        modes=service.offered_modes(found),
+        values=values,
+        error=error,
+    )
 
 
 @router.post("/sharing/apply")
 def apply(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
-    data = valid_form(
-        ApplicationCreate,
-        {
-            "resource": form_str(form, "resource"),
-            "items": [str(v) for v in form.getlist("items")],
-            "unmasked_items": [str(v) for v in form.getlist("unmasked_items")],
-            "purpose": form_str(form, "purpose"),
-            "basis": form_str(form, "basis"),
-            "mode": form_str(form, "mode"),
-            "valid_until": form_str(form, "valid_until"),
-        },
-    )
-    application = service.apply(session, settings, page.principal, data)
+    values: dict[str, Any] = {name: form_str(form, name) for name in APPLY_FIELDS}
+    values["items"] = [str(v) for v in form.getlist("items")]
+    values["unmasked_items"] = [str(v) for v in form.getlist("unmasked_items")]
+    resource = form_str(form, "resource")
+    try:
+        data = valid_form(ApplicationCreate, {"resource": resource, **values})
+        application = service.apply(session, settings, page.principal, data)
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()  # nothing half-written: the form comes back with what was typed
+        return _apply_form(page, session, resource, values, exc)
     number = application.number
     session.commit()
     return RedirectResponse(f"/sharing/applications/{number}", status_code=303)

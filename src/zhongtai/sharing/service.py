@@ -67,6 +67,11 @@ MODE_NEEDS = {DeliveryMode.API: "api", DeliveryMode.FILE: "file", DeliveryMode.S
 SYSTEM_USER = "system"
 
 
+def offered_modes(resource: Resource) -> list[DeliveryMode]:
+    """The delivery modes a consumer may apply for: those whose sharing mode the resource supports."""
+    return [mode for mode, needs in MODE_NEEDS.items() if needs in resource.sharing_modes]
+
+
 # Item policies --------------------------------------------------------------------------------------
 def effective_policies(session: Session, resource: Resource) -> dict[str, ItemPolicyRead]:
     """Each item's sensitivity and masking: the provider's setting, else the default by data element."""

@@ -362,4 +362,8 @@ COMPUTED_LABELS = (
     N_("cap.refusal.502"),
     N_("cap.refusal.503"),
     N_("cap.refusal.504"),
+    N_("sensitivity.L1"),
+    N_("sensitivity.L2"),
+    N_("sensitivity.L3"),
+    N_("sensitivity.L4"),
 )
