@@ -105,6 +105,8 @@ def test_hang_garbage_500_and_reset_become_504_502(
         assert posted.status_code == 504 and upstream.calls["slow"] == 4  # a POST never is
         garbage = call(client, key, "GET", "/gw/gaj.root/garbage")
         assert garbage.status_code == 502 and garbage.json()["error"]["code"] == "upstream_garbage"
+        wrong_path = call(client, key, "GET", "/gw/gaj.root/no-such-path")  # the backend's plain-text 404
+        assert wrong_path.status_code == 404 and wrong_path.json()["error"]["code"] == "upstream_refused"
         failing = call(client, key, "GET", "/gw/gaj.root/fail")
         assert failing.status_code == 502 and failing.json()["error"]["code"] == "upstream_error"
         assert upstream.calls["fail"] == 1  # a 500 is the backend's answer, not a transient failure
@@ -133,3 +135,32 @@ def test_breaker_opens_probes_health_and_recovers_while_others_serve(
     recovered = call(client, key, "POST", "/gw/gaj.flaky/x", {})
     assert recovered.status_code == 200, recovered.text
     assert upstream.calls.get("health", 0) >= 1  # the trial began with a health check
+
+
+def test_try_it_sends_the_method_and_sub_path_a_proxied_capability_documents(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World, upstream: Backend
+) -> None:
+    from tests.core.test_identity import login
+    from tests.ingest.test_pages import post_form
+
+    proxy(client, world, "gaj.echo", upstream.url + "/echo", methods=["GET"])
+    wired(client, world, "gaj.echo")
+    assert login(client, "developer_c") == 303
+    page = client.get("/portal/capabilities/gaj.echo").text
+    assert 'name="method" value="GET"' in page and '<textarea name="body"' not in page  # GET: no body
+    tried = post_form(
+        client,
+        "/portal/capabilities/gaj.echo/try",
+        "/portal/capabilities/gaj.echo",
+        {"app": "wjw-health-code", "method": "GET", "path": "certificates/42"},
+    )
+    assert tried.status_code == 200  # type: ignore[attr-defined]
+    assert "GET /gw/gaj.echo/certificates/42" in tried.text and "HTTP 200" in tried.text  # type: ignore[attr-defined]
+    assert "certificates/42" in tried.text.split('id="try-result"')[1]  # type: ignore[attr-defined]
+    wrong = post_form(
+        client,
+        "/portal/capabilities/gaj.echo/try",
+        "/portal/capabilities/gaj.echo",
+        {"app": "wjw-health-code", "method": "DELETE", "path": "x"},
+    )
+    assert wrong.status_code == 422  # type: ignore[attr-defined]

@@ -114,9 +114,12 @@ def capability(page: SignedInPage, session: DbSession, request: Request, code: s
         apps=_try_apps(session, page.principal, found.id),
         may_manage=auth.may_manage_capability(page.principal, found),
         may_publish=auth.may_publish(page.principal, found),
-        needs_body=found.operation not in (Operation.LOOKUP, Operation.LIST),
+        needs_body=any(op["method"] in BODY_METHODS for op in _operations(document)),
         result=None,
     )
+
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,7 +172,13 @@ async def try_it(
     assert key is not None  # _try_apps found it a moment ago in this transaction
     secret = SecretBox(settings).open(key.secret_sealed or "")
     document = openapi.document(session, found, str(request.base_url).rstrip("/"))
-    needs_body = found.operation not in (Operation.LOOKUP, Operation.LIST)
+    documented = [op["method"] for op in _operations(document)]
+    method = form_str(form, "method").upper() or documented[0]
+    if method not in documented:
+        raise Invalid(
+            M_("this capability answers %(allowed)s only", allowed="/".join(documented)), field="method"
+        )
+    needs_body = method in BODY_METHODS
     session.commit()  # end the read before the gateway writes its audit record (SQLite: one writer)
     signer = GatewaySigner(
         key.key_id, choice["purpose"], secret=secret, end_user=form_str(form, "end_user") or None
@@ -178,7 +187,6 @@ async def try_it(
     body = form_str(form, "body").encode() if needs_body else None
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url), auth=signer) as gateway:
-        method = "POST" if needs_body else "GET"
         answer = await gateway.request(
             method, target, content=body, headers={"content-type": "application/json"}, timeout=TRY_TIMEOUT
         )

@@ -190,7 +190,9 @@ def _register(session: Session, users: dict[str, Principal], population: Resourc
                 "health_path": "/healthz",
                 "masked_fields": {"phone": "mobile", "id_number": "id_number"},
                 "timeout_ms": 2000,
-                "description": "公安户政系统经网关开放的户籍证明接口。",
+                "description": "公安户政系统经网关开放的户籍证明接口。"
+                "子路径:residence-certificates/{公民身份号码},"
+                "GET 返回该居民的户籍证明(手机号、身份证号脱敏)。",
             },
         ),
     ]

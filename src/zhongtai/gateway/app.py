@@ -58,6 +58,7 @@ from zhongtai.gateway.upstream import (
     UpstreamRequest,
     Upstreams,
     forwarded_headers,
+    looks_like_json,
     masked_answer,
     safe_subpath,
 )
@@ -494,6 +495,16 @@ async def _proxy(
         body,
     )
     answer = await runtime.upstreams.call(capability, request, deadline)
+    if answer.status >= 400 and not looks_like_json(answer.body):
+        # The backend refused (a wrong sub-path: its own 404 page): its status goes back, with our error
+        # body in place of its page; only an answer that claims success must be JSON.
+        await runtime.recorder.audit(_record(call, "denied", answer.status))
+        refusal = M_("%(code)s answered %(status)s", code=capability.code, status=answer.status)
+        return (
+            answer.status,
+            {"error": {"code": "upstream_refused", "message": str(refusal), "field": None}},
+            [],
+        )
     result = masked_answer(capability, answer)
     await runtime.recorder.audit(_record(call, "success" if answer.status < 400 else "denied", answer.status))
     return answer.status, result, []

@@ -243,6 +243,14 @@ def forwarded_headers(
     return headers
 
 
+def looks_like_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def masked_answer(capability: CapabilityEntry, answer: UpstreamAnswer) -> Any:
     """The upstream's JSON with the capability's sensitive fields masked (top level, or in each object
     of a top-level list or of an ``items`` / ``records`` list); garbage becomes 502."""
