@@ -49,6 +49,7 @@ from zhongtai.gateway import app as gateway
 from zhongtai.governance import auth as governance_auth
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
+from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
@@ -284,6 +285,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         capability_pages.router,
         requirements_pages.router,
         audit_pages.router,
+        home_pages.router,
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production
@@ -314,9 +316,5 @@ def create_app(settings: Settings | None = None) -> Platform:
             swagger_css_url="/static/swagger/swagger-ui.css",
             swagger_favicon_url="/static/swagger/favicon-32x32.png",
         )
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/catalog", status_code=303)
 
     return app

@@ -37,6 +37,15 @@ def _filtered(filters: AuditFilter) -> Select[AuditEvent]:
     return query
 
 
+def latest(session: Session, actor_username: str | None, limit: int) -> list[AuditEvent]:
+    query = select(AuditEvent)
+    if actor_username is not None:
+        query = query.where(AuditEvent.actor_username == actor_username)
+    return list(
+        session.scalars(query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit))
+    )
+
+
 def search(session: Session, filters: AuditFilter, offset: int, limit: int) -> tuple[list[AuditEvent], int]:
     query = _filtered(filters)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -10,9 +10,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from zhongtai.auditing import repository
-from zhongtai.auditing.auth import check_read_audit
+from zhongtai.auditing.auth import check_read_audit, may_read_audit
 from zhongtai.auditing.schemas import EXPORT_COLUMNS, AuditEntryRead, AuditFilter, AuditPage
 from zhongtai.core import audit
+from zhongtai.core.audit import AuditEvent
 from zhongtai.core.principal import Principal
 
 
@@ -21,6 +22,13 @@ def search(session: Session, actor: Principal, filters: AuditFilter, offset: int
     rows, total = repository.search(session, filters, offset, limit)
     items = [AuditEntryRead.model_validate(row) for row in rows]
     return AuditPage(items=items, total=total, offset=offset, limit=limit)
+
+
+def recent_for(session: Session, actor: Principal, limit: int = 10) -> list[AuditEvent]:
+    """The home page's recent activity: the whole trail's latest for those who read it, else the actor's
+    own actions (everyone may see what they did themselves)."""
+    mine = None if may_read_audit(actor) else actor.username
+    return repository.latest(session, mine, limit)
 
 
 def export_csv(session: Session, actor: Principal, filters: AuditFilter, folder: Path) -> tuple[Path, int]:

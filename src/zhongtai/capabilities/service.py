@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.capabilities import auth
@@ -46,9 +46,11 @@ from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.i18n import N_
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
-from zhongtai.core.types import utcnow
+from zhongtai.core.types import CITY_ZONE, utcnow
+from zhongtai.core.work import WorkItem
 from zhongtai.gateway.recorder import BUCKETS_MS
 from zhongtai.gateway.state import secret_bytes
 from zhongtai.gateway.validation import schema_problem
@@ -579,6 +581,36 @@ def provider_queue(session: Session, actor: Principal) -> list[AppSubscription]:
 
 
 # ---- usage --------------------------------------------------------------------------------------
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Subscriptions to the actor's department's capabilities waiting for its decision."""
+    work = []
+    for subscription in provider_queue(session, actor):
+        capability = session.get(Capability, subscription.capability_id)
+        if subscription.status is not SubscriptionStatus.PENDING or capability is None:
+            continue
+        if auth.may_decide_subscription(actor, capability):
+            app = session.get(App, subscription.app_id)
+            work.append(
+                WorkItem(
+                    N_("home.work.subscription"),
+                    f"{app.name if app else '?'} → {capability.name}",
+                    "/portal/provider",
+                    N_("home.do.decide"),
+                    reference=capability.code,
+                )
+            )
+    return work
+
+
+def figures(session: Session) -> dict[str, int]:
+    published = (
+        select(func.count()).select_from(Capability).where(Capability.status == CapabilityStatus.PUBLISHED)
+    )
+    day_start = datetime.combine(utcnow().astimezone(CITY_ZONE).date(), time(), tzinfo=CITY_ZONE)
+    calls = sum(row.calls for row in CapabilityRepository(session).usage(day_start))
+    return {"capabilities.published": session.scalar(published) or 0, "capabilities.calls_today": calls}
 
 
 def usage(session: Session, actor: Principal, hours: int) -> list[UsageRow]:

@@ -100,6 +100,18 @@ class CatalogRepository:
         )
         return list(self.session.scalars(query))
 
+    def with_status(
+        self, status: ResourceStatus, provider_department_id: int | None = None, limit: int = 20
+    ) -> list[Resource]:
+        query = self._with_relations().where(Resource.status == status)
+        if provider_department_id is not None:
+            query = query.where(Resource.provider_department_id == provider_department_id)
+        return list(self.session.scalars(query.order_by(Resource.updated_at).limit(limit)))
+
+    def count_by_status(self) -> dict[ResourceStatus, int]:
+        rows = self.session.execute(select(Resource.status, func.count()).group_by(Resource.status)).all()
+        return {status: count for status, count in rows}
+
     def exists(self, code: str) -> bool:
         return self.session.scalar(select(Resource.id).where(Resource.code == code)) is not None
 

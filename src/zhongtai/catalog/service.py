@@ -31,8 +31,11 @@ from zhongtai.catalog.schemas import (
 )
 from zhongtai.core import audit
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.i18n import N_
+from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import utcnow
+from zhongtai.core.work import WorkItem
 from zhongtai.orgs.models import Department, InformationSystem
 from zhongtai.orgs.repository import OrgRepository
 
@@ -406,6 +409,32 @@ def allowed_actions(actor: Principal, resource: Resource) -> list[str]:
         for t in TRANSITIONS.values()
         if resource.status in t.sources and may_take(actor, t, resource)
     ]
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Entries waiting for the actor: review for the bureau's reviewers, drafts to submit for officers."""
+    repo = CatalogRepository(session)
+    work = []
+    if actor.is_platform_reviewer:
+        work += [
+            WorkItem(
+                N_("home.work.review"), r.name, f"/catalog/{r.code}", N_("home.do.review"), reference=r.code
+            )
+            for r in repo.with_status(ResourceStatus.UNDER_REVIEW)
+        ]
+    if actor.has(Role.OFFICER) and actor.department_id is not None:
+        work += [
+            WorkItem(
+                N_("home.work.draft"), r.name, f"/catalog/{r.code}", N_("home.do.submit"), reference=r.code
+            )
+            for r in repo.with_status(ResourceStatus.DRAFT, actor.department_id)
+        ]
+    return work
+
+
+def figures(session: Session) -> dict[str, int]:
+    counts = CatalogRepository(session).count_by_status()
+    return {"catalog.published": counts.get(ResourceStatus.PUBLISHED, 0), "catalog.all": sum(counts.values())}
 
 
 def own_resources(session: Session, actor: Principal) -> list[ResourceSummary]:

@@ -50,6 +50,7 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "requirements/templates"),
         jinja2.PackageLoader("zhongtai", "demo/templates"),
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
+        jinja2.PackageLoader("zhongtai", "home/templates"),
     ]
 )
 

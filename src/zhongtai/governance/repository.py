@@ -28,6 +28,7 @@ from zhongtai.governance.models import (
     GovernanceReject,
     Problem,
     ProblemEvent,
+    ProblemStatus,
     QualitySnapshot,
     RuleSet,
 )
@@ -91,6 +92,9 @@ CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+_STILL_OPEN = Problem.status.in_([ProblemStatus.OPEN, ProblemStatus.ASSIGNED])
 
 
 class GovernanceRepository:
@@ -563,6 +567,13 @@ class GovernanceRepository:
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = self.session.scalars(query.order_by(Problem.id.desc()).offset(offset).limit(limit))
         return list(rows), total
+
+    def open_problem_count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(Problem).where(_STILL_OPEN)) or 0
+
+    def open_problems_of(self, department_id: int, limit: int) -> list[Problem]:
+        query = select(Problem).where(_STILL_OPEN, Problem.department_id == department_id)
+        return list(self.session.scalars(query.order_by(Problem.opened_at).limit(limit)))
 
     def problem(self, principal: Principal, problem_id: int) -> Problem | None:
         problem = self.session.get(Problem, problem_id)

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from zhongtai.catalog.models import Resource
 from zhongtai.core import audit
 from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound
+from zhongtai.core.i18n import N_
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import utcnow
+from zhongtai.core.work import WorkItem
 from zhongtai.governance import auth
 from zhongtai.governance.elements import KINDS, Rejected
 from zhongtai.governance.fusion import ATTRIBUTES
@@ -504,6 +506,34 @@ def problem_read(
         actions=actions,
         events=history,
     )
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Open quality problems of the actor's department, when the actor may work on them."""
+    if actor.department_id is None or not auth.may_work_problem(actor, actor.department_id):
+        return []
+    repo = GovernanceRepository(session)
+    work = []
+    for problem in repo.open_problems_of(actor.department_id, 20):
+        resource = repo.resource_by_id(problem.resource_id)
+        work.append(
+            WorkItem(
+                N_("home.work.problem"),
+                f"{resource.name}: {problem.description}",
+                f"/catalog/{resource.code}/governance",
+                N_("home.do.fix"),
+                reference=f"#{problem.id}",
+            )
+        )
+    return work
+
+
+def figures(session: Session) -> dict[str, int]:
+    repo = GovernanceRepository(session)
+    return {
+        "governance.tables": len(repo.governed_resource_ids()),
+        "governance.open_problems": repo.open_problem_count(),
+    }
 
 
 def problems_page(

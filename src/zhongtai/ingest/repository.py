@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import Session, joinedload
 
@@ -70,6 +72,12 @@ class IngestRepository:
             select(Job.code, Job.schedule).where(Job.enabled.is_(True), Job.schedule.is_not(None))
         )
         return [(code, schedule) for code, schedule in rows if schedule]
+
+    def rows_written_since(self, since: datetime | None = None) -> int:
+        query = select(func.coalesce(func.sum(Run.rows_written), 0))
+        if since is not None:
+            query = query.where(Run.started_at >= since)
+        return int(self.session.scalar(query) or 0)
 
     def runs(self, job_id: int, limit: int = 20) -> list[Run]:
         query = select(Run).where(Run.job_id == job_id).order_by(Run.id.desc()).limit(limit)

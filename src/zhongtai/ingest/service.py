@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
-from zhongtai.core.types import utcnow
+from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.ingest.auth import may_manage, may_read_raw
 from zhongtai.ingest.mapping import FieldRule, check_rules, template_fields
 from zhongtai.ingest.models import Job, JobMode, ObjectKind, Run, RunStatus, Source, SourceKind
@@ -43,6 +44,16 @@ OBJECT_KINDS = {
     SourceKind.HTTP: {ObjectKind.ENDPOINT},
 }
 ProgressLookup = Callable[[int], dict[str, int] | None]
+
+
+def figures(session: Session) -> dict[str, int]:
+    """Records gathered: in all, and since midnight on the city's clock."""
+    repo = IngestRepository(session)
+    day_start = datetime.combine(utcnow().astimezone(CITY_ZONE).date(), time(), tzinfo=CITY_ZONE)
+    return {
+        "ingest.records": repo.rows_written_since(),
+        "ingest.records_today": repo.rows_written_since(day_start),
+    }
 
 
 def source_read(source: Source) -> SourceRead:

@@ -27,6 +27,11 @@ def department_read(department: Department, parents: dict[int, Department], syst
     )
 
 
+def figures(session: Session) -> dict[str, int]:
+    repo = OrgRepository(session)
+    return {"orgs.departments": len(repo.departments()), "orgs.systems": sum(repo.system_counts().values())}
+
+
 def names(session: Session) -> dict[str, tuple[str, str | None]]:
     """Department and system codes -> (name, English name), for pages that show names, not codes."""
     return OrgRepository(session).names()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics as stats
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -13,8 +13,10 @@ from zhongtai.capabilities.models import Capability
 from zhongtai.catalog.models import Resource
 from zhongtai.core import audit
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.i18n import N_
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import CITY_ZONE, utcnow
+from zhongtai.core.work import WorkItem
 from zhongtai.orgs.models import Department
 from zhongtai.orgs.repository import OrgRepository
 from zhongtai.requirements import auth
@@ -187,6 +189,37 @@ def _department_codes(session: Session) -> dict[int, str]:
 
 def _days(start: datetime, end: datetime | None) -> float | None:
     return None if end is None else round((end - start).total_seconds() / 86400, 2)
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Requirements waiting for the actor: triage (the bureau), delivery (the assignee), confirmation
+    (the filer)."""
+    work = []
+    for requirement in listing(session, actor):
+        steps = [
+            a
+            for a, step in STEPS.items()
+            if requirement.status in step.sources and auth.acts_as(actor, requirement, step.party)
+        ]
+        if steps:
+            work.append(
+                WorkItem(
+                    N_("home.work.requirement"),
+                    requirement.title,
+                    f"/requirements/{requirement.number}",
+                    f"req.action.{steps[0]}",
+                    due=datetime.combine(requirement.due_date, time(18), tzinfo=CITY_ZONE),
+                    reference=requirement.number,
+                )
+            )
+    return work
+
+
+def figures(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Requirement.status, func.count()).group_by(Requirement.status)).all()
+    counts = {status: count for status, count in rows}
+    done = counts.get(RequirementStatus.DELIVERED, 0) + counts.get(RequirementStatus.CLOSED, 0)
+    return {"requirements.all": sum(counts.values()), "requirements.delivered": done}
 
 
 def statistics(session: Session, actor: Principal) -> list[dict[str, Any]]:

@@ -74,6 +74,10 @@ class SharingRepository:
     def application(self, number: str) -> Application | None:
         return self.session.scalars(select(Application).where(Application.number == number)).first()
 
+    def count_by_status(self) -> dict[ApplicationStatus, int]:
+        query = select(Application.status, func.count()).group_by(Application.status)
+        return {status: count for status, count in self.session.execute(query).all()}
+
     def applications(
         self,
         principal: Principal,

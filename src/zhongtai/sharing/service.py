@@ -24,9 +24,11 @@ from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
 from zhongtai.core import audit, outbox
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.i18n import N_
 from zhongtai.core.principal import Principal, platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, aware, utcnow
+from zhongtai.core.work import WorkItem
 from zhongtai.governance.models import DataElement
 from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing import auth
@@ -789,6 +791,41 @@ def cancel(session: Session, actor: Principal, subscription_id: int) -> Subscrip
     session.flush()
     audit.record(session, actor, "sharing.subscription.cancelled", "subscription", str(subscription.id))
     return subscription
+
+
+OPEN_STEPS = (ApplicationStatus.BUREAU_REVIEW, ApplicationStatus.PROVIDER_REVIEW, ApplicationStatus.RETURNED)
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Applications waiting for the actor's decision (or, returned, for the actor's changes), by deadline."""
+    repo = SharingRepository(session)
+    work = []
+    for status in OPEN_STEPS:
+        rows, _ = repo.applications(actor, status=status, limit=50)
+        for application in rows:
+            view = application_view(session, actor, application)
+            if view["actions"]:
+                work.append(
+                    WorkItem(
+                        N_("home.work.application"),
+                        view["resource_name"],
+                        f"/sharing/applications/{application.number}",
+                        N_("home.do.decide")
+                        if status is not ApplicationStatus.RETURNED
+                        else N_("home.do.revise"),
+                        due=application.step_due_at,
+                        reference=application.number,
+                    )
+                )
+    return work
+
+
+def figures(session: Session) -> dict[str, int]:
+    counts = SharingRepository(session).count_by_status()
+    return {
+        "sharing.applications": sum(counts.values()),
+        "sharing.granted": counts.get(ApplicationStatus.GRANTED, 0),
+    }
 
 
 def statistics(session: Session) -> list[dict[str, Any]]:

@@ -29,11 +29,11 @@ def safe_next(target: str) -> str:
     """Only same-site paths, so the login form cannot be used as an open redirect."""
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/catalog"
+    return "/"
 
 
 @router.get("/login")
-def login_form(page: Page, next: str = "/catalog") -> Response:
+def login_form(page: Page, next: str = "/") -> Response:
     return page.render("login.html", next=safe_next(next), error=None, username="")
 
 
@@ -42,7 +42,7 @@ def login(page: Page, form: Form, session: DbSession, settings: AppSettings) -> 
     check_csrf(page, form)
     username = form_str(form, "username")[:64]
     outcome = service.authenticate(session, settings, username, str(form.get("password") or ""))
-    target = safe_next(form_str(form, "next") or "/catalog")
+    target = safe_next(form_str(form, "next") or "/")
     if outcome.result is not LoginResult.OK or outcome.user is None:
         key = N_("login.locked") if outcome.result is LoginResult.LOCKED else N_("login.invalid")
         audit.record(session, None, "identity.login.failed", "user", username or "-", outcome="failure")
