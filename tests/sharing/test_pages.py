@@ -171,3 +171,35 @@ def test_a_refused_application_comes_back_with_what_was_typed_and_the_error_besi
         from zhongtai.sharing.models import Application
 
         assert session.scalar(select(func.count()).select_from(Application)) == 0  # nothing half-written
+
+
+def test_a_consumer_browses_its_granted_data_on_a_page_masked_and_audited(
+    client: TestClient, world: World, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from sqlalchemy import select
+
+    from tests.sharing.helpers import id_number
+    from tests.sharing.test_api import access_entries, granted
+
+    resource, _ = shared_people(factory, settings, rows=3)
+    grant_id = granted(client, world, resource)["grant_id"]
+    assert login(client, "consumer_c") == 303
+    grant_page = client.get(f"/sharing/grants/{grant_id}").text
+    assert f'href="/sharing/grants/{grant_id}/data"' in grant_page
+    before = len(access_entries(factory))
+    data = client.get(f"/sharing/grants/{grant_id}/data")
+    assert data.status_code == 200
+    table = data.text.split('id="granted-data"')[1].split("</table>")[0]
+    assert "<th>姓名" in table and "<th>公民身份号码" in table and "性别" not in table  # granted items only
+    assert id_number(0) not in table and id_number(0)[-4:] in table  # masked as the grant says
+    reads = access_entries(factory)[before:]
+    assert [e.event_type for e in reads] == ["sharing.records.read"] and reads[0].record_count == 3
+
+    client.cookies.clear()
+    assert login(client, "officer_b") == 303  # another department: no such grant for it, and that is audited
+    assert client.get(f"/sharing/grants/{grant_id}/data").status_code == 404
+    with factory() as session:
+        from zhongtai.core.audit import AuditEvent
+
+        denied = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "denied")).all()
+        assert any(e.actor_username == "officer_b" and e.grant_id == grant_id for e in denied)

@@ -8,17 +8,14 @@ after rolling the request back, in a transaction of its own, before the error is
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session
 
-from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId
-from zhongtai.core.principal import Principal
 from zhongtai.sharing import service
+from zhongtai.sharing.access import audited
 from zhongtai.sharing.models import ApplicationStatus
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import (
@@ -45,20 +42,6 @@ from zhongtai.sharing.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-T = TypeVar("T")
-
-
-def audited(
-    session: Session, principal: Principal, grant_id: int | None, event: str, read: Callable[[], T]
-) -> T:
-    """Run a data access; a refusal is rolled back and then recorded on its own before it is raised."""
-    try:
-        return read()
-    except ZhongtaiError as exc:
-        session.rollback()
-        service.record_denied(session, principal, grant_id, event, f"{exc.code}: {exc.message}")
-        session.commit()
-        raise
 
 
 @router.get("/resources/{code}/sharing-policy", response_model=list[ItemPolicyRead])

@@ -12,6 +12,7 @@ from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
 from zhongtai.sharing import auth, service
+from zhongtai.sharing.access import audited
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import ApplicationCreate, GrantRenew, GrantRevoke, SubscriptionCreate
 
@@ -134,6 +135,30 @@ def grant(page: SignedInPage, session: DbSession, grant_id: RowId) -> Response:
         subscriptions=subscriptions,
         may_manage=auth.may_manage_grant(page.principal, found),
         may_use=auth.may_use_grant(page.principal, found),
+    )
+
+
+DATA_PAGE = 50
+
+
+@router.get("/sharing/grants/{grant_id}/data")
+def grant_data(page: SignedInPage, session: DbSession, grant_id: RowId, offset: Offset = 0) -> Response:
+    """The granted data on a page: the granted items only, masked as the grant says, every page read
+    recorded in the access trail (a refusal too)."""
+    assert page.principal is not None
+    principal = page.principal
+    found = audited(
+        session,
+        principal,
+        grant_id,
+        "sharing.records.read",
+        lambda: service.read_records(session, principal, grant_id, offset, DATA_PAGE),
+    )
+    return page.render(
+        "sharing_grant_data.html",
+        g=service.grant_view(session, service.visible_grant(session, principal, grant_id)),
+        found=found,
+        page_size=DATA_PAGE,
     )
 
 
