@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core.database import (
     build_engine,
@@ -119,6 +121,32 @@ def _exit_on_terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def start_demo_summary(factory: sessionmaker[Session], show: Callable[[str], object]) -> None:
+    """One line under the logins that keeps up with the demo city (records gathered, calls, deliveries),
+    refreshed in place every few seconds, so the logins and the address stay on screen."""
+    import threading
+    import time
+
+    from zhongtai.home.service import key_figures
+
+    def summarize() -> None:
+        while True:
+            try:
+                with transaction(factory) as session:
+                    figures = {f.key: f.value for f in key_figures(session)}
+                show(
+                    f"gathered {figures.get('ingest.records', 0):,} records · "
+                    f"{figures.get('governance.tables', 0)} tables governed · "
+                    f"{figures.get('capabilities.calls_today', 0):,} gateway calls today · "
+                    f"{figures.get('sharing.granted', 0)} grants"
+                )
+            except Exception:  # noqa: S110 - a summary line must never stop the demo
+                pass
+            time.sleep(5)
+
+    threading.Thread(target=summarize, name="demo-summary", daemon=True).start()
+
+
 def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
     import signal
     import subprocess
@@ -129,7 +157,7 @@ def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
     from zhongtai.core.logging import configure_logging
 
     current = settings()
-    configure_logging(current.log_level, current.log_json)
+    configure_logging(current.log_level, current.log_json, current.log_file)
     engine = build_engine(current.resolved_database_url)
     ensure_migrated(engine)
     if current.env != "production":  # the demo's proxied capability calls this process's demo backend
@@ -145,7 +173,11 @@ def run_server(host: str, port: int, with_worker: bool | None = None) -> None:
     if with_worker:
         # A separate process, as in production: the worker owns signal handling and its threads.
         worker = subprocess.Popen([sys.executable, "-c", "from zhongtai.cli import main; main()", "worker"])
-        console.print(f"background worker started (pid {worker.pid})")
+        started = f"background worker started (pid {worker.pid})"
+        if current.log_file:  # the demo's terminal keeps its logins and address on screen
+            logging.getLogger("zhongtai.cli").info(started)
+        else:
+            console.print(started)
     # uvicorn shuts down on SIGTERM and then raises the signal again under the handler found before it
     # started: the default would end this process at once and leave the worker running on its own.
     signal.signal(signal.SIGTERM, _exit_on_terminate)
@@ -180,7 +212,7 @@ def worker(threads: int = typer.Option(2, min=1, max=64, help="Jobs run at once 
     from zhongtai.core.logging import configure_logging
 
     current = settings()
-    configure_logging(current.log_level, current.log_json)
+    configure_logging(current.log_level, current.log_json, current.log_file)
     context = build_queue(current, migrated_sessionmaker())
     if context.queue.immediate:
         raise ZhongtaiError(M_("ZHONGTAI_QUEUE_URL=memory:// runs jobs inline; a worker has nothing to do"))
@@ -211,7 +243,9 @@ def demo(
 
     if not os.environ.get("ZHONGTAI_WEBHOOK_ALLOWED_HOSTS"):  # the demo's subscriber runs on this machine
         os.environ["ZHONGTAI_WEBHOOK_ALLOWED_HOSTS"] = f"{host}/32" if host[0].isdigit() else host
-        get_settings.cache_clear()
+    if not os.environ.get("ZHONGTAI_LOG_FILE"):  # request and delivery lines go to a file (the worker's too)
+        os.environ["ZHONGTAI_LOG_FILE"] = str(settings().data_dir / "log" / "zhongtai.log")
+    get_settings.cache_clear()
     url = settings().resolved_database_url
     if reset:
         reset_database(url)
@@ -239,7 +273,8 @@ def demo(
         for job in jobs:
             enqueue_run(context, job, "demo", "demo")
         console.print(
-            f"queued the first batch of {len(jobs)} ingestion jobs; their schedules take over after"
+            f"queued the first batch of {len(jobs)} ingestion jobs; after it, each job runs on its own "
+            "schedule (every few minutes), and each batch is governed as it lands"
         )
     table = Table(title=f"demo logins (password for all: {DEMO_PASSWORD})")
     for column in ("username", "department", "roles"):
@@ -248,15 +283,18 @@ def demo(
         table.add_row(username, department, ", ".join(roles))
     console.print(table)
     if not no_serve:
+        base_url = f"http://{host}:{port}"
+        address = "" if port == 8000 else f" --base-url {base_url}"
         console.print(
-            f"[bold green]Zhongtai demo city at http://{host}:{port}/[/bold green]  (Ctrl-C to stop)"
+            "the health-code app calls the gateway once the people are governed; call it yourself with "
+            f"`zhongtai gateway call /gw/person.by-id/<ID number> --credentials {keyfile}{address}`"
         )
-        console.print(
-            f"the health-code app calls the gateway once the people are governed; call it yourself with "
-            f"`zhongtai gateway call /gw/person.by-id/<ID number> --credentials {keyfile}`"
-        )
-        start_app_calls(factory, settings(), f"http://{host}:{port}")
-        run_server(host, port)
+        console.print(f"log lines (requests, deliveries, jobs): {settings().log_file}")
+        console.print(f"[bold green]Zhongtai demo city at {base_url}/[/bold green]  (Ctrl-C to stop)")
+        start_app_calls(factory, settings(), base_url)
+        with console.status("starting…") as status:
+            start_demo_summary(factory, status.update)
+            run_server(host, port)
 
 
 # ---- departments ------------------------------------------------------------------------------------

@@ -248,3 +248,35 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     with demo_factory() as session:
         statuses = sorted(r.status.value for r in session.scalars(select(Requirement)))
     assert statuses == ["closed", "filed", "in_progress"]
+
+
+def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session]) -> None:
+    """History and versions around the publish date, in office hours; the source system the one that
+    holds such data."""
+    from datetime import timedelta
+
+    from zhongtai.catalog.models import Resource, ResourceTransition, ResourceVersion
+    from zhongtai.core.types import CITY_ZONE
+
+    with demo_factory() as session:
+        published = session.scalars(select(Resource).where(Resource.publish_date.is_not(None))).all()
+        assert len(published) > 100
+        for resource in published:
+            steps = session.scalars(
+                select(ResourceTransition).where(ResourceTransition.resource_id == resource.id)
+            ).all()
+            approved = next(s for s in steps if s.action == "approve").occurred_at.astimezone(CITY_ZONE)
+            assert approved.date() == resource.publish_date and 9 <= approved.hour <= 18
+            created = next(s for s in steps if s.action == "create").occurred_at.astimezone(CITY_ZONE)
+            assert timedelta(days=7) <= approved - created <= timedelta(days=22)
+            versions = session.scalars(
+                select(ResourceVersion).where(ResourceVersion.resource_id == resource.id)
+            )
+            assert all(abs(v.created_at - approved) < timedelta(days=1) for v in versions)
+        from zhongtai.orgs.models import InformationSystem
+
+        holding = select(InformationSystem.code).join(
+            Resource, Resource.source_system_id == InformationSystem.id
+        )
+        assert session.scalar(holding.where(Resource.name == "结婚登记信息")) == "MZJ-HYDJ"
+        assert session.scalar(holding.where(Resource.name == "常住人口基本信息")) == "GAJ-RKXT"

@@ -204,3 +204,24 @@ def test_error_messages_follow_accept_language_and_chinese_is_the_default(
     assert missing["code"] == "unauthenticated" and "缺少令牌" in missing["message"]
     invalid = client.get("/api/v1/audit/events", params={"limit": "x"}, headers=world.auth("auditor"))
     assert invalid.json()["error"]["message"] == "limit:必须是整数"
+
+
+def test_with_a_log_file_the_terminal_keeps_warnings_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", json_lines=True, log_file=tmp_path / "log" / "zhongtai.log")
+        logging.getLogger("zhongtai.access").info("request")
+        logging.getLogger("zhongtai.sharing").warning("delivery failed")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        terminal = capsys.readouterr().err
+        written = (tmp_path / "log" / "zhongtai.log").read_text("utf-8")
+        assert '"msg": "request"' in written and '"msg": "delivery failed"' in written
+        assert '"msg": "request"' not in terminal and '"msg": "delivery failed"' in terminal
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.close()
+        root.handlers[:], root.level = handlers, level

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(True, description="Emit structured JSON log lines.")
     log_level: str = Field("INFO", description="Root log level.")
+    log_file: Path | None = Field(
+        None,
+        description="Write the log lines to this file (appended) instead of the terminal, which then shows "
+        "warnings and errors only; the demo sets data_dir/log/zhongtai.log.",
+    )
     queue_url: str | None = Field(
         None,
         description="Background job queue: unset = embedded (a SQLite file queue.db under data_dir); "

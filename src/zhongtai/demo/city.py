@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from rich.console import Console
 from rich.progress import Progress
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.catalog import service as catalog
-from zhongtai.catalog.models import Classification
+from zhongtai.catalog.models import Classification, Resource, ResourceTransition, ResourceVersion
 from zhongtai.catalog.schemas import ItemIn, ResourceCreate
 from zhongtai.core.database import downgrade, transaction
 from zhongtai.core.identity.models import Role
@@ -25,6 +25,7 @@ from zhongtai.core.identity.repository import IdentityRepository
 from zhongtai.core.identity.service import create_user, principal_for
 from zhongtai.core.principal import SYSTEM, Principal
 from zhongtai.core.settings import get_settings
+from zhongtai.core.types import CITY_ZONE
 from zhongtai.demo.catalog_data import (
     CLASSIFICATIONS,
     DEPARTMENTAL_CLASS_NAMES,
@@ -190,7 +191,6 @@ def registrars(session: Session) -> Registrars:
 def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, people: Registrars) -> None:
     department, classification, name, item_names, sharing, cycle, open_type = spec
     officer = people.officer(department)
-    systems = [s for s, *_ in SYSTEMS.get(department, [])]
     data = ResourceCreate(
         classification=classification,
         provider=department,
@@ -206,7 +206,7 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, peopl
         else rng.sample(["api", "file", "table_sync"], rng.randint(1, 2)),
         open_type=open_type,
         update_cycle=cycle,
-        source_system=rng.choice(systems) if systems else None,
+        source_system=holding_system(name, SYSTEMS.get(department, [])),
         publish_date=None,
         items=[
             ItemIn(
@@ -221,6 +221,8 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, peopl
     )
     resource = catalog.create_resource(session, officer, data)
     roll = rng.random()
+    if classification.startswith("1"):  # base resources (population, legal entities …) are in service
+        roll = min(max(roll, 0.12), 0.97)
     if roll < 0.06:
         return  # stays a draft
     catalog.transition(session, officer, resource.code, "submit")
@@ -230,3 +232,45 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, peopl
     resource.publish_date = date(2020, 1, 1) + timedelta(days=rng.randint(0, 900))
     if roll > 0.97:
         catalog.transition(session, officer, resource.code, "retire", "系统已停用")
+    backdate(session, random.Random(resource.code), resource)  # its own draws: the city stays the same
+
+
+def holding_system(resource_name: str, systems: list[tuple[str, str, str]]) -> str | None:
+    """The department's system whose name and scope share the most with the resource's name (the one that
+    holds such data: 婚姻登记信息 → 婚姻登记管理系统), the first when nothing is shared."""
+    if not systems:
+        return None
+
+    def bigrams(text: str) -> set[str]:
+        return {text[i : i + 2] for i in range(len(text) - 1)}
+
+    wanted = bigrams(resource_name)
+    best = max(systems, key=lambda s: len(wanted & bigrams(s[1] + s[2])))
+    return best[0]
+
+
+def backdate(session: Session, rng: random.Random, resource: Resource) -> None:
+    """The demo builds its catalog in seconds; a real one grew over years. A published entry's history and
+    versions are dated around its publish date (registered some days before, approved on it, retired
+    later), in office hours on the city's clock, so the pages tell a believable story."""
+    if resource.publish_date is None:
+        return
+    session.flush()
+    approved = datetime.combine(
+        resource.publish_date, time(9 + rng.randint(0, 7), rng.randint(0, 59)), CITY_ZONE
+    )
+    offsets = {
+        "create": -rng.randint(8, 20),
+        "submit": -rng.randint(1, 6),
+        "approve": 0,
+        "retire": rng.randint(200, 600),
+    }
+    transitions = session.scalars(
+        select(ResourceTransition).where(ResourceTransition.resource_id == resource.id)
+    )
+    for step in transitions:
+        step.occurred_at = approved + timedelta(days=offsets.get(step.action, 0), minutes=rng.randint(0, 90))
+    for version in session.scalars(select(ResourceVersion).where(ResourceVersion.resource_id == resource.id)):
+        version.created_at = approved
+    resource.created_at = approved + timedelta(days=offsets["create"])
+    resource.updated_at = approved
