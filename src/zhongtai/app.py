@@ -233,6 +233,7 @@ ABILITIES: dict[str, AbilityCheck] = {
     "elements.define": governance_auth.may_define,
     "apps.build": capability_auth.may_build_apps,
     "requirements.file": requirements_auth.may_file,
+    "raw.read": ingest_auth.may_read_raw_of,  # with the row's department: raw, clean and governed data
 }
 
 

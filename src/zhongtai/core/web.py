@@ -86,15 +86,16 @@ def language_links(request: Request) -> dict[str, str]:
 
 # What a signed-in user may do, by name, for pages to show only the links, buttons and forms that can
 # succeed; the app registers the checks (``app.state.abilities``), each domain's own ``auth`` functions.
-AbilityCheck = Callable[[Principal], bool]
+# Some abilities concern one department's data: ``can('raw.read', row.department)``.
+AbilityCheck = Callable[[Principal], bool] | Callable[[Principal, str], bool]
 
 
-def abilities(request: Request, principal: Principal | None) -> Callable[[str], bool]:
+def abilities(request: Request, principal: Principal | None) -> Callable[..., bool]:
     checks: dict[str, AbilityCheck] = getattr(request.app.state, "abilities", {})
 
-    def can(name: str) -> bool:
+    def can(name: str, *department_code: str) -> bool:
         check = checks[name]  # a template naming an unknown ability is a bug: fail loudly in tests
-        return principal is not None and check(principal)
+        return principal is not None and bool(check(principal, *department_code))
 
     return can
 
