@@ -36,13 +36,13 @@ pytestmark = [
 
 
 def signed_in(browser: Any, base: str, username: str) -> Any:
-    """A fresh browser context signed in as ``username`` (the sign-in lands on the catalog)."""
+    """A fresh browser context signed in as ``username`` (the sign-in lands on the home page)."""
     page = browser.new_context().new_page()
     page.goto(f"{base}/login")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/catalog")
+    page.wait_for_url(f"{base}/")
     return page
 
 
@@ -202,6 +202,40 @@ def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(liv
 
         health.reload()
         assert "已授权" in health.locator("#status").inner_text()
+        browser.close()
+
+
+def test_the_home_page_leads_each_reviewer_to_the_application_waiting_for_them(live_server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        health = signed_in(browser, live_server, "consumer_c")
+        health.goto(f"{live_server}/catalog?q=常住人口基本信息")
+        health.click('#results a >> text="常住人口基本信息"')
+        health.click("#apply")
+        health.check("input[name=items][value=姓名]")
+        health.fill("input[name=purpose]", "核酸检测结果关联居民身份")
+        health.fill("textarea[name=basis]", "《传染病防治法》第十二条")
+        health.fill("input[name=valid_until]", "2027-12-31")
+        health.click("#apply button[type=submit]")
+        number = health.url.rsplit("/", 1)[-1]
+
+        bureau = signed_in(browser, live_server, "bureau_reviewer")  # lands on the home page
+        waiting = bureau.locator(f"#pending tr.work-item:has-text('{number}')")
+        assert "常住人口基本信息" in waiting.inner_text() and "个工作日" in waiting.inner_text()
+        waiting.locator("a.button").click()
+        bureau.wait_for_url(f"{live_server}/sharing/applications/{number}")
+        bureau.click("button[value=bureau_approve]")
+        bureau.goto(f"{live_server}/")
+        assert bureau.locator(f"#pending tr.work-item:has-text('{number}')").count() == 0  # done on its side
+
+        provider = signed_in(browser, live_server, "reviewer_a")
+        provider.locator(f"#pending tr.work-item:has-text('{number}') a.button").click()
+        provider.fill("textarea[name=comment]", "同意")
+        provider.click("button[value=provider_approve]")
+        assert "已授权" in provider.locator("#status").inner_text()
+        provider.goto(f"{live_server}/")
+        assert "暂无待办事项" in provider.locator("#pending").inner_text()
         browser.close()
 
 
