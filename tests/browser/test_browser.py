@@ -167,22 +167,27 @@ def test_officer_sets_rules_governs_and_sees_quality_problems(live_server: str) 
         browser.close()
 
 
+def health_applies(browser: Any, base: str) -> tuple[Any, str]:
+    """The health commission applies for population data from its catalog entry: (its page, number)."""
+    health = signed_in(browser, base, "consumer_c")
+    health.goto(f"{base}/catalog?q=常住人口基本信息")
+    health.click('#results a >> text="常住人口基本信息"')
+    health.click("#apply")
+    health.check("input[name=items][value=姓名]")
+    health.check("input[name=items][value=公民身份号码]")
+    health.fill("input[name=purpose]", "核酸检测结果关联居民身份")
+    health.fill("textarea[name=basis]", "《传染病防治法》第十二条")
+    health.fill("input[name=valid_until]", "2027-12-31")
+    health.click("#apply button[type=submit]")
+    return health, health.url.rsplit("/", 1)[-1]
+
+
 def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(live_server: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        health = signed_in(browser, live_server, "consumer_c")
-        health.goto(f"{live_server}/catalog?q=常住人口基本信息")
-        health.click('#results a >> text="常住人口基本信息"')
-        health.click("#apply")
-        health.check("input[name=items][value=姓名]")
-        health.check("input[name=items][value=公民身份号码]")
-        health.fill("input[name=purpose]", "核酸检测结果关联居民身份")
-        health.fill("textarea[name=basis]", "《传染病防治法》第十二条")
-        health.fill("input[name=valid_until]", "2027-12-31")
-        health.click("#apply button[type=submit]")
+        health, number = health_applies(browser, live_server)
         assert "数据资源局审核中" in health.locator("#status").inner_text()
-        number = health.url.rsplit("/", 1)[-1]
 
         bureau = signed_in(browser, live_server, "bureau_reviewer")
         bureau.click("nav a[href='/sharing']")
@@ -209,16 +214,7 @@ def test_the_home_page_leads_each_reviewer_to_the_application_waiting_for_them(l
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        health = signed_in(browser, live_server, "consumer_c")
-        health.goto(f"{live_server}/catalog?q=常住人口基本信息")
-        health.click('#results a >> text="常住人口基本信息"')
-        health.click("#apply")
-        health.check("input[name=items][value=姓名]")
-        health.fill("input[name=purpose]", "核酸检测结果关联居民身份")
-        health.fill("textarea[name=basis]", "《传染病防治法》第十二条")
-        health.fill("input[name=valid_until]", "2027-12-31")
-        health.click("#apply button[type=submit]")
-        number = health.url.rsplit("/", 1)[-1]
+        _, number = health_applies(browser, live_server)
 
         bureau = signed_in(browser, live_server, "bureau_reviewer")  # lands on the home page
         waiting = bureau.locator(f"#pending tr.work-item:has-text('{number}')")
