@@ -1,13 +1,16 @@
-"""Every page of the demo city, as every demo role: no link leads to a 403 or a 404, no page fails, and the
-Chinese pages show no untranslated interface word (no English label, no raw state or type code, no UTC)."""
+"""Every page of the demo city, as every demo role: no link leads to a 403 or a 404, no button (a form's
+submit) is refused with 403, no page fails, and the Chinese pages show no untranslated interface word (no
+English label, no raw state or type code, no UTC)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -33,27 +36,78 @@ PAGES_PER_SHAPE = 2  # /catalog/101001-000001 and /catalog/102001-000002 are one
 MAX_PAGES = 140
 
 
-class PageText(HTMLParser):
-    """A page's visible text (code, scripts and form values aside) and its same-site links."""
+NOT_PRESSED = ("/logout",)  # signing out ends the walk
 
-    def __init__(self) -> None:
+
+@dataclass
+class Button:
+    """One way to submit a POST form: its action and the fields a browser would send, as rendered."""
+
+    action: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+
+
+class PageText(HTMLParser):
+    """A page's visible text (code, scripts and form values aside), its same-site links, and a Button
+    for each submit button of each POST form (the form's fields as they stand, plus the button's value)."""
+
+    def __init__(self, path: str) -> None:
         super().__init__()
+        self.path = path
         self.text: list[str] = []
         self.links: list[str] = []
+        self.buttons: list[Button] = []
         self._hidden = 0
+        self._form: Button | None = None
+        self._pressed: list[tuple[str, str]] = []
+        self._select: str | None = None
+        self._textarea: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
         if tag in ("script", "style", "code", "pre", "textarea"):
             self._hidden += 1
-        href = dict(attrs).get("href") or ""
+        href = found.get("href", "")
         if tag == "a" and href.startswith("/") and not href.startswith("//"):
             self.links.append(href)
+        if tag == "form" and found.get("method", "get").lower() == "post":
+            self._form, self._pressed = Button(found.get("action") or self.path), []
+        if self._form is None:
+            return
+        kind = found.get("type", "submit" if tag == "button" else "text").lower()  # a button submits
+        name = found.get("name", "")
+        if tag == "input" and kind not in ("submit", "checkbox", "radio") and name:
+            self._form.fields.append((name, found.get("value", "")))
+        elif tag == "input" and kind in ("checkbox", "radio") and name and "checked" in found:
+            self._form.fields.append((name, found.get("value", "on")))
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select is not None:
+            self._form.fields.append((self._select, found.get("value", "")))
+            self._select = None  # the first option stands as chosen
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self._form.fields.append((name, ""))
+        elif (tag == "button" and kind == "submit") or (tag == "input" and kind == "submit"):
+            self._pressed.append((name, found.get("value", "")))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "code", "pre", "textarea"):
             self._hidden -= 1
+        if tag == "textarea":
+            self._textarea = None
+        if tag == "select":
+            self._select = None
+        if tag == "form" and self._form is not None:
+            for name, value in self._pressed or [("", "")]:
+                extra = [(name, value)] if name else []
+                self.buttons.append(Button(self._form.action, [*self._form.fields, *extra]))
+            self._form = None
 
     def handle_data(self, data: str) -> None:
+        if self._textarea is not None and self._form is not None:
+            name, typed = self._form.fields[-1]
+            self._form.fields[-1] = (name, typed + data)
         if not self._hidden:
             self.text.append(data)
 
@@ -81,8 +135,9 @@ def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     yield Settings(data_dir=Path(data), webhook_allowed_hosts=["127.0.0.1/32"])
 
 
-def crawl(client: TestClient) -> Iterator[tuple[str, str, int, str]]:
-    """(path, linked from, status, visible text) for each page reached from the home page."""
+def crawl(client: TestClient, buttons: list[tuple[str, Button]]) -> Iterator[tuple[str, str, int, str]]:
+    """(path, linked from, status, visible text) for each page reached from the home page; the buttons
+    found on them are added to ``buttons`` as (page, button)."""
     queue, seen, shapes = [("/", "")], set(), Counter[str]()
     while queue and len(seen) < MAX_PAGES:
         path, referrer = queue.pop(0)
@@ -95,19 +150,47 @@ def crawl(client: TestClient) -> Iterator[tuple[str, str, int, str]]:
         if "text/html" not in response.headers.get("content-type", ""):
             yield path, referrer, response.status_code, ""
             continue
-        page = PageText()
+        page = PageText(path)
         page.feed(response.text)
+        buttons += [(path, button) for button in page.buttons]
         yield path, referrer, response.status_code, " ".join(page.text)
         queue += [(link, path) for link in page.links if link not in seen]
 
 
+def press(client: TestClient, buttons: list[tuple[str, Button]]) -> Iterator[tuple[int, str, str]]:
+    """Submit each distinct button once, as rendered: (status, action, page it was on)."""
+    pressed: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for page, button in buttons:
+        shape = re.sub(r"\d+", "N", button.action)
+        key = (shape, tuple(sorted((k, v) for k, v in button.fields if k not in ("csrf_token",))))
+        if button.action.startswith(NOT_PRESSED) or key in pressed:
+            continue
+        pressed.add(key)
+        answer = client.post(button.action, data=dict(button.fields), follow_redirects=False)
+        yield answer.status_code, button.action, page
+
+
+@pytest.fixture
+def own_city(demo_city: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the demo city: pressing every button changes it."""
+    database = tmp_path / "zhongtai.db"
+    shutil.copyfile(demo_city.data_dir / "zhongtai.db", database)
+    return demo_city.model_copy(update={"database_url": f"sqlite:///{database}"})
+
+
 @pytest.mark.parametrize("username", [user for user, *_ in DEMO_USERS])
-def test_every_page_as_every_role_is_chinese_and_has_no_dead_end(demo_city: Settings, username: str) -> None:
-    with TestClient(create_app(demo_city)) as client:
+def test_every_page_as_every_role_is_chinese_and_has_no_dead_end(own_city: Settings, username: str) -> None:
+    buttons: list[tuple[str, Button]] = []
+    with TestClient(create_app(own_city)) as client:
         assert login(client, username, DEMO_PASSWORD) == 303
-        pages = list(crawl(client))
+        pages = list(crawl(client, buttons))
+        refused = [
+            (status, action, page) for status, action, page in press(client, buttons) if status in (403, 500)
+        ]
     assert len(pages) > 25, [p for p, *_ in pages]  # the crawl really went round the platform
     dead_ends = [(status, path, referrer) for path, referrer, status, _ in pages if status >= 400]
     assert not dead_ends, dead_ends
+    assert len(buttons) > 3  # every role has forms to press (search, language, its own work)
+    assert not refused, refused
     english = sorted({f"{word} on {path}" for path, _, _, text in pages for word in ENGLISH_UI.findall(text)})
     assert not english, english
