@@ -32,6 +32,7 @@ from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.types import utcnow
+from zhongtai.healthcode import commands as healthcode_commands
 
 app = typer.Typer(help="Zhongtai (中台) city platform", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -56,6 +57,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(sharing_app, name="sharing")
 gateway_app = typer.Typer(help="Capability gateway (能力网关): signed calls", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(healthcode_commands.app, name="healthcode")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
