@@ -113,7 +113,13 @@ def test_a_revoked_code_is_refused_online_with_the_reason() -> None:
     assert caught.value.payload is not None and caught.value.payload[AK_CLAIM]["c"] == "green"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    database=None,
+    derandomize=True,
+)
 @given(data=st.data())
 def test_every_single_byte_change_of_the_text_is_refused(data: st.DataObject) -> None:
     text = A_CODE
@@ -125,7 +131,7 @@ def test_every_single_byte_change_of_the_text_is_refused(data: st.DataObject) ->
     assert refusal(changed).stage in set(Stage)  # refused, at a named stage: never accepted, never a crash
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None, derandomize=True)
 @given(data=st.data())
 def test_every_single_byte_change_inside_the_signed_message_is_caught_by_the_signature_check(
     data: st.DataObject,
@@ -202,3 +208,29 @@ def test_an_oversized_or_inflating_code_is_refused_before_it_costs_memory() -> N
     bomb = rewrap(b"\x00" * 200_000)
     assert refusal(bomb).stage is Stage.ZLIB
     assert refusal(AK_PREFIX + "0" * 5000).stage is Stage.BASE45
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.binary(max_size=600))
+def test_fast_base45_matches_the_base45_package(data: bytes) -> None:
+    from zhongtai.healthcode import base45fast
+
+    text = base45fast.encode(data)
+    assert text == base45.b45encode(data).decode()
+    assert base45fast.decode(text) == data
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:abc~", max_size=30))
+def test_fast_base45_refuses_what_the_package_refuses(text: str) -> None:
+    from zhongtai.healthcode import base45fast
+
+    try:
+        expected: bytes | None = bytes(base45.b45decode(text))
+    except (ValueError, KeyError):
+        expected = None
+    try:
+        got: bytes | None = base45fast.decode(text)
+    except ValueError:
+        got = None
+    assert got == expected
