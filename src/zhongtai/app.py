@@ -49,6 +49,7 @@ from zhongtai.gateway import app as gateway
 from zhongtai.governance import auth as governance_auth
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
+from zhongtai.healthcode import endpoints as healthcode_api
 from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
@@ -277,6 +278,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         capability_api.router,
         requirements_api.router,
         audit_api.router,
+        healthcode_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,

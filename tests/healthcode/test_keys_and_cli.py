@@ -36,7 +36,7 @@ def signer(issued: Issued) -> CodeSigner:
 
 
 def published(*issued: Issued) -> dict[str, object]:
-    return trust_list_document(ROOT, [trust_entry(i, ["person", "place"]) for i in issued], NOW)
+    return trust_list_document(ROOT, [trust_entry(i.certificate, ["person", "place"]) for i in issued], NOW)
 
 
 def test_a_code_verifies_with_the_trust_list_and_rotation_overlaps() -> None:

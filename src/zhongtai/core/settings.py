@@ -153,6 +153,24 @@ class Settings(BaseSettings):
         description="The city's time zone (IANA name) for every time a page shows and date-time inputs.",
     )
 
+    healthcode_city: str = Field("庐州市", description="The city named in the health code certificates.")
+    healthcode_issuer: str = Field("CN-340100", description="The iss claim of every code the city signs.")
+    healthcode_person_minutes: int = Field(
+        3, ge=1, le=60, description="How long a person code is valid (the page refreshes it before)."
+    )
+    healthcode_place_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="How long a printed place code is valid; retired keys stay listed so long.",
+    )
+    healthcode_signer_days: int = Field(
+        730, ge=30, description="Validity of a code-signing certificate (rotate well before it ends)."
+    )
+    healthcode_publish_lead_minutes: int = Field(
+        10, ge=0, le=1440, description="A new signing key is on the trust list this long before it signs."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

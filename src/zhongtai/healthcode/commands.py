@@ -12,7 +12,38 @@ import typer
 from zhongtai.healthcode.keys import TrustError
 from zhongtai.healthcode.verifier import report, trust_from_files
 
-app = typer.Typer(help="Health code (安康码): verify codes offline", no_args_is_help=True)
+app = typer.Typer(
+    help="Health code (安康码): keys, the trust list, offline verification", no_args_is_help=True
+)
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Issue a new code-signing certificate: listed at once, signing after the publish lead; the old one
+    keeps verifying until its last code expires."""
+    from zhongtai.cli import CLI_ACTOR, migrated_sessionmaker, settings
+    from zhongtai.core.database import transaction
+    from zhongtai.core.types import utcnow
+    from zhongtai.healthcode import service
+
+    current = settings()
+    with transaction(migrated_sessionmaker()) as session:
+        key = service.rotate(session, current, CLI_ACTOR, utcnow())
+        kid, starts = key.kid, key.signs_from
+    typer.echo(f"new signing key {kid}: on the trust list now, signing from {starts.isoformat()}")
+
+
+@app.command("trust-list")
+def print_trust_list() -> None:
+    """Print the current signed trust list (JSON), as GET /api/v1/healthcode/trust-list serves it."""
+    from zhongtai.cli import migrated_sessionmaker, settings
+    from zhongtai.core.database import transaction
+    from zhongtai.core.types import utcnow
+    from zhongtai.healthcode import service
+
+    with transaction(migrated_sessionmaker()) as session:
+        document = service.trust_list(session, settings(), utcnow())
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 @app.command("verify")

@@ -150,11 +150,11 @@ def trust_list_document(root: Issued, entries: list[dict[str, Any]], now: dateti
     return {**body, "signature": base64.b64encode(signature).decode("ascii")}
 
 
-def trust_entry(issued: Issued, usage: list[str]) -> dict[str, Any]:
-    certificate = issued.certificate
+def trust_entry(certificate: x509.Certificate, usage: list[str]) -> dict[str, Any]:
+    der = certificate.public_bytes(serialization.Encoding.DER)
     return {
-        "kid": base64.b64encode(issued.kid).decode("ascii"),
-        "certificate": base64.b64encode(issued.der).decode("ascii"),
+        "kid": base64.b64encode(key_id(der)).decode("ascii"),
+        "certificate": base64.b64encode(der).decode("ascii"),
         "usage": usage,
         "not_before": certificate.not_valid_before_utc.isoformat(timespec="seconds"),
         "not_after": certificate.not_valid_after_utc.isoformat(timespec="seconds"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from zhongtai.core.database import build_engine
-from zhongtai.core.registry import Base
+from zhongtai.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,4 +1,6 @@
-"""Imports every ORM model so ``Base.metadata`` is complete (for Alembic and mapper configuration)."""
+"""Imports every ORM model so ``Base.metadata`` is complete (for Alembic and mapper configuration).
+
+It lives beside the app factory, not in ``core``: ``core`` imports no domain."""
 
 from zhongtai.capabilities import models as capability_models
 from zhongtai.catalog import models as catalog_models
@@ -6,6 +8,7 @@ from zhongtai.core import audit, outbox
 from zhongtai.core.database import Base
 from zhongtai.core.identity import models as identity_models
 from zhongtai.governance import models as governance_models
+from zhongtai.healthcode import models as healthcode_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
 from zhongtai.requirements import models as requirement_models
@@ -17,6 +20,7 @@ __all__ = [
     "capability_models",
     "catalog_models",
     "governance_models",
+    "healthcode_models",
     "identity_models",
     "ingest_models",
     "org_models",

@@ -1,0 +1,132 @@
+"""Health code business rules (no HTTP): the platform's signing keys, rotation, the trust list, issuing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.orm import Session
+
+from zhongtai.core import audit
+from zhongtai.core.crypto import SecretBox
+from zhongtai.core.errors import M_, Unavailable
+from zhongtai.core.principal import Principal
+from zhongtai.core.settings import Settings
+from zhongtai.healthcode.envelope import CodeSigner, seal
+from zhongtai.healthcode.keys import Issued, issue_signer, make_root, trust_entry, trust_list_document
+from zhongtai.healthcode.models import KeyRole, SigningKey
+from zhongtai.healthcode.repository import HealthCodeRepository
+
+USAGE = ["person", "place", "enterprise"]
+
+
+def _store(
+    session: Session, settings: Settings, issued: Issued, role: KeyRole, actor: str, **when: Any
+) -> SigningKey:
+    key = SigningKey(
+        kid=issued.kid.hex(),
+        role=role,
+        certificate=issued.der,
+        private_key_sealed=SecretBox(settings).seal(issued.private_pem()),
+        usage=USAGE if role is KeyRole.SIGNER else [],
+        not_after=issued.certificate.not_valid_after_utc,
+        created_by=actor,
+        **when,
+    )
+    HealthCodeRepository(session).add(key)
+    return key
+
+
+def _issued(settings: Settings, key: SigningKey) -> Issued:
+    pem = SecretBox(settings).open(key.private_key_sealed).encode("ascii")
+    private = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)  # the platform makes P-256 keys only
+    return Issued(private, x509.load_der_x509_certificate(key.certificate))
+
+
+def ensure_keys(session: Session, settings: Settings, actor: Principal, now: datetime) -> None:
+    """A root and a first signer, made once (the first code issued, or ``zhongtai healthcode rotate-key``)."""
+    repo = HealthCodeRepository(session)
+    if repo.root() is None:
+        root = make_root(settings.healthcode_city, now)
+        _store(session, settings, root, KeyRole.ROOT, actor.username, signs_from=now)
+        audit.record(session, actor, "healthcode.root.created", "healthcode_key", root.kid.hex())
+    if not repo.signers():
+        _new_signer(session, settings, actor, now, signs_from=now)
+
+
+def _new_signer(
+    session: Session, settings: Settings, actor: Principal, now: datetime, signs_from: datetime
+) -> SigningKey:
+    root = HealthCodeRepository(session).root()
+    assert root is not None
+    issued = issue_signer(
+        _issued(settings, root), settings.healthcode_city, now, settings.healthcode_signer_days
+    )
+    key = _store(session, settings, issued, KeyRole.SIGNER, actor.username, signs_from=signs_from)
+    audit.record(
+        session,
+        actor,
+        "healthcode.key.created",
+        "healthcode_key",
+        key.kid,
+        {"signs_from": signs_from.isoformat()},
+    )
+    return key
+
+
+def rotate(session: Session, settings: Settings, actor: Principal, now: datetime) -> SigningKey:
+    """A new signer, on the trust list at once and signing after ``healthcode_publish_lead_minutes`` (so
+    verifiers have fetched it first); the current signer stops signing then and stays listed while codes it
+    signed may still be valid."""
+    ensure_keys(session, settings, actor, now)
+    starts = now + timedelta(minutes=settings.healthcode_publish_lead_minutes)
+    for old in HealthCodeRepository(session).signers():
+        if old.retired_at is None or old.retired_at > starts:
+            old.retired_at = starts
+    return _new_signer(session, settings, actor, now, signs_from=starts)
+
+
+def current_signer(session: Session, settings: Settings, now: datetime) -> CodeSigner:
+    """The signer that signs codes now: the newest one whose time has come and which is not retired."""
+    live = [
+        k
+        for k in HealthCodeRepository(session).signers()
+        if k.signs_from <= now and (k.retired_at is None or k.retired_at > now) and k.not_after > now
+    ]
+    if not live:
+        raise Unavailable(
+            M_("no signing key is live: run zhongtai healthcode rotate-key"), code="no_signing_key"
+        )
+    newest = max(live, key=lambda k: k.signs_from)
+    return CodeSigner(bytes.fromhex(newest.kid), _issued(settings, newest).private_key)
+
+
+def listed(key: SigningKey, settings: Settings, now: datetime) -> bool:
+    """On the trust list: within its certificate, and not retired longer ago than a code may live."""
+    longest = timedelta(days=settings.healthcode_place_days)
+    return key.not_after > now and (key.retired_at is None or key.retired_at + longest > now)
+
+
+def trust_list(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The signed trust list verifiers fetch: every certificate that may have signed a live code."""
+    repo = HealthCodeRepository(session)
+    root = repo.root()
+    if root is None:
+        raise Unavailable(
+            M_("no signing key is live: run zhongtai healthcode rotate-key"), code="no_signing_key"
+        )
+    entries = [
+        trust_entry(x509.load_der_x509_certificate(k.certificate), k.usage)
+        for k in repo.signers()
+        if listed(k, settings, now)
+    ]
+    return trust_list_document(_issued(settings, root), entries, now)
+
+
+def issue(session: Session, settings: Settings, claims: dict[int, Any], now: datetime) -> str:
+    """A signed code's text for ``claims`` with the live signer."""
+    return seal(claims, current_signer(session, settings, now))
