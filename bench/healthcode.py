@@ -88,9 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     result = measure(args.codes, args.rounds)
     print(json.dumps(result), flush=True)
-    print(
-        "(c) bulk recomputation and (d) gate verifications: not measured (no colour engine or gate yet)"
-    )
+    print("(c) bulk recomputation and (d) gate verifications: not measured (no colour engine or gate yet)")
     worst = min(
         ("issue", result["issue_vs_raw_sign"]),
         ("verify", result["verify_vs_raw_verify"]),

@@ -19,7 +19,8 @@ from zhongtai.core.audit import ACCESS, AuditEvent
 from zhongtai.core.settings import Settings
 from zhongtai.sharing.models import Grant
 
-PUBLIC = {"/api/v1/auth/login"}
+# Public on purpose: signing in, and the health code trust list (certificates only, for offline verifiers).
+PUBLIC = {"/api/v1/auth/login", "/api/v1/healthcode/trust-list"}
 
 
 def concrete(path: str) -> str:

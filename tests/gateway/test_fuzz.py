@@ -21,7 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
 from tests.gateway.helpers import BASE_URL, PURPOSE, build, sign
+from zhongtai.core.database import transaction
+from zhongtai.core.principal import SYSTEM
 from zhongtai.core.settings import Settings
+from zhongtai.core.types import utcnow
+from zhongtai.healthcode import service as healthcode
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 CHECKS = [not_a_server_error, response_schema_conformance]
@@ -37,6 +41,8 @@ def test_platform_api_answers_every_generated_request_within_its_schema(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
     build(client, factory, settings, world)
+    with transaction(factory) as session:  # a platform in service has its health code keys
+        healthcode.ensure_keys(session, settings, SYSTEM, utcnow())
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
 
     @FUZZ
