@@ -1,0 +1,178 @@
+"""一码三色: a person's colour from the evidence about them and a versioned rule set kept as data.
+
+Red (quarantine) from a positive test; it turns green after ``red.days`` days *and* ``red.checkins`` normal
+daily check-ins since. Yellow (restricted) from a stay in a declared risk area during its period, a
+temperature at or above ``yellow.fever_celsius`` at a gate, or symptoms declared at the daily check-in; it
+turns green after ``yellow.days`` days *and* ``yellow.checkins`` consecutive normal check-ins since. The
+colour is the most severe active trigger's; every active trigger is a reason naming the department, the
+record and the time it came from. A pure function: the same evidence and rules always give the same
+colour, so a bulk recomputation after a rule change is this function over every person.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zhongtai.core.types import CITY_ZONE
+
+
+class Colour(enum.IntEnum):
+    """Ordered by severity: the worst active trigger decides."""
+
+    GREEN = 0
+    YELLOW = 1
+    RED = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Fact(enum.StrEnum):
+    POSITIVE_TEST = "positive_test"  # 核酸/抗原阳性 (health commission)
+    RISK_AREA_STAY = "risk_area_stay"  # a stay in a declared area during its period (gate, scan, travel)
+    GATE_TEMPERATURE = "gate_temperature"  # measured at a gate (°C)
+    SYMPTOMS = "symptoms"  # declared at the daily check-in (健康打卡)
+    CHECKIN_NORMAL = "checkin_normal"  # a daily check-in without symptoms
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One fact about a person: what, when, and where it came from (department, record)."""
+
+    fact: Fact
+    at: datetime
+    department: str
+    record: str
+    value: float | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a code has its colour: the rule that fired, on which evidence."""
+
+    colour: Colour
+    rule: str  # e.g. ``red.positive_test``
+    evidence: Evidence
+    until: date | None  # the earliest day the trigger may end (more check-ins may still be needed)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    colour: Colour
+    reasons: tuple[Reason, ...]
+    rule_version: int
+
+
+class RedRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    positive_test: bool = Field(True, description="A positive test turns the code red")
+    days: int = Field(14, ge=1, le=60, description="Days of quarantine at least")
+    checkins: int = Field(14, ge=0, le=60, description="Normal daily check-ins needed since the test")
+
+
+class YellowRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    risk_area: bool = Field(True, description="A stay in a declared risk area during its period")
+    fever_celsius: float = Field(37.3, ge=36.0, le=42.0, description="Gate temperature at or above this")
+    symptoms: bool = Field(True, description="Symptoms declared at the daily check-in")
+    days: int = Field(7, ge=1, le=30, description="Days restricted at least")
+    checkins: int = Field(7, ge=0, le=30, description="Consecutive normal daily check-ins needed since")
+
+
+class RuleSet(BaseModel):
+    """The colour rules as the health commission keeps them: data, each save a new version."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(1, ge=1)
+    red: RedRules = Field(default_factory=RedRules)
+    yellow: YellowRules = Field(default_factory=YellowRules)
+
+
+def _day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def _triggers(evidence: Iterable[Evidence], rules: RuleSet) -> Iterable[tuple[Colour, str, Evidence]]:
+    for item in evidence:
+        if item.fact is Fact.POSITIVE_TEST and rules.red.positive_test:
+            yield Colour.RED, "red.positive_test", item
+        elif item.fact is Fact.RISK_AREA_STAY and rules.yellow.risk_area:
+            yield Colour.YELLOW, "yellow.risk_area", item
+        elif item.fact is Fact.SYMPTOMS and rules.yellow.symptoms:
+            yield Colour.YELLOW, "yellow.symptoms", item
+        elif item.fact is Fact.GATE_TEMPERATURE and _fever(item.value, rules.yellow.fever_celsius):
+            yield Colour.YELLOW, "yellow.fever", item
+
+
+def _fever(value: float | str | None, threshold: float) -> bool:
+    try:
+        return value is not None and float(value) >= threshold
+    except ValueError:
+        return False  # an unreadable measurement is no evidence of fever
+
+
+def _checkin_days(evidence: Iterable[Evidence], zone: ZoneInfo) -> set[date]:
+    return {_day(e.at, zone) for e in evidence if e.fact is Fact.CHECKIN_NORMAL}
+
+
+def _consecutive_after(days: set[date], start: date, today: date) -> int:
+    """Normal check-in days in an unbroken run ending today or yesterday (today's may come later), all
+    after ``start``."""
+    day = today if today in days else today - timedelta(days=1)
+    run = 0
+    while day > start and day in days:
+        run += 1
+        day -= timedelta(days=1)
+    return run
+
+
+def _still_active(
+    colour: Colour, item: Evidence, rules: RuleSet, checkins: set[date], today: date, zone: ZoneInfo
+) -> tuple[bool, date]:
+    started = _day(item.at, zone)
+    if colour is Colour.RED:
+        ends = started + timedelta(days=rules.red.days)
+        done = sum(1 for d in checkins if started < d <= today) >= rules.red.checkins
+    else:
+        ends = started + timedelta(days=rules.yellow.days)
+        done = _consecutive_after(checkins, started, today) >= rules.yellow.checkins
+    return not (today >= ends and done), ends
+
+
+def colour_of(
+    evidence: Sequence[Evidence], rules: RuleSet, now: datetime, zone: ZoneInfo = CITY_ZONE
+) -> Verdict:
+    """The person's colour now, with every active trigger as a reason (worst first, newest first)."""
+    today = _day(now, zone)
+    checkins = _checkin_days(evidence, zone)
+    reasons = []
+    for colour, rule, item in _triggers(evidence, rules):
+        if item.at > now:
+            continue  # evidence from the future (a clock off) does not count yet
+        active, ends = _still_active(colour, item, rules, checkins, today, zone)
+        if active:
+            reasons.append(Reason(colour, rule, item, ends))
+    reasons.sort(key=lambda r: (-r.colour, -r.evidence.at.timestamp()))
+    colour = reasons[0].colour if reasons else Colour.GREEN
+    return Verdict(colour, tuple(reasons), rules.version)
+
+
+def reason_view(reason: Reason) -> dict[str, Any]:
+    """A reason as the person and the API see it (为什么是黄码): rule, source department, record, time."""
+    return {
+        "colour": reason.colour.label,
+        "rule": reason.rule,
+        "department": reason.evidence.department,
+        "record": reason.evidence.record,
+        "at": reason.evidence.at.isoformat(),
+        "value": reason.evidence.value,
+        "until": reason.until.isoformat() if reason.until else None,
+    }
