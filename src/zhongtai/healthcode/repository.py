@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from zhongtai.healthcode.models import KeyRole, SigningKey
+from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, select_rows
+from zhongtai.healthcode.models import KeyRole, RuleVersion, SigningKey
+
+EVIDENCE_COLUMNS = ("subject", "fact", "at", "department", "record", "value")
+COLOUR_COLUMNS = ("subject", "colour", "rule_version", "reasons", "since", "computed_at")
+HISTORY_COLUMNS = ("subject", "colour", "previous", "rule_version", "at", "reasons")
 
 
 class HealthCodeRepository:
@@ -23,3 +31,41 @@ class HealthCodeRepository:
     def add(self, key: SigningKey) -> None:
         self.session.add(key)
         self.session.flush()
+
+    # --- colour rules --------------------------------------------------------------------------------
+
+    def latest_rules(self) -> RuleVersion | None:
+        return self.session.scalars(select(RuleVersion).order_by(RuleVersion.version.desc()).limit(1)).first()
+
+    def next_rule_version(self) -> int:
+        """Version 1 is the platform's built-in defaults; the first saved rules are version 2."""
+        return (self.session.scalar(select(func.max(RuleVersion.version))) or 1) + 1
+
+    # --- evidence and colours, in bulk straight through the driver ----------------------------------
+
+    def add_evidence(self, rows: Sequence[Sequence[Any]]) -> None:
+        bulk_insert(self.session.connection(), "healthcode_evidence", EVIDENCE_COLUMNS, rows)
+
+    def subjects_after(self, after: str, limit: int) -> list[str]:
+        sql = "SELECT DISTINCT subject FROM healthcode_evidence WHERE subject > ? ORDER BY subject LIMIT ?"
+        return [row[0] for row in select_rows(self.session.connection(), sql, (after, limit))]
+
+    def evidence_of(self, subjects: Sequence[str]) -> list[tuple[Any, ...]]:
+        connection = self.session.connection()
+        sql = (
+            "SELECT subject, fact, at, department, record, value FROM healthcode_evidence "
+            "WHERE subject IN_KEYS ORDER BY subject, at"
+        )
+        return select_rows(connection, sql, (key_list(connection, subjects),))
+
+    def colours_of(self, subjects: Sequence[str]) -> dict[str, tuple[int, int, Any]]:
+        """subject -> (colour, rule version, since) as stored."""
+        connection = self.session.connection()
+        sql = "SELECT subject, colour, rule_version, since FROM healthcode_colours WHERE subject IN_KEYS"
+        found = select_rows(connection, sql, (key_list(connection, subjects),))
+        return {s: (c, v, since) for s, c, v, since in found}
+
+    def write_colours(self, colours: Sequence[Sequence[Any]], changes: Sequence[Sequence[Any]]) -> None:
+        connection = self.session.connection()
+        bulk_upsert(connection, "healthcode_colours", COLOUR_COLUMNS, ("subject",), colours)
+        bulk_insert(connection, "healthcode_colour_history", HISTORY_COLUMNS, changes)

@@ -1,0 +1,107 @@
+"""Colours kept: the rule versions, the evidence that reaches the health code, and every person's colour
+recomputed — for the people some new evidence concerns, or for everyone after a rule change — with each
+change of colour kept in the person's history. Service functions: they flush, the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+
+from sqlalchemy.orm import Session
+
+from zhongtai.core import audit
+from zhongtai.core.bulk import as_json, utc_moment
+from zhongtai.core.principal import Principal
+from zhongtai.healthcode.models import RuleVersion
+from zhongtai.healthcode.repository import HealthCodeRepository
+from zhongtai.healthcode.rules import Colour, Evidence, Fact, RuleSet, colour_of, reason_view
+
+PAGE = 5_000  # persons recomputed per round trip
+
+
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    persons: int
+    changed: int
+    rule_version: int
+
+
+def current_rules(session: Session) -> RuleSet:
+    """The newest saved rules; the defaults (version 1) before the first save."""
+    latest = HealthCodeRepository(session).latest_rules()
+    return RuleSet.model_validate({**latest.rules, "version": latest.version}) if latest else RuleSet()
+
+
+def save_rules(session: Session, actor: Principal, rules: RuleSet, comment: str = "") -> RuleSet:
+    """A new version of the rules (the version given is ignored: each save is the next one)."""
+    repo = HealthCodeRepository(session)
+    version = repo.next_rule_version()
+    saved = rules.model_copy(update={"version": version})
+    body = saved.model_dump(exclude={"version"})
+    session.add(RuleVersion(version=version, rules=body, saved_by=actor.username, comment=comment))
+    session.flush()
+    audit.record(session, actor, "healthcode.rules.saved", "healthcode_rules", str(version), {"rules": body})
+    return saved
+
+
+def record_evidence(session: Session, items: Sequence[tuple[str, Evidence]]) -> None:
+    """Facts about persons (by subject id), as they arrive; recompute those persons after."""
+    rows = [
+        (subject, e.fact.value, e.at, e.department, e.record, None if e.value is None else str(e.value))
+        for subject, e in items
+    ]
+    HealthCodeRepository(session).add_evidence(rows)
+
+
+def _evidence(rows: Sequence[tuple[object, ...]]) -> Iterator[tuple[str, list[Evidence]]]:
+    for subject, group in groupby(rows, key=lambda row: row[0]):
+        facts = [
+            Evidence(Fact(str(fact)), utc_moment(at), str(department), str(record), value)  # type: ignore[arg-type]
+            for _, fact, at, department, record, value in group
+        ]
+        yield str(subject), facts
+
+
+def recompute(
+    session: Session, now: datetime, subjects: Sequence[str] | None = None, rules: RuleSet | None = None
+) -> Recomputed:
+    """Recompute the colours of ``subjects`` (everyone with evidence when None) under ``rules`` (the
+    current ones by default); write the colours that changed, or were decided by another rule version,
+    and keep each change of colour in the history."""
+    rules = rules or current_rules(session)
+    repo = HealthCodeRepository(session)
+    persons = changed = 0
+    for page in _pages(repo, subjects):
+        stored = repo.colours_of(page)
+        colours, changes = [], []
+        for subject, facts in _evidence(repo.evidence_of(page)):
+            verdict = colour_of(facts, rules, now)
+            persons += 1
+            before = stored.get(subject)
+            if before is not None and before[:2] == (int(verdict.colour), rules.version):
+                continue
+            reasons = as_json([reason_view(r) for r in verdict.reasons])
+            same = before is not None and before[0] == verdict.colour
+            since = utc_moment(before[2]) if same and before is not None else now
+            colours.append((subject, int(verdict.colour), rules.version, reasons, since, now))
+            if not same:
+                previous = before[0] if before else None
+                if not (previous is None and verdict.colour is Colour.GREEN):  # green is where all begin
+                    changes.append((subject, int(verdict.colour), previous, rules.version, now, reasons))
+                    changed += 1
+        repo.write_colours(colours, changes)
+    return Recomputed(persons, changed, rules.version)
+
+
+def _pages(repo: HealthCodeRepository, subjects: Sequence[str] | None) -> Iterator[list[str]]:
+    if subjects is not None:
+        unique = sorted(set(subjects))
+        for start in range(0, len(unique), PAGE):
+            yield unique[start : start + PAGE]
+        return
+    after = ""
+    while page := repo.subjects_after(after, PAGE):
+        yield page
+        after = page[-1]
