@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -280,3 +283,18 @@ def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session
         )
         assert session.scalar(holding.where(Resource.name == "结婚登记信息")) == "MZJ-HYDJ"
         assert session.scalar(holding.where(Resource.name == "常住人口基本信息")) == "GAJ-RKXT"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.integers(0, 2**32), st.sampled_from(["陈秀华", "王伟", "欧阳娜娜", "张晓明", "李"]), st.dates())
+def test_the_demos_conflicting_values_belong_to_one_person(seed: int, name: str, born: date) -> None:
+    """What makes the demo's conflicts: another department wrote the name with a homophone or a stray
+    space, or keyed the birth date a day off — never another person's values under one ID number."""
+    import random
+
+    from zhongtai.demo.sources import slipped_birth, variant_name
+
+    rng = random.Random(seed)
+    variant = variant_name(rng, name).replace(" ", "")
+    assert len(variant) == len(name) and sum(a != b for a, b in zip(variant, name, strict=True)) <= 1
+    assert abs((slipped_birth(rng, born) - born).days) <= 1
