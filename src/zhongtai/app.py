@@ -107,6 +107,14 @@ def error_response(
     )
 
 
+# Starlette's and FastAPI's own messages, as templates the errors catalog translates.
+FRAMEWORK_PHRASES = {
+    "Not Found": M_("Not Found"),
+    "Method Not Allowed": M_("Method Not Allowed"),
+    "There was an error parsing the body": M_("There was an error parsing the body"),
+}
+
+
 def _field_of(loc: Any) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or None
@@ -139,7 +147,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )  # FastAPI's own 400 is its body parser's: the body is not JSON it can read
-        response = error_response(request, exc.status_code, code, str(exc.detail))
+        detail = str(exc.detail)
+        response = error_response(request, exc.status_code, code, FRAMEWORK_PHRASES.get(detail, detail))
         response.headers.update(exc.headers or {})  # e.g. Allow on 405
         return response
 
