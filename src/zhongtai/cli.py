@@ -239,6 +239,7 @@ def demo(
     from zhongtai.demo.capabilities import build_demo_capabilities, credentials_path, start_app_calls
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
+    from zhongtai.demo.healthcode import build_demo_healthcode
     from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
     from zhongtai.demo.subscriber import PATH as SUBSCRIBER_PATH
@@ -259,6 +260,7 @@ def demo(
     applications = build_demo_sharing(factory, settings(), f"http://{host}:{port}{SUBSCRIBER_PATH}")
     console.print(f"sharing: {applications} applications in the demo city's queues")
     served = build_demo_capabilities(factory, settings(), f"http://{host}:{port}")
+    build_demo_healthcode(factory, settings())  # the trust list is served from the start
     keyfile = credentials_path(settings())
     console.print(f"capabilities: {served} behind the gateway; the health-code app's key is in {keyfile}")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()

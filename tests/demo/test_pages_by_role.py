@@ -194,3 +194,14 @@ def test_every_page_as_every_role_is_chinese_and_has_no_dead_end(own_city: Setti
     assert not refused, refused
     english = sorted({f"{word} on {path}" for path, _, _, text in pages for word in ENGLISH_UI.findall(text)})
     assert not english, english
+
+
+def test_the_demo_city_serves_its_health_code_trust_list(demo_city: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from zhongtai.healthcode.keys import read_trust_list
+
+    with TestClient(create_app(demo_city)) as client:
+        listed = client.get("/api/v1/healthcode/trust-list")
+    assert listed.status_code == 200
+    assert len(read_trust_list(listed.json(), datetime.now(UTC)).keys) == 1
