@@ -16,7 +16,8 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import cbor2
@@ -263,14 +264,22 @@ def _sign1(message: bytes) -> tuple[bytes, dict[Any, Any], bytes, bytes]:
     return protected, dict(unprotected), payload, signature
 
 
-def _headers(protected: bytes, unprotected: dict[Any, Any]) -> tuple[bytes, int]:
-    """``kid`` from the protected header, else the unprotected one (the protected one wins), and ``alg``."""
+@lru_cache(maxsize=256)
+def _protected_header(protected: bytes) -> Mapping[Any, Any]:
+    """The protected header's map; the few signers' headers repeat in every code, so they are decoded once
+    (read-only: the cache hands out the same map)."""
     try:
         header = cbor2.loads(protected) if protected else {}
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise EnvelopeError(Stage.COSE, f"the protected header is not CBOR: {exc}") from None
     if not isinstance(header, Mapping):
         raise EnvelopeError(Stage.COSE, "the protected header is not a map")
+    return MappingProxyType(dict(header))
+
+
+def _headers(protected: bytes, unprotected: dict[Any, Any]) -> tuple[bytes, int]:
+    """``kid`` from the protected header, else the unprotected one (the protected one wins), and ``alg``."""
+    header = _protected_header(protected)
     kid = header.get(KID, unprotected.get(KID))
     if not isinstance(kid, bytes) or not kid:
         raise EnvelopeError(Stage.KID, "no kid in the protected or unprotected header")
