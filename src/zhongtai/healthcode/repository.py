@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, select_rows
-from zhongtai.healthcode.models import KeyRole, RuleVersion, SigningKey
+from zhongtai.healthcode.models import KeyRole, PersonColour, RuleVersion, SigningKey
 
 EVIDENCE_COLUMNS = ("subject", "fact", "at", "department", "record", "value")
 COLOUR_COLUMNS = ("subject", "colour", "rule_version", "reasons", "since", "computed_at")
@@ -69,3 +69,10 @@ class HealthCodeRepository:
         connection = self.session.connection()
         bulk_upsert(connection, "healthcode_colours", COLOUR_COLUMNS, ("subject",), colours)
         bulk_insert(connection, "healthcode_colour_history", HISTORY_COLUMNS, changes)
+
+    def colour_of(self, subject: str) -> tuple[int, Any] | None:
+        """A person's stored colour and since when, or None (no evidence: green)."""
+        found = self.session.execute(
+            select(PersonColour.colour, PersonColour.since).where(PersonColour.subject == subject)
+        ).first()
+        return (found[0], found[1]) if found else None

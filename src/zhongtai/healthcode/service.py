@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,14 +12,25 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
+from zhongtai.core.bulk import utc_moment
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Unavailable
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
-from zhongtai.healthcode.envelope import CodeSigner, seal
-from zhongtai.healthcode.keys import Issued, issue_signer, make_root, trust_entry, trust_list_document
+from zhongtai.healthcode.colouring import current_rules
+from zhongtai.healthcode.envelope import AK_CLAIM, AK_PREFIX, CodeSigner, Opened, TrustList, open_code, seal
+from zhongtai.healthcode.gate import GateAnswer, decide
+from zhongtai.healthcode.keys import (
+    Issued,
+    issue_signer,
+    make_root,
+    trust_entry,
+    trust_from_certificate,
+    trust_list_document,
+)
 from zhongtai.healthcode.models import KeyRole, SigningKey
 from zhongtai.healthcode.repository import HealthCodeRepository
+from zhongtai.healthcode.rules import Colour
 
 USAGE = ["person", "place", "enterprise"]
 
@@ -130,3 +142,42 @@ def trust_list(session: Session, settings: Settings, now: datetime) -> dict[str,
 def issue(session: Session, settings: Settings, claims: dict[int, Any], now: datetime) -> str:
     """A signed code's text for ``claims`` with the live signer."""
     return seal(claims, current_signer(session, settings, now))
+
+
+def trust(session: Session, settings: Settings, now: datetime) -> TrustList:
+    """The platform's own trust, from its keys as the trust list publishes them."""
+    found = TrustList()
+    for key in HealthCodeRepository(session).signers():
+        if listed(key, settings, now):
+            certificate = x509.load_der_x509_certificate(key.certificate)
+            for kid, public_keys in trust_from_certificate(certificate).keys.items():
+                for public_key in public_keys:
+                    found.add(kid, public_key)
+    return found
+
+
+def revoked_by_colour(session: Session) -> Callable[[Opened], str | None]:
+    """Online verification's revocation: a person code whose holder's colour changed after it was issued
+    no longer holds (a screenshot of a green code is refused once the person turned red)."""
+
+    def why(opened: Opened) -> str | None:
+        claim = opened.claims.get(AK_CLAIM)
+        if not isinstance(claim, dict) or claim.get("t") != "person":
+            return None
+        current = HealthCodeRepository(session).colour_of(str(claim.get("s", "")))
+        now_shown = Colour(current[0]).label if current else Colour.GREEN.label  # nothing known: green
+        if now_shown == str(claim.get("c", "")):
+            return None
+        changed = f" (changed {utc_moment(current[1]).isoformat(timespec='minutes')})" if current else ""
+        return f"the holder's colour is now {now_shown}{changed}, not what this code shows"
+
+    return why
+
+
+def verify_online(
+    session: Session, settings: Settings, text: str, now: datetime, temperature: float | None = None
+) -> GateAnswer:
+    """A gate's online verification: the envelope against the platform's trust, refused when the colour
+    changed since issue, then the gate's rule (a fever there counted)."""
+    opened = open_code(text, trust(session, settings, now), now, (AK_PREFIX,), revoked_by_colour(session))
+    return decide(opened, current_rules(session), temperature)
