@@ -15,7 +15,7 @@ gettext's ``%(name)s``.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -73,13 +73,6 @@ def gettext(lang: str, key: str, values: Mapping[str, object] | None = None) -> 
     """``key`` in ``lang`` with its ``%(name)s`` placeholders filled; an unknown key shows as itself."""
     text = translations(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).gettext(key)
     return text % values if values else text
-
-
-def translator(lang: str) -> Callable[..., str]:
-    def t(key: str, **values: object) -> str:
-        return gettext(lang, key, values)
-
-    return t
 
 
 def pick_language(query_value: str | None, cookie_value: str | None, accept: str | None = None) -> str:

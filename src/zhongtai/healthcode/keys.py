@@ -190,8 +190,13 @@ def read_trust_list(document: Any, at: datetime, pinned_root: x509.Certificate |
             continue
         if not (certificate.not_valid_before_utc <= at <= certificate.not_valid_after_utc):
             continue
-        trust.add(key_id(certificate.public_bytes(serialization.Encoding.DER)), _public(certificate))
+        add_certificate(trust, certificate)
     return trust
+
+
+def add_certificate(trust: TrustList, certificate: x509.Certificate) -> None:
+    """Trust ``certificate`` under its kid (several certificates may share one)."""
+    trust.add(key_id(certificate.public_bytes(serialization.Encoding.DER)), _public(certificate))
 
 
 def _entry_certificate(entry: Any) -> x509.Certificate | None:
@@ -211,5 +216,5 @@ def _public(certificate: x509.Certificate) -> PublicKey:
 def trust_from_certificate(certificate: x509.Certificate) -> TrustList:
     """Trust in one certificate (``--certificate``): its kid and key."""
     trust = TrustList()
-    trust.add(key_id(certificate.public_bytes(serialization.Encoding.DER)), _public(certificate))
+    add_certificate(trust, certificate)
     return trust

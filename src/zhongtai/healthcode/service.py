@@ -22,10 +22,10 @@ from zhongtai.healthcode.envelope import AK_CLAIM, AK_PREFIX, CodeSigner, Opened
 from zhongtai.healthcode.gate import GateAnswer, decide
 from zhongtai.healthcode.keys import (
     Issued,
+    add_certificate,
     issue_signer,
     make_root,
     trust_entry,
-    trust_from_certificate,
     trust_list_document,
 )
 from zhongtai.healthcode.models import KeyRole, SigningKey
@@ -57,6 +57,12 @@ def _issued(settings: Settings, key: SigningKey) -> Issued:
     private = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(private, ec.EllipticCurvePrivateKey)  # the platform makes P-256 keys only
     return Issued(private, x509.load_der_x509_certificate(key.certificate))
+
+
+def _no_signing_key() -> Unavailable:
+    return Unavailable(
+        M_("no signing key is live: run zhongtai healthcode rotate-key"), code="no_signing_key"
+    )
 
 
 def ensure_keys(session: Session, settings: Settings, actor: Principal, now: datetime) -> None:
@@ -110,9 +116,7 @@ def current_signer(session: Session, settings: Settings, now: datetime) -> CodeS
         if k.signs_from <= now and (k.retired_at is None or k.retired_at > now) and k.not_after > now
     ]
     if not live:
-        raise Unavailable(
-            M_("no signing key is live: run zhongtai healthcode rotate-key"), code="no_signing_key"
-        )
+        raise _no_signing_key()
     newest = max(live, key=lambda k: k.signs_from)
     return CodeSigner(bytes.fromhex(newest.kid), _issued(settings, newest).private_key)
 
@@ -128,9 +132,7 @@ def trust_list(session: Session, settings: Settings, now: datetime) -> dict[str,
     repo = HealthCodeRepository(session)
     root = repo.root()
     if root is None:
-        raise Unavailable(
-            M_("no signing key is live: run zhongtai healthcode rotate-key"), code="no_signing_key"
-        )
+        raise _no_signing_key()
     entries = [
         trust_entry(x509.load_der_x509_certificate(k.certificate), k.usage)
         for k in repo.signers()
@@ -149,10 +151,7 @@ def trust(session: Session, settings: Settings, now: datetime) -> TrustList:
     found = TrustList()
     for key in HealthCodeRepository(session).signers():
         if listed(key, settings, now):
-            certificate = x509.load_der_x509_certificate(key.certificate)
-            for kid, public_keys in trust_from_certificate(certificate).keys.items():
-                for public_key in public_keys:
-                    found.add(kid, public_key)
+            add_certificate(found, x509.load_der_x509_certificate(key.certificate))
     return found
 
 
