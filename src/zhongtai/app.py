@@ -50,6 +50,7 @@ from zhongtai.governance import auth as governance_auth
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
 from zhongtai.healthcode import endpoints as healthcode_api
+from zhongtai.healthcode import pages as healthcode_pages
 from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
@@ -60,6 +61,10 @@ from zhongtai.orgs import auth as orgs_auth
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
 from zhongtai.orgs import service as orgs_service
+from zhongtai.public import pages as public_pages
+from zhongtai.public.auth import PREFIX as PUBLIC_PREFIX
+from zhongtai.public.auth import CitizenLoginRequired
+from zhongtai.public.identity import GatewayIdentityCheck
 from zhongtai.requirements import auth as requirements_auth
 from zhongtai.requirements import endpoints as requirements_api
 from zhongtai.requirements import pages as requirements_pages
@@ -141,6 +146,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(CitizenLoginRequired)
+    async def citizen_login_required(request: Request, exc: CitizenLoginRequired) -> Response:
+        return RedirectResponse(f"{PUBLIC_PREFIX}/login", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -275,6 +284,7 @@ def create_app(settings: Settings | None = None) -> Platform:
     app.state.settings = settings
     app.state.names = orgs_service.names  # pages show department and system names, not codes
     app.state.abilities = ABILITIES
+    app.state.identity = GatewayIdentityCheck(settings, app)  # real-name checks through the gateway
     install_error_handlers(app)
     for router in (
         ops_api.router,
@@ -298,6 +308,8 @@ def create_app(settings: Settings | None = None) -> Platform:
         requirements_pages.router,
         audit_pages.router,
         home_pages.router,
+        public_pages.router,
+        healthcode_pages.router,
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production

@@ -11,6 +11,7 @@ from zhongtai.governance import models as governance_models
 from zhongtai.healthcode import models as healthcode_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.orgs import models as org_models
+from zhongtai.public import models as public_models
 from zhongtai.requirements import models as requirement_models
 from zhongtai.sharing import models as sharing_models
 
@@ -25,6 +26,7 @@ __all__ = [
     "ingest_models",
     "org_models",
     "outbox",
+    "public_models",
     "requirement_models",
     "sharing_models",
 ]

@@ -234,7 +234,9 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
         found = client.get(f"/gw/person.by-id/{people[0]}", auth=signer)
         assert found.status_code == 200, found.text
         record = found.json()["record"]
-        assert set(record) <= {"姓名", "公民身份号码", "性别", "出生日期"} and "公民身份号码" in record
+        granted = {"姓名", "公民身份号码", "性别", "出生日期", "联系电话", "户号"}
+        assert set(record) <= granted and "公民身份号码" in record
+        assert record.get("联系电话") is None or "*" in record["联系电话"]  # masked by the provider's rule
         assert record["公民身份号码"] != people[0] and record["公民身份号码"].endswith(people[0][-4:])
         unsigned = client.get(f"/gw/person.by-id/{people[0]}")
         assert unsigned.status_code == 401

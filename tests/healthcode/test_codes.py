@@ -10,8 +10,9 @@ from stdnum.cn import ric
 
 from tests.healthcode.test_envelope import NOW, SIGNER, TRUST
 from tests.healthcode.test_rules import RULES, T0, fact
+from zhongtai.core.pseudonym import subject_key, subject_of
 from zhongtai.core.settings import Settings
-from zhongtai.healthcode.codes import person_claims, place_claims, subject_key, subject_of
+from zhongtai.healthcode.codes import person_claims, place_claims
 from zhongtai.healthcode.envelope import AK_CLAIM, open_code, seal
 from zhongtai.healthcode.rules import Fact, colour_of
 

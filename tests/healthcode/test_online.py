@@ -12,9 +12,10 @@ from tests.healthcode.test_codes import KEY, an_id
 from tests.healthcode.test_rules import T0, fact
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import SYSTEM
+from zhongtai.core.pseudonym import subject_of
 from zhongtai.core.settings import Settings
 from zhongtai.healthcode import colouring, service
-from zhongtai.healthcode.codes import person_claims, place_claims, subject_of
+from zhongtai.healthcode.codes import person_claims, place_claims
 from zhongtai.healthcode.envelope import EnvelopeError, Stage
 from zhongtai.healthcode.gate import Decision, NotAPersonCode
 from zhongtai.healthcode.rules import Fact, colour_of

@@ -72,6 +72,9 @@ class AuditEvent(Base):
     resource_code: Mapped[str | None] = mapped_column(String(32), index=True)
     items: Mapped[list[str] | None] = mapped_column(JSON)
     record_count: Mapped[int | None] = mapped_column(Integer)
+    # Whose personal data an access read: the person's pseudonymous subject id (``core.pseudonym``), so
+    # "who used my data" finds a person's entries by this index and the trail never holds the ID number.
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -124,13 +127,18 @@ _canonical_json = json.JSONEncoder(
 
 
 def entry_hash(fields: dict[str, Any], prev_hash: str) -> str:
-    """SHA-256 over the previous hash and the entry's fields in a canonical JSON form."""
-    body = _canonical_json([prev_hash, [_canonical(fields.get(name)) for name in HASHED_FIELDS]])
+    """SHA-256 over the previous hash and the entry's fields in a canonical JSON form. The subject (added
+    later) is covered when an entry has one, so entries written before it keep their hashes."""
+    values = [_canonical(fields.get(name)) for name in HASHED_FIELDS]
+    if fields.get("subject") is not None:
+        values.append(["subject", fields["subject"]])
+    body = _canonical_json([prev_hash, values])
     return hashlib.sha256(body.encode()).hexdigest()
 
 
 def hash_of(entry: AuditEvent) -> str:
-    return entry_hash({name: getattr(entry, name) for name in HASHED_FIELDS}, entry.prev_hash)
+    fields = {name: getattr(entry, name) for name in (*HASHED_FIELDS, "subject")}
+    return entry_hash(fields, entry.prev_hash)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -181,9 +189,10 @@ def record_access(
     target_type: str = "grant",
     target_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    subject: str | None = None,
 ) -> AuditEvent:
     """One data access (whatever its outcome), chained when the session commits. ``detail`` holds
-    codes and reasons only — never a value of the data itself."""
+    codes and reasons only — never a value of the data itself; ``subject`` names whose data it was."""
     return _append(
         session,
         AuditEvent(
@@ -202,11 +211,12 @@ def record_access(
             resource_code=resource_code,
             items=list(items),
             record_count=record_count,
+            subject=subject,
         ),
     )
 
 
-_ACCESS_COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+_ACCESS_COLUMNS = (*HASHED_FIELDS, "subject", "prev_hash", "hash")
 _HEAD_SQL = (  # lock the head (a no-op UPDATE, as seal() does), read it, move it
     "UPDATE audit_chain_heads SET seq = seq WHERE chain = ?",
     "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?",
@@ -232,7 +242,7 @@ def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None
     rows = []
     for entry in entries:
         seq += 1
-        fields = {name: entry.get(name) for name in HASHED_FIELDS}
+        fields = {name: entry.get(name) for name in (*HASHED_FIELDS, "subject")}
         fields.update(chain=ACCESS, seq=seq)
         digest = entry_hash(fields, prev)
         fields.update(changes=as_json(fields["changes"]), items=as_json(fields["items"]))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-zhongtai-development-secret"  # noqa: S105 - refused outside development
@@ -171,6 +171,34 @@ class Settings(BaseSettings):
         10, ge=0, le=1440, description="A new signing key is on the trust list this long before it signs."
     )
 
+    public_identity_credentials: Path | None = Field(
+        None,
+        description="JSON file with the gateway key (key_id, secret, purpose) of the app that checks a "
+        "citizen's real name through the person.verify and person.by-id capabilities; default "
+        "data_dir/demo/wjw-health-code.json outside production.",
+    )
+    public_sms_url: str | None = Field(
+        None,
+        description="HTTP SMS gateway for one-time codes (POST JSON {mobile, text}); unset outside "
+        "production: codes go to the log and the demo inbox page (/m/inbox).",
+    )
+    public_sms_token: SecretStr | None = Field(
+        None, description="Bearer token for the SMS gateway (never logged)."
+    )
+    public_code_minutes: int = Field(5, ge=1, le=30, description="How long a one-time sign-in code is valid.")
+    public_code_attempts: int = Field(
+        5, ge=1, le=10, description="Wrong guesses of one code before it is void (then ask for a new one)."
+    )
+    public_lockout_failures: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="Failed identity checks or code guesses for one ID number, or from one address, "
+        "before sign-in is locked for public_lockout_minutes.",
+    )
+    public_lockout_minutes: int = Field(30, ge=1, le=1440, description="How long a sign-in lock lasts.")
+    public_session_hours: int = Field(72, ge=1, le=720, description="A citizen's session lifetime.")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -215,6 +243,12 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_dir(self) -> Path:
         return (self.audit_dir or self.data_dir / "audit").resolve()
+
+    @property
+    def resolved_identity_credentials(self) -> Path | None:
+        if self.public_identity_credentials is not None:
+            return self.public_identity_credentials
+        return None if self.env == "production" else self.data_dir / "demo" / "wjw-health-code.json"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -51,6 +51,8 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "demo/templates"),
         jinja2.PackageLoader("zhongtai", "core/identity/templates"),
         jinja2.PackageLoader("zhongtai", "home/templates"),
+        jinja2.PackageLoader("zhongtai", "public/templates"),
+        jinja2.PackageLoader("zhongtai", "healthcode/templates"),
     ]
 )
 

@@ -81,7 +81,9 @@ def _grant_api(
     """The health commission's API grant on the household register (the gateway serves under it)."""
     population.sharing_modes = sorted({*population.sharing_modes, "api"})
     items = [
-        item.name for item in population.items if item.name in ("姓名", "公民身份号码", "性别", "出生日期")
+        item.name
+        for item in population.items
+        if item.name in ("姓名", "公民身份号码", "性别", "出生日期", "联系电话", "户号")
     ]
     application = sharing.apply(
         session,
@@ -90,7 +92,7 @@ def _grant_api(
         ApplicationCreate(
             resource=population.code,
             items=items,
-            purpose="健康码赋码时核验居民身份,免交身份证复印件",
+            purpose="健康码申领时核验居民身份与手机号码、家庭成员同户关系,免交身份证与户口簿复印件",
             basis="《中华人民共和国传染病防治法》第十二条;市疫情防控指挥部通知",
             mode="api",
             valid_until=utcnow().astimezone(CITY_ZONE).date().replace(month=12, day=31),
@@ -163,8 +165,9 @@ def _register(session: Session, users: dict[str, Principal], population: Resourc
                 "operation": "verify",
                 "resource": population.code,
                 "key_item": "公民身份号码",
-                "verify_items": ["姓名"],
-                "description": "只回答“一致 / 不一致”,不返回任何信息项。",
+                "verify_items": ["姓名", "联系电话", "户号"],
+                "description": "只回答“一致 / 不一致”,不返回任何信息项:实名登录核验姓名与手机号码,"
+                "添加家庭成员核验同户。",
             },
         ),
         (

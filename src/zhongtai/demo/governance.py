@@ -54,6 +54,7 @@ RULES: dict[str, list[dict[str, Any]]] = {
         },
         _std("hjdz", "户籍地址"),
         _std("xzqh", "行政区划代码", on_fail="clear"),
+        _std("lxdh", "联系电话", on_fail="clear"),
         {"id": "sfzh-unique", "kind": "unique", "item": "公民身份号码"},
     ],
     "结婚登记信息": [
@@ -108,6 +109,8 @@ SOURCES: list[tuple[BaseKind, str, str, dict[str, str], dict[str, str], int]] = 
             "birth_date": "出生日期",
             "address": "户籍地址",
             "division_code": "行政区划代码",
+            "phone": "联系电话",
+            "household": "户号",
         },
         {},
         1,

@@ -53,6 +53,7 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 ACTOR = platform_actor("demo", "demo city builder")
 BATCH = 50_000
 START = datetime(2020, 1, 1, 8, 0, 0)
+HOUSEHOLD = 3  # residents numbered together share a household (户): parents, children, grandparents
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Person:
     district: str
     address: str
     phone: str | None
+    household: str  # 户号: residents of one household share it and its address
 
 
 class People:
@@ -88,6 +90,15 @@ class People:
         serial = rng.randint(0, 499) * 2 + (1 if male else 0)
         stem = f"{district_code}{birth:%Y%m%d}{serial:03d}"
         name = rng.choice(MINORITY_NAMES) if rng.random() < 0.004 else rng.choice(self.names)
+        street = rng.choice(self.streets)
+        address = f"安徽省庐州市{district}{street}{rng.randint(1, 999)}号{rng.randint(1, 30)}栋"
+        phone = None if rng.random() < 0.1 else f"1{rng.choice('3578')}{rng.randint(0, 999_999_999):09d}"
+        head = number - (number - 1) % HOUSEHOLD
+        if head != number:  # a household lives at its head's address, registered in its district
+            first = self.person(head)
+            district, address = first.district, first.address
+        else:
+            district = district_code
         return Person(
             number=number,
             name=name,
@@ -95,10 +106,10 @@ class People:
             gender="男" if male else "女",
             ethnicity=rng.choice(ETHNICITIES),
             birth=birth,
-            district=district_code,
-            address=f"安徽省庐州市{district}{rng.choice(self.streets)}"
-            f"{rng.randint(1, 999)}号{rng.randint(1, 30)}栋",
-            phone=None if rng.random() < 0.1 else f"1{rng.choice('3578')}{rng.randint(0, 999_999_999):09d}",
+            district=district,
+            address=address,
+            phone=phone,
+            household=f"{district}{head:010d}",
         )
 
     def each(self) -> Iterator[Person]:
@@ -210,13 +221,14 @@ def household_registry(people: People, folder: Path) -> int:
                 district,
                 p.phone,
                 stamp(rng),
+                p.household,
             )
 
     return _database(
         folder / "gaj_rkxt.db",
         "CREATE TABLE t_rk_jbxx (rybh INTEGER PRIMARY KEY, xm TEXT, gmsfhm TEXT, xb TEXT, mz TEXT, "
-        "csrq TEXT, hjdz TEXT, xzqh TEXT, lxdh TEXT, gxsj TEXT)",
-        "INSERT INTO t_rk_jbxx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "csrq TEXT, hjdz TEXT, xzqh TEXT, lxdh TEXT, gxsj TEXT, hh TEXT)",
+        "INSERT INTO t_rk_jbxx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows(),
     )
 
@@ -419,6 +431,8 @@ DEMO_JOBS = [
                 出生日期="csrq",
                 户籍地址="hjdz",
                 行政区划代码="xzqh",
+                联系电话="lxdh",
+                户号="hh",
             ),
         },
         household_registry,
@@ -647,8 +661,8 @@ def department_activity(settings: Settings, seed: int = 2020, births: int = 20, 
         for number in range(highest + 1, highest + births + 1):
             p = people.person(number)
             rows.append((number, p.name, p.id_number, p.gender, p.ethnicity, p.birth.isoformat(), p.address,
-                         p.district, p.phone, now))  # fmt: skip
-        connection.executemany("INSERT INTO t_rk_jbxx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         p.district, p.phone, now, p.household))  # fmt: skip
+        connection.executemany("INSERT INTO t_rk_jbxx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         moved = [
             (f"安徽省庐州市包河区徽州大道{rng.randint(1, 999)}号", now, rng.randint(1, highest))
             for _ in range(changes)

@@ -40,6 +40,7 @@ from zhongtai.core.errors import (
     Unauthenticated,
     ZhongtaiError,
 )
+from zhongtai.core.pseudonym import subject_key, subject_of
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.gateway import data
@@ -63,6 +64,8 @@ from zhongtai.gateway.upstream import (
     safe_subpath,
 )
 from zhongtai.gateway.validation import check
+from zhongtai.governance.lookups import standard_key
+from zhongtai.governance.models import BaseKind
 
 log = logging.getLogger("zhongtai.gateway")
 PREFIX = "/gw/"
@@ -91,6 +94,7 @@ class Call:
     items: tuple[str, ...] = ()
     count: int = 0
     known: str = "unknown"  # the capability's code once it exists: metric labels never take raw input
+    subject: str | None = None  # the person whose record was read, pseudonymous (core.pseudonym)
 
 
 class Runtime:
@@ -106,6 +110,7 @@ class Runtime:
         self.upstreams = Upstreams(max_response_bytes=settings.gateway_max_response_bytes)
         self.reads = HotReads(engine)
         self.positions = OpaqueTokens(settings, b"zhongtai gateway list positions")
+        self.subject_key = subject_key(settings)
 
     async def close(self) -> None:
         await self.recorder.close()
@@ -216,6 +221,7 @@ def _record(call: Call, outcome: str, status: int, reason: str | None = None) ->
         request_id=current_request_id() or "-",
         end_user=call.end_user,
         reason=reason,
+        subject=call.subject,
     )
 
 
@@ -376,7 +382,9 @@ def _data(
         _expect(method, "GET")
         if not subpath or "/" in subpath:
             raise NotFound(data.NOT_FOUND, code="record_not_found")
-        record = grant.project(data.record_by_key(runtime.reads, capability, unquote(subpath)))
+        key = unquote(subpath)
+        call.subject = _person_subject(runtime, capability, key)
+        record = grant.project(data.record_by_key(runtime.reads, capability, key))
         call.count = 1
         return {"record": record}
     if capability.operation is Operation.VERIFY:
@@ -389,10 +397,20 @@ def _data(
                 M_("the grant does not cover %(items)s", items=", ".join(outside)), code="item_not_granted"
             )
         call.items, call.count = tuple(asked), 1
+        call.subject = _person_subject(runtime, capability, claim.get(capability.key_item or ""))
         return {"match": data.verify(runtime.reads, capability, claim)}
     _expect(method, "GET")
     with runtime.engine.connect() as connection:
         return _list(connection, call, capability, scope, grant, runtime.positions)
+
+
+def _person_subject(runtime: Runtime, capability: CapabilityEntry, key: object) -> str | None:
+    """The audit subject of a person lookup or verification: whose record it asked for (a well-formed ID
+    number only; a malformed one names nobody)."""
+    if capability.base is not BaseKind.PERSON or not isinstance(key, str):
+        return None
+    canonical = standard_key(BaseKind.PERSON, key)
+    return subject_of(canonical, runtime.subject_key) if canonical else None
 
 
 def _list(

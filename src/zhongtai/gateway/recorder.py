@@ -57,6 +57,7 @@ class CallRecord:
     request_id: str
     end_user: str | None = None
     reason: str | None = None
+    subject: str | None = None  # whose record a person lookup or verification read (core.pseudonym)
 
 
 @dataclass
@@ -91,6 +92,7 @@ def _entry(call: CallRecord, now: datetime) -> dict[str, Any]:
         "resource_code": call.resource_code,
         "items": call.items,
         "record_count": call.record_count,
+        "subject": call.subject,
     }
 
 

@@ -31,7 +31,16 @@ KEY_STANDARD = {base: KINDS[kind] for base, kind in KEY_KIND.items()}
 
 # The attributes each base database knows, in display order.
 ATTRIBUTES: dict[BaseKind, list[str]] = {
-    BaseKind.PERSON: ["name", "gender", "birth_date", "ethnicity", "address", "division_code", "phone"],
+    BaseKind.PERSON: [
+        "name",
+        "gender",
+        "birth_date",
+        "ethnicity",
+        "address",
+        "division_code",
+        "phone",
+        "household",  # 户号: who lives in one household (family members are proven by it)
+    ],
     BaseKind.ENTITY: [
         "name",
         "legal_representative",

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, select_rows
-from zhongtai.healthcode.models import KeyRole, PersonColour, RuleVersion, SigningKey
+from zhongtai.healthcode.models import ColourChange, KeyRole, PersonColour, RuleVersion, SigningKey
 
 EVIDENCE_COLUMNS = ("subject", "fact", "at", "department", "record", "value")
 COLOUR_COLUMNS = ("subject", "colour", "rule_version", "reasons", "since", "computed_at")
@@ -76,3 +76,15 @@ class HealthCodeRepository:
             select(PersonColour.colour, PersonColour.since).where(PersonColour.subject == subject)
         ).first()
         return (found[0], found[1]) if found else None
+
+    def stored_colour(self, subject: str) -> PersonColour | None:
+        return self.session.get(PersonColour, subject)
+
+    def history_of(self, subject: str, limit: int = 20) -> list[ColourChange]:
+        query = (
+            select(ColourChange)
+            .where(ColourChange.subject == subject)
+            .order_by(ColourChange.at.desc(), ColourChange.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))

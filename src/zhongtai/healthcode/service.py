@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -15,10 +16,20 @@ from zhongtai.core import audit
 from zhongtai.core.bulk import utc_moment
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Unavailable
-from zhongtai.core.principal import Principal
+from zhongtai.core.principal import SYSTEM, Principal
 from zhongtai.core.settings import Settings
+from zhongtai.healthcode.codes import person_claims
 from zhongtai.healthcode.colouring import current_rules
-from zhongtai.healthcode.envelope import AK_CLAIM, AK_PREFIX, CodeSigner, Opened, TrustList, open_code, seal
+from zhongtai.healthcode.envelope import (
+    AK_CLAIM,
+    AK_PREFIX,
+    EXP,
+    CodeSigner,
+    Opened,
+    TrustList,
+    open_code,
+    seal,
+)
 from zhongtai.healthcode.gate import GateAnswer, decide
 from zhongtai.healthcode.keys import (
     Issued,
@@ -28,11 +39,22 @@ from zhongtai.healthcode.keys import (
     trust_entry,
     trust_list_document,
 )
-from zhongtai.healthcode.models import KeyRole, SigningKey
+from zhongtai.healthcode.models import ColourChange, KeyRole, SigningKey
 from zhongtai.healthcode.repository import HealthCodeRepository
-from zhongtai.healthcode.rules import Colour
+from zhongtai.healthcode.rules import Colour, Verdict
 
 USAGE = ["person", "place", "enterprise"]
+
+
+class Holder(Protocol):
+    """Whose code is shown: the pseudonym, and what the code masks (from the public side's Person)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def id_number(self) -> str: ...
 
 
 def _store(
@@ -180,3 +202,55 @@ def verify_online(
     changed since issue, then the gate's rule (a fever there counted)."""
     opened = open_code(text, trust(session, settings, now), now, (AK_PREFIX,), revoked_by_colour(session))
     return decide(opened, current_rules(session), temperature)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownCode:
+    """A person code as the person's page shows it: the signed text, its colour and reasons, its expiry."""
+
+    text: str
+    colour: Colour
+    reasons: list[dict[str, Any]]
+    rule_version: int
+    since: datetime | None
+    expires: datetime
+
+
+def current_verdict(session: Session, subject: str) -> tuple[Verdict, list[dict[str, Any]], datetime | None]:
+    """The person's stored colour with its reasons (green under the current rules when nothing is known)."""
+    stored = HealthCodeRepository(session).stored_colour(subject)
+    if stored is None:
+        return Verdict(Colour.GREEN, (), current_rules(session).version), [], None
+    return Verdict(Colour(stored.colour), (), stored.rule_version), list(stored.reasons), stored.since
+
+
+def show_person_code(
+    session: Session, settings: Settings, holder: Holder, viewer: str, now: datetime
+) -> ShownCode:
+    """Issue the holder's code for their page (valid for minutes), recorded in the access trail with the
+    holder as its subject."""
+    if HealthCodeRepository(session).root() is None:  # the city's first code makes its keys
+        ensure_keys(session, settings, SYSTEM, now)
+    verdict, reasons, since = current_verdict(session, holder.subject)
+    claims = person_claims(holder.subject, holder.name, holder.id_number, verdict, settings, now)
+    text = issue(session, settings, claims, now)
+    audit.record_access(
+        session,
+        actor_username=viewer,
+        department_code=None,
+        event_type="healthcode.code.shown",
+        resource_code="-",
+        items=["colour", "reasons"],
+        record_count=1,
+        purpose="epidemic.health-code",
+        grant_id=None,
+        target_type="person_code",
+        target_id=holder.subject,
+        subject=holder.subject,
+    )
+    expires = datetime.fromtimestamp(claims[EXP], UTC)
+    return ShownCode(text, verdict.colour, reasons, verdict.rule_version, since, expires)
+
+
+def colour_history(session: Session, subject: str) -> list[ColourChange]:
+    return HealthCodeRepository(session).history_of(subject)

@@ -30,6 +30,7 @@ COMPUTED_LABELS = (
     N_("attr.longitude"),
     N_("attr.name"),
     N_("attr.phone"),
+    N_("attr.household"),
     N_("attr.registered_by"),
     N_("attr.scope"),
     N_("attr.subject"),
@@ -382,3 +383,27 @@ COMPUTED_LABELS = (
     N_("home.figure.requirements.all"),
     N_("home.figure.requirements.delivered"),
 )
+
+# Health code: colours, the rules that fire (a reason names one), the "why" headings
+HEALTH_CODE = [
+    N_("hc.colour.green"),
+    N_("hc.colour.yellow"),
+    N_("hc.colour.red"),
+    N_("hc.rule.red.positive_test"),
+    N_("hc.rule.yellow.risk_area"),
+    N_("hc.rule.yellow.symptoms"),
+    N_("hc.rule.yellow.fever"),
+    N_("hc.code.why_green"),
+    N_("hc.code.why_yellow"),
+    N_("hc.code.why_red"),
+]
+
+# Public side: how a family member is related
+RELATIONS = [
+    N_("public.relation.child"),
+    N_("public.relation.parent"),
+    N_("public.relation.spouse"),
+    N_("public.relation.grandparent"),
+    N_("public.relation.grandchild"),
+    N_("public.relation.other"),
+]

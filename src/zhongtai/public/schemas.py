@@ -1,0 +1,55 @@
+"""What a citizen types, checked before anything is looked up (format only: whether such a person exists
+is the identity check's answer, given the same way for "no such person" and "details do not match").
+Each check names the field it refuses, in the catalog's words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from stdnum.cn import ric
+
+from zhongtai.core.errors import M_, Invalid
+
+MOBILE = re.compile(r"1[3-9]\d{9}")
+RELATIONS = ("child", "parent", "spouse", "grandparent", "grandchild", "other")
+
+
+def _text(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def id_number_of(value: str, field: str = "id_number") -> str:
+    number = _text(value).upper()
+    if len(number) != 18 or not ric.is_valid(number):
+        raise Invalid(
+            M_("not a valid resident ID number (18 characters, the last a check digit)"), field=field
+        )
+    return number
+
+
+def name_of(value: str, field: str = "name") -> str:
+    name = _text(value)
+    if not name or len(name) > 50:
+        raise Invalid(M_("give the name as on the ID card (at most 50 characters)"), field=field)
+    return name
+
+
+def mobile_of(value: str) -> str:
+    mobile = re.sub(r"[\s-]", "", _text(value))
+    if not MOBILE.fullmatch(mobile):
+        raise Invalid(M_("not a mainland mobile number (11 digits starting with 1)"), field="mobile")
+    return mobile
+
+
+def code_of(value: str) -> str:
+    code = _text(value)
+    if not re.fullmatch(r"\d{6}", code):
+        raise Invalid(M_("the code has 6 digits"), field="code")
+    return code
+
+
+def relation_of(value: str) -> str:
+    if value not in RELATIONS:
+        raise Invalid(M_("choose how the person is related to you"), field="relation")
+    return value
