@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,6 +52,7 @@ from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
 from zhongtai.healthcode import endpoints as healthcode_api
 from zhongtai.healthcode import pages as healthcode_pages
+from zhongtai.healthcode import places as healthcode_places
 from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
@@ -149,7 +151,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CitizenLoginRequired)
     async def citizen_login_required(request: Request, exc: CitizenLoginRequired) -> Response:
-        return RedirectResponse(f"{PUBLIC_PREFIX}/login", status_code=303)
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{PUBLIC_PREFIX}/login?{urlencode({'next': wanted})}", status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -252,6 +255,7 @@ ABILITIES: dict[str, AbilityCheck] = {
     "elements.define": governance_auth.may_define,
     "apps.build": capability_auth.may_build_apps,
     "requirements.file": requirements_auth.may_file,
+    "places.decide": healthcode_places.may_decide_any,
     "raw.read": ingest_auth.may_read_raw_of,  # with the row's department: raw, clean and governed data
 }
 

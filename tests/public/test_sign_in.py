@@ -163,6 +163,6 @@ def test_another_citizens_family_member_is_not_reachable(client: TestClient) -> 
 
 def test_signed_out_pages_go_to_sign_in(client: TestClient, factory: sessionmaker[Session]) -> None:
     answer = client.get("/m/code", follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == "/m/login"
+    assert answer.status_code == 303 and answer.headers["location"] == "/m/login?next=%2Fm%2Fcode"
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Citizen)) == 0

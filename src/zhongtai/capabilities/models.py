@@ -34,6 +34,7 @@ class Operation(enum.StrEnum):
     LIST = "list"  # filtered list with paging
     VERIFY = "verify"  # yes / no: do these values belong to this key?
     LICENSE_VERIFY = "license_verify"  # platform: is this licence valid and held by this holder?
+    HEALTHCODE_VERIFY = "healthcode_verify"  # platform: a health code checked online, the gate's rule
     PROXY = "proxy"
 
 

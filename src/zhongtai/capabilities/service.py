@@ -61,7 +61,7 @@ from zhongtai.orgs.repository import OrgRepository
 MAX_ACTIVE_KEYS = 5
 DATA_OPERATIONS = {
     CapabilityKind.DATA: {Operation.LOOKUP, Operation.LIST, Operation.VERIFY},
-    CapabilityKind.PLATFORM: {Operation.LICENSE_VERIFY},
+    CapabilityKind.PLATFORM: {Operation.LICENSE_VERIFY, Operation.HEALTHCODE_VERIFY},
     CapabilityKind.PROXY: {Operation.PROXY},
 }
 

@@ -66,6 +66,7 @@ from zhongtai.gateway.upstream import (
 from zhongtai.gateway.validation import check
 from zhongtai.governance.lookups import standard_key
 from zhongtai.governance.models import BaseKind
+from zhongtai.healthcode import service as healthcode
 
 log = logging.getLogger("zhongtai.gateway")
 PREFIX = "/gw/"
@@ -367,6 +368,9 @@ def _data(
 ) -> Any:
     assert call.app is not None
     method = scope["method"]
+    if capability.operation is Operation.HEALTHCODE_VERIFY:
+        _expect(method, "POST")
+        return _healthcode(runtime, call, _json_object(body))
     if capability.kind is CapabilityKind.PLATFORM:
         _expect(method, "POST")
         with runtime.engine.connect() as connection:
@@ -402,6 +406,21 @@ def _data(
     _expect(method, "GET")
     with runtime.engine.connect() as connection:
         return _list(connection, call, capability, scope, grant, runtime.positions)
+
+
+def _healthcode(runtime: Runtime, call: Call, claim: dict[str, Any]) -> dict[str, Any]:
+    """A department's gate app verifies a health code online (the platform's own trust and revocation)."""
+    text, temperature = claim.get("code"), claim.get("temperature")
+    if not isinstance(text, str) or not text or len(text) > 4000:
+        raise Invalid(M_("code (the scanned text, a string) is required"), field="code")
+    if temperature is not None and (not isinstance(temperature, int | float) or not 30 <= temperature <= 45):
+        raise Invalid(M_("a body temperature is between 30 and 45 °C"), field="temperature")
+    with Session(runtime.engine) as session:
+        answer = healthcode.checked_at_gate(
+            session, runtime.settings, text, utcnow(), None if temperature is None else float(temperature)
+        )
+    call.count = 1
+    return answer
 
 
 def _person_subject(runtime: Runtime, capability: CapabilityEntry, key: object) -> str | None:

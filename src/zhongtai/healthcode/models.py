@@ -8,7 +8,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhongtai.core.database import Base
@@ -93,3 +93,75 @@ class ColourChange(Base):
     rule_version: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONText())
+
+
+class PlaceStatus(enum.StrEnum):
+    PENDING = "pending"  # 待审核 by the street / district office
+    APPROVED = "approved"  # 已赋码: a poster can be printed
+    RETURNED = "returned"  # 退回 with a reason; the applicant may apply again
+
+
+class Place(Base):
+    """A place with a place code (场所码): a shop, an office, a residential compound's gate."""
+
+    __tablename__ = "healthcode_places"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(24))
+    address: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(60))
+    office: Mapped[str] = mapped_column(String(32))  # department code of the approving office
+    owner_citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    status: Mapped[PlaceStatus] = mapped_column(str_enum(PlaceStatus), default=PlaceStatus.PENDING)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str] = mapped_column(Text, default="")
+    code_text: Mapped[str | None] = mapped_column(Text)  # the signed place code, once approved
+
+
+class Gate(Base):
+    """A gate (卡口) of a place; opened on a guard's phone by its secret link (only its hash is kept)."""
+
+    __tablename__ = "healthcode_gates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("healthcode_places.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Passage(Base):
+    """One scan at a gate (电子出入管理): whose code (pseudonym), what it showed, what the guard was told."""
+
+    __tablename__ = "healthcode_passages"
+    __table_args__ = (Index("ix_healthcode_passages_place_at", "place_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gate_id: Mapped[int] = mapped_column(ForeignKey("healthcode_gates.id", ondelete="CASCADE"))
+    place_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)  # None: the code was refused
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    colour: Mapped[int | None] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(16))  # pass | restricted | barred | refused
+    refusal: Mapped[str | None] = mapped_column(String(24))  # the verification stage that refused
+    temperature: Mapped[float | None] = mapped_column(Float)
+    direction: Mapped[str] = mapped_column(String(8), default="in")
+    plate: Mapped[str | None] = mapped_column(String(16))
+
+
+class Visit(Base):
+    """A citizen's scan of a place's poster (扫码登记); a repeat within a minute is the same visit."""
+
+    __tablename__ = "healthcode_visits"
+    __table_args__ = (Index("ix_healthcode_visits_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("healthcode_places.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    colour: Mapped[int] = mapped_column(Integer)

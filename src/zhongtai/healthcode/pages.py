@@ -1,20 +1,28 @@
-"""Health code pages on the public side: a citizen's own code and their family members' (the QR refreshed
-before it expires, so a screenshot stops working), the colour large with its reasons ("为什么是黄码") and
-its history."""
+"""Health code pages. Public side: a citizen's own code and their family members' (the QR refreshed before
+it expires, so a screenshot stops working), the colour large with its reasons ("为什么是黄码") and history;
+places applied for, their gates and A4 posters; a poster scanned (扫码登记). A guard's gate page, opened by
+the gate's secret link. Staff: the street / district office's queue of place applications."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
+from zhongtai.core.errors import M_, Conflict, Forbidden, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import service
-from zhongtai.healthcode.qr import qr_svg
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
+from zhongtai.healthcode import places, service
+from zhongtai.healthcode.models import Place
+from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
+from zhongtai.orgs.models import DepartmentKind
+from zhongtai.orgs.service import list_departments
 from zhongtai.public import service as public
-from zhongtai.public.auth import PREFIX, CitizenPage
+from zhongtai.public.auth import PREFIX, CitizenPage, Public
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,3 +72,169 @@ def fresh_code(
         "seconds_left": shown["seconds_left"],
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+# --- places (public: owners apply and print posters; citizens scan posters) -------------------------
+
+
+def _offices(session: DbSession) -> dict[str, str]:
+    """The street / district offices a place may belong to (district-level departments)."""
+    return {d.code: d.name for d in list_departments(session) if d.kind is DepartmentKind.DISTRICT}
+
+
+@router.get(PREFIX + "/places")
+def my_places(page: CitizenPage, session: DbSession) -> Response:
+    assert page.citizen is not None
+    found = places.owned(session, page.citizen.id)
+    return page.render(
+        "hc_places.html", places=found, offices=_offices(session), kinds=places.KINDS, values={}
+    )
+
+
+@router.post(PREFIX + "/places")
+def apply_place(page: CitizenPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    assert page.citizen is not None
+    values = {n: form_str(form, n) for n in ("name", "kind", "address", "street", "office")}
+    offices = _offices(session)
+    try:
+        data = places.check_application(places.PlaceApplication(**values), offices)
+        place = places.apply(session, page.citizen.id, data, utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        found = places.owned(session, page.citizen.id)
+        return page.render(
+            "hc_places.html",
+            status_code=exc.status_code,
+            error=exc,
+            places=found,
+            offices=offices,
+            kinds=places.KINDS,
+            values=values,
+        )
+    return RedirectResponse(f"{PREFIX}/places/{place.id}", status_code=303)
+
+
+@router.get(PREFIX + "/places/{place_id}")
+def my_place(place_id: int, page: CitizenPage, session: DbSession) -> Response:
+    assert page.citizen is not None
+    place = places.owned_place(session, page.citizen.id, place_id)
+    return _place_page(page, session, place, new_link=None)
+
+
+def _place_page(page: CitizenPage, session: DbSession, place: Place, new_link: str | None) -> Response:
+    return page.render(
+        "hc_place.html",
+        place=place,
+        counts=places.counts(session, place.id, utcnow()),
+        gates=places.gates(session, place.id),
+        new_link=new_link,
+        offices=_offices(session),
+    )
+
+
+@router.post(PREFIX + "/places/{place_id}/gates")
+def add_gate(place_id: int, request: Request, page: CitizenPage, form: Form, session: DbSession) -> Response:
+    """A gate link for a guard's phone, shown once (only its hash is kept)."""
+    check_csrf(page, form)
+    assert page.citizen is not None
+    place = places.owned_place(session, page.citizen.id, place_id)
+    _, token = places.add_gate(session, place, form_str(form, "name") or "1号门")
+    return _place_page(page, session, place, new_link=str(request.base_url).rstrip("/") + f"/gate/{token}")
+
+
+@router.get(PREFIX + "/places/{place_id}/poster")
+def poster(place_id: int, request: Request, page: CitizenPage, session: DbSession) -> Response:
+    """The A4 poster: the place's signed code as a QR a phone camera opens (the visit page's address with
+    the code in it, so it verifies offline too), the place's name, and how to use it."""
+    assert page.citizen is not None
+    place = places.owned_place(session, page.citizen.id, place_id)
+    if place.code_text is None:
+        raise Conflict(M_("only an approved place has a poster"), code="place_not_approved")
+    url = visit_url(str(request.base_url), place.code_text)
+    return page.render("hc_poster.html", place=place, svg=qr_url_svg(url), url=url)
+
+
+def visit_url(base: str, code_text: str) -> str:
+    return base.rstrip("/") + f"{PREFIX}/visit?" + urlencode({"c": code_text})
+
+
+@router.get(PREFIX + "/visit")
+def visit(page: CitizenPage, session: DbSession, settings: AppSettings, c: str = "") -> Response:
+    """A citizen scanned a poster: the visit recorded (once a minute), their colour shown large for the
+    place's staff to see."""
+    assert page.citizen is not None
+    now = utcnow()
+    place = places.place_of_code(session, settings, c[:2000], now)
+    verdict, _, _ = service.current_verdict(session, page.citizen.subject)
+    counted = places.visit(session, place, page.citizen.subject, verdict.colour, now)
+    return page.render("hc_visit.html", place=place, colour=verdict.colour, counted=counted, at=now)
+
+
+# --- gates (a guard's phone, opened by the gate's secret link) ----------------------------------------
+
+
+@router.get("/gate/{token}")
+def gate_page(token: str, page: Public, session: DbSession) -> Response:
+    gate, place = places.gate_by_token(session, token)
+    return page.render("hc_gate.html", gate=gate, place=place, result=None, token=token)
+
+
+@router.post("/gate/{token}")
+async def gate_scan(
+    token: str, request: Request, page: Public, session: DbSession, settings: AppSettings
+) -> Response:
+    """A scan at the gate: the code typed or read by the camera, or a photo of it decoded here."""
+    gate, place = places.gate_by_token(session, token)
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception as exc:  # multipart parser errors: a malformed body
+        raise ZhongtaiError(M_("malformed form body: %(exc)s", exc=exc), code="malformed_form") from exc
+    check_csrf(page, form)
+    raw = {name: form_str(form, name) for name in ("code", "temperature", "direction", "plate")}
+    try:
+        photo = form.get("photo")
+        if not raw["code"] and isinstance(photo, StarletteUpload) and photo.filename:
+            raw["code"] = read_photo(await photo.read(MAX_PHOTO_BYTES + 1))
+        given = places.check_scan(raw)
+        result = places.scan(session, settings, gate, place, given, utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        return page.render(
+            "hc_gate.html",
+            status_code=exc.status_code,
+            error=exc,
+            gate=gate,
+            place=place,
+            result=None,
+            token=token,
+        )
+    return page.render("hc_gate.html", gate=gate, place=place, result=result, token=token)
+
+
+# --- staff: the street / district office's queue of place applications ------------------------------
+
+
+@router.get("/healthcode/places")
+def place_queue(page: SignedInPage, session: DbSession) -> Response:
+    assert page.principal is not None
+    if not places.may_decide_any(page.principal):
+        raise Forbidden(
+            M_("only a street or district office's reviewers decide place codes"), code="forbidden"
+        )
+    return page.render(
+        "hc_place_queue.html", places=places.queue(session, page.principal), offices=_offices(session)
+    )
+
+
+@router.post("/healthcode/places/{place_id}/decision")
+def decide_place(
+    place_id: int, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    approve = form_str(form, "action") == "approve"
+    places.decide(session, settings, page.principal, place_id, approve, form_str(form, "comment"), utcnow())
+    return RedirectResponse("/healthcode/places", status_code=303)

@@ -25,12 +25,13 @@ from zhongtai.healthcode.envelope import (
     AK_PREFIX,
     EXP,
     CodeSigner,
+    EnvelopeError,
     Opened,
     TrustList,
     open_code,
     seal,
 )
-from zhongtai.healthcode.gate import GateAnswer, decide
+from zhongtai.healthcode.gate import GateAnswer, NotAPersonCode, decide
 from zhongtai.healthcode.keys import (
     Issued,
     add_certificate,
@@ -164,7 +165,9 @@ def trust_list(session: Session, settings: Settings, now: datetime) -> dict[str,
 
 
 def issue(session: Session, settings: Settings, claims: dict[int, Any], now: datetime) -> str:
-    """A signed code's text for ``claims`` with the live signer."""
+    """A signed code's text for ``claims`` with the live signer (the city's first code makes its keys)."""
+    if HealthCodeRepository(session).root() is None:
+        ensure_keys(session, settings, SYSTEM, now)
     return seal(claims, current_signer(session, settings, now))
 
 
@@ -229,8 +232,6 @@ def show_person_code(
 ) -> ShownCode:
     """Issue the holder's code for their page (valid for minutes), recorded in the access trail with the
     holder as its subject."""
-    if HealthCodeRepository(session).root() is None:  # the city's first code makes its keys
-        ensure_keys(session, settings, SYSTEM, now)
     verdict, reasons, since = current_verdict(session, holder.subject)
     claims = person_claims(holder.subject, holder.name, holder.id_number, verdict, settings, now)
     text = issue(session, settings, claims, now)
@@ -254,3 +255,23 @@ def show_person_code(
 
 def colour_history(session: Session, subject: str) -> list[ColourChange]:
     return HealthCodeRepository(session).history_of(subject)
+
+
+def checked_at_gate(
+    session: Session, settings: Settings, text: str, now: datetime, temperature: float | None = None
+) -> dict[str, Any]:
+    """A gate app's answer for a code (the ``healthcode.verify`` capability): valid with the decision,
+    colour and masked name; or not valid, naming the stage that refused it and why."""
+    try:
+        answer = verify_online(session, settings, text, now, temperature)
+    except EnvelopeError as exc:
+        return {"valid": False, "stage": exc.stage.value, "reason": exc.reason}
+    except NotAPersonCode as exc:
+        return {"valid": False, "stage": "payload", "reason": str(exc)}
+    return {
+        "valid": True,
+        "decision": answer.decision.value,
+        "colour": answer.colour.label,
+        "masked_name": answer.masked_name,
+        "fever": answer.fever,
+    }

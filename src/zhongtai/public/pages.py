@@ -51,11 +51,17 @@ def public_home(page: Public) -> Response:
     return RedirectResponse(f"{PREFIX}/code" if page.citizen else f"{PREFIX}/login", status_code=303)
 
 
+def next_page(wanted: str) -> str:
+    """Where to go after sign-in: a public page asked for (never another site or a staff page)."""
+    ok = wanted.startswith(PREFIX + "/") and not wanted.startswith("//") and "\\" not in wanted
+    return wanted if ok else f"{PREFIX}/code"
+
+
 @router.get(PREFIX + "/login")
-def login_form(page: Public) -> Response:
+def login_form(page: Public, next: str = "") -> Response:
     if page.citizen is not None:
-        return RedirectResponse(f"{PREFIX}/code", status_code=303)
-    return page.render("m_login.html", values={})
+        return RedirectResponse(next_page(next), status_code=303)
+    return page.render("m_login.html", values={"next": next_page(next)})
 
 
 @router.post(PREFIX + "/login")
@@ -64,7 +70,7 @@ async def login(
 ) -> Response:
     """Step 1: ID number, name and mobile checked against the household register, then a code sent."""
     check_csrf(page, form)
-    values = {name: form_str(form, name) for name in ("id_number", "name", "mobile")}
+    values = {name: form_str(form, name) for name in ("id_number", "name", "mobile", "next")}
     now = utcnow()
     try:
         person = (
@@ -83,7 +89,8 @@ async def login(
         if _shown(exc):
             return _refused(page, "m_login.html", exc, values=values)
         raise
-    return page.render("m_code_entry.html", pending=pending, mobile=mask_mobile(person[2]))
+    after = next_page(values["next"])
+    return page.render("m_code_entry.html", pending=pending, mobile=mask_mobile(person[2]), after=after)
 
 
 @router.post(PREFIX + "/login/code")
@@ -92,7 +99,11 @@ def login_code(
 ) -> Response:
     """Step 2: the one-time code; a wrong one counts toward the person's and the address's lockout."""
     check_csrf(page, form)
-    pending, typed = form_str(form, "pending"), form_str(form, "code")
+    pending, typed, after = (
+        form_str(form, "pending"),
+        form_str(form, "code"),
+        next_page(form_str(form, "next")),
+    )
     now = utcnow()
     subject = service.pending_subject(session, pending) or "unknown"
     keys = [service.person_key(subject), service.address_key(settings, client_address(request))]
@@ -104,8 +115,8 @@ def login_code(
             raise
         if exc.code in ("code_wrong", "code_expired", "code_void"):
             service.count_failure(session, keys, now)
-        return _refused(page, "m_code_entry.html", exc, pending=pending, mobile="")
-    response = RedirectResponse(f"{PREFIX}/code", status_code=303)
+        return _refused(page, "m_code_entry.html", exc, pending=pending, mobile="", after=after)
+    response = RedirectResponse(after, status_code=303)
     page.set_session(response, token)
     return response
 

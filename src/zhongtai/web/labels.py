@@ -51,6 +51,7 @@ COMPUTED_LABELS = (
     N_("cap.kind.proxy"),
     # cap.op.*
     N_("cap.op.license_verify"),
+    N_("cap.op.healthcode_verify"),
     N_("cap.op.list"),
     N_("cap.op.lookup"),
     N_("cap.op.proxy"),
@@ -406,4 +407,23 @@ RELATIONS = [
     N_("public.relation.grandparent"),
     N_("public.relation.grandchild"),
     N_("public.relation.other"),
+]
+
+# Health code places and gates
+PLACES = [
+    N_("hc.place.status.pending"),
+    N_("hc.place.status.approved"),
+    N_("hc.place.status.returned"),
+    N_("hc.place.kind.shop"),
+    N_("hc.place.kind.office"),
+    N_("hc.place.kind.residential"),
+    N_("hc.place.kind.restaurant"),
+    N_("hc.place.kind.hospital"),
+    N_("hc.place.kind.school"),
+    N_("hc.place.kind.transport"),
+    N_("hc.place.kind.other"),
+    N_("hc.gate.decision.pass"),
+    N_("hc.gate.decision.restricted"),
+    N_("hc.gate.decision.barred"),
+    N_("hc.gate.decision.refused"),
 ]
