@@ -49,6 +49,7 @@ from zhongtai.gateway.reads import HotReads
 from zhongtai.gateway.recorder import CallRecord, Recorder
 from zhongtai.gateway.signatures import RequestParts, Verified, verify
 from zhongtai.gateway.state import (
+    OWN_DATA,
     AppEntry,
     CapabilityEntry,
     GrantEntry,
@@ -215,7 +216,7 @@ def _record(call: Call, outcome: str, status: int, reason: str | None = None) ->
         items=list(call.items),
         record_count=call.count,
         purpose=call.purpose,
-        grant_id=call.grant.id if call.grant else None,
+        grant_id=call.grant.id if call.grant and call.grant.id != OWN_DATA else None,
         outcome=outcome,
         status=status,
         key_id=call.key_id,
@@ -375,7 +376,7 @@ def _data(
         _expect(method, "POST")
         with runtime.engine.connect() as connection:
             return {"valid": data.license_valid(connection, _json_object(body), date.today())}
-    grant = snapshot.grant_for(call.app.department_id, capability.resource_id or 0, utcnow())
+    grant = snapshot.access_for(call.app, capability, utcnow())
     if grant is None:
         raise Forbidden(
             M_("the app's department holds no live API grant for this resource; apply for one under 共享"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -98,6 +98,9 @@ class AppEntry:
     active: bool
 
 
+OWN_DATA = 0  # the grant id of a provider reading its own resource (no grant exists)
+
+
 @dataclass(frozen=True, slots=True)
 class GrantEntry:
     id: int
@@ -133,6 +136,9 @@ class CapabilityEntry:
     daily_quota: int
     breaker_failures: int
     breaker_reset_seconds: int
+    # The provider's own apps read its resource without an application (sharing refuses one: "your
+    # department provides this resource"): every item, unmasked — it is their own data.
+    own_data: Projection | None = None
 
     @property
     def serving(self) -> bool:
@@ -151,6 +157,12 @@ class Snapshot:
     def grant_for(self, department_id: int, resource_id: int, now: datetime) -> GrantEntry | None:
         grant = self.grants.get((department_id, resource_id))
         return grant if grant is not None and grant.expires_at > now else None
+
+    def access_for(self, app: AppEntry, capability: CapabilityEntry, now: datetime) -> GrantEntry | None:
+        """The app's department's live grant, or its own data when it provides the resource."""
+        if app.department_id == capability.provider_department_id and capability.own_data is not None:
+            return GrantEntry(OWN_DATA, "own data", now + timedelta(minutes=1), capability.own_data)
+        return self.grant_for(app.department_id, capability.resource_id or 0, now)
 
 
 def current_version(connection: Connection) -> int:
@@ -258,6 +270,9 @@ def _capabilities(session: Session) -> list[CapabilityEntry]:
                 daily_quota=capability.daily_quota,
                 breaker_failures=capability.breaker_failures,
                 breaker_reset_seconds=capability.breaker_reset_seconds,
+                own_data=Projection([i.name for i in resource.items], {}, [i.name for i in resource.items])
+                if resource
+                else None,
             )
         )
     return entries

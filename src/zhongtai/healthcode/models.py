@@ -165,3 +165,13 @@ class Visit(Base):
     subject: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     colour: Mapped[int] = mapped_column(Integer)
+
+
+class FeedPosition(Base):
+    """Where a feed the health code pulls has got to (the list capability's opaque cursor)."""
+
+    __tablename__ = "healthcode_feeds"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

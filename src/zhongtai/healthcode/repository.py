@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, select_rows
-from zhongtai.healthcode.models import ColourChange, KeyRole, PersonColour, RuleVersion, SigningKey
+from zhongtai.healthcode.models import (
+    ColourChange,
+    EvidenceRow,
+    FeedPosition,
+    KeyRole,
+    PersonColour,
+    RuleVersion,
+    SigningKey,
+)
 
 EVIDENCE_COLUMNS = ("subject", "fact", "at", "department", "record", "value")
 COLOUR_COLUMNS = ("subject", "colour", "rule_version", "reasons", "since", "computed_at")
@@ -88,3 +97,24 @@ class HealthCodeRepository:
             .limit(limit)
         )
         return list(self.session.scalars(query))
+
+    def feed_position(self, name: str) -> str | None:
+        found = self.session.get(FeedPosition, name)
+        return found.position if found else None
+
+    def set_feed_position(self, name: str, position: str, at: datetime) -> None:
+        found = self.session.get(FeedPosition, name)
+        if found is None:
+            self.session.add(FeedPosition(name=name, position=position, updated_at=at))
+        else:
+            found.position, found.updated_at = position, at
+        self.session.flush()
+
+    def recorded(self, subjects: Sequence[str], fact: str) -> set[tuple[str, str]]:
+        """(subject, record) pairs of ``fact`` already on record for these persons."""
+        if not subjects:
+            return set()
+        query = select(EvidenceRow.subject, EvidenceRow.record).where(
+            EvidenceRow.subject.in_(sorted(set(subjects))), EvidenceRow.fact == fact
+        )
+        return {(subject, record) for subject, record in self.session.execute(query)}
