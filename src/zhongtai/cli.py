@@ -239,7 +239,7 @@ def demo(
     from zhongtai.demo.capabilities import build_demo_capabilities, credentials_path, start_app_calls
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
-    from zhongtai.demo.healthcode import build_demo_healthcode
+    from zhongtai.demo.healthcode import build_demo_healthcode, gate_link, residents, start_simulation
     from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
     from zhongtai.demo.subscriber import PATH as SUBSCRIBER_PATH
@@ -260,7 +260,7 @@ def demo(
     applications = build_demo_sharing(factory, settings(), f"http://{host}:{port}{SUBSCRIBER_PATH}")
     console.print(f"sharing: {applications} applications in the demo city's queues")
     served = build_demo_capabilities(factory, settings(), f"http://{host}:{port}")
-    build_demo_healthcode(factory, settings())  # the trust list is served from the start
+    build_demo_healthcode(factory, settings(), seed, persons)  # keys, capabilities, places, a gate
     keyfile = credentials_path(settings())
     console.print(f"capabilities: {served} behind the gateway; the health-code app's key is in {keyfile}")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
@@ -286,8 +286,16 @@ def demo(
     for username, department, roles in users:
         table.add_row(username, department, ", ".join(roles))
     console.print(table)
+    citizens = residents(seed, persons)
+    people = Table(title="demo citizens: sign in at /m (one-time code on the page /m/inbox)")
+    for column in ("姓名", "身份证号", "手机号"):
+        people.add_column(column)
+    for resident in citizens:
+        people.add_row(resident.name, resident.id_number, resident.mobile)
+    console.print(people)
     if not no_serve:
         base_url = f"http://{host}:{port}"
+        console.print(f"the compound's gate (a guard's phone): {gate_link(settings(), base_url)}")
         address = "" if port == 8000 else f" --base-url {base_url}"
         console.print(
             "the health-code app calls the gateway once the people are governed; call it yourself with "
@@ -296,6 +304,7 @@ def demo(
         console.print(f"log lines (requests, deliveries, jobs): {settings().log_file}")
         console.print(f"[bold green]Zhongtai demo city at {base_url}/[/bold green]  (Ctrl-C to stop)")
         start_app_calls(factory, settings(), base_url)
+        start_simulation(factory, settings(), base_url, citizens)
         with console.status("starting…") as status:
             start_demo_summary(factory, status.update)
             run_server(host, port)

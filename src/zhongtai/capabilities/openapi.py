@@ -124,6 +124,30 @@ def _operation(capability: Capability, items: list[str]) -> tuple[str, str, dict
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
         op["responses"] = _responses({"type": "object", "properties": {"valid": {"type": "boolean"}}})
         return "post", base, op
+    if capability.operation is Operation.HEALTHCODE_VERIFY:
+        body = {
+            "type": "object",
+            "required": ["code"],
+            "properties": {
+                "code": {"type": "string", "maxLength": 4000, "description": "The scanned text (AK1:…)"},
+                "temperature": {"type": "number", "minimum": 30, "maximum": 45},
+            },
+        }
+        answer = {
+            "type": "object",
+            "properties": {
+                "valid": {"type": "boolean"},
+                "decision": {"type": "string", "enum": ["pass", "restricted", "barred"]},
+                "colour": {"type": "string", "enum": ["green", "yellow", "red"]},
+                "masked_name": {"type": "string"},
+                "fever": {"type": "boolean"},
+                "stage": {"type": "string", "description": "When not valid: the stage that refused it"},
+                "reason": {"type": "string"},
+            },
+        }
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"] = _responses(answer)
+        return "post", base, op
     op["parameters"] = [
         {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
         *HEADERS,

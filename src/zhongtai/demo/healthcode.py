@@ -1,19 +1,190 @@
-"""The demo city's health code: the platform's root and first signing key, so the trust list is served
-and codes can be issued and verified offline from the start."""
+"""The demo city's health code: the platform's keys; the health commission's test-results capability its
+health-code app pulls positives through (two residents tested positive: red); the gate capability for
+departments' gate apps; residents who sign in by real name (logins printed, one-time codes on the demo
+inbox page), one household of three for family codes; places approved by Shushan district with posters,
+one application waiting; a compound's gate whose simulated guard scans a resident's code every few
+seconds (one with a fever: yellow, with that reason)."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhongtai.capabilities import service as capabilities
+from zhongtai.capabilities.models import Capability
+from zhongtai.capabilities.schemas import CapabilityCreate, SubscriptionCreate
+from zhongtai.catalog.models import Resource
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import platform_actor
+from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import service
+from zhongtai.demo.capabilities import APP, PURPOSE
+from zhongtai.demo.sharing import principals
+from zhongtai.demo.sources import People
+from zhongtai.healthcode import feeds, places, service
+from zhongtai.healthcode.models import Place
+from zhongtai.orgs.models import Department
+from zhongtai.public import service as public
+from zhongtai.public.service import Person
 
 DEMO = platform_actor("demo", "demo builder")
+RESIDENTS = (1, 2, 3, 4, 5, 6, 7)  # 1–3 one household; 4 and 7 tested positive; 6 has a fever at the gate
+FEVERISH = 6
+GATE_FILE = "gate.json"
 
 
-def build_demo_healthcode(factory: sessionmaker[Session], settings: Settings) -> None:
+@dataclass(frozen=True)
+class Resident:
+    number: int  # in the household register
+    id_number: str
+    name: str
+    mobile: str
+
+
+def residents(seed: int, persons: int) -> list[Resident]:
+    """The demo residents with a mobile on record (they can sign in), as the household register holds them."""
+    people = People(seed, persons)
+    found = [people.person(n) for n in RESIDENTS if n <= persons]
+    return [Resident(p.number, p.id_number, p.name.replace(" ", ""), p.phone) for p in found if p.phone]
+
+
+def build_demo_healthcode(
+    factory: sessionmaker[Session], settings: Settings, seed: int, persons: int
+) -> None:
     with transaction(factory) as session:
         service.ensure_keys(session, settings, DEMO, utcnow())
+        if session.scalars(select(Capability).where(Capability.code == feeds.RESULTS)).first() is None:
+            _capabilities(session, settings)
+        if session.scalars(select(Place).limit(1)).first() is None:
+            _places(session, settings, residents(seed, persons))
+
+
+def _capabilities(session: Session, settings: Settings) -> None:
+    users = principals(session, settings, ("wjw.officer", "wjw.developer", "admin"))
+    results = session.scalars(
+        select(Resource)
+        .join(Department, Department.id == Resource.provider_department_id)
+        .where(Resource.name == "核酸检测结果信息", Department.code == "WJW")
+    ).first()
+    gate_capability = {
+        "code": "healthcode.verify",
+        "name": "安康码核验",
+        "kind": "platform",
+        "operation": "healthcode_verify",
+        "provider": "SJZYJ",
+        "description": "卡口应用在线核验安康码:签名、有效期、持码人当前颜色,返回通行规则与脱敏姓名。",
+    }
+    specs = [(users["admin"], gate_capability)]
+    if results is not None:
+        feed = {
+            "code": feeds.RESULTS,
+            "name": "核酸检测结果分页查询",
+            "kind": "data",
+            "operation": "list",
+            "resource": results.code,
+            "description": "本委健康码应用按检测结果筛选、翻页读取已治理的检测结果。",
+        }
+        specs.append((users["wjw.officer"], feed))
+    for actor, body in specs:
+        made = capabilities.register(session, actor, CapabilityCreate.model_validate(body))
+        capabilities.act_on_capability(session, users["admin"], made.code, "publish")
+        subscription = capabilities.subscribe(
+            session, users["wjw.developer"], APP, SubscriptionCreate(capability=made.code, purpose=PURPOSE)
+        )
+        if subscription.status.value == "pending":
+            capabilities.decide(session, users["admin"], subscription.id, "approve", "")
+
+
+def _places(session: Session, settings: Settings, found: list[Resident]) -> None:
+    if not found:
+        return
+    now = utcnow()
+    owner = public.enrol(session, settings, (found[0].id_number, found[0].name, found[0].mobile), now)
+    reviewer = principals(session, settings, ("ssq.reviewer",))["ssq.reviewer"]
+    specs = [
+        ("蜀山花园小区东门", "residential", "安徽省庐州市蜀山区长江西路 669 号", "稻香村街道", True),
+        ("老王便利店", "shop", "安徽省庐州市蜀山区黄山路 18 号", "三里庵街道", True),
+        ("翡翠湖社区卫生服务站", "hospital", "安徽省庐州市蜀山区翡翠路 2 号", "南岗镇", None),
+    ]
+    for name, kind, address, street, approve in specs:
+        data = places.PlaceApplication(name, kind, address, street, "SSQ")
+        place = places.apply(session, owner.id, data, now)
+        if approve:
+            places.decide(session, settings, reviewer, place.id, True, "同意赋码", now)
+        if kind == "residential":
+            _, token = places.add_gate(session, place, "东门岗亭")
+            path = gate_file(settings)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"place": name, "token": token}), "utf-8")
+            path.chmod(0o600)
+
+
+def gate_file(settings: Settings) -> Path:
+    return settings.data_dir / "demo" / GATE_FILE
+
+
+def gate_link(settings: Settings, base_url: str) -> str | None:
+    path = gate_file(settings)
+    if not path.is_file():
+        return None
+    return f"{base_url}/gate/{json.loads(path.read_text('utf-8'))['token']}"
+
+
+def simulate(
+    factory: sessionmaker[Session], settings: Settings, base_url: str, found: list[Resident], every: float = 5
+) -> None:
+    """The compound's guard at work: a resident's code scanned every few seconds through the gate API
+    (the feverish one once with 38.2 °C), and the health-code app pulling new positive results."""
+    path = gate_file(settings)
+    if not path.is_file() or not found:
+        return
+    key = {"X-Gate-Key": json.loads(path.read_text("utf-8"))["token"]}
+    feverish = next((r for r in found if r.number == FEVERISH), None)
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for turn in itertools.count():
+            resident = found[turn % len(found)]
+            if turn % 6 == 0:
+                with contextlib.suppress(Exception):  # the feed waits for the results to be governed
+                    feeds.pull_results(factory, settings, client)
+            with contextlib.suppress(httpx.HTTPError):
+                client.post(
+                    "/api/v1/healthcode/gate-scans",
+                    json={
+                        "code": _code(factory, settings, resident),
+                        **_temperature(resident, feverish, turn),
+                    },
+                    headers=key,
+                )
+            time.sleep(every)
+
+
+def _temperature(resident: Resident, feverish: Resident | None, turn: int) -> dict[str, float]:
+    if resident == feverish and turn < len(RESIDENTS):
+        return {"temperature": 38.2}
+    return {"temperature": 36.5}
+
+
+def _code(factory: sessionmaker[Session], settings: Settings, resident: Resident) -> str:
+    holder = Person(person_subject(settings, resident.id_number), resident.name, resident.id_number)
+    with transaction(factory) as session:
+        return service.show_person_code(session, settings, holder, "citizen:demo-phone", utcnow()).text
+
+
+def start_simulation(
+    factory: sessionmaker[Session], settings: Settings, base_url: str, found: list[Resident]
+) -> threading.Thread:
+    worker = threading.Thread(
+        target=simulate, args=(factory, settings, base_url, found), name="demo-gate", daemon=True
+    )
+    worker.start()
+    return worker

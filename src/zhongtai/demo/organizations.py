@@ -93,4 +93,5 @@ DEMO_USERS: list[tuple[str, str, list[str], str]] = [
     ("zjj.consumer", "ZJJ", ["consumer"], "住建数据使用人"),
     ("rsj.developer", "RSJ", ["developer"], "人社应用开发者"),
     ("yhq.officer", "YHQ", ["officer"], "瑶海区数据专员"),
+    ("ssq.reviewer", "SSQ", ["reviewer"], "蜀山区街道场所码审核员"),
 ]

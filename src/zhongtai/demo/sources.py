@@ -296,14 +296,16 @@ def enterprise_registry(people: People, folder: Path) -> int:
 
 
 def health_results(people: People, inbox: Path) -> int:
-    """卫健 核酸检测: the lab system's daily exports, GBK-encoded CSV with Chinese headers."""
+    """卫健 核酸检测: the lab system's daily exports of the last five days, GBK-encoded CSV with Chinese
+    headers; the demo's positive residents tested positive on the last day (their codes turn red)."""
     inbox.mkdir(parents=True, exist_ok=True)
     rng = random.Random(people.seed + 3)
     total = max(3, people.count * 3 // 10)
     days = 5
     count = 0
+    first = date.today() - timedelta(days=days)
     for day_index in range(days):
-        day = date(2022, 4, 1) + timedelta(days=day_index)
+        day = first + timedelta(days=day_index)
         path = inbox / f"hsjc_{day:%Y%m%d}.csv"
         with path.open("w", encoding="gbk", errors="replace", newline="") as handle:
             writer = csv.writer(handle)
@@ -327,6 +329,24 @@ def health_results(people: People, inbox: Path) -> int:
                         rng.choice(["庐州市第一人民医院", "庐州市疾控中心", "蜀山区社区卫生服务中心"]),
                     ]
                 )
+            if day_index == days - 1:
+                count = _positive_residents(people, writer, day, count)
+    return count
+
+
+POSITIVE_RESIDENTS = (4, 7)  # demo residents whose last test was positive (see demo/healthcode.py)
+
+
+def _positive_residents(people: People, writer: Any, day: date, count: int) -> int:
+    for number in POSITIVE_RESIDENTS:
+        if number <= people.count:
+            count += 1
+            p = people.person(number)
+            taken = datetime.combine(day, datetime.min.time()) + timedelta(hours=9, minutes=number)
+            writer.writerow(
+                [f"HS{day:%Y%m%d}{count:08d}", p.name, p.id_number, f"{taken:%Y-%m-%d %H:%M:%S}", "阳性",
+                 "庐州市疾控中心"]
+            )  # fmt: skip
     return count
 
 
@@ -515,6 +535,7 @@ DEMO_JOBS = [
             "mode": "incremental",
             "schedule": "*/3 * * * *",
             "mapping": _mapping(
+                样本编号="样本编号",
                 姓名="姓名",
                 公民身份号码="身份证号",
                 采样时间="采样时间",

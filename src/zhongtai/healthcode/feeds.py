@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from zhongtai.core.bulk import utc_moment
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, Unavailable
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
-from zhongtai.core.types import utcnow
+from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.gateway.client import GatewaySigner
 from zhongtai.healthcode import colouring
 from zhongtai.healthcode.repository import HealthCodeRepository
@@ -38,9 +37,10 @@ def _positive(record: dict[str, object], settings: Settings) -> tuple[str, Evide
     if record.get(RESULT_ITEM) != POSITIVE or not isinstance(number, str) or not isinstance(taken, str):
         return None
     try:
-        at = utc_moment(datetime.fromisoformat(taken))
+        moment = datetime.fromisoformat(taken.strip().replace("/", "-"))
     except ValueError:
-        return None  # governed rows carry ISO times; anything else is not evidence
+        return None  # an unreadable time is not evidence (governance reports it at the source)
+    at = (moment if moment.tzinfo else moment.replace(tzinfo=CITY_ZONE)).astimezone(UTC)  # the lab's clock
     sample = str(record.get(SAMPLE_ITEM) or f"{number[-4:]}@{taken}")
     return person_subject(settings, number), Evidence(Fact.POSITIVE_TEST, at, DEPARTMENT, sample)
 

@@ -21,13 +21,13 @@ _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 def qr_svg(text: str, scale: int = 6) -> str:
     """The QR code as inline SVG (crisp at any size on a phone or a printed poster)."""
     code = segno.make(text, error="q", mode="alphanumeric", micro=False, boost_error=False)
-    return str(code.svg_inline(scale=scale, border=2, dark="#000", light="#fff"))
+    return str(code.svg_inline(scale=scale, border=4, dark="#000", light="#fff", omitsize=True))
 
 
 def qr_url_svg(url: str, scale: int = 5) -> str:
     """A poster's QR: an address a phone's own camera opens (byte mode, error correction Q)."""
     code = segno.make(url, error="q", micro=False, boost_error=False)
-    return str(code.svg_inline(scale=scale, border=2, dark="#000", light="#fff"))
+    return str(code.svg_inline(scale=scale, border=4, dark="#000", light="#fff", omitsize=True))
 
 
 def qr_png(text: str, scale: int = 8) -> bytes:

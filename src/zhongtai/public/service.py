@@ -285,3 +285,23 @@ def remove_family(session: Session, citizen: CitizenPrincipal, member_id: int) -
         raise NotFound(M_("no such family member"), code="family_member_not_found")
     session.delete(member)
     session.flush()
+
+
+def enrol(session: Session, settings: Settings, person: tuple[str, str, str], now: datetime) -> Citizen:
+    """A citizen on record as if they had signed in once (the demo city's residents who own places)."""
+    id_number, name, mobile = person
+    subject = person_subject(settings, id_number)
+    found = PublicRepository(session).citizen_by_subject(subject)
+    if found is not None:
+        return found
+    box = SecretBox(settings)
+    citizen = Citizen(
+        subject=subject,
+        name=name,
+        id_number_sealed=box.seal(id_number),
+        mobile_sealed=box.seal(mobile),
+        created_at=now,
+    )
+    session.add(citizen)
+    session.flush()
+    return citizen

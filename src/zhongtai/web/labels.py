@@ -427,3 +427,19 @@ PLACES = [
     N_("hc.gate.decision.barred"),
     N_("hc.gate.decision.refused"),
 ]
+
+# Audit events of the health code and the public side
+HEALTH_CODE_EVENTS = [
+    N_("audit.event.healthcode.place.approved"),
+    N_("audit.event.healthcode.place.returned"),
+    N_("audit.event.healthcode.root.created"),
+    N_("audit.event.healthcode.key.created"),
+    N_("audit.event.healthcode.rules.saved"),
+    N_("audit.event.healthcode.code.shown"),
+    N_("audit.event.healthcode.gate.scanned"),
+    N_("audit.event.healthcode.place.visited"),
+    N_("audit.event.public.family.added"),
+    N_("purpose.epidemic.gate"),
+    N_("purpose.epidemic.place-registration"),
+    N_("purpose.family-codes"),
+]
