@@ -23,6 +23,7 @@ class GateAnswer:
     decision: Decision
     masked_name: str
     fever: bool
+    subject: str = ""  # the holder's pseudonym, for the entry record
 
 
 DECISIONS = {Colour.GREEN: Decision.PASS, Colour.YELLOW: Decision.RESTRICTED, Colour.RED: Decision.BARRED}
@@ -47,4 +48,4 @@ def decide(opened: Opened, rules: RuleSet, temperature: float | None = None) -> 
     fever = temperature is not None and temperature >= rules.yellow.fever_celsius
     if fever:
         colour = max(colour, Colour.YELLOW)
-    return GateAnswer(colour, DECISIONS[colour], str(claim.get("n", "")), fever)
+    return GateAnswer(colour, DECISIONS[colour], str(claim.get("n", "")), fever, str(claim.get("s", "")))

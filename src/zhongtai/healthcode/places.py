@@ -247,7 +247,7 @@ def scan(
     except NotAPersonCode as exc:
         _passage(session, gate, place, given, now, None, None, "refused", "payload")
         return ScanResult("refused", None, "", False, "payload", str(exc))
-    subject = _subject(session, settings, given.text, now)
+    subject = answer.subject or None
     _passage(session, gate, place, given, now, subject, answer, answer.decision.value, None)
     if subject and given.temperature is not None:
         record = f"{place.code}/{gate.id}/{int(now.timestamp())}"
@@ -256,12 +256,6 @@ def scan(
         )
         colouring.recompute(session, now, [subject])
     return ScanResult(answer.decision.value, answer.colour, answer.masked_name, answer.fever)
-
-
-def _subject(session: Session, settings: Settings, text: str, now: datetime) -> str | None:
-    opened = open_code(text, service.trust(session, settings, now), now, (AK_PREFIX,))
-    claim = opened.claims.get(AK_CLAIM)
-    return str(claim.get("s")) if isinstance(claim, dict) and claim.get("s") else None
 
 
 def _passage(

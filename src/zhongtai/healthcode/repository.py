@@ -37,6 +37,13 @@ class HealthCodeRepository:
         query = select(SigningKey).where(SigningKey.role == KeyRole.SIGNER).order_by(SigningKey.id)
         return list(self.session.scalars(query))
 
+    def keys_fingerprint(self) -> tuple[Any, ...]:
+        """Changes whenever a key is added or retired: what a cached trust is checked against."""
+        row = self.session.execute(
+            select(func.count(), func.max(SigningKey.id), func.max(SigningKey.retired_at))
+        ).one()
+        return tuple(row)
+
     def add(self, key: SigningKey) -> None:
         self.session.add(key)
         self.session.flush()

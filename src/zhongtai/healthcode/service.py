@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -171,12 +172,38 @@ def issue(session: Session, settings: Settings, claims: dict[int, Any], now: dat
     return seal(claims, current_signer(session, settings, now))
 
 
+TRUST_SECONDS = 60  # a cached trust is rebuilt after this, or at once when the keys change
+
+
+@dataclass
+class _CachedTrust:
+    fingerprint: tuple[Any, ...]
+    built: float
+    trust: TrustList
+
+
+_trusts: dict[str, _CachedTrust] = {}
+
+
 def trust(session: Session, settings: Settings, now: datetime) -> TrustList:
-    """The platform's own trust, from its keys as the trust list publishes them."""
+    """The platform's own trust, from its keys as the trust list publishes them. Cached per database
+    (parsing certificates on every gate scan was a third of its time), rebuilt when a key is added or
+    retired (a cheap fingerprint query) or after ``TRUST_SECONDS`` (validity moves with the clock)."""
+    repo = HealthCodeRepository(session)
+    fingerprint = repo.keys_fingerprint()
+    where = str(session.get_bind().engine.url)
+    cached = _trusts.get(where)
+    if (
+        cached is not None
+        and cached.fingerprint == fingerprint
+        and time.monotonic() - cached.built < TRUST_SECONDS
+    ):
+        return cached.trust
     found = TrustList()
-    for key in HealthCodeRepository(session).signers():
+    for key in repo.signers():
         if listed(key, settings, now):
             add_certificate(found, x509.load_der_x509_certificate(key.certificate))
+    _trusts[where] = _CachedTrust(fingerprint, time.monotonic(), found)
     return found
 
 
