@@ -253,6 +253,45 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     with demo_factory() as session:
         statuses = sorted(r.status.value for r in session.scalars(select(Requirement)))
     assert statuses == ["closed", "filed", "in_progress"]
+    _demo_health_code(demo_factory, settings)
+
+
+def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -> None:
+    """Residents sign in through the platform, two positives in the lab's files turn red through the
+    health-code app's feed, places are approved with a gate and one waits."""
+    import re
+
+    from zhongtai.app import create_app
+    from zhongtai.core.pseudonym import person_subject
+    from zhongtai.demo.healthcode import build_demo_healthcode, gate_file, residents
+    from zhongtai.healthcode import service
+    from zhongtai.healthcode.feeds import pull_results
+    from zhongtai.healthcode.models import Place
+
+    build_demo_healthcode(demo_factory, settings, 7, 300)
+    build_demo_healthcode(demo_factory, settings, 7, 300)  # idempotent
+    people = residents(7, 300)
+    assert len(people) >= 5 and gate_file(settings).is_file()
+    with demo_factory() as session:
+        statuses = sorted(p.status.value for p in session.scalars(select(Place)))
+    assert statuses == ["approved", "approved", "pending"]
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert pull_results(demo_factory, settings, client) >= 2
+        page = client.get("/m/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        first = people[0]
+        body = {"csrf_token": token.group(1), "id_number": first.id_number, "name": first.name}
+        signed = client.post("/m/login", data={**body, "mobile": first.mobile})
+        assert signed.status_code == 200, re.findall(
+            r"class=\"(?:error|field-error)\"[^>]*>([^<]+)", signed.text
+        )
+    with demo_factory() as session:
+        colours = {
+            r.number: service.current_verdict(session, person_subject(settings, r.id_number))[0].colour.label
+            for r in people
+        }
+    assert colours[4] == colours[7] == "red" and colours[1] == "green"
 
 
 def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 
 from stdnum.cn import ric
 
@@ -20,12 +21,24 @@ def _text(value: str) -> str:
 
 
 def id_number_of(value: str, field: str = "id_number") -> str:
+    """18 characters, a real birth date and the right check digit (the region code is not checked: the
+    register holds numbers of districts since renamed, which python-stdnum's region table refuses)."""
     number = _text(value).upper()
-    if len(number) != 18 or not ric.is_valid(number):
+    if not _well_formed(number):
         raise Invalid(
             M_("not a valid resident ID number (18 characters, the last a check digit)"), field=field
         )
     return number
+
+
+def _well_formed(number: str) -> bool:
+    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+        return False
+    try:
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    return ric.calc_check_digit(number) == number[17]
 
 
 def name_of(value: str, field: str = "name") -> str:
