@@ -16,7 +16,7 @@ from zhongtai.core.errors import M_, Conflict, Forbidden, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
-from zhongtai.healthcode import places, service
+from zhongtai.healthcode import checkins, places, service
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
 from zhongtai.orgs.models import DepartmentKind
@@ -238,3 +238,42 @@ def decide_place(
     approve = form_str(form, "action") == "approve"
     places.decide(session, settings, page.principal, place_id, approve, form_str(form, "comment"), utcnow())
     return RedirectResponse("/healthcode/places", status_code=303)
+
+
+# --- the daily check-in (健康打卡) --------------------------------------------------------------------
+
+
+def _checkin_page(
+    page: CitizenPage, session: DbSession, settings: AppSettings, member_id: int | None, **extra: Any
+) -> Response:
+    assert page.citizen is not None
+    holder = public.person_for(session, settings, page.citizen, member_id)
+    done = checkins.checked_in_today(session, settings, holder.subject, utcnow())
+    return page.render(
+        "hc_checkin.html", holder=holder, member_id=member_id, done=done, symptoms=checkins.SYMPTOMS, **extra
+    )
+
+
+@router.get(PREFIX + "/checkin")
+def checkin_form(
+    page: CitizenPage, session: DbSession, settings: AppSettings, member: int | None = None
+) -> Response:
+    return _checkin_page(page, session, settings, member)
+
+
+@router.post(PREFIX + "/checkin")
+def checkin(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.citizen is not None
+    member = form_str(form, "member")
+    member_id = int(member) if member.isdigit() else None
+    holder = public.person_for(session, settings, page.citizen, member_id)
+    symptoms = [str(s) for s in form.getlist("symptoms")]
+    try:
+        checkins.check_in(session, settings, holder.subject, symptoms, f"citizen:{page.citizen.id}", utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        return _checkin_page(page, session, settings, member_id, status_code=exc.status_code, error=exc)
+    target = f"{PREFIX}/code/family/{member_id}" if member_id else f"{PREFIX}/code"
+    return RedirectResponse(target, status_code=303)

@@ -443,3 +443,14 @@ HEALTH_CODE_EVENTS = [
     N_("purpose.epidemic.place-registration"),
     N_("purpose.family-codes"),
 ]
+
+# The daily check-in's symptoms
+SYMPTOMS = [
+    N_("hc.symptom.fever"),
+    N_("hc.symptom.cough"),
+    N_("hc.symptom.fatigue"),
+    N_("hc.symptom.sore_throat"),
+    N_("hc.symptom.diarrhoea"),
+    N_("hc.symptom.smell_taste"),
+    N_("audit.event.healthcode.checkin.recorded"),
+]
