@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,11 @@ from tests.factories import World, build_world
 from zhongtai.app import create_app
 from zhongtai.core.database import build_engine, build_sessionmaker, upgrade
 from zhongtai.core.settings import Settings
+
+# No per-example deadline: a loaded CI machine (xdist workers, servers) makes wall-clock limits flaky, and
+# tests assert behaviour, not timings (benchmarks measure speed).
+hypothesis_settings.register_profile("zhongtai", deadline=None)
+hypothesis_settings.load_profile("zhongtai")
 
 PG_ENV = "ZHONGTAI_TEST_DATABASE_URL"
 TEST_SECRET = "test-secret-" + "x" * 40
