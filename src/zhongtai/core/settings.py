@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     healthcode_signer_days: int = Field(
         730, ge=30, description="Validity of a code-signing certificate (rotate well before it ends)."
     )
+    healthcode_department: str = Field(
+        "WJW", description="The department (code) of health staff: they declare risk areas and edit rules."
+    )
     healthcode_publish_lead_minutes: int = Field(
         10, ge=0, le=1440, description="A new signing key is on the trust list this long before it signs."
     )

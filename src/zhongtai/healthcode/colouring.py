@@ -76,7 +76,11 @@ def recompute(
     for page in _pages(repo, subjects):
         stored = repo.colours_of(page)
         colours, changes = [], []
-        for subject, facts in _evidence(repo.evidence_of(page)):
+        known = dict(_evidence(repo.evidence_of(page)))
+        for subject in page:  # one with no evidence left (an area lifted, say) is green again
+            facts = known.get(subject, [])
+            if not facts and subject not in stored:
+                continue  # nothing known and nothing stored: green already
             verdict = colour_of(facts, rules, now)
             persons += 1
             before = stored.get(subject)

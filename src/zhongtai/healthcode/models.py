@@ -5,10 +5,10 @@ subject id), each person's colour and its history."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhongtai.core.database import Base
@@ -175,3 +175,33 @@ class FeedPosition(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RiskArea(Base):
+    """A high- or medium-risk area declared by health staff: a district, or a street in it, for a period."""
+
+    __tablename__ = "healthcode_risk_areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(8))  # high | medium
+    district: Mapped[str] = mapped_column(String(6))  # GB/T 2260 code
+    street: Mapped[str] = mapped_column(String(60), default="")  # empty: the whole district
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)  # None: until lifted
+    declared_by: Mapped[str] = mapped_column(String(64))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TravelDeclaration(Base):
+    """行程申报: a person says they were in a declared area on a day (the evidence names this record)."""
+
+    __tablename__ = "healthcode_travels"
+    __table_args__ = (Index("ix_healthcode_travels_area", "area_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("healthcode_risk_areas.id", ondelete="CASCADE"))
+    on: Mapped[date] = mapped_column(Date)
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())

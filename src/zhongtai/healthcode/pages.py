@@ -5,6 +5,7 @@ the gate's secret link. Staff: the street / district office's queue of place app
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,11 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from zhongtai.core.errors import M_, Conflict, Forbidden, ZhongtaiError
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
-from zhongtai.healthcode import checkins, places, service
+from zhongtai.healthcode import areas, checkins, places, service
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
 from zhongtai.orgs.models import DepartmentKind
@@ -275,5 +276,101 @@ def checkin(page: CitizenPage, form: Form, session: DbSession, settings: AppSett
         if not refusal_to_show(exc):
             raise
         return _checkin_page(page, session, settings, member_id, status_code=exc.status_code, error=exc)
+    target = f"{PREFIX}/code/family/{member_id}" if member_id else f"{PREFIX}/code"
+    return RedirectResponse(target, status_code=303)
+
+
+# --- risk areas (health staff) and travel declarations (行程申报, citizens) ---------------------------
+
+
+@router.get("/healthcode/areas")
+def area_list(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    assert page.principal is not None
+    if not areas.may_declare(page.principal, settings):
+        raise Forbidden(M_("only the health commission declares risk areas"), code="forbidden")
+    return _areas_page(page, session, values={})
+
+
+def _areas_page(page: SignedInPage, session: DbSession, status_code: int = 200, **extra: Any) -> Response:
+    extra.setdefault("error", None)
+    found = areas.all_areas(session)
+    names = {a.id: areas.place_name(a) for a in found}
+    return page.render("hc_areas.html", status_code=status_code, areas=found, names=names, **extra)
+
+
+@router.post("/healthcode/areas")
+def declare_area(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    values = {n: form_str(form, n) for n in ("level", "district", "street", "starts_on", "ends_on")}
+    try:
+        starts = _day(values["starts_on"], "starts_on")
+        ends = _day(values["ends_on"], "ends_on") if values["ends_on"] else None
+        spec = (values["level"], values["district"], values["street"], starts, ends)
+        areas.declare(session, settings, page.principal, spec, utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        return _areas_page(page, session, exc.status_code, error=exc, values=values)
+    return RedirectResponse("/healthcode/areas", status_code=303)
+
+
+def _day(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(M_("%(field)s: a date like 2026-12-08", field=field), field=field) from None
+
+
+@router.post("/healthcode/areas/{area_id}/lift")
+def lift_area(
+    area_id: int, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    areas.lift(session, settings, page.principal, area_id, utcnow())
+    return RedirectResponse("/healthcode/areas", status_code=303)
+
+
+@router.get(PREFIX + "/travel")
+def travel_form(
+    page: CitizenPage, session: DbSession, settings: AppSettings, member: int | None = None
+) -> Response:
+    return _travel_page(page, session, settings, member)
+
+
+def _travel_page(
+    page: CitizenPage, session: DbSession, settings: AppSettings, member_id: int | None, **extra: Any
+) -> Response:
+    assert page.citizen is not None
+    holder = public.person_for(session, settings, page.citizen, member_id)
+    today = utcnow().astimezone(settings.zone).date()
+    found = areas.active(session, today)
+    names = {a.id: areas.place_name(a) for a in found}
+    extra.setdefault("status_code", 200)
+    return page.render(
+        "hc_travel.html", holder=holder, member_id=member_id, areas=found, names=names, today=today, **extra
+    )
+
+
+@router.post(PREFIX + "/travel")
+def declare_travel(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.citizen is not None
+    member = form_str(form, "member")
+    member_id = int(member) if member.isdigit() else None
+    holder = public.person_for(session, settings, page.citizen, member_id)
+    area = form_str(form, "area")
+    try:
+        if not area.isdigit():
+            raise Invalid(M_("choose the area you were in"), field="area")
+        on = _day(form_str(form, "on"), "on")
+        areas.declare_travel(
+            session, settings, holder.subject, int(area), on, f"citizen:{page.citizen.id}", utcnow()
+        )
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc) and exc.status_code != 404:
+            raise
+        return _travel_page(page, session, settings, member_id, status_code=exc.status_code, error=exc)
     target = f"{PREFIX}/code/family/{member_id}" if member_id else f"{PREFIX}/code"
     return RedirectResponse(target, status_code=303)

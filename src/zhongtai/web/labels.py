@@ -454,3 +454,12 @@ SYMPTOMS = [
     N_("hc.symptom.smell_taste"),
     N_("audit.event.healthcode.checkin.recorded"),
 ]
+
+# Risk areas and travel declarations
+RISK_AREAS = [
+    N_("hc.areas.level.high"),
+    N_("hc.areas.level.medium"),
+    N_("audit.event.healthcode.area.declared"),
+    N_("audit.event.healthcode.area.lifted"),
+    N_("audit.event.healthcode.travel.declared"),
+]

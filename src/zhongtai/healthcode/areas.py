@@ -1,0 +1,149 @@
+"""Risk areas and travel declarations: health staff declare high- and medium-risk areas (a district, or a
+street in it) for a period; a person who declares a stay in one during its period (行程申报) gets a yellow
+reason naming the area and the declaration; lifting an area withdraws those reasons and recomputes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from zhongtai.core import audit
+from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.identity.models import Role
+from zhongtai.core.principal import Principal
+from zhongtai.core.settings import Settings
+from zhongtai.governance.elements import division_name
+from zhongtai.healthcode import colouring
+from zhongtai.healthcode.models import EvidenceRow, RiskArea, TravelDeclaration
+from zhongtai.healthcode.rules import Evidence, Fact
+
+LEVELS = ("high", "medium")
+LOOKBACK_DAYS = 14  # a declaration covers the last two weeks, as the city's form asks
+
+
+def may_declare(actor: Principal, settings: Settings) -> bool:
+    """The health commission's officers and reviewers (and the platform's operators)."""
+    return actor.is_operator or (
+        actor.department_code == settings.healthcode_department and actor.has(Role.OFFICER, Role.REVIEWER)
+    )
+
+
+def _check(actor: Principal, settings: Settings) -> None:
+    if not may_declare(actor, settings):
+        raise Forbidden(M_("only the health commission declares risk areas"), code="forbidden")
+
+
+def _record(area_id: int, travel_id: int) -> str:
+    return f"area-{area_id}/travel-{travel_id}"
+
+
+def active(session: Session, today: date) -> list[RiskArea]:
+    query = (
+        select(RiskArea)
+        .where(RiskArea.lifted_at.is_(None), RiskArea.starts_on <= today)
+        .where(or_(RiskArea.ends_on.is_(None), RiskArea.ends_on >= today - timedelta(days=LOOKBACK_DAYS)))
+        .order_by(RiskArea.level, RiskArea.district)
+    )
+    return list(session.scalars(query))
+
+
+def all_areas(session: Session) -> list[RiskArea]:
+    return list(session.scalars(select(RiskArea).order_by(RiskArea.id.desc()).limit(200)))
+
+
+def declare(
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    spec: tuple[str, str, str, date, date | None],
+    now: datetime,
+) -> RiskArea:
+    level, district, street, starts, ends = spec
+    _check(actor, settings)
+    if level not in LEVELS:
+        raise Invalid(M_("the level is high or medium"), field="level")
+    if not (len(district) == 6 and district.isdigit() and division_name(district)):
+        raise Invalid(M_("%(code)s is not a division code", code=district[:12]), field="district")
+    if ends is not None and ends < starts:
+        raise Invalid(M_("the period ends before it starts"), field="ends_on")
+    area = RiskArea(
+        level=level,
+        district=district,
+        street=street.strip()[:60],
+        starts_on=starts,
+        ends_on=ends,
+        declared_by=actor.username,
+        declared_at=now,
+    )
+    session.add(area)
+    session.flush()
+    audit.record(session, actor, "healthcode.area.declared", "risk_area", str(area.id), {"level": level})
+    return area
+
+
+def lift(session: Session, settings: Settings, actor: Principal, area_id: int, now: datetime) -> int:
+    """Lift an area: its reasons are withdrawn and the people they concerned recomputed; returns how many."""
+    _check(actor, settings)
+    area = session.get(RiskArea, area_id)
+    if area is None:
+        raise NotFound(M_("no such risk area"), code="area_not_found")
+    if area.lifted_at is not None:
+        raise Conflict(M_("the area was already lifted"), code="area_lifted")
+    area.lifted_at, area.lifted_by = now, actor.username
+    subjects = list(
+        session.scalars(select(TravelDeclaration.subject).where(TravelDeclaration.area_id == area.id))
+    )
+    session.execute(
+        delete(EvidenceRow).where(
+            EvidenceRow.fact == Fact.RISK_AREA_STAY.value, EvidenceRow.record.like(f"area-{area.id}/%")
+        )
+    )
+    colouring.recompute(session, now, subjects)
+    audit.record(
+        session, actor, "healthcode.area.lifted", "risk_area", str(area.id), {"persons": len(subjects)}
+    )
+    return len(subjects)
+
+
+def declare_travel(
+    session: Session, settings: Settings, subject: str, area_id: int, on: date, actor: str, now: datetime
+) -> TravelDeclaration:
+    """A stay in a declared area on a day within the last two weeks: a yellow reason when the day is in
+    the area's period."""
+    today = now.astimezone(settings.zone).date()
+    area = session.get(RiskArea, area_id)
+    if area is None or area.lifted_at is not None:
+        raise NotFound(M_("no such risk area"), code="area_not_found")
+    if not today - timedelta(days=LOOKBACK_DAYS) <= on <= today:
+        raise Invalid(M_("give a day within the last 14 days"), field="on")
+    travel = TravelDeclaration(subject=subject, area_id=area.id, on=on, declared_at=now)
+    session.add(travel)
+    session.flush()
+    if area.starts_on <= on and (area.ends_on is None or on <= area.ends_on):
+        at = min(datetime.combine(on, time(12), settings.zone), now)
+        evidence = Evidence(
+            Fact.RISK_AREA_STAY, at, settings.healthcode_department, _record(area.id, travel.id)
+        )
+        colouring.record_evidence(session, [(subject, evidence)])
+        colouring.recompute(session, now, [subject])
+    audit.record_access(
+        session,
+        actor_username=actor,
+        department_code=None,
+        event_type="healthcode.travel.declared",
+        resource_code="-",
+        items=["risk_area", "day"],
+        record_count=1,
+        purpose="epidemic.health-code",
+        grant_id=None,
+        target_type="risk_area",
+        target_id=str(area.id),
+        subject=subject,
+    )
+    return travel
+
+
+def place_name(area: RiskArea) -> str:
+    return f"{division_name(area.district) or area.district}{area.street}"

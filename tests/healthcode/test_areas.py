@@ -1,0 +1,94 @@
+"""Risk areas: the health commission declares one; a citizen declaring a stay there during its period
+turns yellow with that reason; lifting the area withdraws it; others may not declare; bad input named."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from tests.core.test_identity import login
+from tests.factories import World
+from tests.public.helpers import WANG, csrf, register, sign_in
+from zhongtai.core.database import transaction
+from zhongtai.core.identity.models import Role
+from zhongtai.core.identity.service import create_user
+from zhongtai.core.principal import SYSTEM
+from zhongtai.core.settings import Settings
+from zhongtai.core.types import utcnow
+
+
+def _health_officer(client: TestClient, world: World, factory) -> TestClient:  # type: ignore[no-untyped-def]
+    with transaction(factory) as session:
+        create_user(
+            session,
+            SYSTEM,
+            username="wjw.officer",
+            display_name="卫健专员",
+            department_code="WJW",
+            roles=[Role.OFFICER],
+            password="correct horse battery staple",
+        )
+    staff = TestClient(client.app)
+    assert login(staff, "wjw.officer", "correct horse battery staple") == 303
+    return staff
+
+
+def _declare(staff: TestClient, settings: Settings, **fields: str) -> int:
+    today = utcnow().astimezone(settings.zone).date()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', staff.get("/healthcode/areas").text)
+    assert token
+    body = {"csrf_token": token.group(1), "level": "high", "district": "340104", "street": "稻香村街道"}
+    body |= {"starts_on": str(today - timedelta(days=3)), "ends_on": "", **fields}
+    return staff.post("/healthcode/areas", data=body, follow_redirects=False).status_code
+
+
+def test_a_declared_stay_turns_yellow_and_lifting_withdraws_it(
+    client: TestClient,
+    world: World,
+    factory,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    staff = _health_officer(client, world, factory)
+    assert _declare(staff, settings) == 303
+    register(client)
+    sign_in(client, WANG)
+    form = client.get("/m/travel")
+    area = re.search(r'<option value="(\d+)">高风险 · 蜀山区稻香村街道', form.text)
+    assert area, form.text[:1500]
+    today = utcnow().astimezone(settings.zone).date()
+    declared = client.post(
+        "/m/travel", data={"csrf_token": csrf(client, "/m/travel"), "area": area.group(1), "on": str(today)}
+    )
+    assert declared.status_code == 200 and "黄码" in declared.text and "在风险地区停留" in declared.text
+    too_old = client.post(
+        "/m/travel",
+        data={
+            "csrf_token": csrf(client, "/m/travel"),
+            "area": area.group(1),
+            "on": str(today - timedelta(days=30)),
+        },
+    )
+    assert too_old.status_code == 422
+    token = re.search(r'name="csrf_token" value="([^"]+)"', staff.get("/healthcode/areas").text)
+    assert token
+    lifted = staff.post(f"/healthcode/areas/{area.group(1)}/lift", data={"csrf_token": token.group(1)})
+    assert lifted.status_code == 200
+    assert "绿码" in client.get("/m/code").text
+
+
+def test_only_health_staff_declare_and_bad_input_is_named(
+    client: TestClient,
+    world: World,
+    factory,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    other = TestClient(client.app)
+    assert login(other, "reviewer_a") == 303
+    assert other.get("/healthcode/areas").status_code == 403
+    staff = _health_officer(client, world, factory)
+    assert _declare(staff, settings, district="999999") == 422
+    assert _declare(staff, settings, level="low") == 422
+    assert _declare(staff, settings, ends_on="2000-01-01") == 422
+    assert _declare(staff, settings, starts_on="yesterday") == 422
