@@ -51,6 +51,7 @@ from zhongtai.governance import auth as governance_auth
 from zhongtai.governance import endpoints as governance_api
 from zhongtai.governance import pages as governance_pages
 from zhongtai.healthcode import areas as healthcode_areas
+from zhongtai.healthcode import corrections as healthcode_corrections
 from zhongtai.healthcode import endpoints as healthcode_api
 from zhongtai.healthcode import pages as healthcode_pages
 from zhongtai.healthcode import places as healthcode_places
@@ -257,6 +258,7 @@ ABILITIES: dict[str, AbilityCheck] = {
     "apps.build": capability_auth.may_build_apps,
     "requirements.file": requirements_auth.may_file,
     "places.decide": healthcode_places.may_decide_any,
+    "corrections.answer": healthcode_corrections.may_answer_any,
     "areas.declare": lambda principal: healthcode_areas.may_declare(principal, get_settings()),
     "raw.read": ingest_auth.may_read_raw_of,  # with the row's department: raw, clean and governed data
 }

@@ -263,7 +263,7 @@ def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -
 
     from zhongtai.app import create_app
     from zhongtai.core.pseudonym import person_subject
-    from zhongtai.demo.healthcode import build_demo_healthcode, gate_file, residents
+    from zhongtai.demo.healthcode import answer_one_correction, build_demo_healthcode, gate_file, residents
     from zhongtai.healthcode import service
     from zhongtai.healthcode.feeds import pull_results
     from zhongtai.healthcode.models import Place
@@ -292,6 +292,14 @@ def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -
             for r in people
         }
     assert colours[4] == colours[7] == "red" and colours[1] == "green"
+    assert answer_one_correction(demo_factory, settings, people)
+    assert not answer_one_correction(demo_factory, settings, people)  # once
+    with demo_factory() as session:
+        seven = next(r for r in people if r.number == 7)
+        assert (
+            service.current_verdict(session, person_subject(settings, seven.id_number))[0].colour.label
+            == "green"
+        )
 
 
 def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session]) -> None:

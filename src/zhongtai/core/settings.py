@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     healthcode_department: str = Field(
         "WJW", description="The department (code) of health staff: they declare risk areas and edit rules."
     )
+    healthcode_correction_workdays: int = Field(
+        3, ge=1, le=30, description="Working days a department has to answer a health code correction."
+    )
     healthcode_publish_lead_minutes: int = Field(
         10, ge=0, le=1440, description="A new signing key is on the trust list this long before it signs."
     )

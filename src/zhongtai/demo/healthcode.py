@@ -31,14 +31,14 @@ from zhongtai.core.types import utcnow
 from zhongtai.demo.capabilities import APP, PURPOSE
 from zhongtai.demo.sharing import principals
 from zhongtai.demo.sources import People
-from zhongtai.healthcode import feeds, places, service
-from zhongtai.healthcode.models import Place
+from zhongtai.healthcode import corrections, feeds, places, service
+from zhongtai.healthcode.models import Correction, EvidenceRow, Place
 from zhongtai.orgs.models import Department
 from zhongtai.public import service as public
 from zhongtai.public.service import Person
 
 DEMO = platform_actor("demo", "demo builder")
-RESIDENTS = (1, 2, 3, 4, 5, 6, 7)  # 1–3 one household; 4 and 7 tested positive; 6 has a fever at the gate
+RESIDENTS = (1, 2, 3, 4, 5, 6, 7)  # 1–3 one household; 4 and 7 tested positive (7's corrected); 6 fever
 FEVERISH = 6
 GATE_FILE = "gate.json"
 
@@ -156,6 +156,7 @@ def simulate(
             if turn % 6 == 0:
                 with contextlib.suppress(Exception):  # the feed waits for the results to be governed
                     feeds.pull_results(factory, settings, client)
+                    answer_one_correction(factory, settings, found)
             with contextlib.suppress(httpx.HTTPError):
                 client.post(
                     "/api/v1/healthcode/gate-scans",
@@ -166,6 +167,43 @@ def simulate(
                     headers=key,
                 )
             time.sleep(every)
+
+
+CORRECTED = 7  # the resident whose positive result turns out to be a clerk's slip
+
+
+def answer_one_correction(factory: sessionmaker[Session], settings: Settings, found: list[Resident]) -> bool:
+    """Once the positives are in: resident 7 disputes theirs and the health commission upholds it (the
+    sample was keyed to the wrong person), so the demo shows one correction answered. Once only."""
+    resident = next((r for r in found if r.number == CORRECTED), None)
+    if resident is None:
+        return False
+    subject = person_subject(settings, resident.id_number)
+    with transaction(factory) as session:
+        if session.scalars(select(Correction).limit(1)).first() is not None:
+            return False
+        record = session.scalars(
+            select(EvidenceRow.record).where(
+                EvidenceRow.subject == subject, EvidenceRow.fact == "positive_test"
+            )
+        ).first()
+        if record is None:
+            return False  # not pulled yet
+        now = utcnow()
+        citizen = public.enrol(session, settings, (resident.id_number, resident.name, resident.mobile), now)
+        filed = corrections.file(
+            session,
+            settings,
+            (citizen.id, subject, resident.name),
+            record,
+            "当天我在外地出差,没有在庐州采样",
+            now,
+        )
+        officer = principals(session, settings, ("wjw.officer",))["wjw.officer"]
+        corrections.answer(
+            session, officer, filed.id, True, "经核实为采样点录入身份证号错误,已更正,安康码恢复绿码", now
+        )
+    return True
 
 
 def _temperature(resident: Resident, feverish: Resident | None, turn: int) -> dict[str, float]:

@@ -205,3 +205,32 @@ class TravelDeclaration(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("healthcode_risk_areas.id", ondelete="CASCADE"))
     on: Mapped[date] = mapped_column(Date)
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CorrectionStatus(enum.StrEnum):
+    OPEN = "open"  # 待处理 by the department whose record caused the reason
+    UPHELD = "upheld"  # 纠错成立: the record was wrong; its reason is withdrawn and the code recomputed
+    REJECTED = "rejected"  # 维持: the record stands, with the department's answer
+
+
+class Correction(Base):
+    """纠错申诉: a person disputes one reason of their code; the source department answers by a deadline."""
+
+    __tablename__ = "healthcode_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    masked_name: Mapped[str] = mapped_column(String(50))
+    department: Mapped[str] = mapped_column(String(32), index=True)  # who answers
+    fact: Mapped[str] = mapped_column(String(24))
+    record: Mapped[str] = mapped_column(String(120))
+    statement: Mapped[str] = mapped_column(Text)
+    status: Mapped[CorrectionStatus] = mapped_column(
+        str_enum(CorrectionStatus), default=CorrectionStatus.OPEN
+    )
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer: Mapped[str] = mapped_column(Text, default="")

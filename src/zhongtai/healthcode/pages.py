@@ -17,7 +17,7 @@ from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
-from zhongtai.healthcode import areas, checkins, places, service
+from zhongtai.healthcode import areas, checkins, corrections, places, service
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
 from zhongtai.orgs.models import DepartmentKind
@@ -374,3 +374,51 @@ def declare_travel(page: CitizenPage, form: Form, session: DbSession, settings: 
         return _travel_page(page, session, settings, member_id, status_code=exc.status_code, error=exc)
     target = f"{PREFIX}/code/family/{member_id}" if member_id else f"{PREFIX}/code"
     return RedirectResponse(target, status_code=303)
+
+
+# --- correction requests (纠错申诉) --------------------------------------------------------------------
+
+
+@router.get(PREFIX + "/corrections")
+def my_corrections(page: CitizenPage, session: DbSession) -> Response:
+    assert page.citizen is not None
+    return page.render("hc_corrections_mine.html", corrections=corrections.mine(session, page.citizen.id))
+
+
+@router.post(PREFIX + "/corrections")
+def file_correction(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.citizen is not None
+    member = form_str(form, "member")
+    member_id = int(member) if member.isdigit() else None
+    holder = public.person_for(session, settings, page.citizen, member_id)
+    who = (page.citizen.id, holder.subject, holder.name)
+    try:
+        corrections.file(
+            session, settings, who, form_str(form, "record"), form_str(form, "statement"), utcnow()
+        )
+    except ZhongtaiError as exc:
+        if not (refusal_to_show(exc) or exc.status_code == 404):
+            raise
+        found = corrections.mine(session, page.citizen.id)
+        return page.render(
+            "hc_corrections_mine.html", status_code=exc.status_code, error=exc, corrections=found
+        )
+    return RedirectResponse(f"{PREFIX}/corrections", status_code=303)
+
+
+@router.get("/healthcode/corrections")
+def correction_queue(page: SignedInPage, session: DbSession) -> Response:
+    assert page.principal is not None
+    corrections.refuse_if_forbidden(page.principal)
+    found = corrections.queue(session, page.principal)
+    return page.render("hc_corrections.html", corrections=found, error=None)
+
+
+@router.post("/healthcode/corrections/{correction_id}/answer")
+def answer_correction(correction_id: int, page: SignedInPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    upheld = form_str(form, "action") == "uphold"
+    corrections.answer(session, page.principal, correction_id, upheld, form_str(form, "answer"), utcnow())
+    return RedirectResponse("/healthcode/corrections", status_code=303)

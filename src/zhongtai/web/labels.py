@@ -463,3 +463,17 @@ RISK_AREAS = [
     N_("audit.event.healthcode.area.lifted"),
     N_("audit.event.healthcode.travel.declared"),
 ]
+
+# Correction requests
+CORRECTIONS = [
+    N_("hc.correction.status.open"),
+    N_("hc.correction.status.upheld"),
+    N_("hc.correction.status.rejected"),
+    N_("hc.fact.positive_test"),
+    N_("hc.fact.risk_area_stay"),
+    N_("hc.fact.gate_temperature"),
+    N_("hc.fact.symptoms"),
+    N_("hc.fact.checkin_normal"),
+    N_("audit.event.healthcode.correction.filed"),
+    N_("audit.event.healthcode.correction.answered"),
+]
