@@ -75,6 +75,7 @@ from zhongtai.requirements import pages as requirements_pages
 from zhongtai.sharing import auth as sharing_auth
 from zhongtai.sharing import endpoints as sharing_api
 from zhongtai.sharing import pages as sharing_pages
+from zhongtai.tasks import register_all
 
 log = logging.getLogger("zhongtai.app")
 
@@ -273,7 +274,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         ensure_migrated(engine)
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
-        app.state.jobs = build_queue(settings, app.state.sessionmaker)
+        app.state.jobs = build_queue(settings, app.state.sessionmaker, register_all)
         yield
         runtime = getattr(app.state, "gateway", None)
         if runtime is not None:

@@ -212,10 +212,11 @@ def worker(threads: int = typer.Option(2, min=1, max=64, help="Jobs run at once 
     """Run background jobs (ingestion runs, schedules). Start one per machine; they share the queue."""
     from zhongtai.core.jobs import build_queue
     from zhongtai.core.logging import configure_logging
+    from zhongtai.tasks import register_all
 
     current = settings()
     configure_logging(current.log_level, current.log_json, current.log_file)
-    context = build_queue(current, migrated_sessionmaker())
+    context = build_queue(current, migrated_sessionmaker(), register_all)
     if context.queue.immediate:
         raise ZhongtaiError(M_("ZHONGTAI_QUEUE_URL=memory:// runs jobs inline; a worker has nothing to do"))
     if current.resolved_database_url.startswith("sqlite"):
@@ -272,8 +273,9 @@ def demo(
     else:
         from zhongtai.core.jobs import build_queue
         from zhongtai.ingest.tasks import enqueue_run
+        from zhongtai.tasks import register_all
 
-        context = build_queue(settings(), factory)
+        context = build_queue(settings(), factory, register_all)
         for job in jobs:
             enqueue_run(context, job, "demo", "demo")
         console.print(

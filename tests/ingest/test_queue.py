@@ -18,6 +18,7 @@ from zhongtai.core.settings import Settings
 from zhongtai.ingest.models import Run, RunStatus
 from zhongtai.ingest.schedule import is_due, next_due
 from zhongtai.ingest.tasks import enqueue_due
+from zhongtai.tasks import register_all
 
 REDIS_URL = os.environ.get("ZHONGTAI_TEST_REDIS_URL")
 
@@ -46,7 +47,7 @@ def runs(factory: sessionmaker[Session]) -> list[Run]:
 def test_two_workers_ticking_the_same_minute_run_a_job_once(
     factory: sessionmaker[Session], settings: Settings, scheduled_job: str
 ) -> None:
-    context = build_queue(settings, factory)  # memory:// runs each queued task at once
+    context = build_queue(settings, factory, register_all)  # memory:// runs each queued task at once
     slot = datetime(2026, 11, 25, 3, 45, 20, tzinfo=UTC)
     assert enqueue_due(context, slot) == [scheduled_job]
     assert enqueue_due(context, slot) == [scheduled_job]  # the second worker's tick
@@ -63,8 +64,8 @@ def test_runs_travel_through_redis_between_processes(
 ) -> None:
     shared = settings.model_copy(update={"queue_url": REDIS_URL})
     name = f"zhongtai-test-{uuid.uuid4().hex[:8]}"
-    web = build_queue(shared, factory, name)  # the process that enqueues
-    worker = build_queue(shared, factory, name)  # another process, executing
+    web = build_queue(shared, factory, register_all, name)  # the process that enqueues
+    worker = build_queue(shared, factory, register_all, name)  # another process, executing
     try:
         slot = datetime(2026, 11, 25, 3, 45, tzinfo=UTC)
         enqueue_due(web, slot)

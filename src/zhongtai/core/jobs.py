@@ -1,7 +1,8 @@
 """The background job queue: Huey, embedded by default, Redis when several worker machines share the load.
 
-``build_queue`` makes the queue from settings and registers every domain's tasks on it, so the web
-process (which enqueues) and ``zhongtai worker`` (which executes) agree on task names. Tasks get the
+``build_queue`` makes the queue from settings and has the caller's ``register`` put every domain's tasks
+on it (``zhongtai.tasks.register_all``: ``core`` imports no domain), so the web process (which enqueues)
+and ``zhongtai worker`` (which executes) agree on task names. Tasks get the
 session factory and settings through :class:`JobContext`, built at start-up, never at import.
 """
 
@@ -42,15 +43,12 @@ def make_huey(settings: Settings, name: str = "zhongtai") -> Huey:
     raise ValueError(f"ZHONGTAI_QUEUE_URL {url!r}: use redis://host:port/db or memory:// (or leave it unset)")
 
 
-def build_queue(settings: Settings, factory: sessionmaker[Session], name: str = "zhongtai") -> JobContext:
-    from zhongtai.demo import tasks as demo_tasks  # domains register their tasks here
-    from zhongtai.governance import tasks as governance_tasks
-    from zhongtai.ingest import tasks as ingest_tasks
-    from zhongtai.sharing import tasks as sharing_tasks
-
+def build_queue(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    register: Callable[[JobContext], None],
+    name: str = "zhongtai",
+) -> JobContext:
     context = JobContext(settings=settings, factory=factory, queue=make_huey(settings, name))
-    ingest_tasks.register(context)
-    governance_tasks.register(context)
-    sharing_tasks.register(context)
-    demo_tasks.register(context)
+    register(context)
     return context

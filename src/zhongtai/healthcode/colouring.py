@@ -34,6 +34,10 @@ def current_rules(session: Session) -> RuleSet:
     return RuleSet.model_validate({**latest.rules, "version": latest.version}) if latest else RuleSet()
 
 
+def rule_history(session: Session) -> list[RuleVersion]:
+    return HealthCodeRepository(session).rule_versions()
+
+
 def save_rules(session: Session, actor: Principal, rules: RuleSet, comment: str = "") -> RuleSet:
     """A new version of the rules (the version given is ignored: each save is the next one)."""
     repo = HealthCodeRepository(session)

@@ -16,10 +16,12 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
-from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
-from zhongtai.healthcode import areas, checkins, corrections, places, service
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
+from zhongtai.healthcode import areas, checkins, colouring, corrections, places, service
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
+from zhongtai.healthcode.rules import RuleSet
+from zhongtai.healthcode.tasks import enqueue_recompute
 from zhongtai.orgs.models import DepartmentKind
 from zhongtai.orgs.service import list_departments
 from zhongtai.public import service as public
@@ -422,3 +424,58 @@ def answer_correction(correction_id: int, page: SignedInPage, form: Form, sessio
     upheld = form_str(form, "action") == "uphold"
     corrections.answer(session, page.principal, correction_id, upheld, form_str(form, "answer"), utcnow())
     return RedirectResponse("/healthcode/corrections", status_code=303)
+
+
+# --- the colour rules (the health commission edits them; each save a new version) --------------------
+
+RULE_FIELDS = {
+    "red.positive_test": bool,
+    "red.days": int,
+    "red.checkins": int,
+    "yellow.risk_area": bool,
+    "yellow.fever_celsius": float,
+    "yellow.symptoms": bool,
+    "yellow.days": int,
+    "yellow.checkins": int,
+}
+
+
+@router.get("/healthcode/rules")
+def rules_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    assert page.principal is not None
+    if not areas.may_declare(page.principal, settings):
+        raise Forbidden(M_("only the health commission edits the colour rules"), code="forbidden")
+    return _rules_page(page, session)
+
+
+def _rules_page(page: SignedInPage, session: DbSession, status_code: int = 200, **extra: Any) -> Response:
+    extra.setdefault("error", None)
+    current = colouring.current_rules(session)
+    history = colouring.rule_history(session)
+    return page.render("hc_rules.html", status_code=status_code, rules=current, history=history, **extra)
+
+
+@router.post("/healthcode/rules")
+def save_rules(
+    request: Request, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    """A new version of the rules; everyone's colour is recomputed in the background under it."""
+    check_csrf(page, form)
+    assert page.principal is not None
+    if not areas.may_declare(page.principal, settings):
+        raise Forbidden(M_("only the health commission edits the colour rules"), code="forbidden")
+    body: dict[str, dict[str, Any]] = {"red": {}, "yellow": {}}
+    for name, kind in RULE_FIELDS.items():
+        group, field = name.split(".")
+        raw = form_str(form, name)
+        body[group][field] = raw == "on" if kind is bool else raw
+    try:
+        rules = valid_form(RuleSet, body)
+        saved = colouring.save_rules(session, page.principal, rules, form_str(form, "comment"))
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        return _rules_page(page, session, exc.status_code, error=exc)
+    session.commit()  # the job is sent only after the new version is committed
+    enqueue_recompute(request.app.state.jobs, saved.version)
+    return RedirectResponse("/healthcode/rules", status_code=303)

@@ -53,6 +53,10 @@ class HealthCodeRepository:
     def latest_rules(self) -> RuleVersion | None:
         return self.session.scalars(select(RuleVersion).order_by(RuleVersion.version.desc()).limit(1)).first()
 
+    def rule_versions(self, limit: int = 20) -> list[RuleVersion]:
+        query = select(RuleVersion).order_by(RuleVersion.version.desc()).limit(limit)
+        return list(self.session.scalars(query))
+
     def next_rule_version(self) -> int:
         """Version 1 is the platform's built-in defaults; the first saved rules are version 2."""
         return (self.session.scalar(select(func.max(RuleVersion.version))) or 1) + 1

@@ -1,0 +1,32 @@
+"""Background jobs of the health code: ``healthcode.recompute`` — everyone's colour after a rule change
+(in pages; idempotent: a person already decided by the current rules is left alone)."""
+
+from __future__ import annotations
+
+import logging
+
+from zhongtai.core.database import transaction
+from zhongtai.core.jobs import JobContext
+from zhongtai.core.types import utcnow
+from zhongtai.healthcode import colouring
+
+log = logging.getLogger("zhongtai.healthcode.tasks")
+RECOMPUTE = "healthcode.recompute"
+
+
+def register(context: JobContext) -> None:
+    @context.queue.task(name=RECOMPUTE)  # type: ignore[untyped-decorator]
+    def recompute_all(version: int) -> int:
+        with transaction(context.factory) as session:
+            rules = colouring.current_rules(session)
+            if rules.version != version:
+                return 0  # a newer save queued its own recomputation
+            done = colouring.recompute(session, utcnow(), None, rules)
+        log.info("colours recomputed", extra={"persons": done.persons, "changed": done.changed})
+        return done.changed
+
+    context.tasks[RECOMPUTE] = recompute_all
+
+
+def enqueue_recompute(context: JobContext, version: int) -> None:
+    context.tasks[RECOMPUTE](version)
