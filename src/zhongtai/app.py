@@ -54,6 +54,7 @@ from zhongtai.healthcode import areas as healthcode_areas
 from zhongtai.healthcode import corrections as healthcode_corrections
 from zhongtai.healthcode import endpoints as healthcode_api
 from zhongtai.healthcode import pages as healthcode_pages
+from zhongtai.healthcode import persons as healthcode_persons
 from zhongtai.healthcode import places as healthcode_places
 from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
@@ -260,6 +261,7 @@ ABILITIES: dict[str, AbilityCheck] = {
     "requirements.file": requirements_auth.may_file,
     "places.decide": healthcode_places.may_decide_any,
     "corrections.answer": healthcode_corrections.may_answer_any,
+    "persons.look_up": healthcode_persons.may_look_up,
     "areas.declare": lambda principal: healthcode_areas.may_declare(principal, get_settings()),
     "raw.read": ingest_auth.may_read_raw_of,  # with the row's department: raw, clean and governed data
 }

@@ -396,6 +396,15 @@ RESOURCES: list[tuple[str, str, str, list[str], str, str, str]] = [
     (
         "WJW",
         "201",
+        "安康码赋码信息",
+        ["公民身份号码", "姓名", "检测结果", "登记日期"],
+        "conditional",
+        "realtime",
+        "not_open",
+    ),
+    (
+        "WJW",
+        "201",
         "密切接触者信息",
         ["姓名", "公民身份号码", "隔离开始日期", "隔离地点"],
         "not_shared",

@@ -17,7 +17,7 @@ from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
-from zhongtai.healthcode import areas, checkins, colouring, corrections, places, service
+from zhongtai.healthcode import areas, checkins, colouring, corrections, persons, places, service
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
 from zhongtai.healthcode.rules import RuleSet
@@ -26,6 +26,7 @@ from zhongtai.orgs.models import DepartmentKind
 from zhongtai.orgs.service import list_departments
 from zhongtai.public import service as public
 from zhongtai.public.auth import PREFIX, CitizenPage, Public
+from zhongtai.public.schemas import id_number_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -479,3 +480,31 @@ def save_rules(
     session.commit()  # the job is sent only after the new version is committed
     enqueue_recompute(request.app.state.jobs, saved.version)
     return RedirectResponse("/healthcode/rules", status_code=303)
+
+
+# --- health staff: one person's colour and reasons (own department, or under a grant) ----------------
+
+
+@router.get("/healthcode/persons")
+def person_lookup_form(page: SignedInPage) -> Response:
+    assert page.principal is not None
+    if not persons.may_look_up(page.principal):
+        raise Forbidden(M_("only departments' staff look people up"), code="forbidden")
+    return page.render("hc_person_lookup.html", view=None, error=None, values={})
+
+
+@router.post("/healthcode/persons")
+def person_lookup(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    values = {"id_number": form_str(form, "id_number")}
+    try:
+        number = id_number_of(values["id_number"])
+        view = persons.look_up(session, settings, page.principal, number, utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc) and exc.status_code != 403:
+            raise
+        return page.render(
+            "hc_person_lookup.html", status_code=exc.status_code, view=None, error=exc, values=values
+        )
+    return page.render("hc_person_lookup.html", view=view, error=None, values={})

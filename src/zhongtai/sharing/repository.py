@@ -20,6 +20,7 @@ from zhongtai.sharing.models import (
     ApplicationStep,
     Delivery,
     Grant,
+    GrantStatus,
     ItemPolicy,
     Subscription,
 )
@@ -127,6 +128,24 @@ class SharingRepository:
     # Grants --------------------------------------------------------------------------------------
     def grant(self, grant_id: int) -> Grant | None:
         return self.session.get(Grant, grant_id)
+
+    def live_grant_on(
+        self, department_id: int, resource_name: str, provider: str, now: datetime
+    ) -> Grant | None:
+        query = (
+            select(Grant)
+            .join(Resource, Resource.id == Grant.resource_id)
+            .join(Department, Department.id == Resource.provider_department_id)
+            .where(
+                Resource.name == resource_name,
+                Department.code == provider,
+                Grant.consumer_department_id == department_id,
+                Grant.status == GrantStatus.ACTIVE,
+                Grant.expires_at > now,
+            )
+            .order_by(Grant.id.desc())
+        )
+        return self.session.scalars(query.limit(1)).first()
 
     def grant_of(self, application_id: int) -> Grant | None:
         return self.session.scalars(select(Grant).where(Grant.application_id == application_id)).first()

@@ -517,6 +517,15 @@ def usable_grant(
     return grant
 
 
+def live_grant_on(session: Session, actor: Principal, resource_name: str, provider: str) -> Grant | None:
+    """The caller's department's live grant on the named resource of ``provider`` that the caller may use
+    (for an application of another domain that reads under a grant), or None."""
+    grant = SharingRepository(session).live_grant_on(
+        actor.department_id or 0, resource_name, provider, utcnow()
+    )
+    return grant if grant is not None and auth.may_use_grant(actor, grant) else None
+
+
 def _check_live(grant: Grant, now: datetime) -> None:
     if grant.status is GrantStatus.REVOKED:
         raise Forbidden(M_("the grant was revoked"), code="grant_revoked")

@@ -477,3 +477,6 @@ CORRECTIONS = [
     N_("audit.event.healthcode.correction.filed"),
     N_("audit.event.healthcode.correction.answered"),
 ]
+
+# Health staff reading a person's reasons
+PERSON_LOOKUP = [N_("audit.event.healthcode.reasons.read")]
