@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway i18n compile-catalogs
+.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway i18n compile-catalogs assets
 
 PERSONS ?= 100000
 ROWS ?= 1000000
@@ -16,10 +16,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt package-lock.json
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	$(MAKE) --no-print-directory compile-catalogs
+	$(MAKE) --no-print-directory assets
 	touch $(STAMP)
+
+# Browser code the app serves itself (no CDN at run time): the npm packages pinned in package-lock.json,
+# copied with their licences into the package's static folder. Without npm the gate page still takes
+# photos and scanner text; its camera scanner needs jsQR.
+VENDOR := src/zhongtai/web/static/vendor
+assets:
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && \
+	  mkdir -p $(VENDOR) && cp node_modules/jsqr/dist/jsQR.js $(VENDOR)/jsQR.js && \
+	  cp node_modules/jsqr/LICENSE $(VENDOR)/jsQR.LICENSE; \
+	else echo "npm not found: the gate page's camera scanner is off (photos and scanner text still work)"; fi
 
 LOCALE := src/zhongtai/locale
 

@@ -181,3 +181,53 @@ def test_citizen_green_then_red_and_the_gate_follows(city: City) -> None:
         assert "为什么是红码" in phone.content()
         assert _scan(guard, city.gate, phone.locator("#qr").screenshot()) == "barred"
         browser.close()
+
+
+def _y4m(png: bytes, path: Path) -> Path:
+    """A one-frame Y4M video of the image: Chromium's fake camera plays it."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = Image.open(BytesIO(png)).convert("RGB")
+    width, height = (image.width // 2) * 2 + 64, (image.height // 2) * 2 + 64
+    canvas = Image.new("RGB", (width, height), "white")
+    canvas.paste(image, (32, 32))
+    y, u, v = canvas.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    frame = y.tobytes() + u.resize(half).tobytes() + v.resize(half).tobytes()
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode() + b"FRAME\n" + frame)
+    return path
+
+
+def test_the_guard_scans_with_the_phone_camera(city: City, tmp_path: Path) -> None:
+    from zhongtai.healthcode import service
+    from zhongtai.healthcode.qr import qr_png
+    from zhongtai.public.service import Person
+
+    if not (Path(__file__).parents[2] / "src/zhongtai/web/static/vendor/jsQR.js").is_file():
+        pytest.skip("the camera scanner needs jsQR from `make assets` (npm)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from zhongtai.core.pseudonym import person_subject
+
+    resident = person(1)
+    holder = Person(person_subject(city.settings, id_number(1)), resident["姓名"], id_number(1))
+    factory = build_sessionmaker(build_engine(city.settings.resolved_database_url))
+    with transaction(factory) as session:
+        code = service.show_person_code(session, city.settings, holder, "test", utcnow()).text
+    factory.kw["bind"].dispose()
+    video = _y4m(qr_png(code, scale=4), tmp_path / "code.y4m")
+    camera_args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=camera_args)
+        guard = browser.new_context(viewport={"width": 375, "height": 740}, permissions=["camera"]).new_page()
+        guard.goto(city.gate)
+        guard.click("#camera-start")
+        guard.wait_for_selector("#verdict", timeout=20_000)
+        assert guard.get_attribute("#verdict", "data-decision") == "pass"
+        browser.close()

@@ -6,6 +6,7 @@ the gate's secret link. Staff: the street / district office's queue of place app
 from __future__ import annotations
 
 from datetime import date
+from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
@@ -179,10 +180,17 @@ def visit(page: CitizenPage, session: DbSession, settings: AppSettings, c: str =
 # --- gates (a guard's phone, opened by the gate's secret link) ----------------------------------------
 
 
+def camera_available() -> bool:
+    """Whether ``make assets`` put jsQR beside the static files (else the gate takes photos and text)."""
+    return resources.files("zhongtai").joinpath("web/static/vendor/jsQR.js").is_file()
+
+
 @router.get("/gate/{token}")
 def gate_page(token: str, page: Public, session: DbSession) -> Response:
     gate, place = places.gate_by_token(session, token)
-    return page.render("hc_gate.html", gate=gate, place=place, result=None, token=token)
+    return page.render(
+        "hc_gate.html", gate=gate, place=place, result=None, token=token, camera=camera_available()
+    )
 
 
 @router.post("/gate/{token}")
@@ -214,8 +222,10 @@ async def gate_scan(
             place=place,
             result=None,
             token=token,
+            camera=camera_available(),
         )
-    return page.render("hc_gate.html", gate=gate, place=place, result=result, token=token)
+    camera = camera_available()
+    return page.render("hc_gate.html", gate=gate, place=place, result=result, token=token, camera=camera)
 
 
 # --- staff: the street / district office's queue of place applications ------------------------------
