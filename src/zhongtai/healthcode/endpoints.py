@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
+from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, NotFound, Unauthenticated
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.healthcode import places, service
+from zhongtai.healthcode.gatepath import GatePath
 
 router = APIRouter(prefix="/api/v1/healthcode", tags=["healthcode"])
 
@@ -57,21 +60,42 @@ def gate_key(x_gate_key: Annotated[str | None, Header(description="The gate's se
         422: {"description": "The code was refused; error.code names the stage (code_expiry, …)"},
     },
 )
-def gate_scan(
-    body: ScanIn, key: Annotated[str, Depends(gate_key)], session: DbSession, settings: AppSettings
-) -> Any:
+async def gate_scan(request: Request, body: ScanIn, key: Annotated[str, Depends(gate_key)]) -> Any:
     """One scan at a gate (its key is the secret of the guard's gate link): the code verified online
-    (signature, expiry, the holder's current colour), the entry/exit record kept whatever the outcome, a
-    fever counted as a yellow reason."""
+    (signature, expiry, the holder's current colour), the entry record and its audit entry committed
+    whatever the outcome, a fever counted as a yellow reason on the person's code."""
+    given = places.check_scan(body.model_dump())
+    path = gate_path(request)
     try:
-        gate, place = places.gate_by_token(session, key)
+        _, answer, fever_line = await run_in_threadpool(path.scan, key, given, utcnow())
     except NotFound:
         raise Unauthenticated(M_("this gate link is unknown or was withdrawn"), code="gate_unknown") from None
-    given = places.check_scan(body.model_dump())
-    result = places.scan(session, settings, gate, place, given, utcnow())
-    if result.decision == "refused":  # the passage is kept (committed), the refusal named
-        error = {"code": f"code_{result.stage}", "message": result.reason, "field": "code"}
+    if answer["valid"] and given.temperature is not None and given.temperature >= fever_line:
+        return await run_in_threadpool(_scan_with_fever, request, key, given)
+    if not answer["valid"]:  # the passage is kept, the refusal named
+        error = {"code": f"code_{answer['stage']}", "message": answer["reason"], "field": "code"}
         return JSONResponse({"error": error}, status_code=422)
+    return ScanOut(
+        decision=answer["decision"],
+        colour=answer["colour"].label,
+        masked_name=answer["masked_name"],
+        fever=False,
+    )
+
+
+def gate_path(request: Request) -> GatePath:
+    path: GatePath | None = getattr(request.app.state, "gate_path", None)
+    if path is None:
+        path = GatePath(request.app.state.engine, request.app.state.settings)
+        request.app.state.gate_path = path
+    return path
+
+
+def _scan_with_fever(request: Request, key: str, given: places.ScanInput) -> ScanOut:
+    """A fever is evidence: the full path, in one transaction (recorded, the colour recomputed)."""
+    with transaction(request.app.state.sessionmaker) as session:
+        gate, place = places.gate_by_token(session, key)
+        result = places.scan(session, request.app.state.settings, gate, place, given, utcnow())
     assert result.colour is not None
     return ScanOut(
         decision=result.decision,
