@@ -417,7 +417,7 @@ def _healthcode(runtime: Runtime, call: Call, claim: dict[str, Any]) -> dict[str
     if temperature is not None and (not isinstance(temperature, int | float) or not 30 <= temperature <= 45):
         raise Invalid(M_("a body temperature is between 30 and 45 °C"), field="temperature")
     with Session(runtime.engine) as session:
-        answer = healthcode.checked_at_gate(
+        answer, call.subject = healthcode.checked_at_gate(
             session, runtime.settings, text, utcnow(), None if temperature is None else float(temperature)
         )
     call.count = 1

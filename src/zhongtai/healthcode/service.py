@@ -286,19 +286,21 @@ def colour_history(session: Session, subject: str) -> list[ColourChange]:
 
 def checked_at_gate(
     session: Session, settings: Settings, text: str, now: datetime, temperature: float | None = None
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
     """A gate app's answer for a code (the ``healthcode.verify`` capability): valid with the decision,
-    colour and masked name; or not valid, naming the stage that refused it and why."""
+    colour and masked name; or not valid, naming the stage that refused it and why. With it, whose code
+    it was (the pseudonym, for the audit entry; not part of the answer)."""
     try:
         answer = verify_online(session, settings, text, now, temperature)
     except EnvelopeError as exc:
-        return {"valid": False, "stage": exc.stage.value, "reason": exc.reason}
+        return {"valid": False, "stage": exc.stage.value, "reason": exc.reason}, None
     except NotAPersonCode as exc:
-        return {"valid": False, "stage": "payload", "reason": str(exc)}
-    return {
+        return {"valid": False, "stage": "payload", "reason": str(exc)}, None
+    body = {
         "valid": True,
         "decision": answer.decision.value,
         "colour": answer.colour.label,
         "masked_name": answer.masked_name,
         "fever": answer.fever,
     }
+    return body, answer.subject or None
