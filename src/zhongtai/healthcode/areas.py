@@ -18,6 +18,7 @@ from zhongtai.governance.elements import division_name
 from zhongtai.healthcode import colouring
 from zhongtai.healthcode.models import EvidenceRow, RiskArea, TravelDeclaration
 from zhongtai.healthcode.rules import Evidence, Fact
+from zhongtai.healthcode.trail import person_access
 
 LEVELS = ("high", "medium")
 LOOKBACK_DAYS = 14  # a declaration covers the last two weeks, as the city's form asks
@@ -128,19 +129,13 @@ def declare_travel(
         )
         colouring.record_evidence(session, [(subject, evidence)])
         colouring.recompute(session, now, [subject])
-    audit.record_access(
+    person_access(
         session,
-        actor_username=actor,
-        department_code=None,
-        event_type="healthcode.travel.declared",
-        resource_code="-",
-        items=["risk_area", "day"],
-        record_count=1,
-        purpose="epidemic.health-code",
-        grant_id=None,
-        target_type="risk_area",
-        target_id=str(area.id),
+        actor=actor,
+        event="healthcode.travel.declared",
         subject=subject,
+        target=("risk_area", str(area.id)),
+        items=["risk_area", "day"],
     )
     return travel
 

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from zhongtai.core import audit
 from zhongtai.core.errors import M_, Conflict, Invalid
 from zhongtai.core.settings import Settings
 from zhongtai.healthcode import colouring
 from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import Evidence, Fact
+from zhongtai.healthcode.trail import person_access
 
 SYMPTOMS = ("fever", "cough", "fatigue", "sore_throat", "diarrhoea", "smell_taste")
 SELF = "SELF"  # the department a declaration comes from: the person themselves
@@ -35,19 +35,13 @@ def check_in(
     value = ",".join(symptoms) or None
     colouring.record_evidence(session, [(subject, Evidence(fact, now, SELF, record, value))])
     colouring.recompute(session, now, [subject])
-    audit.record_access(
+    person_access(
         session,
-        actor_username=actor,
-        department_code=None,
-        event_type="healthcode.checkin.recorded",
-        resource_code="-",
-        items=["symptoms"],
-        record_count=1,
-        purpose="epidemic.health-code",
-        grant_id=None,
-        target_type="person_code",
-        target_id=subject,
+        actor=actor,
+        event="healthcode.checkin.recorded",
         subject=subject,
+        target=("person_code", subject),
+        items=["symptoms"],
     )
     return fact
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from zhongtai.core import audit
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
@@ -18,6 +17,7 @@ from zhongtai.core.settings import Settings
 from zhongtai.healthcode import colouring
 from zhongtai.healthcode.checkins import SELF
 from zhongtai.healthcode.models import Correction, CorrectionStatus, EvidenceRow
+from zhongtai.healthcode.trail import person_access
 from zhongtai.sharing.masking import mask_name
 
 NOT_DEPARTMENTS = ("GATE", SELF)  # evidence channels, not departments: answered by health staff
@@ -83,19 +83,14 @@ def file(
 
 
 def _trail(session: Session, actor: str, department: str | None, event: str, correction: Correction) -> None:
-    audit.record_access(
+    person_access(
         session,
-        actor_username=actor,
-        department_code=department,
-        event_type=event,
-        resource_code="-",
-        items=["reason"],
-        record_count=1,
-        purpose="epidemic.health-code",
-        grant_id=None,
-        target_type="correction",
-        target_id=str(correction.id),
+        actor=actor,
+        event=event,
         subject=correction.subject,
+        target=("correction", str(correction.id)),
+        items=["reason"],
+        department=department,
         detail={"status": correction.status.value},
     )
 

@@ -257,6 +257,16 @@ def decide_place(
 # --- the daily check-in (健康打卡) --------------------------------------------------------------------
 
 
+def _holder(
+    page: CitizenPage, form: Any, session: DbSession, settings: AppSettings
+) -> tuple[Any, int | None]:
+    """Whom a citizen's form is for: themselves, or the family member it names (404 for anyone else)."""
+    assert page.citizen is not None
+    member = form_str(form, "member")
+    member_id = int(member) if member.isdigit() else None
+    return public.person_for(session, settings, page.citizen, member_id), member_id
+
+
 def _checkin_page(
     page: CitizenPage, session: DbSession, settings: AppSettings, member_id: int | None, **extra: Any
 ) -> Response:
@@ -279,9 +289,7 @@ def checkin_form(
 def checkin(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.citizen is not None
-    member = form_str(form, "member")
-    member_id = int(member) if member.isdigit() else None
-    holder = public.person_for(session, settings, page.citizen, member_id)
+    holder, member_id = _holder(page, form, session, settings)
     symptoms = [str(s) for s in form.getlist("symptoms")]
     try:
         checkins.check_in(session, settings, holder.subject, symptoms, f"citizen:{page.citizen.id}", utcnow())
@@ -370,9 +378,7 @@ def _travel_page(
 def declare_travel(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.citizen is not None
-    member = form_str(form, "member")
-    member_id = int(member) if member.isdigit() else None
-    holder = public.person_for(session, settings, page.citizen, member_id)
+    holder, member_id = _holder(page, form, session, settings)
     area = form_str(form, "area")
     try:
         if not area.isdigit():
@@ -402,9 +408,7 @@ def my_corrections(page: CitizenPage, session: DbSession) -> Response:
 def file_correction(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
     check_csrf(page, form)
     assert page.citizen is not None
-    member = form_str(form, "member")
-    member_id = int(member) if member.isdigit() else None
-    holder = public.person_for(session, settings, page.citizen, member_id)
+    holder, _ = _holder(page, form, session, settings)
     who = (page.citizen.id, holder.subject, holder.name)
     try:
         corrections.file(

@@ -25,6 +25,7 @@ from zhongtai.healthcode.envelope import AK_CLAIM, AK_PREFIX, EnvelopeError, ope
 from zhongtai.healthcode.gate import GateAnswer, NotAPersonCode
 from zhongtai.healthcode.models import Gate, Passage, Place, PlaceStatus, Visit
 from zhongtai.healthcode.rules import Colour, Evidence, Fact
+from zhongtai.healthcode.trail import person_access
 
 KINDS = ("shop", "office", "residential", "restaurant", "hospital", "school", "transport", "other")
 REPEAT_SECONDS = 60  # a second scan of the same poster within a minute is the same visit
@@ -285,19 +286,15 @@ def _passage(
     )
     session.flush()
     if subject:
-        audit.record_access(
+        person_access(
             session,
-            actor_username=f"gate:{gate.id}",
-            department_code=place.office,
-            event_type="healthcode.gate.scanned",
-            resource_code="-",
-            items=["colour", "masked_name"],
-            record_count=1,
-            purpose="epidemic.gate",
-            grant_id=None,
-            target_type="place",
-            target_id=place.code,
+            actor=f"gate:{gate.id}",
+            event="healthcode.gate.scanned",
             subject=subject,
+            target=("place", place.code),
+            items=["colour", "masked_name"],
+            purpose="epidemic.gate",
+            department=place.office,
             detail={"decision": decision},
         )
 
@@ -342,18 +339,13 @@ def visit(session: Session, place: Place, subject: str, colour: Colour, now: dat
         return False
     session.add(Visit(place_id=place.id, subject=subject, at=now, colour=int(colour)))
     session.flush()
-    audit.record_access(
+    person_access(
         session,
-        actor_username="citizen",
-        department_code=None,
-        event_type="healthcode.place.visited",
-        resource_code="-",
-        items=["place", "time"],
-        record_count=1,
-        purpose="epidemic.place-registration",
-        grant_id=None,
-        target_type="place",
-        target_id=place.code,
+        actor="citizen",
+        event="healthcode.place.visited",
         subject=subject,
+        target=("place", place.code),
+        items=["place", "time"],
+        purpose="epidemic.place-registration",
     )
     return True

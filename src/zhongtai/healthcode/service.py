@@ -44,6 +44,7 @@ from zhongtai.healthcode.keys import (
 from zhongtai.healthcode.models import ColourChange, KeyRole, SigningKey
 from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import Colour, Verdict
+from zhongtai.healthcode.trail import person_access
 
 USAGE = ["person", "place", "enterprise"]
 
@@ -262,19 +263,13 @@ def show_person_code(
     verdict, reasons, since = current_verdict(session, holder.subject)
     claims = person_claims(holder.subject, holder.name, holder.id_number, verdict, settings, now)
     text = issue(session, settings, claims, now)
-    audit.record_access(
+    person_access(
         session,
-        actor_username=viewer,
-        department_code=None,
-        event_type="healthcode.code.shown",
-        resource_code="-",
-        items=["colour", "reasons"],
-        record_count=1,
-        purpose="epidemic.health-code",
-        grant_id=None,
-        target_type="person_code",
-        target_id=holder.subject,
+        actor=viewer,
+        event="healthcode.code.shown",
         subject=holder.subject,
+        target=("person_code", holder.subject),
+        items=["colour", "reasons"],
     )
     expires = datetime.fromtimestamp(claims[EXP], UTC)
     return ShownCode(text, verdict.colour, reasons, verdict.rule_version, since, expires)
