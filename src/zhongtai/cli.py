@@ -306,7 +306,7 @@ def demo(
         console.print(f"log lines (requests, deliveries, jobs): {settings().log_file}")
         console.print(f"[bold green]Zhongtai demo city at {base_url}/[/bold green]  (Ctrl-C to stop)")
         start_app_calls(factory, settings(), base_url)
-        start_simulation(factory, settings(), base_url, citizens)
+        start_simulation(factory, settings(), base_url, seed, persons)
         with console.status("starting…") as status:
             start_demo_summary(factory, status.update)
             run_server(host, port)

@@ -263,7 +263,13 @@ def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -
 
     from zhongtai.app import create_app
     from zhongtai.core.pseudonym import person_subject
-    from zhongtai.demo.healthcode import answer_one_correction, build_demo_healthcode, gate_file, residents
+    from zhongtai.demo.healthcode import (
+        answer_one_correction,
+        build_demo_healthcode,
+        corrected_resident,
+        gate_file,
+        residents,
+    )
     from zhongtai.healthcode import service
     from zhongtai.healthcode.feeds import pull_results
     from zhongtai.healthcode.models import Place
@@ -292,8 +298,11 @@ def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -
             for r in people
         }
     assert colours[4] == colours[7] == "red" and colours[1] == "green"
-    assert answer_one_correction(demo_factory, settings, people)
-    assert not answer_one_correction(demo_factory, settings, people)  # once
+    corrected = corrected_resident(7, 300)
+    assert answer_one_correction(demo_factory, settings, corrected)
+    assert not answer_one_correction(demo_factory, settings, corrected)  # once
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert pull_results(demo_factory, settings, client) == 0  # a corrected result is not pulled again
     with demo_factory() as session:
         seven = next(r for r in people if r.number == 7)
         assert (

@@ -141,7 +141,12 @@ def gate_link(settings: Settings, base_url: str) -> str | None:
 
 
 def simulate(
-    factory: sessionmaker[Session], settings: Settings, base_url: str, found: list[Resident], every: float = 5
+    factory: sessionmaker[Session],
+    settings: Settings,
+    base_url: str,
+    found: list[Resident],
+    corrected: Resident,
+    every: float = 5,
 ) -> None:
     """The compound's guard at work: a resident's code scanned every few seconds through the gate API
     (the feverish one once with 38.2 °C), and the health-code app pulling new positive results."""
@@ -156,7 +161,7 @@ def simulate(
             if turn % 6 == 0:
                 with contextlib.suppress(Exception):  # the feed waits for the results to be governed
                     feeds.pull_results(factory, settings, client)
-                    answer_one_correction(factory, settings, found)
+                    answer_one_correction(factory, settings, corrected)
             with contextlib.suppress(httpx.HTTPError):
                 client.post(
                     "/api/v1/healthcode/gate-scans",
@@ -172,12 +177,15 @@ def simulate(
 CORRECTED = 7  # the resident whose positive result turns out to be a clerk's slip
 
 
-def answer_one_correction(factory: sessionmaker[Session], settings: Settings, found: list[Resident]) -> bool:
+def corrected_resident(seed: int, persons: int) -> Resident:
+    """Resident 7 as the register holds them (with or without a mobile on record)."""
+    p = People(seed, persons).person(CORRECTED)
+    return Resident(p.number, p.id_number, p.name.replace(" ", ""), p.phone or "")
+
+
+def answer_one_correction(factory: sessionmaker[Session], settings: Settings, resident: Resident) -> bool:
     """Once the positives are in: resident 7 disputes theirs and the health commission upholds it (the
     sample was keyed to the wrong person), so the demo shows one correction answered. Once only."""
-    resident = next((r for r in found if r.number == CORRECTED), None)
-    if resident is None:
-        return False
     subject = person_subject(settings, resident.id_number)
     with transaction(factory) as session:
         if session.scalars(select(Correction).limit(1)).first() is not None:
@@ -219,10 +227,11 @@ def _code(factory: sessionmaker[Session], settings: Settings, resident: Resident
 
 
 def start_simulation(
-    factory: sessionmaker[Session], settings: Settings, base_url: str, found: list[Resident]
+    factory: sessionmaker[Session], settings: Settings, base_url: str, seed: int, persons: int
 ) -> threading.Thread:
+    found, corrected = residents(seed, persons), corrected_resident(seed, persons)
     worker = threading.Thread(
-        target=simulate, args=(factory, settings, base_url, found), name="demo-gate", daemon=True
+        target=simulate, args=(factory, settings, base_url, found, corrected), name="demo-gate", daemon=True
     )
     worker.start()
     return worker

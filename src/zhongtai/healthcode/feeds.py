@@ -95,9 +95,10 @@ def _page(client: httpx.Client, signer: GatewaySigner, params: dict[str, str | i
 
 
 def _unrecorded(session: Session, found: list[tuple[str, Evidence]]) -> list[tuple[str, Evidence]]:
-    known = HealthCodeRepository(session).recorded(
-        [subject for subject, _ in found], Fact.POSITIVE_TEST.value
-    )
+    repo, subjects = HealthCodeRepository(session), [subject for subject, _ in found]
+    known = repo.recorded(subjects, Fact.POSITIVE_TEST.value) | repo.withdrawn(
+        subjects
+    )  # corrected: never again
     fresh, seen = [], set(known)
     for subject, evidence in found:
         if (subject, evidence.record) not in seen:

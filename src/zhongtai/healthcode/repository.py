@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, select_rows
 from zhongtai.healthcode.models import (
     ColourChange,
+    Correction,
+    CorrectionStatus,
     EvidenceRow,
     FeedPosition,
     KeyRole,
@@ -120,6 +122,15 @@ class HealthCodeRepository:
         else:
             found.position, found.updated_at = position, at
         self.session.flush()
+
+    def withdrawn(self, subjects: Sequence[str]) -> set[tuple[str, str]]:
+        """(subject, record) pairs a correction found wrong: a feed must not record them again."""
+        if not subjects:
+            return set()
+        query = select(Correction.subject, Correction.record).where(
+            Correction.subject.in_(sorted(set(subjects))), Correction.status == CorrectionStatus.UPHELD
+        )
+        return {(subject, record) for subject, record in self.session.execute(query)}
 
     def recorded(self, subjects: Sequence[str], fact: str) -> set[tuple[str, str]]:
         """(subject, record) pairs of ``fact`` already on record for these persons."""
