@@ -2,6 +2,7 @@
 
 It lives beside the app factory, not in ``core``: ``core`` imports no domain."""
 
+from zhongtai.auditing import models as auditing_models
 from zhongtai.capabilities import models as capability_models
 from zhongtai.catalog import models as catalog_models
 from zhongtai.core import audit, outbox
@@ -18,6 +19,7 @@ from zhongtai.sharing import models as sharing_models
 __all__ = [
     "Base",
     "audit",
+    "auditing_models",
     "capability_models",
     "catalog_models",
     "governance_models",

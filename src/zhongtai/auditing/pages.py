@@ -6,13 +6,14 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
-from zhongtai.auditing import service
+from zhongtai.auditing import mydata, service
 from zhongtai.auditing.schemas import AuditFilter
 from zhongtai.core.http import AppSettings, DbSession
-from zhongtai.core.web import SignedInPage
+from zhongtai.core.types import utcnow
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
@@ -41,3 +42,17 @@ def export(page: SignedInPage, session: DbSession, settings: AppSettings, filter
         filename="audit.csv",
         background=BackgroundTask(path.unlink, missing_ok=True),
     )
+
+
+@router.get("/audit/objections")
+def objection_queue(page: SignedInPage, session: DbSession) -> Response:
+    assert page.principal is not None
+    return page.render("audit_objections.html", objections=mydata.queue(session, page.principal))
+
+
+@router.post("/audit/objections/{objection_id}/answer")
+def answer_objection(objection_id: int, page: SignedInPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    mydata.answer(session, page.principal, objection_id, form_str(form, "answer"), utcnow())
+    return RedirectResponse("/audit/objections", status_code=303)

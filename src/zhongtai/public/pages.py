@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from zhongtai.auditing import mydata
 from zhongtai.core.errors import M_, NotFound, TooManyAttempts, Unauthenticated, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.pseudonym import person_subject
@@ -205,3 +206,38 @@ def demo_inbox(page: Public, session: DbSession, settings: AppSettings) -> Respo
 def _recent_messages(session: Session) -> list[tuple[str, str, object]]:
     found = PublicRepository(session).inbox(utcnow() - timedelta(hours=1))
     return [(mask_mobile(m.mobile), m.text, m.sent_at) for m in found]
+
+
+# --- 我的数据被谁用了: the accesses that name me, and objections -------------------------------------
+
+
+@router.get(PREFIX + "/my-data")
+def my_data(page: CitizenPage, session: DbSession, before: int | None = None) -> Response:
+    assert page.citizen is not None
+    return _my_data_page(page, session, before)
+
+
+def _my_data_page(
+    page: PublicPage, session: Session, before: int | None, status_code: int = 200, **extra: object
+) -> Response:
+    assert page.citizen is not None
+    found = mydata.accesses_of(session, page.citizen.subject, before)
+    more = found[-1].id if len(found) == mydata.PAGE else None
+    objections = mydata.objections_of(session, page.citizen.id)
+    return page.render(
+        "m_my_data.html", status_code=status_code, accesses=found, more=more, objections=objections, **extra
+    )
+
+
+@router.post(PREFIX + "/my-data/{event_id}/objection")
+def object_to(event_id: int, page: CitizenPage, form: Form, session: DbSession) -> Response:
+    check_csrf(page, form)
+    citizen = page.citizen
+    assert citizen is not None
+    try:
+        mydata.object_to(session, (citizen.id, citizen.subject), event_id, form_str(form, "text"), utcnow())
+    except ZhongtaiError as exc:
+        if not (_shown(exc) or exc.status_code == 404):
+            raise
+        return _my_data_page(page, session, None, exc.status_code, error=exc)
+    return RedirectResponse(f"{PREFIX}/my-data#objections", status_code=303)

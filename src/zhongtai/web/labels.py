@@ -480,3 +480,11 @@ CORRECTIONS = [
 
 # Health staff reading a person's reasons
 PERSON_LOOKUP = [N_("audit.event.healthcode.reasons.read")]
+
+# Who used my data: objections
+OBJECTIONS = [
+    N_("mydata.objection.open"),
+    N_("mydata.objection.answered"),
+    N_("audit.event.audit.objection.filed"),
+    N_("audit.event.audit.objection.answered"),
+]
