@@ -36,7 +36,7 @@ PAGES_PER_SHAPE = 2  # /catalog/101001-000001 and /catalog/102001-000002 are one
 MAX_PAGES = 140
 
 
-NOT_PRESSED = ("/logout",)  # signing out ends the walk
+NOT_PRESSED = ("/logout", "/m/logout")  # signing out ends the walk
 
 
 @dataclass
@@ -135,10 +135,12 @@ def demo_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     yield Settings(data_dir=Path(data), webhook_allowed_hosts=["127.0.0.1/32"])
 
 
-def crawl(client: TestClient, buttons: list[tuple[str, Button]]) -> Iterator[tuple[str, str, int, str]]:
-    """(path, linked from, status, visible text) for each page reached from the home page; the buttons
-    found on them are added to ``buttons`` as (page, button)."""
-    queue, seen, shapes = [("/", "")], set(), Counter[str]()
+def crawl(
+    client: TestClient, buttons: list[tuple[str, Button]], start: str = "/"
+) -> Iterator[tuple[str, str, int, str]]:
+    """(path, linked from, status, visible text) for each page reached from ``start``; the buttons found
+    on them are added to ``buttons`` as (page, button)."""
+    queue, seen, shapes = [(start, "")], set(), Counter[str]()
     while queue and len(seen) < MAX_PAGES:
         path, referrer = queue.pop(0)
         shape = re.sub(r"\d+", "N", path.split("?")[0])
@@ -205,3 +207,33 @@ def test_the_demo_city_serves_its_health_code_trust_list(demo_city: Settings) ->
         listed = client.get("/api/v1/healthcode/trust-list")
     assert listed.status_code == 200
     assert len(read_trust_list(listed.json(), datetime.now(UTC)).keys) == 1
+
+
+def test_every_public_page_as_a_citizen_is_chinese_and_has_no_dead_end(own_city: Settings) -> None:
+    """A demo resident signs in by real name (through the demo's own gateway and inbox) and walks the public
+    side: their code, family, check-in, travel, places with posters and a gate, who used their data."""
+    from zhongtai.demo.healthcode import residents
+
+    resident = residents(2020, 200)[0]  # the place owner (`make demo`'s seed)
+    buttons: list[tuple[str, Button]] = []
+    with TestClient(create_app(own_city)) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/m/login").text)
+        assert token
+        person = {"id_number": resident.id_number, "name": resident.name, "mobile": resident.mobile}
+        started = client.post("/m/login", data={"csrf_token": token.group(1), **person})
+        pending = re.search(r'name="pending" value="([^"]+)"', started.text)
+        code = re.search(r"验证码 (\d{6})", client.get("/m/inbox").text)
+        assert started.status_code == 200 and pending and code, started.text[:500]
+        body = {"csrf_token": token.group(1), "pending": pending.group(1), "code": code.group(1)}
+        assert client.post("/m/login/code", data=body, follow_redirects=False).status_code == 303
+        pages = list(crawl(client, buttons, start="/m/code"))
+        refused = [(s, a, p) for s, a, p in press(client, buttons) if s in (403, 500)]
+    visited = {re.sub(r"\d+", "N", p.split("?")[0]) for p, *_ in pages}
+    assert {"/m/code", "/m/family", "/m/places", "/m/places/N", "/m/my-data", "/m/checkin"} <= visited, (
+        visited
+    )
+    dead_ends = [(status, path, referrer) for path, referrer, status, _ in pages if status >= 400]
+    assert not dead_ends, dead_ends
+    assert not refused, refused
+    english = sorted({f"{word} on {path}" for path, _, _, text in pages for word in ENGLISH_UI.findall(text)})
+    assert not english, english
