@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.public.helpers import NEIGHBOUR, WANG, WANG_CHILD, an_id, csrf, last_code, register, sign_in, start
+from zhongtai.app import create_app
 from zhongtai.core.audit import AuditEvent
+from zhongtai.core.settings import Settings
 from zhongtai.public.models import Citizen, SignInAttempt
 
 
@@ -166,3 +168,10 @@ def test_signed_out_pages_go_to_sign_in(client: TestClient, factory: sessionmake
     assert answer.status_code == 303 and answer.headers["location"] == "/m/login?next=%2Fm%2Fcode"
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Citizen)) == 0
+
+
+def test_production_has_no_demo_inbox(settings: Settings) -> None:
+    production = settings.model_copy(update={"env": "production"})
+    with TestClient(create_app(production), raise_server_exceptions=False) as client:
+        assert client.get("/m/inbox").status_code == 404
+        assert "/m/inbox" not in client.get("/m/login").text

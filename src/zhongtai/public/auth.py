@@ -50,6 +50,7 @@ class PublicPage(PageContext):
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("error", None)
+        context.setdefault("demo_inbox", self.request.app.state.settings.env != "production")
         response = super().render(name, status_code, citizen=self.citizen, **context)
         response.headers["Cache-Control"] = "no-store"  # a person's code and details: never from a cache
         return response
