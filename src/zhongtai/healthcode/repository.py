@@ -40,9 +40,15 @@ class HealthCodeRepository:
         return list(self.session.scalars(query))
 
     def keys_fingerprint(self) -> tuple[Any, ...]:
-        """Changes whenever a key is added or retired: what a cached trust is checked against."""
+        """Changes whenever a key is added, retired or replaced (a restored database may reuse ids, not
+        kids): what a cached trust is checked against."""
         row = self.session.execute(
-            select(func.count(), func.max(SigningKey.id), func.max(SigningKey.retired_at))
+            select(
+                func.count(),
+                func.max(SigningKey.id),
+                func.max(SigningKey.kid),
+                func.max(SigningKey.retired_at),
+            )
         ).one()
         return tuple(row)
 
