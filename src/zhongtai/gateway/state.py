@@ -291,10 +291,12 @@ def _source(session: Session, capability: Capability) -> BaseSource | None:
 
 
 def _grants(session: Session) -> dict[tuple[int, int], GrantEntry]:
-    """The newest live API grant per (consumer department, resource)."""
+    """The newest live API grant per (consumer department, resource); a case's grant is read only inside
+    its case, never through the gateway."""
     query = (
         select(Grant)
         .where(
+            Grant.case_ref.is_(None),
             Grant.status == GrantStatus.ACTIVE,
             Grant.mode == DeliveryMode.API,
             Grant.expires_at > utcnow(),

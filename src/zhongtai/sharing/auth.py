@@ -18,7 +18,7 @@ from zhongtai.sharing.lifecycle import Actor
 from zhongtai.sharing.models import Application, Grant
 
 APPLYING = (Role.OFFICER, Role.CONSUMER)
-USING = (Role.OFFICER, Role.CONSUMER, Role.DEVELOPER)
+USING = (Role.OFFICER, Role.CONSUMER, Role.DEVELOPER, Role.CASEWORKER)  # caseworkers: case grants
 DECIDING = (Role.OFFICER, Role.REVIEWER)
 
 

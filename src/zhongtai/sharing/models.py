@@ -114,9 +114,11 @@ class Grant(Base):
     __tablename__ = "sharing_grants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(
+    # None for a case's grant (办件授权): issued by the case itself, for it alone (``case_ref``).
+    application_id: Mapped[int | None] = mapped_column(
         ForeignKey("sharing_applications.id", ondelete="RESTRICT"), unique=True
     )
+    case_ref: Mapped[str | None] = mapped_column(String(40), index=True)
     consumer_department_id: Mapped[int] = mapped_column(
         ForeignKey("departments.id", ondelete="RESTRICT"), index=True
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import Resource
@@ -140,12 +141,34 @@ class SharingRepository:
                 Resource.name == resource_name,
                 Department.code == provider,
                 Grant.consumer_department_id == department_id,
+                Grant.case_ref.is_(None),
                 Grant.status == GrantStatus.ACTIVE,
                 Grant.expires_at > now,
             )
             .order_by(Grant.id.desc())
         )
         return self.session.scalars(query.limit(1)).first()
+
+    def case_grants(self, case_ref: str) -> list[Grant]:
+        return list(self.session.scalars(select(Grant).where(Grant.case_ref == case_ref).order_by(Grant.id)))
+
+    def records_where(self, resource_id: int, item: str, value: str, limit: int) -> list[dict[str, Any]]:
+        """The resource's clean rows whose ``item`` equals ``value`` (a scan of the resource's rows by the
+        JSON value; the rows of one resource are found by index)."""
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            match, path = "(data::jsonb ->> :path) = :value", item
+        else:
+            match, path = (
+                "CAST(json_extract(data, :path) AS TEXT) = :value",
+                '$."' + item.replace('"', "") + '"',
+            )
+        query = text(
+            f"SELECT data FROM clean_records WHERE resource_id = :rid AND {match} "  # noqa: S608 - fixed fragments
+            "ORDER BY job_id, source_key LIMIT :limit"
+        )
+        rows = connection.execute(query, {"rid": resource_id, "path": path, "value": value, "limit": limit})
+        return [json.loads(row[0]) if isinstance(row[0], str) else row[0] for row in rows]
 
     def grant_of(self, application_id: int) -> Grant | None:
         return self.session.scalars(select(Grant).where(Grant.application_id == application_id)).first()

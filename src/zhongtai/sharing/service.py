@@ -508,7 +508,16 @@ def usable_grant(
         raise Forbidden(
             M_("only the consumer department receives data under its grant"), code="not_your_grant"
         )
-    _check_live(grant, utcnow())
+    if grant.case_ref is not None:
+        raise Forbidden(
+            M_(
+                "grant %(grant_id)s was issued for case %(case)s and is read only within it",
+                grant_id=grant.id,
+                case=grant.case_ref,
+            ),
+            code="case_grant",
+        )
+    check_live(grant, utcnow())
     if mode is not None and grant.mode is not mode:
         raise Forbidden(
             M_("this grant delivers by %(mode)s, not %(mode2)s", mode=grant.mode.value, mode2=mode.value),
@@ -526,7 +535,7 @@ def live_grant_on(session: Session, actor: Principal, resource_name: str, provid
     return grant if grant is not None and auth.may_use_grant(actor, grant) else None
 
 
-def _check_live(grant: Grant, now: datetime) -> None:
+def check_live(grant: Grant, now: datetime) -> None:
     if grant.status is GrantStatus.REVOKED:
         raise Forbidden(M_("the grant was revoked"), code="grant_revoked")
     if grant.expires_at <= now:
@@ -950,10 +959,11 @@ def application_view(
 
 def grant_view(session: Session, grant: Grant) -> dict[str, Any]:
     repo = SharingRepository(session)
-    application = session.get(Application, grant.application_id)
+    application = session.get(Application, grant.application_id) if grant.application_id else None
     return {
         "id": grant.id,
-        "application": application.number if application else "?",
+        "application": application.number if application else (grant.case_ref or "?"),
+        "case": grant.case_ref,
         "consumer": repo.department_code(grant.consumer_department_id),
         "provider": repo.department_code(grant.provider_department_id),
         "resource": repo.resource_by_id(grant.resource_id).code,
