@@ -29,3 +29,8 @@ def subject_of(id_number: str, key: bytes) -> str:
 
 def person_subject(settings: Settings, id_number: str) -> str:
     return subject_of(id_number, subject_key(settings))
+
+
+def entity_subject(credit_code: str) -> str:
+    """An enterprise as a subject: its unified social credit code is public, so it names itself."""
+    return "e-" + credit_code.strip().upper()

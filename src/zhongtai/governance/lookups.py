@@ -57,6 +57,12 @@ class BaseLookup:
         old = self.repo.version_at(base, canonical, moment)
         return None if old is None else BaseView(base, canonical, old.data, old.provenance)
 
+    def page(self, base: BaseKind, after: str, limit: int) -> list[BaseView]:
+        """The base's records after key ``after``, in key order (for a job walking a whole base)."""
+        return [
+            BaseView(base, r.key, r.data, r.provenance) for r in self.repo.records_after(base, after, limit)
+        ]
+
     def person(self, id_number: str) -> BaseView | None:
         return self.get(BaseKind.PERSON, id_number)
 

@@ -416,6 +416,10 @@ class GovernanceRepository:
         row = self.session.execute(LOOKUP, {"base": base.value, "key": key}).first()
         return None if row is None else (row[0], row[1])
 
+    def records_after(self, base: BaseKind, after: str, limit: int) -> list[BaseRecord]:
+        query = select(BaseRecord).where(BaseRecord.base == base, BaseRecord.key > after)
+        return list(self.session.scalars(query.order_by(BaseRecord.key).limit(limit)))
+
     def history(self, base: BaseKind, key: str) -> list[BaseHistory]:
         query = select(BaseHistory).where(BaseHistory.base == base, BaseHistory.key == key)
         return list(self.session.scalars(query.order_by(BaseHistory.valid_from.desc())))

@@ -46,7 +46,7 @@ from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import Colour, Verdict
 from zhongtai.healthcode.trail import person_access
 
-USAGE = ["person", "place", "enterprise"]
+USAGE = ["person", "place", "enterprise", "licence"]
 
 
 class Holder(Protocol):
@@ -166,11 +166,15 @@ def trust_list(session: Session, settings: Settings, now: datetime) -> dict[str,
     return trust_list_document(_issued(settings, root), entries, now)
 
 
-def issue(session: Session, settings: Settings, claims: dict[int, Any], now: datetime) -> str:
-    """A signed code's text for ``claims`` with the live signer (the city's first code makes its keys)."""
+def issue(
+    session: Session, settings: Settings, claims: dict[int, Any], now: datetime, prefix: str = AK_PREFIX
+) -> str:
+    """A signed code's text for ``claims`` with the live signer (the city's first code makes its keys);
+    other signed documents of the platform (an electronic licence shown, ``LC1:``) use it with their own
+    prefix."""
     if HealthCodeRepository(session).root() is None:
         ensure_keys(session, settings, SYSTEM, now)
-    return seal(claims, current_signer(session, settings, now))
+    return seal(claims, current_signer(session, settings, now), prefix)
 
 
 TRUST_SECONDS = 60  # a cached trust is rebuilt after this, or at once when the keys change
