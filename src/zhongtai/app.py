@@ -60,6 +60,8 @@ from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
+from zhongtai.licences import endpoints as licences_api
+from zhongtai.licences import pages as licences_pages
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
 from zhongtai.orgs import auth as orgs_auth
@@ -73,6 +75,9 @@ from zhongtai.public.identity import GatewayIdentityCheck
 from zhongtai.requirements import auth as requirements_auth
 from zhongtai.requirements import endpoints as requirements_api
 from zhongtai.requirements import pages as requirements_pages
+from zhongtai.services import endpoints as services_api
+from zhongtai.services import mpages as services_mpages
+from zhongtai.services import pages as services_pages
 from zhongtai.sharing import auth as sharing_auth
 from zhongtai.sharing import endpoints as sharing_api
 from zhongtai.sharing import pages as sharing_pages
@@ -309,6 +314,8 @@ def create_app(settings: Settings | None = None) -> Platform:
         requirements_api.router,
         audit_api.router,
         healthcode_api.router,
+        services_api.router,
+        licences_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,
@@ -321,6 +328,9 @@ def create_app(settings: Settings | None = None) -> Platform:
         home_pages.router,
         public_pages.router,
         healthcode_pages.router,
+        services_pages.router,
+        services_mpages.router,
+        licences_pages.router,
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production

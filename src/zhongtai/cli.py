@@ -241,6 +241,7 @@ def demo(
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.healthcode import build_demo_healthcode, gate_link, residents, start_simulation
+    from zhongtai.demo.services import build_demo_cases, build_demo_services, start_services
     from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
     from zhongtai.demo.subscriber import PATH as SUBSCRIBER_PATH
@@ -262,6 +263,7 @@ def demo(
     console.print(f"sharing: {applications} applications in the demo city's queues")
     served = build_demo_capabilities(factory, settings(), f"http://{host}:{port}")
     build_demo_healthcode(factory, settings(), seed, persons)  # keys, capabilities, places, a gate
+    console.print(f"services: {build_demo_services(factory, settings())} service items with their materials")
     keyfile = credentials_path(settings())
     console.print(f"capabilities: {served} behind the gateway; the health-code app's key is in {keyfile}")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
@@ -270,6 +272,7 @@ def demo(
             ingest_run(job)  # gathered here, with a progress bar
         for code in governed:
             governance_apply(code, batch=None)  # the worker does this after each batch when serving
+        build_demo_cases(factory, settings(), seed, persons)  # licences issued, cases in every state
     else:
         from zhongtai.core.jobs import build_queue
         from zhongtai.ingest.tasks import enqueue_run
@@ -307,6 +310,7 @@ def demo(
         console.print(f"[bold green]Zhongtai demo city at {base_url}/[/bold green]  (Ctrl-C to stop)")
         start_app_calls(factory, settings(), base_url)
         start_simulation(factory, settings(), base_url, seed, persons)
+        start_services(factory, settings(), seed, persons)  # cases, once the registers are governed
         with console.status("starting…") as status:
             start_demo_summary(factory, status.update)
             run_server(host, port)

@@ -11,9 +11,11 @@ from zhongtai.core.identity import models as identity_models
 from zhongtai.governance import models as governance_models
 from zhongtai.healthcode import models as healthcode_models
 from zhongtai.ingest import models as ingest_models
+from zhongtai.licences import models as licence_models
 from zhongtai.orgs import models as org_models
 from zhongtai.public import models as public_models
 from zhongtai.requirements import models as requirement_models
+from zhongtai.services import models as service_models
 from zhongtai.sharing import models as sharing_models
 
 __all__ = [
@@ -26,9 +28,11 @@ __all__ = [
     "healthcode_models",
     "identity_models",
     "ingest_models",
+    "licence_models",
     "org_models",
     "outbox",
     "public_models",
     "requirement_models",
+    "service_models",
     "sharing_models",
 ]

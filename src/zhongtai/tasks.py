@@ -9,6 +9,7 @@ from zhongtai.demo import tasks as demo_tasks
 from zhongtai.governance import tasks as governance_tasks
 from zhongtai.healthcode import tasks as healthcode_tasks
 from zhongtai.ingest import tasks as ingest_tasks
+from zhongtai.licences import tasks as licence_tasks
 from zhongtai.sharing import tasks as sharing_tasks
 
 
@@ -17,4 +18,5 @@ def register_all(context: JobContext) -> None:
     governance_tasks.register(context)
     sharing_tasks.register(context)
     healthcode_tasks.register(context)
+    licence_tasks.register(context)
     demo_tasks.register(context)

@@ -53,6 +53,8 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "home/templates"),
         jinja2.PackageLoader("zhongtai", "public/templates"),
         jinja2.PackageLoader("zhongtai", "healthcode/templates"),
+        jinja2.PackageLoader("zhongtai", "services/templates"),
+        jinja2.PackageLoader("zhongtai", "licences/templates"),
     ]
 )
 

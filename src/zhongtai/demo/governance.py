@@ -84,6 +84,7 @@ RULES: dict[str, list[dict[str, Any]]] = {
     ],
     "不动产登记信息": [
         _required("bdcqzh", "不动产权证号"),
+        _std("qlrzjh", "权利人证件号码", on_fail="clear"),
         _std("fwzl", "房屋坐落"),
         {"id": "jzmj", "kind": "range", "item": "建筑面积", "min": 1, "max": 100000},
         {"id": "ghyt", "kind": "enum", "item": "规划用途", "values": ["住宅", "商业", "办公"]},
@@ -156,7 +157,7 @@ SOURCES: list[tuple[BaseKind, str, str, dict[str, str], dict[str, str], int]] = 
         BaseKind.LICENSE,
         "不动产登记信息",
         "不动产权证号",
-        {"holder": "权利人", "subject": "房屋坐落"},
+        {"holder": "权利人", "holder_id": "权利人证件号码", "subject": "房屋坐落"},
         {"type": "不动产权证书", "issuer": "庐州市不动产登记中心"},
         1,
     ),

@@ -94,4 +94,12 @@ DEMO_USERS: list[tuple[str, str, list[str], str]] = [
     ("rsj.developer", "RSJ", ["developer"], "人社应用开发者"),
     ("yhq.officer", "YHQ", ["officer"], "瑶海区数据专员"),
     ("ssq.reviewer", "SSQ", ["reviewer"], "蜀山区街道场所码审核员"),
+    ("zjj.caseworker", "ZJJ", ["caseworker"], "住房保障窗口办件员"),
+    ("mzj.caseworker", "MZJ", ["caseworker"], "民政协办人员"),
+    ("zrzyj.caseworker", "ZRZYJ", ["caseworker"], "不动产登记窗口办件员"),
+    ("zrzyj.officer", "ZRZYJ", ["officer"], "自然资源数据专员"),
+    ("sfj.caseworker", "SFJ", ["caseworker"], "公证执业审批人员"),
+    ("sfj.officer", "SFJ", ["officer"], "司法数据专员"),
+    ("gaj.caseworker", "GAJ", ["caseworker"], "户政窗口办件员"),
+    ("scjgj.caseworker", "SCJGJ", ["caseworker"], "食品经营许可审批人员"),
 ]

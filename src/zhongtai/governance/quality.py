@@ -233,11 +233,15 @@ def _findings(
     return findings
 
 
+SERVICE_GAP = "service"  # a case found no record at the source (reported by services, closed by people)
+
+
 def sync_problems(
     session: Session, repo: GovernanceRepository, resource: Resource, findings: list[Finding], now: datetime
 ) -> None:
     """Open problems for new findings; close or reopen existing ones by what this measurement found."""
-    existing = {(p.dimension, p.subject): p for p in repo.problems_of(resource.id)}
+    measured = (p for p in repo.problems_of(resource.id) if p.dimension != SERVICE_GAP)
+    existing = {(p.dimension, p.subject): p for p in measured}  # a services' report is not re-measured
     found = {(f.dimension, f.subject): f for f in findings}
     for key, finding in found.items():
         problem = existing.get(key)

@@ -30,9 +30,11 @@ from zhongtai.governance.models import (
     DataElement,
     GovernancePass,
     Problem,
+    ProblemStatus,
     QualitySnapshot,
     RuleSet,
 )
+from zhongtai.governance.quality import SERVICE_GAP
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import CheckRule, CrossRule, RangeRule, RuleSpec, StandardizeRule, as_number
 from zhongtai.governance.schemas import (
@@ -577,3 +579,42 @@ def step_problem(
         {"status": [None, problem.status.value]},
     )
     return problem, GovernanceRepository(session).resource_by_id(problem.resource_id).code
+
+
+def report_service_gap(
+    session: Session, resource_code: str, *, subject: str, description: str, now: datetime
+) -> int | None:
+    """A service's case found no record where the resource should hold one: a data-quality problem for
+    the source department (one per resource and subject, counting how often it happened). Returns its id."""
+    repo = GovernanceRepository(session)
+    resource = repo.resource(resource_code)
+    if resource is None:
+        return None
+    problem = next(
+        (
+            p
+            for p in repo.problems_of(resource.id)
+            if p.dimension == SERVICE_GAP and p.subject == subject[:200]
+        ),
+        None,
+    )
+    if problem is None or problem.status is ProblemStatus.CLOSED:
+        problem = Problem(
+            resource_id=resource.id,
+            department_id=resource.provider_department_id,
+            dimension=SERVICE_GAP,
+            subject=subject[:200],
+            description=description,
+            affected=1,
+            opened_at=now,
+            updated_at=now,
+        )
+        session.add(problem)
+        session.flush()
+        record_step(session, problem, "open", "services", description, now)
+        return problem.id
+    problem.affected, problem.description, problem.updated_at = problem.affected + 1, description, now
+    if problem.status is ProblemStatus.FIXED:
+        record_step(session, problem, "reopen", "services", "a case found no record again", now)
+    session.flush()
+    return problem.id

@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     CONSUMER = "consumer"  # 数据使用方
     DEVELOPER = "developer"  # 开发者
     AUDITOR = "auditor"  # 审计员
+    CASEWORKER = "caseworker"  # 办件人员 (政务服务窗口 / 审批)
 
 
 class User(Base):
