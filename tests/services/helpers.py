@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.factories import World, add_department, add_resource
+from tests.factories import PASSWORD, World, add_department, add_resource
 from tests.public.helpers import NEIGHBOUR, WANG, WANG_CHILD
 from zhongtai.core.database import transaction
 from zhongtai.core.identity.models import Role
@@ -23,7 +23,6 @@ from zhongtai.services import cases, service
 from zhongtai.services.models import ApplicantKind, Review
 from zhongtai.services.schemas import ItemWrite, ReviewWrite
 
-PASSWORD = "correct horse battery staple"
 SERVICE = "ZJJ-GZF-001"
 PDF = b"%PDF-1.4\n%test\n"
 PEOPLE_ITEMS = [

@@ -52,6 +52,7 @@ def _service_page(
     item = service.item_read(session, service.get_item(session, code))
     labels = [m.field_label for m in item.materials if m.field_label]
     family = public.family(session, page.citizen)
+    extra.setdefault("values", {})
     return page.render(
         "m_service.html", status_code=status_code, item=item, labels=labels, family=family, **extra
     )
