@@ -19,8 +19,9 @@ from zhongtai.core.audit import ACCESS, AuditEvent
 from zhongtai.core.settings import Settings
 from zhongtai.sharing.models import Grant
 
-# Public on purpose: signing in, and the health code trust list (certificates only, for offline verifiers).
-PUBLIC = {"/api/v1/auth/login", "/api/v1/healthcode/trust-list"}
+# Public on purpose: signing in, the health code trust list (certificates only, for offline verifiers), and
+# verifying a licence its holder shows (a signed code answers only what it already says, holder masked).
+PUBLIC = {"/api/v1/auth/login", "/api/v1/healthcode/trust-list", "/api/v1/licences/verify"}
 
 
 def concrete(path: str) -> str:

@@ -62,6 +62,8 @@ class City:
     population: str
     marriage: str
     staff: dict[str, Principal]
+    estate: str | None = None
+    insurance: str | None = None
 
 
 def _row(person: Any) -> dict[str, Any]:
@@ -125,11 +127,37 @@ def item_spec(city: City, **overrides: Any) -> dict[str, Any]:
             {"name": "家庭收入证明", "source": "upload"},
         ],
     }
+    if city.estate and city.insurance:  # the full service: five materials replaced by data
+        spec["materials"][2:2] = [
+            {
+                "name": "居民身份证",
+                "source": "data",
+                "resource": city.population,
+                "items": ["姓名", "公民身份号码"],
+                **applicant,
+            },
+            {
+                "name": "不动产登记信息",
+                "source": "data",
+                "resource": city.estate,
+                "items": ["房屋坐落"],
+                "none_is_answer": True,
+                "key_from": "applicant",
+                "key_item": "权利人证件号码",
+            },
+            {
+                "name": "社会保险参保证明",
+                "source": "data",
+                "resource": city.insurance,
+                "items": ["参保状态"],
+                **applicant,
+            },
+        ]
     spec.update(overrides)
     return spec
 
 
-def build_city(factory: sessionmaker[Session], world: World, settings: Settings) -> City:
+def build_city(factory: sessionmaker[Session], world: World, settings: Settings, full: bool = False) -> City:
     from zhongtai.core.identity.service import principal_for
 
     with transaction(factory) as session:
@@ -154,6 +182,8 @@ def build_city(factory: sessionmaker[Session], world: World, settings: Settings)
             world.tokens[name], _ = issue_token(session, SYSTEM, user, "test")
             staff[name] = principal_for(user, settings)
     city = City(population, marriage, staff)
+    if full:
+        city.estate, city.insurance = _more_registers(factory)
     with transaction(factory) as session:
         service.save_item(session, staff["officer_z"], ItemWrite.model_validate(item_spec(city)))
         approve_all(session)
@@ -173,3 +203,21 @@ def approve_all(session: Session) -> None:
 def applicant_for(settings: Settings, person: Any) -> cases.Applicant:
     subject = person_subject(settings, person.id_number)
     return cases.Applicant(ApplicantKind.PERSON, subject, person.name, person.id_number, subject)
+
+
+def _more_registers(factory: sessionmaker[Session]) -> tuple[str, str]:
+    """The real-estate register (nothing for WANG: no home) and social insurance (WANG insured)."""
+    with transaction(factory) as session:
+        add_department(session, "ZRZYJ", "自然资源和规划局")
+        add_department(session, "RSJ", "人力资源和社会保障局")
+    id_item = PEOPLE_ITEMS[1]
+    estate_items = [
+        {**id_item, "name": "权利人证件号码"},
+        {"name": "房屋坐落", "data_type": "string", "length": 200},
+    ]
+    estate = add_resource(factory, "ZRZYJ", name="不动产登记信息", items=estate_items)
+    insurance_items = [*PEOPLE_ITEMS[:2], {"name": "参保状态", "data_type": "string", "length": 10}]
+    insurance = add_resource(factory, "RSJ", name="社会保险参保信息", items=insurance_items)
+    row = {"姓名": WANG.name, "公民身份号码": WANG.id_number, "参保状态": "正常参保"}
+    add_clean_rows(factory, insurance, [row], job=4)
+    return estate, insurance

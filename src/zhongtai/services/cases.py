@@ -259,16 +259,32 @@ def _own_access(session: Session, case: Case, resource: str, items: list[str], c
 
 
 def consent(session: Session, settings: Settings, case: Case, now: datetime) -> None:
-    """The applicant consents: each material the platform can fetch is fetched under the case's grant."""
+    """The applicant consents: each material the platform can fetch is fetched under the case's grant
+    (the grants issued first, then read together)."""
     if case.status is not CaseStatus.DRAFT or case.consented_at is not None:
         raise Conflict(
             M_("case %(number)s has been consented to already", number=case.number), code="consented"
         )
     item = ServicesRepository(session).item_by_id(case.item_id)
+    actor = department_actor(session, case, item)
     case.consented_at, case.consent_withdrawn_at = now, None
+    fetching: list[tuple[CaseMaterial, Material]] = []
     for entry, material in _case_materials(session, case):
-        if entry.outcome is MaterialOutcome.TO_FETCH:
-            _fetch(session, settings, case, item, entry, material, now)
+        if entry.outcome is MaterialOutcome.TO_FETCH and _prepare(
+            session, actor, case, item, entry, material, now
+        ):
+            fetching.append((entry, material))
+    wanted = [(entry.grant_id or 0, _key(settings, case, material)) for entry, material in fetching]
+    read = casegrants.read_many(
+        session,
+        actor,
+        case_ref=case.number,
+        wanted=wanted,
+        subject=case.applicant_subject,
+        event="services.case.fetched",
+    )
+    for entry, material in fetching:
+        _fetched(session, item, entry, material, read[entry.grant_id or 0].rows, now)
     _event(session, case, "consent", CaseStatus.DRAFT, "applicant", now)
 
 
@@ -291,19 +307,20 @@ def department_actor(session: Session, case: Case, item: ServiceItem) -> Princip
     )
 
 
-def _fetch(
+def _prepare(
     session: Session,
-    settings: Settings,
+    actor: Principal,
     case: Case,
     item: ServiceItem,
     entry: CaseMaterial,
     material: Material,
     now: datetime,
-) -> None:
+) -> bool:
+    """Settle a material that needs no read (an upload, a licence) or issue its grant; True: read it."""
     reason = _fetchable(material)
     if reason:
         _fall_back(entry, reason)
-        return
+        return False
     if material.source is MaterialSource.LICENCE:
         assert material.licence_type is not None
         found = licences.held(
@@ -311,32 +328,31 @@ def _fetch(
         )
         if found is None:
             _fall_back(entry, f"no_licence|{material.licence_type}")
-            return
+            return False
         entry.outcome, entry.records, entry.fingerprint = MaterialOutcome.FETCHED, 1, _digest([found.number])
-        return
-    assert material.resource_code is not None
-    actor = department_actor(session, case, item)
+        return False
     try:
-        grant = entry_grant(session, actor, case, item, entry, material, now)
-        read = casegrants.read(
-            session,
-            actor,
-            grant_id=grant,
-            case_ref=case.number,
-            key=_key(settings, case, material),
-            subject=case.applicant_subject,
-            event="services.case.fetched",
-        )
+        entry_grant(session, actor, case, item, entry, material, now)
     except ZhongtaiError as exc:  # the resource was retired or stopped sharing since the mapping was saved
         _fall_back(entry, f"error|{exc.message}")
+        return False
+    return True
+
+
+def _fetched(
+    session: Session,
+    item: ServiceItem,
+    entry: CaseMaterial,
+    material: Material,
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """What a read found: the material fetched, or (no record where one should be) an upload and a
+    data-quality problem for the source department."""
+    if rows or material.none_is_answer:
+        entry.outcome, entry.records, entry.fingerprint = MaterialOutcome.FETCHED, len(rows), _digest(rows)
         return
-    if read.rows or material.none_is_answer:
-        entry.outcome, entry.records, entry.fingerprint = (
-            MaterialOutcome.FETCHED,
-            len(read.rows),
-            _digest(read.rows),
-        )
-        return
+    assert material.resource_code is not None
     _fall_back(entry, f"no_record|{provider_of(session, material) or ''}")
     entry.problem_id = governance.report_service_gap(
         session,
@@ -555,19 +571,21 @@ def fetched_data(
 ) -> dict[int, casegrants.CaseRead]:
     """The fetched materials as the caseworker reads them now, under the case's grants (each read an
     access entry with the applicant as subject). Refused once the case closed or consent was withdrawn."""
-    shown: dict[int, casegrants.CaseRead] = {}
+    materials = {}
+    wanted = []
     for entry, material in _case_materials(session, case):
         if entry.outcome is MaterialOutcome.FETCHED and entry.grant_id is not None:
-            shown[material.id] = casegrants.read(
-                session,
-                actor,
-                grant_id=entry.grant_id,
-                case_ref=case.number,
-                key=_key(settings, case, material),
-                subject=case.applicant_subject,
-                event="services.case.viewed",
-            )
-    return shown
+            materials[entry.grant_id] = material.id
+            wanted.append((entry.grant_id, _key(settings, case, material)))
+    read = casegrants.read_many(
+        session,
+        actor,
+        case_ref=case.number,
+        wanted=wanted,
+        subject=case.applicant_subject,
+        event="services.case.viewed",
+    )
+    return {materials[grant_id]: found for grant_id, found in read.items()}
 
 
 def ask(session: Session, actor: Principal, number: str, data: TaskCreate, now: datetime) -> CaseTask:

@@ -240,6 +240,7 @@ def review_material(
         assert material.resource_code and material.key_item
         published_resource(SharingRepository(session), material.resource_code)  # still published
         casegrants.check_mapping(session, material.resource_code, list(material.items), material.key_item)
+        casegrants.prepare_key(session, material.key_item)
     material.review, material.review_comment = data.decision, data.comment.strip()
     material.reviewed_by, material.reviewed_at = actor.username, utcnow()
     session.flush()

@@ -16,16 +16,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from zhongtai.catalog.models import ResourceStatus, SharingType
+from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
 from zhongtai.core import audit
-from zhongtai.core.errors import M_, Forbidden, Invalid
+from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.types import utcnow
 from zhongtai.sharing import auth
 from zhongtai.sharing.masking import Projection
 from zhongtai.sharing.models import DeliveryMode, Grant, GrantStatus
-from zhongtai.sharing.repository import SharingRepository
-from zhongtai.sharing.service import check_live, effective_policies, projection, visible_grant
+from zhongtai.sharing.repository import SAFE_ITEM, SharingRepository
+from zhongtai.sharing.service import check_live, effective_policies
 
 MAX_ROWS = 20  # a material is a person's or an enterprise's own records: a handful, never a table
 
@@ -71,6 +71,13 @@ def check_mapping(session: Session, resource_code: str, items: list[str], key_it
         )
     if not items:
         raise Invalid(M_("name at least one item the material needs"), field="items")
+    if not SAFE_ITEM.fullmatch(key_item):
+        raise Invalid(M_("%(item)s cannot be used to find records", item=key_item), field="key_item")
+
+
+def prepare_key(session: Session, key_item: str) -> None:
+    """Make the clean zone findable by this item (an index, once), before cases fetch by it."""
+    SharingRepository(session).ensure_key_index(key_item)
 
 
 def issue(
@@ -133,7 +140,41 @@ def read(
     """The rows whose ``key`` item equals the key value, as the case's grant lets them out; one access
     entry with the applicant as subject. Refused (403) outside the case, after it closed, by anyone but
     the responsible department."""
-    grant = visible_grant(session, actor, grant_id)
+    return read_many(
+        session, actor, case_ref=case_ref, wanted=[(grant_id, key)], subject=subject, event=event
+    )[grant_id]
+
+
+def read_many(
+    session: Session,
+    actor: Principal,
+    *,
+    case_ref: str,
+    wanted: list[tuple[int, tuple[str, str]]],
+    subject: str,
+    event: str,
+) -> dict[int, CaseRead]:
+    """Several reads of one case (grant id, key) at once: each grant checked, each resource's masking
+    worked out once, one access entry per grant."""
+    repo, now = SharingRepository(session), utcnow()
+    grants = {grant.id: grant for grant in repo.grants_by_id([grant_id for grant_id, _ in wanted])}
+    resources: dict[int, tuple[Resource, Projection]] = {}  # held here: the identity map is weak
+    found: dict[int, CaseRead] = {}
+    for grant_id, key in wanted:
+        grant = grants.get(grant_id)
+        if grant is None or not auth.may_see_grant(actor, grant):
+            raise NotFound(M_("grant %(grant_id)s not found", grant_id=grant_id))
+        _check_use(actor, grant, case_ref, now)
+        if grant.resource_id not in resources:
+            resources[grant.resource_id] = _projection(session, repo, grant)
+        resource, project = resources[grant.resource_id]
+        rows = [project(row) for row in repo.records_where(grant.resource_id, key[0], key[1], MAX_ROWS)]
+        record(session, actor, grant, resource.code, event, subject, len(rows), project)
+        found[grant_id] = CaseRead(rows, project.items, {i: rule.value for i, rule in project.rules.items()})
+    return found
+
+
+def _check_use(actor: Principal, grant: Grant, case_ref: str, now: datetime) -> None:
     if grant.case_ref != case_ref:
         raise Forbidden(
             M_("this grant does not belong to case %(case)s", case=case_ref), code="not_this_case"
@@ -142,31 +183,33 @@ def read(
         raise Forbidden(
             M_("only the department handling the case reads under its grant"), code="not_your_grant"
         )
-    check_live(grant, utcnow())
-    project = projection(session, grant)
-    found = SharingRepository(session).records_where(grant.resource_id, key[0], key[1], MAX_ROWS)
-    rows = [project(row) for row in found]
-    record(session, actor, grant, event, subject, len(rows), project)
-    return CaseRead(rows, project.items, {item: rule.value for item, rule in project.rules.items()})
+    check_live(grant, now)
+
+
+def _projection(session: Session, repo: SharingRepository, grant: Grant) -> tuple[Resource, Projection]:
+    resource = repo.resource_by_id(grant.resource_id)
+    policies = effective_policies(session, resource)
+    items = [item for item in grant.items if item in policies]  # an item since removed never leaves
+    return resource, Projection(items, {k: p.masking for k, p in policies.items()}, grant.unmasked_items)
 
 
 def record(
     session: Session,
     actor: Principal,
     grant: Grant,
+    resource_code: str,
     event: str,
     subject: str,
     count: int,
     project: Projection,
 ) -> None:
-    resource = SharingRepository(session).resource_by_id(grant.resource_id)
     audit.record_access(
         session,
         actor_username=actor.username,
         actor_user_id=actor.user_id,
         department_code=actor.department_code,
         event_type=event,
-        resource_code=resource.code,
+        resource_code=resource_code,
         items=project.items,
         record_count=count,
         purpose=grant.purpose,
