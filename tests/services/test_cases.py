@@ -15,12 +15,12 @@ from tests.public.helpers import NEIGHBOUR, WANG
 from tests.services.helpers import PDF, SERVICE, City, applicant_for, build_city
 from zhongtai.core.audit import AuditEvent
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge
+from zhongtai.core.errors import Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, TooManyAttempts
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.governance.models import Problem
-from zhongtai.services import cases, ledger
+from zhongtai.services import cases, ledger, service
 from zhongtai.services.models import Case, CaseMaterial, CaseStatus, MaterialOutcome, Saving
 from zhongtai.services.schemas import Decision, TaskAnswer, TaskCreate
 from zhongtai.sharing import casegrants
@@ -249,3 +249,34 @@ def test_the_ledger_counts_exactly_what_finished_cases_fetched(
         assert totals.submissions == totals.checks == len(fetched) == 6
         assert totals.trips == 3 * 3
         assert [r.key for r in totals.by_service] == [SERVICE]
+
+
+def test_starting_cases_is_limited_per_person_and_a_day(
+    factory: sessionmaker[Session], settings: Settings, city: City
+) -> None:
+    with transaction(factory) as session:
+        for _ in range(cases.CASES_PER_DAY):
+            cases.start(session, settings, applicant_for(settings, WANG), SERVICE, {}, utcnow())
+        with pytest.raises(TooManyAttempts):
+            cases.start(session, settings, applicant_for(settings, WANG), SERVICE, {}, utcnow())
+        cases.start(session, settings, applicant_for(settings, NEIGHBOUR), SERVICE, {}, utcnow())  # another
+
+
+def test_the_work_waiting_for_each_desk(
+    factory: sessionmaker[Session], settings: Settings, city: City
+) -> None:
+    number = _submitted(factory, settings)
+    with transaction(factory) as session:
+        waiting = service.pending_for(session, city.staff["caseworker_z"])
+        assert [(w.reference, w.action) for w in waiting] == [(number, "svc.accept")]
+        assert service.pending_for(session, city.staff["caseworker_g"]) == []
+        cases.accept(session, city.staff["caseworker_z"], number, utcnow())
+        cases.ask(
+            session,
+            city.staff["caseworker_z"],
+            number,
+            TaskCreate(department="MZJ", question="是否低保"),
+            utcnow(),
+        )
+        asked = service.pending_for(session, city.staff["caseworker_m"])
+        assert [(w.reference, w.action) for w in asked] == [(number, "svc.answer")]

@@ -19,6 +19,7 @@ from zhongtai.governance import service as governance
 from zhongtai.ingest import service as ingest
 from zhongtai.orgs import service as orgs
 from zhongtai.requirements import service as requirements
+from zhongtai.services import service as services
 from zhongtai.sharing import service as sharing
 
 PendingSource = Callable[[Session, Principal], list[WorkItem]]
@@ -28,6 +29,7 @@ SOURCES: tuple[PendingSource, ...] = (
     capabilities.pending_for,
     requirements.pending_for,
     governance.pending_for,
+    services.pending_for,
 )
 FIGURE_SOURCES: tuple[Callable[[Session], dict[str, int]], ...] = (
     orgs.figures,
@@ -37,6 +39,7 @@ FIGURE_SOURCES: tuple[Callable[[Session], dict[str, int]], ...] = (
     sharing.figures,
     capabilities.figures,
     requirements.figures,
+    services.figures,
 )
 # The reference city (Hefei) beside our own figures: what a city-scale platform reaches.
 REFERENCE: dict[str, int] = {
@@ -48,6 +51,7 @@ REFERENCE: dict[str, int] = {
     "sharing.granted": 1_328,
     "capabilities.published": 1_200,
     "requirements.all": 2_000,
+    "services.saved": 1_370_000,
 }
 FAR_FUTURE = datetime.max.replace(tzinfo=None)
 

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
-from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ZhongtaiError
+from zhongtai.core.errors import (
+    M_,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    TooManyAttempts,
+    ZhongtaiError,
+)
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
@@ -54,6 +63,7 @@ from zhongtai.sharing import casegrants
 from zhongtai.sharing.lifecycle import add_working_days
 from zhongtai.sharing.masking import mask_name
 
+CASES_PER_DAY = 20  # per person filing: each start previews their data (an audited read)
 MAX_OPEN_DAYS = 90  # a case's grant ends then at the latest, even if the case is still open
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # What an upload may be, by its first bytes (the name's extension must agree).
@@ -108,6 +118,11 @@ def start(
             code="wrong_applicant",
         )
     repo = ServicesRepository(session)
+    if repo.cases_started_since(applicant.filed_by, now - timedelta(days=1)) >= CASES_PER_DAY:
+        raise TooManyAttempts(
+            M_("at most %(count)s applications a day; continue one of yours", count=CASES_PER_DAY),
+            code="too_many_cases",
+        )
     materials = repo.materials(item.id)
     typed = _form_fields(materials, fields)
     prefix = "BJ" + now.astimezone(CITY_ZONE).strftime("%Y%m%d")

@@ -3,7 +3,7 @@ an applicant sees the cases they filed or that are about them."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -100,6 +100,10 @@ class ServicesRepository:
             or_(Case.filed_by_subject.in_(subjects), Case.applicant_subject.in_(subjects))
         )
         return list(self.session.scalars(query.order_by(Case.id.desc()).limit(limit)))
+
+    def cases_started_since(self, filed_by: str, since: datetime) -> int:
+        query = select(func.count()).where(Case.filed_by_subject == filed_by, Case.created_at > since)
+        return self.session.scalar(query) or 0
 
     def case_materials(self, case_id: int) -> list[CaseMaterial]:
         query = select(CaseMaterial).where(CaseMaterial.case_id == case_id).order_by(CaseMaterial.id)

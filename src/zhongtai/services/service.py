@@ -4,17 +4,22 @@ and licence type known) and reviewed by the bureau before a case fetches by it."
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 from sqlalchemy.orm import Session
 
 from zhongtai.capabilities import service as capabilities
 from zhongtai.core import audit
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound, ZhongtaiError
+from zhongtai.core.i18n import N_
+from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import SYSTEM, Principal
-from zhongtai.core.types import utcnow
+from zhongtai.core.types import CITY_ZONE, utcnow
+from zhongtai.core.work import WorkItem
 from zhongtai.licences.service import LICENCE_TYPES
 from zhongtai.orgs.models import Department
 from zhongtai.services import auth
-from zhongtai.services.models import Material, MaterialSource, Review, ServiceItem
+from zhongtai.services.models import Case, CaseStatus, Material, MaterialSource, Review, ServiceItem
 from zhongtai.services.repository import ServicesRepository
 from zhongtai.services.schemas import ItemRead, ItemWrite, MaterialRead, MaterialWrite, ReviewWrite
 from zhongtai.sharing import casegrants
@@ -257,3 +262,58 @@ def review_material(
 
 def pending_reviews(session: Session, actor: Principal) -> list[tuple[ServiceItem, Material]]:
     return ServicesRepository(session).pending_reviews() if auth.may_review(actor) else []
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(18), tzinfo=CITY_ZONE)
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Cases to accept or decide (the department's caseworkers), co-handling questions to answer (the
+    asked department), mappings to review (the bureau)."""
+    repo, work = ServicesRepository(session), []
+    names = {item.id: item.name for item in repo.items()}
+    if actor.has(Role.CASEWORKER):
+        for case in repo.cases_for(actor, None):
+            if case.department_id != actor.department_id:
+                continue
+            action = {CaseStatus.SUBMITTED: "svc.accept", CaseStatus.IN_REVIEW: "svc.decide"}.get(case.status)
+            if action:
+                due = _end_of_day(case.due_on) if case.due_on else None
+                work.append(
+                    WorkItem(
+                        N_("home.work.case"),
+                        names[case.item_id],
+                        f"/services/cases/{case.number}",
+                        action,
+                        due,
+                        case.number,
+                    )
+                )
+    if actor.department_id is not None and actor.has(Role.CASEWORKER, Role.OFFICER):
+        for task in repo.open_tasks_of(actor.department_id):
+            asked = session.get(Case, task.case_id)
+            assert asked is not None
+            href = f"/services/cases/{asked.number}"
+            work.append(
+                WorkItem(
+                    N_("home.work.co_handling"),
+                    task.question[:80],
+                    href,
+                    "svc.answer",
+                    _end_of_day(task.due_on),
+                    asked.number,
+                )
+            )
+    for item, material in pending_reviews(session, actor):
+        title = f"{item.name} · {material.name}"
+        work.append(
+            WorkItem(
+                N_("home.work.mapping"), title, f"/services/items/{item.code}", "svc.review", None, item.code
+            )
+        )
+    return work
+
+
+def figures(session: Session) -> dict[str, int]:
+    return {"services.saved": ServicesRepository(session).totals()[1]}

@@ -544,4 +544,6 @@ SERVICES = [
     N_("audit.event.services.mapping.returned"),
     N_("audit.event.sharing.grant.ended"),
     N_("audit.event.licences.synced"),
+    N_("home.figure.services.saved"),
+    N_("svc.decide"),
 ]
