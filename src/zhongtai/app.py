@@ -70,7 +70,7 @@ from zhongtai.orgs import pages as orgs_pages
 from zhongtai.orgs import service as orgs_service
 from zhongtai.public import pages as public_pages
 from zhongtai.public.auth import PREFIX as PUBLIC_PREFIX
-from zhongtai.public.auth import CitizenLoginRequired
+from zhongtai.public.auth import CitizenLoginRequired, PersonsOnly
 from zhongtai.public.identity import GatewayIdentityCheck
 from zhongtai.requirements import auth as requirements_auth
 from zhongtai.requirements import endpoints as requirements_api
@@ -162,6 +162,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def citizen_login_required(request: Request, exc: CitizenLoginRequired) -> Response:
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"{PUBLIC_PREFIX}/login?{urlencode({'next': wanted})}", status_code=303)
+
+    @app.exception_handler(PersonsOnly)
+    async def persons_only(request: Request, exc: PersonsOnly) -> Response:
+        return RedirectResponse(f"{PUBLIC_PREFIX}/services", status_code=303)  # an enterprise's home
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

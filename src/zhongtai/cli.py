@@ -243,7 +243,7 @@ def demo(
     from zhongtai.demo.healthcode import build_demo_healthcode, gate_link, residents, start_simulation
     from zhongtai.demo.services import build_demo_cases, build_demo_services, start_services
     from zhongtai.demo.sharing import build_demo_sharing
-    from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources
+    from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources, demo_enterprise
     from zhongtai.demo.subscriber import PATH as SUBSCRIBER_PATH
 
     if not os.environ.get("ZHONGTAI_WEBHOOK_ALLOWED_HOSTS"):  # the demo's subscriber runs on this machine
@@ -298,6 +298,14 @@ def demo(
     for resident in citizens:
         people.add_row(resident.name, resident.id_number, resident.mobile)
     console.print(people)
+    enterprise = demo_enterprise(seed, persons)
+    if enterprise is not None:
+        console.print(
+            "demo enterprise, sign in at /m/login/enterprise (code on /m/inbox): "
+            f"统一社会信用代码 {enterprise.credit_code} · 法定代表人 {enterprise.representative} · "
+            f"身份证号 {enterprise.representative_id} · 登记手机 {enterprise.mobile} ({enterprise.name})",
+            soft_wrap=True,
+        )
     if not no_serve:
         base_url = f"http://{host}:{port}"
         console.print(f"the compound's gate (a guard's phone): {gate_link(settings(), base_url)}")

@@ -23,12 +23,28 @@ class Resident:
     household: str
 
 
+@dataclass(frozen=True)
+class Firm:
+    credit_code: str
+    representative: str
+    representative_id: str
+    mobile: str
+
+
 @dataclass
 class FakeRegister:
-    """Answers like ``person.verify`` and ``person.by-id``: yes/no only, the household by ID number."""
+    """Answers like ``person.verify``, ``person.by-id`` and ``entity.verify``: yes/no only, the household
+    by ID number."""
 
     residents: list[Resident] = field(default_factory=list)
     calls: int = 0
+    firms: list[Firm] = field(default_factory=list)
+
+    async def entity_matches(
+        self, credit_code: str, representative: str, representative_id: str, mobile: str, end_user: str
+    ) -> bool:
+        self.calls += 1
+        return Firm(credit_code, representative, representative_id, mobile) in self.firms
 
     def _find(self, id_number: str) -> Resident | None:
         return next((r for r in self.residents if r.id_number == id_number), None)

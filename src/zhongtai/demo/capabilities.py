@@ -28,7 +28,7 @@ from zhongtai.capabilities.schemas import (
     KeyCreate,
     SubscriptionCreate,
 )
-from zhongtai.catalog.models import Resource
+from zhongtai.catalog.models import Resource, ResourceStatus
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
@@ -46,7 +46,18 @@ from zhongtai.sharing.schemas import ApplicationCreate
 APP = "wjw-health-code"
 PURPOSE = "epidemic.health-code"
 CREDENTIALS = "wjw-health-code.json"
-USERS = ("admin", "reviewer", "gaj.officer", "gaj.reviewer", "wjw.consumer", "wjw.developer", "zjj.consumer")
+USERS = (
+    "admin",
+    "reviewer",
+    "gaj.officer",
+    "gaj.reviewer",
+    "scjgj.officer",
+    "wjw.consumer",
+    "wjw.developer",
+    "zjj.consumer",
+)
+REGISTRY = "企业登记基本信息"
+ENTITY_VERIFY = "entity.verify"
 
 
 def credentials_path(settings: Settings) -> Path:
@@ -68,7 +79,10 @@ def build_demo_capabilities(factory: sessionmaker[Session], settings: Settings, 
         if population is None:  # a seed without the household register: nothing to serve
             return 0
         application = _grant_api(session, settings, users, population)
+        registry = _registry_grant(session, settings, users)
         _register(session, users, population, base_url)
+        if registry is not None:
+            _entity_verify(session, users, registry)
         key = _app(session, settings, users)
         _requirements(session, users, population, application)
         _save_credentials(settings, key.key_id, key.secret or "")
@@ -103,6 +117,51 @@ def _grant_api(
         session, settings, users["gaj.reviewer"], application.number, "provider_approve", "限健康码核验使用"
     )
     return application.number
+
+
+def _registry_grant(session: Session, settings: Settings, users: dict[str, Principal]) -> Resource | None:
+    """The health commission's API grant on the enterprise registry: enterprises sign in on the public side
+    by their legal representative and registered mobile (unconditional sharing: the bureau approves)."""
+    registry = session.scalars(
+        select(Resource)
+        .join(Department, Department.id == Resource.provider_department_id)
+        .where(
+            Resource.name == REGISTRY, Department.code == "SCJGJ", Resource.status == ResourceStatus.PUBLISHED
+        )
+    ).first()
+    if registry is None:
+        return None
+    registry.sharing_modes = sorted({*registry.sharing_modes, "api"})
+    application = sharing.apply(
+        session,
+        settings,
+        users["wjw.consumer"],
+        ApplicationCreate(
+            resource=registry.code,
+            items=["企业名称", "统一社会信用代码", "法定代表人", "法定代表人身份号码", "联系电话"],
+            purpose="企业实名登录时核验统一社会信用代码、法定代表人与登记手机号码",
+            basis="《优化营商环境条例》第三十七条",
+            mode="api",
+            valid_until=utcnow().astimezone(CITY_ZONE).date().replace(month=12, day=31),
+        ),
+    )
+    sharing.act(session, settings, users["reviewer"], application.number, "bureau_approve", "")
+    return registry
+
+
+def _entity_verify(session: Session, users: dict[str, Principal], registry: Resource) -> None:
+    body = {
+        "code": ENTITY_VERIFY,
+        "name": "企业法定代表人核验",
+        "kind": "data",
+        "operation": "verify",
+        "resource": registry.code,
+        "key_item": "统一社会信用代码",
+        "verify_items": ["法定代表人", "法定代表人身份号码", "联系电话"],
+        "description": "只回答“一致 / 不一致”:企业实名登录核验法定代表人姓名、身份证号与登记手机号码。",
+    }
+    capability = capabilities.register(session, users["scjgj.officer"], CapabilityCreate.model_validate(body))
+    capabilities.act_on_capability(session, users["admin"], capability.code, "publish")
 
 
 PROXIED = "gaj.residence-certificate"  # the demo's proxied capability, served by this process's backend
@@ -213,12 +272,14 @@ def _app(session: Session, settings: Settings, users: dict[str, Principal]) -> A
         "person.verify",
         "license.verify",
         "gaj.residence-certificate",
+        ENTITY_VERIFY,
     ):
         subscription = capabilities.subscribe(
             session, developer, APP, SubscriptionCreate(capability=code, purpose=PURPOSE)
         )
         if subscription.status.value == "pending":
-            capabilities.decide(session, users["gaj.reviewer"], subscription.id, "approve", "")
+            decider = users["scjgj.officer"] if code == ENTITY_VERIFY else users["gaj.reviewer"]
+            capabilities.decide(session, decider, subscription.id, "approve", "")
     return capabilities.create_key(session, settings, developer, APP, KeyCreate())
 
 

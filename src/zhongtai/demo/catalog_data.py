@@ -298,6 +298,8 @@ RESOURCES: list[tuple[str, str, str, list[str], str, str, str]] = [
             "住所",
             "经营范围",
             "登记机关",
+            "法定代表人身份号码",
+            "联系电话",
         ],
         "unconditional",
         "daily",

@@ -68,6 +68,8 @@ RULES: dict[str, list[dict[str, Any]]] = {
         _required("tyshxydm-required", "统一社会信用代码"),
         _std("tyshxydm", "统一社会信用代码"),
         _std("fddbr", "法定代表人", on_fail="clear"),
+        _std("fddbr-sfzh", "法定代表人身份号码", on_fail="clear"),
+        _std("lxdh", "联系电话", on_fail="clear"),
         {"id": "zczb", "kind": "range", "item": "注册资本", "min": 0},
         {
             "id": "qylx",
@@ -133,6 +135,8 @@ SOURCES: list[tuple[BaseKind, str, str, dict[str, str], dict[str, str], int]] = 
             "address": "住所",
             "scope": "经营范围",
             "registered_by": "登记机关",
+            "legal_representative_id": "法定代表人身份号码",
+            "phone": "联系电话",
         },
         {},
         1,

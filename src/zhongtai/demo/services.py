@@ -24,8 +24,8 @@ from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.demo.healthcode import Resident, residents
 from zhongtai.demo.sharing import principals
+from zhongtai.demo.sources import demo_enterprise
 from zhongtai.licences import service as licences
-from zhongtai.licences.models import Licence
 from zhongtai.services import cases, service
 from zhongtai.services.models import (
     ApplicantKind,
@@ -352,21 +352,18 @@ def build_demo_cases(factory: sessionmaker[Session], settings: Settings, seed: i
             "GAJ-CS-001",
             {"出生医学证明编号": "R340100202612010001"},
         )
-        _enterprise_case(session, settings)
+        _enterprise_case(session, settings, seed, persons)
     return True
 
 
-def _enterprise_case(session: Session, settings: Settings) -> None:
-    """An enterprise holding an electronic business licence applies to change its food licence."""
-    licence = session.scalars(
-        select(Licence).where(Licence.type == "营业执照").order_by(Licence.number)
-    ).first()
-    if licence is None:
+def _enterprise_case(session: Session, settings: Settings, seed: int, persons: int) -> None:
+    """The demo's enterprise (the one printed for signing in) applies to change its food licence, with
+    its electronic business licence."""
+    found = demo_enterprise(seed, persons)
+    if found is None or licences.holder_name(session, entity_subject(found.credit_code)) is None:
         return
-    credit = licence.number
-    applicant = cases.Applicant(
-        ApplicantKind.ENTERPRISE, entity_subject(credit), licence.holder_name, credit, entity_subject(credit)
-    )
+    subject = entity_subject(found.credit_code)
+    applicant = cases.Applicant(ApplicantKind.ENTERPRISE, subject, found.name, found.credit_code, subject)
     _filed(session, settings, applicant, "SCJGJ-SPJY-003", {})
 
 

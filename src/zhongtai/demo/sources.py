@@ -261,18 +261,22 @@ def marriage_registry(people: People, folder: Path) -> int:
     )
 
 
-def enterprise_registry(people: People, folder: Path) -> int:
-    """市场监管 企业登记: capital sometimes written with its unit, as clerks do (rejected as not a number)."""
+def enterprise_rows(people: People) -> Iterator[tuple[Any, ...]]:
+    """市场监管 企业登记's rows: capital sometimes written with its unit, as clerks do (rejected as not a
+    number), the legal representative's name and ID number as messy as elsewhere."""
+    return (row for row, _boss in _enterprises(people))
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        rng = random.Random(people.seed + 2)
-        for number in range(1, max(2, people.count // 20) + 1):
-            stem = f"91340100{number:09d}"[:17]
-            code = stem + uscc.calc_check_digit(stem)
-            boss = people.person(rng.randint(1, people.count))
-            capital = rng.choice([50, 100, 200, 500, 1000, 3000])
-            written = f"{capital}万元" if rng.random() < 0.02 else str(capital * 10_000)
-            yield (
+
+def _enterprises(people: People) -> Iterator[tuple[tuple[Any, ...], Person]]:
+    rng = random.Random(people.seed + 2)
+    for number in range(1, max(2, people.count // 20) + 1):
+        stem = f"91340100{number:09d}"[:17]
+        code = stem + uscc.calc_check_digit(stem)
+        boss = people.person(rng.randint(1, people.count))
+        capital = rng.choice([50, 100, 200, 500, 1000, 3000])
+        written = f"{capital}万元" if rng.random() < 0.02 else str(capital * 10_000)
+        yield (
+            (
                 code,
                 rng.choice(people.companies),
                 variant_name(rng, boss.name),
@@ -283,15 +287,40 @@ def enterprise_registry(people: People, folder: Path) -> int:
                 boss.address.replace("栋", "号楼"),
                 "批发和零售业;技术服务",
                 "庐州市市场监督管理局",
+                boss.phone,  # the registered contact mobile (the legal representative's)
                 stamp(rng),
-            )
+            ),
+            boss,
+        )
 
+
+@dataclass(frozen=True)
+class DemoEnterprise:
+    credit_code: str
+    name: str
+    representative: str
+    representative_id: str
+    mobile: str
+
+
+def demo_enterprise(seed: int, persons: int) -> DemoEnterprise | None:
+    """The first enterprise whose registry row is clean (it signs in on the public side in the demo)."""
+    for row, boss in _enterprises(People(seed, persons)):
+        code, name, written_name, written_id, _, capital, *_, mobile, _ = row
+        clean = written_name == boss.name and written_id == boss.id_number and capital.isdigit()
+        if clean and mobile:
+            return DemoEnterprise(code, name, boss.name, boss.id_number, mobile)
+    return None
+
+
+def enterprise_registry(people: People, folder: Path) -> int:
+    """市场监管 企业登记: a registry database (``enterprise_rows``)."""
     return _database(
         folder / "scjgj_qydj.db",
         "CREATE TABLE qy_jbxx (tyshxydm TEXT PRIMARY KEY, qymc TEXT, fddbr TEXT, fddbr_zjhm TEXT, qylx TEXT, "
-        "zczb TEXT, clrq TEXT, zs TEXT, jyfw TEXT, djjg TEXT, gxsj TEXT)",
-        "INSERT INTO qy_jbxx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows(),
+        "zczb TEXT, clrq TEXT, zs TEXT, jyfw TEXT, djjg TEXT, lxdh TEXT, gxsj TEXT)",
+        "INSERT INTO qy_jbxx VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        enterprise_rows(people),
     )
 
 
@@ -513,6 +542,8 @@ DEMO_JOBS = [
                 住所="zs",
                 经营范围="jyfw",
                 登记机关="djjg",
+                法定代表人身份号码="fddbr_zjhm",
+                联系电话="lxdh",
             ),
         },
         enterprise_registry,

@@ -38,6 +38,8 @@ ATTRIBUTE_KIND = {
     "address": "address",
     "division_code": "division_code",
     "holder_id": "text",
+    "legal_representative": "person_name",
+    "legal_representative_id": "id_number",
 }
 NOT_FOUND = "no record with this key is available to this app"
 

@@ -50,6 +50,8 @@ ATTRIBUTES: dict[BaseKind, list[str]] = {
         "address",
         "scope",
         "registered_by",
+        "legal_representative_id",  # with phone: how an enterprise's representative signs in
+        "phone",
     ],
     BaseKind.LICENSE: [
         "type",

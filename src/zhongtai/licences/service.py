@@ -191,3 +191,9 @@ def verify(session: Session, settings: Settings, text: str, now: datetime) -> Ch
     if not holds(licence, now.astimezone(CITY_ZONE).date()):
         return Check(False, "the licence is outside its validity", "register", shown)
     return Check(True, "", None, shown)
+
+
+def holder_name(session: Session, subject: str) -> str | None:
+    """The name a holder's licences give them (an enterprise's name on its business licence)."""
+    found = wallet(session, subject)
+    return found[0].holder_name if found else None

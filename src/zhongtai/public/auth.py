@@ -27,6 +27,15 @@ class CitizenLoginRequired(Exception):
     """A public page needs a signed-in citizen; the handler redirects to the public sign-in."""
 
 
+class PersonsOnly(Exception):
+    """A person's page (health code, family, places …) asked for by a signed-in enterprise: the handler
+    sends it to its own pages (services, licences, its data)."""
+
+
+# Pages for persons only; an enterprise's code and resumption come with the health code's second part.
+PERSONS_ONLY = ("/m/code", "/m/family", "/m/checkin", "/m/travel", "/m/corrections", "/m/places", "/m/visit")
+
+
 def _signer(settings: Settings) -> Signer:
     return Signer(settings.secret_key, salt="zhongtai.citizen-session")
 
@@ -89,6 +98,8 @@ Public = Annotated[PublicPage, Depends(public_page)]
 async def citizen_page(page: Public) -> PublicPage:
     if page.citizen is None:
         raise CitizenLoginRequired()
+    if page.citizen.is_enterprise and page.request.url.path.startswith(PERSONS_ONLY):
+        raise PersonsOnly()
     return page
 
 

@@ -19,7 +19,13 @@ from zhongtai.gateway.client import GatewaySigner
 
 VERIFY = "person.verify"
 LOOKUP = "person.by-id"
+ENTITY_VERIFY = "entity.verify"
 ID_ITEM, NAME_ITEM, MOBILE_ITEM, HOUSEHOLD_ITEM = "公民身份号码", "姓名", "联系电话", "户号"
+CREDIT_ITEM, REPRESENTATIVE_ITEM, REPRESENTATIVE_ID_ITEM = (
+    "统一社会信用代码",
+    "法定代表人",
+    "法定代表人身份号码",
+)
 
 
 class IdentityCheck(Protocol):
@@ -30,6 +36,10 @@ class IdentityCheck(Protocol):
     async def household(self, id_number: str, end_user: str) -> str | None: ...
 
     async def in_household(self, id_number: str, name: str, household: str, end_user: str) -> bool: ...
+
+    async def entity_matches(
+        self, credit_code: str, representative: str, representative_id: str, mobile: str, end_user: str
+    ) -> bool: ...
 
 
 def _unavailable(detail: str) -> Unavailable:
@@ -81,12 +91,24 @@ class GatewayIdentityCheck:
         body = {ID_ITEM: id_number, NAME_ITEM: name, HOUSEHOLD_ITEM: household}
         return await self._match(body, end_user)
 
-    async def _match(self, body: dict[str, str], end_user: str) -> bool:
-        answer = await self._call("POST", f"/gw/{VERIFY}", end_user, body)
+    async def entity_matches(
+        self, credit_code: str, representative: str, representative_id: str, mobile: str, end_user: str
+    ) -> bool:
+        """The legal-entity base: this credit code's legal representative and registered mobile."""
+        body = {
+            CREDIT_ITEM: credit_code,
+            REPRESENTATIVE_ITEM: representative,
+            REPRESENTATIVE_ID_ITEM: representative_id,
+            MOBILE_ITEM: mobile,
+        }
+        return await self._match(body, end_user, ENTITY_VERIFY)
+
+    async def _match(self, body: dict[str, str], end_user: str, capability: str = VERIFY) -> bool:
+        answer = await self._call("POST", f"/gw/{capability}", end_user, body)
         if answer.status_code == 422:
             return False  # a value the register cannot hold (e.g. a malformed mobile): no match
         if answer.status_code != 200:
-            raise _unavailable(f"{VERIFY} answered {answer.status_code}")
+            raise _unavailable(f"{capability} answered {answer.status_code}")
         return bool(answer.json().get("match"))
 
     async def household(self, id_number: str, end_user: str) -> str | None:

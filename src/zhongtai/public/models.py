@@ -15,12 +15,17 @@ from zhongtai.core.types import UTCDateTime, utcnow
 
 
 class Citizen(Base):
+    """Someone signed in on the public side: a person, or an enterprise (by its credit code, proven by its
+    legal representative)."""
+
     __tablename__ = "citizens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="person")  # person | enterprise
     subject: Mapped[str] = mapped_column(String(64), unique=True)  # core.pseudonym: the person, keyed
-    name: Mapped[str] = mapped_column(String(50))
-    id_number_sealed: Mapped[str] = mapped_column(Text)  # SecretBox: read only to act for the person
+    name: Mapped[str] = mapped_column(String(200))
+    # SecretBox: read only to act for them (the ID number; an enterprise's credit code)
+    id_number_sealed: Mapped[str] = mapped_column(Text)
     mobile_sealed: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -33,8 +38,9 @@ class SignInCode(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # the pending sign-in's handle
+    kind: Mapped[str] = mapped_column(String(16), default="person")
     subject: Mapped[str] = mapped_column(String(64), index=True)
-    name: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(200))
     id_number_sealed: Mapped[str] = mapped_column(Text)
     mobile_sealed: Mapped[str] = mapped_column(Text)
     code_hash: Mapped[str] = mapped_column(String(64))

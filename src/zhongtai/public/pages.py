@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from zhongtai.auditing import mydata
 from zhongtai.core.errors import M_, NotFound, TooManyAttempts, Unauthenticated, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
-from zhongtai.core.pseudonym import person_subject
+from zhongtai.core.pseudonym import entity_subject, person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, check_csrf, form_str, refusal_to_show
+from zhongtai.licences import service as licences
 from zhongtai.public import schemas, service
 from zhongtai.public.auth import PREFIX, CitizenPage, Public, PublicPage, client_address, session_token
 from zhongtai.public.identity import IdentityCheck
@@ -49,7 +50,11 @@ def _refused(page: PublicPage, template: str, exc: ZhongtaiError, **context: obj
 
 @router.get(PREFIX)
 def public_home(page: Public) -> Response:
-    return RedirectResponse(f"{PREFIX}/code" if page.citizen else f"{PREFIX}/login", status_code=303)
+    if page.citizen is None:
+        return RedirectResponse(f"{PREFIX}/login", status_code=303)
+    return RedirectResponse(
+        f"{PREFIX}/services" if page.citizen.is_enterprise else f"{PREFIX}/code", status_code=303
+    )
 
 
 def next_page(wanted: str) -> str:
@@ -92,6 +97,49 @@ async def login(
         raise
     after = next_page(values["next"])
     return page.render("m_code_entry.html", pending=pending, mobile=mask_mobile(person[2]), after=after)
+
+
+@router.get(PREFIX + "/login/enterprise")
+def enterprise_login_form(page: Public, next: str = "") -> Response:
+    if page.citizen is not None:
+        return RedirectResponse(next_page(next), status_code=303)
+    return page.render("m_login_enterprise.html", values={"next": next_page(next)})
+
+
+ENTERPRISE_FIELDS = ("credit_code", "representative", "representative_id", "mobile", "next")
+
+
+@router.post(PREFIX + "/login/enterprise")
+async def enterprise_login(
+    request: Request, page: Public, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    """An enterprise: its credit code, its legal representative's name and ID number, and the registered
+    mobile, checked against the legal-entity base; then a code to that mobile."""
+    check_csrf(page, form)
+    values = {name: form_str(form, name) for name in ENTERPRISE_FIELDS}
+    now = utcnow()
+    try:
+        credit = schemas.credit_code_of(values["credit_code"])
+        representative = schemas.name_of(values["representative"], "representative")
+        representative_id = schemas.id_number_of(values["representative_id"], "representative_id")
+        mobile = schemas.mobile_of(values["mobile"])
+        subject = entity_subject(credit)
+        keys = [service.person_key(subject), service.address_key(settings, client_address(request))]
+        service.check_not_locked(session, settings, keys, now)
+        check = identity_of(request).entity_matches
+        if not await check(credit, representative, representative_id, mobile, end_user=subject):
+            service.count_failure(session, keys, now)
+            return _refused(page, "m_login_enterprise.html", service.no_match(), values=values)
+        name = licences.holder_name(session, subject) or credit
+        pending = service.begin_enterprise(
+            session, settings, sender_of(request, settings), (credit, name, mobile), now
+        )
+    except ZhongtaiError as exc:
+        if _shown(exc):
+            return _refused(page, "m_login_enterprise.html", exc, values=values)
+        raise
+    after = next_page(values["next"] or f"{PREFIX}/services")
+    return page.render("m_code_entry.html", pending=pending, mobile=mask_mobile(mobile), after=after)
 
 
 @router.post(PREFIX + "/login/code")

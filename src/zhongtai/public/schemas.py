@@ -8,7 +8,7 @@ import re
 import unicodedata
 from datetime import date
 
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from zhongtai.core.errors import M_, Invalid
 
@@ -66,3 +66,11 @@ def relation_of(value: str) -> str:
     if value not in RELATIONS:
         raise Invalid(M_("choose how the person is related to you"), field="relation")
     return value
+
+
+def credit_code_of(value: str) -> str:
+    """A unified social credit code (GB 32100): 18 characters with both check characters right."""
+    code = _text(value).upper()
+    if not uscc.is_valid(code):
+        raise Invalid(M_("not a valid unified social credit code (18 characters)"), field="credit_code")
+    return code

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Conflict, Invalid, NotFound, TooManyAttempts, Unauthenticated
-from zhongtai.core.pseudonym import person_subject
+from zhongtai.core.pseudonym import entity_subject, person_subject
 from zhongtai.core.security import token_digest
 from zhongtai.core.settings import Settings
 from zhongtai.public.models import Citizen, CitizenSession, FamilyMember, SignInCode
@@ -37,6 +37,11 @@ class CitizenPrincipal:
     masked_name: str
     masked_id: str
     csrf_token: str
+    kind: str = "person"  # or "enterprise"
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.kind == "enterprise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +113,34 @@ def begin(
 ) -> str:
     """After the identity matched: a one-time code to the mobile; returns the pending sign-in's handle."""
     id_number, name, mobile = person
-    subject = person_subject(settings, id_number)
+    claimant = Claimant("person", person_subject(settings, id_number), name, id_number, mobile)
+    return send_code(session, settings, sender, claimant, now)
+
+
+def begin_enterprise(
+    session: Session, settings: Settings, sender: Sender, enterprise: tuple[str, str, str], now: datetime
+) -> str:
+    """After the legal-entity base matched the credit code, the legal representative and the registered
+    mobile: a one-time code to that mobile. ``enterprise``: (credit code, display name, mobile)."""
+    credit, name, mobile = enterprise
+    claimant = Claimant("enterprise", entity_subject(credit), name, credit, mobile)
+    return send_code(session, settings, sender, claimant, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimant:
+    """Who is signing in: a person by ID number, or an enterprise by credit code (``key``)."""
+
+    kind: str
+    subject: str
+    name: str
+    key: str
+    mobile: str
+
+
+def send_code(session: Session, settings: Settings, sender: Sender, claimant: Claimant, now: datetime) -> str:
     repo = PublicRepository(session)
-    recent = repo.latest_code_for(subject)
+    recent = repo.latest_code_for(claimant.subject)
     if recent is not None and (now - recent.created_at).total_seconds() < RESEND_SECONDS:
         refusal = TooManyAttempts(M_("a code was sent less than a minute ago; wait for it"), code="code_sent")
         refusal.retry_after = RESEND_SECONDS - int((now - recent.created_at).total_seconds())
@@ -120,10 +150,11 @@ def begin(
     session.add(
         SignInCode(
             token_hash=token_digest(pending),
-            subject=subject,
-            name=name,
-            id_number_sealed=box.seal(id_number),
-            mobile_sealed=box.seal(mobile),
+            kind=claimant.kind,
+            subject=claimant.subject,
+            name=claimant.name,
+            id_number_sealed=box.seal(claimant.key),
+            mobile_sealed=box.seal(claimant.mobile),
             code_hash=_code_hash(settings, pending, code),
             created_at=now,
             expires_at=now + timedelta(minutes=settings.public_code_minutes),
@@ -131,7 +162,9 @@ def begin(
     )
     session.flush()
     minutes = settings.public_code_minutes
-    sender.send(session, mobile, f"【庐州市城市中台】验证码 {code},{minutes} 分钟内有效。请勿告诉他人。")
+    sender.send(
+        session, claimant.mobile, f"【庐州市城市中台】验证码 {code},{minutes} 分钟内有效。请勿告诉他人。"
+    )
     return pending
 
 
@@ -178,6 +211,7 @@ def _citizen(session: Session, settings: Settings, found: SignInCode, now: datet
     citizen = repo.citizen_by_subject(found.subject)
     if citizen is None:
         citizen = Citizen(
+            kind=found.kind,
             subject=found.subject,
             name=found.name,
             id_number_sealed=found.id_number_sealed,
@@ -191,9 +225,13 @@ def _citizen(session: Session, settings: Settings, found: SignInCode, now: datet
 
 
 def _principal(session: Session, settings: Settings, citizen: Citizen, csrf: str) -> CitizenPrincipal:
-    id_number = SecretBox(settings).open(citizen.id_number_sealed)
+    key = SecretBox(settings).open(citizen.id_number_sealed)
+    if citizen.kind == "enterprise":  # a credit code and an enterprise's name are public
+        return CitizenPrincipal(
+            citizen.id, citizen.subject, citizen.name, citizen.name, key, csrf, "enterprise"
+        )
     return CitizenPrincipal(
-        citizen.id, citizen.subject, citizen.name, mask_name(citizen.name), mask_id_number(id_number), csrf
+        citizen.id, citizen.subject, citizen.name, mask_name(citizen.name), mask_id_number(key), csrf
     )
 
 

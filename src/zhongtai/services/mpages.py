@@ -18,6 +18,7 @@ from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.core.web import Form, check_csrf, form_str, refusal_to_show
 from zhongtai.public import service as public
 from zhongtai.public.auth import PREFIX, CitizenPage
+from zhongtai.public.service import CitizenPrincipal
 from zhongtai.services import cases, service
 from zhongtai.services.models import ApplicantKind, Case, CaseStatus, MaterialOutcome
 from zhongtai.services.repository import ServicesRepository
@@ -33,9 +34,9 @@ def _subjects(page: CitizenPage, session: DbSession) -> list[str]:
 
 @router.get(PREFIX + "/services")
 def catalog(page: CitizenPage, session: DbSession) -> Response:
-    items = [
-        i for i in service.catalog(session, active_only=True) if i.applicant_kind is ApplicantKind.PERSON
-    ]
+    assert page.citizen is not None
+    kind = ApplicantKind.ENTERPRISE if page.citizen.is_enterprise else ApplicantKind.PERSON
+    items = [i for i in service.catalog(session, active_only=True) if i.applicant_kind is kind]
     mine = ServicesRepository(session).cases_of_applicant(_subjects(page, session), limit=5)
     return page.render("m_services.html", items=[service.item_read(session, i) for i in items], mine=mine)
 
@@ -51,7 +52,7 @@ def _service_page(
     assert page.citizen is not None
     item = service.item_read(session, service.get_item(session, code))
     labels = [m.field_label for m in item.materials if m.field_label]
-    family = public.family(session, page.citizen)
+    family = [] if page.citizen.is_enterprise else public.family(session, page.citizen)
     extra.setdefault("values", {})
     return page.render(
         "m_service.html", status_code=status_code, item=item, labels=labels, family=family, **extra
@@ -65,10 +66,7 @@ def start(code: str, page: CitizenPage, form: Form, session: DbSession, settings
     member = form_str(form, "member")
     fields = {k: form_str(form, k) for k in form if k.startswith("field:")}
     try:
-        person = public.person_for(session, settings, page.citizen, int(member) if member.isdigit() else None)
-        applicant = cases.Applicant(
-            ApplicantKind.PERSON, person.subject, person.name, person.id_number, page.citizen.subject
-        )
+        applicant = _applicant(session, settings, page.citizen, member)
         typed = {k.removeprefix("field:"): v for k, v in fields.items()}
         case = cases.start(session, settings, applicant, code, typed, utcnow())
     except ZhongtaiError as exc:
@@ -77,6 +75,21 @@ def start(code: str, page: CitizenPage, form: Form, session: DbSession, settings
         session.rollback()
         return _service_page(page, session, code, status_code=exc.status_code, error=exc, values=fields)
     return RedirectResponse(f"{PREFIX}/cases/{case.number}", status_code=303)
+
+
+def _applicant(
+    session: DbSession, settings: Settings, citizen: CitizenPrincipal, member: str
+) -> cases.Applicant:
+    """Whose case: the enterprise signed in, or the citizen or a member of their household (404 else)."""
+    if citizen.is_enterprise:
+        credit = public.myself(session, settings, citizen).id_number  # its credit code, sealed at sign-in
+        return cases.Applicant(
+            ApplicantKind.ENTERPRISE, citizen.subject, citizen.name, credit, citizen.subject
+        )
+    person = public.person_for(session, settings, citizen, int(member) if member.isdigit() else None)
+    return cases.Applicant(
+        ApplicantKind.PERSON, person.subject, person.name, person.id_number, citizen.subject
+    )
 
 
 @router.get(PREFIX + "/cases")

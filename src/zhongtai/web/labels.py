@@ -27,6 +27,7 @@ COMPUTED_LABELS = (
     N_("attr.issuer"),
     N_("attr.latitude"),
     N_("attr.legal_representative"),
+    N_("attr.legal_representative_id"),
     N_("attr.longitude"),
     N_("attr.name"),
     N_("attr.phone"),
