@@ -466,3 +466,34 @@ def test_old_events_are_purged_only_once_every_subscription_has_them(
         assert purge_outbox(session, later) == 2
     with factory() as session:
         assert session.scalar(select(OutboxEvent.id)) is None
+
+
+def test_each_delivered_row_names_its_person_for_who_used_my_data(
+    hook_client: TestClient, world: World, factory: sessionmaker[Session], hook_settings: Settings
+) -> None:
+    from zhongtai.core.audit import AuditEvent
+    from zhongtai.core.pseudonym import person_subject
+
+    resource, job, _, _, secret = subscribed(hook_client, world, factory, hook_settings)
+    subscriber = Subscriber(secret)
+    subscriber.fail_with = 500
+    change_rows(factory, resource, job, {"k9": person(9)})
+    with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).failed == 1
+    subscriber.fail_with = None
+    with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
+        dispatch_due(factory, hook_settings, http, public)  # after the back-off: nothing yet
+    with factory() as session:
+        session.execute(text("UPDATE sharing_subscriptions SET next_attempt_at = NULL"))
+        session.commit()
+    with httpx.Client(transport=httpx.MockTransport(subscriber)) as http:
+        assert dispatch_due(factory, hook_settings, http, public).delivered == 1
+    with factory() as session:
+        entries = session.execute(
+            select(AuditEvent.outcome, AuditEvent.subject).where(
+                AuditEvent.event_type == "sharing.event.delivered"
+            )
+        ).all()
+    assert sorted(entries, key=str) == sorted(
+        [("failure", None), ("success", person_subject(hook_settings, id_number(9)))], key=str
+    )

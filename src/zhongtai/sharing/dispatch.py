@@ -24,18 +24,20 @@ from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
+from stdnum.cn import ric, uscc
 
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.outbox import OutboxEvent
 from zhongtai.core.principal import Principal
+from zhongtai.core.pseudonym import entity_subject, person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.ingest.schedule import next_due
 from zhongtai.sharing.models import Delivery, Grant, GrantStatus, Subscription
 from zhongtai.sharing.repository import SharingRepository
-from zhongtai.sharing.service import projection, record_grant_access
+from zhongtai.sharing.service import identifying_items, projection, record_grant_access
 from zhongtai.sharing.webhooks import Allowlist, Resolver, pinned, sign
 
 log = logging.getLogger("zhongtai.sharing.dispatch")
@@ -138,7 +140,9 @@ def _attempt(
         subscription.cursor, subscription.attempts = event.id, 0
         subscription.next_attempt_at, subscription.last_error = None, ""
         _log_delivery(session, subscription, event, "delivered", status, "")
-        _audit(session, subscription, grant, event, "success", {})
+        named: list[str | None] = [*subjects_of(session, settings, grant, event)]
+        for subject in named or [None]:
+            _audit(session, subscription, grant, event, "success", {}, subject)
         stats.delivered += 1
         return True
     subscription.attempts += 1
@@ -230,6 +234,7 @@ def _audit(
     event: OutboxEvent,
     outcome: str,
     detail: dict[str, Any],
+    subject: str | None = None,
 ) -> None:
     repo = SharingRepository(session)
     dispatcher = Principal(
@@ -250,7 +255,25 @@ def _audit(
         {"event_id": event.event_id, **detail},
         outcome,
         ("subscription", str(subscription.id)),
+        subject,
     )
+
+
+def subjects_of(session: Session, settings: Settings, grant: Grant, event: OutboxEvent) -> list[str]:
+    """Whose data a delivered row is — each person or enterprise it names by ID number or credit code
+    (a marriage record names two): one delivery entry per subject, so each finds it in "who used my
+    data". Only delivered rows name anyone: a refused or failed attempt let nothing out."""
+    if not event.data:
+        return []
+    resource = SharingRepository(session).resource_by_id(grant.resource_id)
+    found = []
+    for item, kind in identifying_items(session, resource).items():
+        value = str(event.data.get(item) or "")
+        if kind == "id_number" and ric.is_valid(value):
+            found.append(person_subject(settings, value))
+        elif kind == "credit_code" and uscc.is_valid(value):
+            found.append(entity_subject(value))
+    return list(dict.fromkeys(found))
 
 
 def run_forever(

@@ -92,6 +92,14 @@ def effective_policies(session: Session, resource: Resource) -> dict[str, ItemPo
     return found
 
 
+def identifying_items(session: Session, resource: Resource) -> dict[str, str]:
+    """The items that name a person or an enterprise (item -> ``id_number`` / ``credit_code``, by their
+    data elements): whose data a row is, for the audit trail's subject."""
+    kinds = _element_kinds(session, [i.data_element for i in resource.items if i.data_element])
+    found = {i.name: kinds.get(i.data_element or "", "") for i in resource.items}
+    return {name: kind for name, kind in found.items() if kind in ("id_number", "credit_code")}
+
+
 def _element_kinds(session: Session, codes: list[str]) -> dict[str, str]:
     if not codes:
         return {}
@@ -584,8 +592,10 @@ def record_grant_access(
     detail: dict[str, Any] | None = None,
     outcome: str = "success",
     target: tuple[str, str] | None = None,
+    subject: str | None = None,
 ) -> None:
-    """One access-audit entry for data leaving (or refused) under ``grant``: purpose and grant from it."""
+    """One access-audit entry for data leaving (or refused) under ``grant``: purpose and grant from it;
+    ``subject`` names whose data it was, when one person's or enterprise's row left."""
     target_type, target_id = target or ("grant", str(grant.id))
     audit.record_access(
         session,
@@ -602,6 +612,7 @@ def record_grant_access(
         target_type=target_type,
         target_id=target_id,
         detail=detail,
+        subject=subject,
     )
 
 
