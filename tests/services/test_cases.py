@@ -280,3 +280,44 @@ def test_the_work_waiting_for_each_desk(
         )
         asked = service.pending_for(session, city.staff["caseworker_m"])
         assert [(w.reference, w.action) for w in asked] == [(number, "svc.answer")]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_who_used_my_data_lists_exactly_the_accesses_made(
+    factory: sessionmaker[Session], settings: Settings, city: City, seed: int
+) -> None:
+    """A generated run of previews, consents and caseworkers' reads for three people, recorded here as
+    they are made; each person's list holds exactly theirs."""
+    import random
+    from collections import Counter
+
+    from tests.public.helpers import WANG_CHILD
+    from zhongtai.auditing.mydata import accesses_of
+
+    rng = random.Random(seed)
+    people = [WANG, WANG_CHILD, NEIGHBOUR]
+    made: dict[str, Counter[str]] = {person_subject(settings, p.id_number): Counter() for p in people}
+    submitted: list[tuple[str, str]] = []
+    for _ in range(12):
+        person = rng.choice(people)
+        subject = person_subject(settings, person.id_number)
+        step = rng.choice(["preview", "file", "read"])
+        with transaction(factory) as session:
+            if step == "preview":
+                case = cases.start(session, settings, applicant_for(settings, person), SERVICE, {}, utcnow())
+                cases.preview(session, settings, case, utcnow())
+                made[subject]["services.case.previewed"] += 2  # two data materials
+            elif step == "file" or not submitted:
+                submitted.append((_submitted(factory, settings, person), subject))
+                made[subject]["services.case.fetched"] += 2
+            else:
+                number, whose = rng.choice(submitted)
+                case = session.scalars(select(Case).where(Case.number == number)).one()
+                if case.status is CaseStatus.SUBMITTED:
+                    cases.accept(session, city.staff["caseworker_z"], number, utcnow())
+                cases.fetched_data(session, settings, city.staff["caseworker_z"], case)
+                made[whose]["services.case.viewed"] += 2
+    with factory() as session:
+        for subject, expected in made.items():
+            listed = Counter(a.event_type for a in accesses_of(session, subject, limit=500))
+            assert listed == expected, subject
