@@ -38,7 +38,7 @@ from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.orgs.models import Department, DepartmentKind
-from zhongtai.services import cases, service
+from zhongtai.services import cases, handling, service
 from zhongtai.services.models import ApplicantKind, Case, Review
 from zhongtai.services.schemas import ItemWrite, ReviewWrite
 from zhongtai.sharing.repository import key_expression
@@ -253,7 +253,7 @@ def measure_cases(persons: int, samples: int) -> dict[str, Any]:
         with transaction(factory) as session:  # the caseworker reads the five under the case's grants
             case = session.scalars(select(Case).where(Case.number == case_number)).one()
             actor = cases.department_actor(session, case, service.get_item(session, "BENCH-001"))
-            read = cases.fetched_data(session, settings, actor, case)
+            read = handling.fetched_data(session, settings, actor, case)
             assert len(read) == 5 and all(len(r.rows) == 1 for r in read.values())
         t3 = time.perf_counter()
         floor.append(t1 - t0)

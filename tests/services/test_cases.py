@@ -20,7 +20,7 @@ from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.governance.models import Problem
-from zhongtai.services import cases, ledger, service
+from zhongtai.services import cases, handling, ledger, service
 from zhongtai.services.models import Case, CaseMaterial, CaseStatus, MaterialOutcome, Saving
 from zhongtai.services.schemas import Decision, TaskAnswer, TaskCreate
 from zhongtai.sharing import casegrants
@@ -86,9 +86,9 @@ def test_consent_fetches_under_a_grant_for_this_case_alone(
             sharing.read_records(session, caseworker, grants[0].id, 0, 10)
         assert refused.value.code == "case_grant"
         with pytest.raises(Forbidden):  # another department's caseworker
-            cases.handled_case(session, city.staff["caseworker_g"], number)
-        case = cases.accept(session, caseworker, number, utcnow())
-        data = cases.fetched_data(session, settings, caseworker, case)
+            handling.handled_case(session, city.staff["caseworker_g"], number)
+        case = handling.accept(session, caseworker, number, utcnow())
+        data = handling.fetched_data(session, settings, caseworker, case)
         assert [r["姓名"] for read in data.values() for r in read.rows] == ["王**", "王**"]
 
 
@@ -98,22 +98,22 @@ def test_the_decision_ends_the_grants_and_writes_the_ledger(
     number = _submitted(factory, settings)
     caseworker, civil = city.staff["caseworker_z"], city.staff["caseworker_m"]
     with transaction(factory) as session:
-        cases.accept(session, caseworker, number, utcnow())
-        task = cases.ask(
+        handling.accept(session, caseworker, number, utcnow())
+        task = handling.ask(
             session, caseworker, number, TaskCreate(department="MZJ", question="是否低保对象"), utcnow()
         )
         with pytest.raises(Conflict):  # an answer is awaited
-            cases.decide(session, settings, caseworker, number, Decision(action="approve"), utcnow())
+            handling.decide(session, settings, caseworker, number, Decision(action="approve"), utcnow())
     with transaction(factory) as session:
-        cases.answer(session, civil, task.id, TaskAnswer(agrees=True, answer="非低保对象"), utcnow())
-        cases.decide(
+        handling.answer(session, civil, task.id, TaskAnswer(agrees=True, answer="非低保对象"), utcnow())
+        handling.decide(
             session, settings, caseworker, number, Decision(action="approve", reason="符合条件"), utcnow()
         )
     with transaction(factory) as session:
         case = session.scalars(select(Case).where(Case.number == number)).one()
         assert case.status is CaseStatus.APPROVED
         with pytest.raises(Forbidden) as expired:  # the grant ended with the case
-            cases.fetched_data(session, settings, caseworker, case)
+            handling.fetched_data(session, settings, caseworker, case)
         assert expired.value.code == "grant_expired"
         saving = session.get(Saving, case.id)
         assert saving is not None and (saving.submissions, saving.checks, saving.trips) == (2, 2, 3)
@@ -126,7 +126,7 @@ def test_withdrawn_consent_stops_every_further_read(
     number = _submitted(factory, settings)
     caseworker = city.staff["caseworker_z"]
     with transaction(factory) as session:
-        case = cases.accept(session, caseworker, number, utcnow())
+        case = handling.accept(session, caseworker, number, utcnow())
         assert cases.withdraw_consent(session, case, utcnow()) == 2
         assert case.status is CaseStatus.RETURNED
         outcomes = [
@@ -135,7 +135,7 @@ def test_withdrawn_consent_stops_every_further_read(
         assert outcomes.count(MaterialOutcome.NEEDED) == 2
     with transaction(factory) as session:
         case = session.scalars(select(Case).where(Case.number == number)).one()
-        assert cases.fetched_data(session, settings, caseworker, case) == {}  # nothing fetched any more
+        assert handling.fetched_data(session, settings, caseworker, case) == {}  # nothing fetched any more
         for grant in session.scalars(select(Grant).where(Grant.case_ref == number)):
             with pytest.raises(Forbidden) as ended:  # and the grants themselves refuse a read
                 casegrants.read(
@@ -230,8 +230,8 @@ def test_the_ledger_counts_exactly_what_finished_cases_fetched(
         if action is None:
             continue
         with transaction(factory) as session:
-            cases.accept(session, caseworker, number, utcnow())
-            cases.decide(
+            handling.accept(session, caseworker, number, utcnow())
+            handling.decide(
                 session, settings, caseworker, number, Decision(action=action, reason="理由已说明"), utcnow()
             )
     with factory() as session:
@@ -270,8 +270,8 @@ def test_the_work_waiting_for_each_desk(
         waiting = service.pending_for(session, city.staff["caseworker_z"])
         assert [(w.reference, w.action) for w in waiting] == [(number, "svc.accept")]
         assert service.pending_for(session, city.staff["caseworker_g"]) == []
-        cases.accept(session, city.staff["caseworker_z"], number, utcnow())
-        cases.ask(
+        handling.accept(session, city.staff["caseworker_z"], number, utcnow())
+        handling.ask(
             session,
             city.staff["caseworker_z"],
             number,
@@ -314,8 +314,8 @@ def test_who_used_my_data_lists_exactly_the_accesses_made(
                 number, whose = rng.choice(submitted)
                 case = session.scalars(select(Case).where(Case.number == number)).one()
                 if case.status is CaseStatus.SUBMITTED:
-                    cases.accept(session, city.staff["caseworker_z"], number, utcnow())
-                cases.fetched_data(session, settings, city.staff["caseworker_z"], case)
+                    handling.accept(session, city.staff["caseworker_z"], number, utcnow())
+                handling.fetched_data(session, settings, city.staff["caseworker_z"], case)
                 made[whose]["services.case.viewed"] += 2
     with factory() as session:
         for subject, expected in made.items():

@@ -26,7 +26,7 @@ from zhongtai.demo.healthcode import Resident, residents
 from zhongtai.demo.sharing import principals
 from zhongtai.demo.sources import demo_enterprise
 from zhongtai.licences import service as licences
-from zhongtai.services import cases, service
+from zhongtai.services import cases, handling, service
 from zhongtai.services.models import (
     ApplicantKind,
     Case,
@@ -309,20 +309,20 @@ def build_demo_cases(factory: sessionmaker[Session], settings: Settings, seed: i
         staff = principals(session, settings, ("zjj.caseworker", "mzj.caseworker", "sfj.caseworker"))
         now = utcnow()
         done = _filed(session, settings, _applicant(settings, ready[0]), "ZJJ-GZF-001", {})
-        cases.accept(session, staff["zjj.caseworker"], done.number, now)
-        cases.fetched_data(session, settings, staff["zjj.caseworker"], done)
+        handling.accept(session, staff["zjj.caseworker"], done.number, now)
+        handling.fetched_data(session, settings, staff["zjj.caseworker"], done)
         question = TaskCreate(
             department="MZJ", question="请核实申请人是否为最低生活保障对象、婚姻状况是否一致", days=3
         )
-        task = cases.ask(session, staff["zjj.caseworker"], done.number, question, now)
-        cases.answer(
+        task = handling.ask(session, staff["zjj.caseworker"], done.number, question, now)
+        handling.answer(
             session,
             staff["mzj.caseworker"],
             task.id,
             TaskAnswer(agrees=True, answer="经核实,婚姻状况一致,非低保对象"),
             now,
         )
-        cases.decide(
+        handling.decide(
             session,
             settings,
             staff["zjj.caseworker"],
@@ -331,13 +331,13 @@ def build_demo_cases(factory: sessionmaker[Session], settings: Settings, seed: i
             now,
         )
         waiting = _filed(session, settings, _applicant(settings, ready[1]), "ZJJ-GZF-001", {})
-        cases.accept(session, staff["zjj.caseworker"], waiting.number, now)
+        handling.accept(session, staff["zjj.caseworker"], waiting.number, now)
         asked = TaskCreate(department="MZJ", question="请核实申请家庭是否享受社会救助", days=3)
-        cases.ask(session, staff["zjj.caseworker"], waiting.number, asked, now)
+        handling.ask(session, staff["zjj.caseworker"], waiting.number, asked, now)
         returned = _filed(session, settings, _applicant(settings, ready[2]), "SFJ-GZY-001", {})
-        cases.accept(session, staff["sfj.caseworker"], returned.number, now)
+        handling.accept(session, staff["sfj.caseworker"], returned.number, now)
         reason = "公证机构推荐书未加盖公章,请补正后重新提交"
-        cases.decide(
+        handling.decide(
             session,
             settings,
             staff["sfj.caseworker"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE
 from zhongtai.governance import service as governance
 from zhongtai.licences import service as licences
-from zhongtai.services import auth, ledger
 from zhongtai.services.lifecycle import TRANSITIONS
 from zhongtai.services.models import (
     CLOSED,
@@ -47,21 +46,17 @@ from zhongtai.services.models import (
     CaseEvent,
     CaseMaterial,
     CaseStatus,
-    CaseTask,
     KeyFrom,
     Material,
     MaterialOutcome,
     MaterialSource,
     Review,
     ServiceItem,
-    TaskStatus,
 )
 from zhongtai.services.repository import ServicesRepository
-from zhongtai.services.schemas import Decision, TaskAnswer, TaskCreate
 from zhongtai.services.service import get_item, provider_of
 from zhongtai.sharing import casegrants
 from zhongtai.sharing.lifecycle import add_working_days
-from zhongtai.sharing.masking import mask_name
 
 CASES_PER_DAY = 20  # per person filing: each start previews their data (an audited read)
 MAX_OPEN_DAYS = 90  # a case's grant ends then at the latest, even if the case is still open
@@ -145,7 +140,7 @@ def start(
         fetched = material.source is not MaterialSource.UPLOAD
         outcome = MaterialOutcome.TO_FETCH if fetched else MaterialOutcome.NEEDED
         session.add(CaseMaterial(case_id=case.id, material_id=material.id, outcome=outcome))
-    _event(session, case, "start", None, "applicant", now)
+    record_event(session, case, "start", None, "applicant", now)
     return case
 
 
@@ -163,7 +158,7 @@ def _form_fields(materials: list[Material], fields: dict[str, str]) -> dict[str,
     return typed
 
 
-def _event(
+def record_event(
     session: Session,
     case: Case,
     action: str,
@@ -186,7 +181,7 @@ def _event(
     session.flush()
 
 
-def _key(settings: Settings, case: Case, material: Material) -> tuple[str, str]:
+def key_of(settings: Settings, case: Case, material: Material) -> tuple[str, str]:
     assert material.key_item is not None
     if material.key_from is KeyFrom.FIELD and material.field_label:
         return material.key_item, case.fields.get(material.field_label, "")
@@ -225,7 +220,7 @@ def preview(session: Session, settings: Settings, case: Case, now: datetime) -> 
         else:
             assert material.resource_code is not None
             read = casegrants.preview(
-                session, material.resource_code, list(material.items), _key(settings, case, material)
+                session, material.resource_code, list(material.items), key_of(settings, case, material)
             )
             entry.rows, entry.items = read.rows, read.items
             _own_access(session, case, material.resource_code, read.items, len(read.rows))
@@ -284,12 +279,12 @@ def consent(session: Session, settings: Settings, case: Case, now: datetime) -> 
     actor = department_actor(session, case, item)
     case.consented_at, case.consent_withdrawn_at = now, None
     fetching: list[tuple[CaseMaterial, Material]] = []
-    for entry, material in _case_materials(session, case):
+    for entry, material in case_materials(session, case):
         if entry.outcome is MaterialOutcome.TO_FETCH and _prepare(
             session, actor, case, item, entry, material, now
         ):
             fetching.append((entry, material))
-    wanted = [(entry.grant_id or 0, _key(settings, case, material)) for entry, material in fetching]
+    wanted = [(entry.grant_id or 0, key_of(settings, case, material)) for entry, material in fetching]
     read = casegrants.read_many(
         session,
         actor,
@@ -300,10 +295,10 @@ def consent(session: Session, settings: Settings, case: Case, now: datetime) -> 
     )
     for entry, material in fetching:
         _fetched(session, item, entry, material, read[entry.grant_id or 0].rows, now)
-    _event(session, case, "consent", CaseStatus.DRAFT, "applicant", now)
+    record_event(session, case, "consent", CaseStatus.DRAFT, "applicant", now)
 
 
-def _case_materials(session: Session, case: Case) -> list[tuple[CaseMaterial, Material]]:
+def case_materials(session: Session, case: Case) -> list[tuple[CaseMaterial, Material]]:
     repo = ServicesRepository(session)
     materials = {m.id: m for m in repo.materials(case.item_id)}
     return [(entry, materials[entry.material_id]) for entry in repo.case_materials(case.id)]
@@ -426,7 +421,7 @@ def upload(
         raise Conflict(
             M_("case %(number)s takes no uploads now", number=case.number), code="not_open_for_uploads"
         )
-    entry = next((e for e, m in _case_materials(session, case) if m.id == material_id), None)
+    entry = next((e for e, m in case_materials(session, case) if m.id == material_id), None)
     if entry is None:
         raise NotFound(M_("this case has no such material"), code="material_not_found")
     if entry.outcome in (MaterialOutcome.FETCHED, MaterialOutcome.TO_FETCH):
@@ -465,13 +460,13 @@ def file_path(settings: Settings, case: Case, entry: CaseMaterial) -> Path | Non
 def submit(session: Session, case: Case, now: datetime) -> None:
     """To the responsible department: consented to (or declined) the fetch, and nothing left to upload."""
     action = "submit" if case.status is CaseStatus.DRAFT else "resubmit"
-    _check(case, action)
+    check_transition(case, action)
     if case.consented_at is None and case.consent_withdrawn_at is None:
         raise Conflict(
             M_("consent to the fetch first (or decline it and upload everything)"), code="no_consent"
         )
     waiting = (MaterialOutcome.NEEDED, MaterialOutcome.TO_FETCH)
-    missing = [m.name for e, m in _case_materials(session, case) if e.outcome in waiting]
+    missing = [m.name for e, m in case_materials(session, case) if e.outcome in waiting]
     if missing:
         raise Conflict(
             M_("still to upload: %(materials)s", materials="、".join(missing)), code="materials_missing"
@@ -481,7 +476,7 @@ def submit(session: Session, case: Case, now: datetime) -> None:
     if case.due_on is None:
         days = ServicesRepository(session).item_by_id(case.item_id).time_limit_days
         case.due_on = add_working_days(now, days).date()
-    _event(session, case, action, before, "applicant", now)
+    record_event(session, case, action, before, "applicant", now)
 
 
 def decline_fetch(session: Session, case: Case, now: datetime) -> None:
@@ -489,10 +484,10 @@ def decline_fetch(session: Session, case: Case, now: datetime) -> None:
     if case.status is not CaseStatus.DRAFT or case.consented_at is not None:
         raise Conflict(M_("the fetch has been consented to; withdraw consent instead"), code="consented")
     case.consent_withdrawn_at = now
-    for entry, _material in _case_materials(session, case):
+    for entry, _material in case_materials(session, case):
         if entry.outcome is MaterialOutcome.TO_FETCH:
             _fall_back(entry, "declined|")
-    _event(session, case, "decline_fetch", case.status, "applicant", now)
+    record_event(session, case, "decline_fetch", case.status, "applicant", now)
 
 
 def withdraw_consent(session: Session, case: Case, now: datetime) -> int:
@@ -504,13 +499,13 @@ def withdraw_consent(session: Session, case: Case, now: datetime) -> int:
         raise Conflict(M_("there is no consent to withdraw"), code="no_consent")
     ended = casegrants.close(session, _applicant_principal(), case.number, "consent withdrawn")
     case.consented_at, case.consent_withdrawn_at = None, now
-    for entry, _material in _case_materials(session, case):
+    for entry, _material in case_materials(session, case):
         if entry.outcome in (MaterialOutcome.FETCHED, MaterialOutcome.TO_FETCH):
             _fall_back(entry, "consent_withdrawn|")
     before = case.status
     if case.status in (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW):
         case.status = CaseStatus.RETURNED
-    _event(session, case, "withdraw_consent", before, "applicant", now)
+    record_event(session, case, "withdraw_consent", before, "applicant", now)
     return ended
 
 
@@ -521,7 +516,7 @@ def withdraw(session: Session, case: Case, now: datetime) -> None:
         )
     casegrants.close(session, _applicant_principal(), case.number, "case withdrawn")
     before, case.status = case.status, CaseStatus.WITHDRAWN
-    _event(session, case, "withdraw", before, "applicant", now)
+    record_event(session, case, "withdraw", before, "applicant", now)
 
 
 def _applicant_principal() -> Principal:
@@ -530,45 +525,7 @@ def _applicant_principal() -> Principal:
     )
 
 
-# The department's side -------------------------------------------------------------------------------
-def handled_case(session: Session, actor: Principal, number: str) -> Case:
-    """A case for its department's caseworker: 404 when there is none, 403 for anyone else."""
-    case = ServicesRepository(session).case(number)
-    if case is None or case.status is CaseStatus.DRAFT:
-        raise NotFound(M_("no case %(number)s", number=number), code="case_not_found")
-    if not auth.may_handle(actor, case):
-        raise Forbidden(
-            M_("case %(number)s is handled by another department's caseworkers", number=number),
-            code="not_your_case",
-        )
-    return case
-
-
-def seen_case(session: Session, actor: Principal, number: str) -> tuple[Case, bool]:
-    """A case for its caseworker (True) or a co-handling department with a task on it (False)."""
-    case = ServicesRepository(session).case(number)
-    if case is None or case.status is CaseStatus.DRAFT:
-        raise NotFound(M_("no case %(number)s", number=number), code="case_not_found")
-    if auth.may_handle(actor, case):
-        return case, True
-    if any(auth.may_answer(actor, task) for task in ServicesRepository(session).tasks(case.id)):
-        return case, False
-    raise Forbidden(
-        M_("case %(number)s is handled by another department's caseworkers", number=number),
-        code="not_your_case",
-    )
-
-
-def accept(session: Session, actor: Principal, number: str, now: datetime) -> Case:
-    case = handled_case(session, actor, number)
-    _check(case, "accept")
-    case.status, case.caseworker = CaseStatus.IN_REVIEW, actor.username
-    _event(session, case, "accept", CaseStatus.SUBMITTED, actor.username, now)
-    audit.record(session, actor, "services.case.accepted", "case", case.number)
-    return case
-
-
-def _check(case: Case, action: str) -> None:
+def check_transition(case: Case, action: str) -> None:
     if case.status not in TRANSITIONS[action].sources:
         raise Conflict(
             M_(
@@ -579,116 +536,3 @@ def _check(case: Case, action: str) -> None:
             ),
             code="wrong_status",
         )
-
-
-def fetched_data(
-    session: Session, settings: Settings, actor: Principal, case: Case
-) -> dict[int, casegrants.CaseRead]:
-    """The fetched materials as the caseworker reads them now, under the case's grants (each read an
-    access entry with the applicant as subject). Refused once the case closed or consent was withdrawn."""
-    materials = {}
-    wanted = []
-    for entry, material in _case_materials(session, case):
-        if entry.outcome is MaterialOutcome.FETCHED and entry.grant_id is not None:
-            materials[entry.grant_id] = material.id
-            wanted.append((entry.grant_id, _key(settings, case, material)))
-    read = casegrants.read_many(
-        session,
-        actor,
-        case_ref=case.number,
-        wanted=wanted,
-        subject=case.applicant_subject,
-        event="services.case.viewed",
-    )
-    return {materials[grant_id]: found for grant_id, found in read.items()}
-
-
-def ask(session: Session, actor: Principal, number: str, data: TaskCreate, now: datetime) -> CaseTask:
-    """A co-handling question to another department, with its own deadline in working days."""
-    case = handled_case(session, actor, number)
-    if case.status is not CaseStatus.IN_REVIEW:
-        raise Conflict(M_("accept the case before asking co-handling departments"), code="wrong_status")
-    repo = ServicesRepository(session)
-    department = repo.department(data.department)
-    if department is None or department.id == case.department_id:
-        raise Invalid(M_("ask another department that exists"), field="department")
-    task = CaseTask(
-        case_id=case.id,
-        department_id=department.id,
-        question=data.question,
-        due_on=add_working_days(now, data.days).date(),
-        asked_by=actor.username,
-        asked_at=now,
-    )
-    session.add(task)
-    session.flush()
-    _event(session, case, "ask", case.status, actor.username, now, data.department)
-    audit.record(session, actor, "services.case.asked", "case", case.number, {"department": data.department})
-    return task
-
-
-def answer(session: Session, actor: Principal, task_id: int, data: TaskAnswer, now: datetime) -> CaseTask:
-    repo = ServicesRepository(session)
-    task = repo.task(task_id)
-    if task is None or not auth.may_answer(actor, task):
-        raise NotFound(
-            M_("no co-handling task %(task)s for your department", task=task_id), code="task_not_found"
-        )
-    case = session.get(Case, task.case_id)
-    assert case is not None
-    if task.status is not TaskStatus.OPEN or case.status in CLOSED:
-        raise Conflict(M_("this co-handling task is answered or its case closed"), code="task_closed")
-    task.status, task.answer, task.agrees = TaskStatus.ANSWERED, data.answer, data.agrees
-    task.answered_by, task.answered_at = actor.username, now
-    session.flush()
-    _event(session, case, "answer", case.status, actor.username, now, data.answer[:200])
-    audit.record(
-        session,
-        actor,
-        "services.case.answered",
-        "case",
-        case.number,
-        {"task": task.id, "agrees": data.agrees},
-    )
-    return task
-
-
-def decide(
-    session: Session, settings: Settings, actor: Principal, number: str, data: Decision, now: datetime
-) -> Case:
-    """Approve, return for changes or refuse (with reasons). A decision closes the case's grants and
-    writes its savings to the ledger; a return keeps them for the resubmission."""
-    case = handled_case(session, actor, number)
-    action = data.action
-    _check(case, action)
-    reason = data.reason.strip()
-    if TRANSITIONS[action].needs_reason and len(reason) < 2:
-        raise Invalid(M_("give the applicant the reasons"), field="reason")
-    repo = ServicesRepository(session)
-    if action == "approve":
-        open_tasks = [t for t in repo.tasks(case.id) if t.status is TaskStatus.OPEN]
-        if open_tasks:
-            raise Conflict(
-                M_("%(count)s co-handling answer(s) still awaited", count=len(open_tasks)), code="tasks_open"
-            )
-    before = case.status
-    case.status, case.decision_reason = TRANSITIONS[action].target, reason
-    if case.status in CLOSED:
-        case.decided_at, case.decided_by = now, actor.username
-        casegrants.close(session, actor, case.number, f"case {action}d")
-        ledger.record(session, case, repo.item_by_id(case.item_id), _case_materials(session, case), now)
-    _event(session, case, action, before, actor.username, now, reason)
-    audit.record(session, actor, f"services.case.{action}", "case", case.number, {"reason": reason[:200]})
-    return case
-
-
-def masked_applicant(case: Case) -> str:
-    return (
-        case.applicant_name
-        if case.applicant_kind is ApplicantKind.ENTERPRISE
-        else mask_name(case.applicant_name)
-    )
-
-
-def overdue(case: Case, today: date) -> bool:
-    return case.due_on is not None and case.status not in CLOSED and today > case.due_on

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 
 from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession
 from zhongtai.core.types import utcnow
-from zhongtai.services import cases, ledger, service
+from zhongtai.services import handling, ledger, service
 from zhongtai.services.models import Case, CaseStatus
 from zhongtai.services.repository import ServicesRepository
 from zhongtai.services.schemas import (
@@ -70,7 +70,7 @@ def case_read(session: DbSession, case: Case) -> CaseRead:
         number=case.number,
         service=item.code,
         department=names[case.department_id][0],
-        applicant=cases.masked_applicant(case),
+        applicant=handling.masked_applicant(case),
         status=case.status,
         submitted_at=case.submitted_at,
         due_on=case.due_on,
@@ -114,7 +114,7 @@ def case_list(
 
 @router.get("/cases/{number}", response_model=CaseRead)
 def case_detail(session: DbSession, principal: ApiPrincipal, number: CaseNumber) -> CaseRead:
-    case, _handles = cases.seen_case(session, principal, number)
+    case, _handles = handling.seen_case(session, principal, number)
     return case_read(session, case)
 
 
@@ -124,20 +124,20 @@ def case_data(
 ) -> dict[str, Any]:
     """The fetched materials, read now under the case's grants (the caseworker only; recorded with the
     applicant as subject; 403 once the case closed or consent was withdrawn)."""
-    case = cases.handled_case(session, principal, number)
-    read = cases.fetched_data(session, settings, principal, case)
+    case = handling.handled_case(session, principal, number)
+    read = handling.fetched_data(session, settings, principal, case)
     return {str(k): {"items": v.items, "masking": v.masking, "rows": v.rows} for k, v in read.items()}
 
 
 @router.post("/cases/{number}/accept", response_model=CaseRead)
 def accept(session: DbSession, principal: ApiPrincipal, number: CaseNumber) -> CaseRead:
-    return case_read(session, cases.accept(session, principal, number, utcnow()))
+    return case_read(session, handling.accept(session, principal, number, utcnow()))
 
 
 @router.post("/cases/{number}/tasks", response_model=TaskRead, status_code=201)
 def ask(session: DbSession, principal: ApiPrincipal, number: CaseNumber, body: TaskCreate) -> TaskRead:
     """A co-handling question (协办) to another department, with its own deadline."""
-    task = cases.ask(session, principal, number, body, utcnow())
+    task = handling.ask(session, principal, number, body, utcnow())
     department = ServicesRepository(session).department_names()[task.department_id][0]
     return TaskRead(
         id=task.id,
@@ -152,7 +152,7 @@ def ask(session: DbSession, principal: ApiPrincipal, number: CaseNumber, body: T
 
 @router.post("/tasks/{task_id}/answer", response_model=CaseRead)
 def answer(session: DbSession, principal: ApiPrincipal, task_id: int, body: TaskAnswer) -> CaseRead:
-    task = cases.answer(session, principal, task_id, body, utcnow())
+    task = handling.answer(session, principal, task_id, body, utcnow())
     case = session.get(Case, task.case_id)
     assert case is not None
     return case_read(session, case)
@@ -163,7 +163,7 @@ def decide(
     session: DbSession, settings: AppSettings, principal: ApiPrincipal, number: CaseNumber, body: Decision
 ) -> CaseRead:
     """approve (every co-handling answer in) / return (reasons) / refuse (reasons)."""
-    return case_read(session, cases.decide(session, settings, principal, number, body, utcnow()))
+    return case_read(session, handling.decide(session, settings, principal, number, body, utcnow()))
 
 
 @router.get("/ledger", response_model=Ledger)

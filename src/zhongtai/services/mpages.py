@@ -19,7 +19,7 @@ from zhongtai.core.web import Form, check_csrf, form_str, refusal_to_show
 from zhongtai.public import service as public
 from zhongtai.public.auth import PREFIX, CitizenPage
 from zhongtai.public.service import CitizenPrincipal
-from zhongtai.services import cases, service
+from zhongtai.services import cases, handling, service
 from zhongtai.services.models import ApplicantKind, Case, CaseStatus, MaterialOutcome
 from zhongtai.services.repository import ServicesRepository
 
@@ -124,7 +124,7 @@ def _case_page(
         providers={m.id: service.provider_of(session, m) for m in materials.values()},
         events=repo.events(case.id),
         tasks=repo.tasks(case.id),
-        applicant=cases.masked_applicant(case),
+        applicant=handling.masked_applicant(case),
         needed=[e for e, _m in entries if e.outcome is MaterialOutcome.NEEDED],
         **extra,
     )
@@ -209,7 +209,7 @@ def decision_document(page: Any, session: DbSession, case: Case) -> HTMLResponse
         item=item,
         entries=entries,
         department=department,
-        applicant=cases.masked_applicant(case),
+        applicant=handling.masked_applicant(case),
         decided_day=decided_day,
         providers={m.id: service.provider_of(session, m) for m in materials.values()},
     )

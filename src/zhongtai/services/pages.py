@@ -13,7 +13,7 @@ from zhongtai.core.errors import M_, NotFound, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, refusal_to_show, valid_form
-from zhongtai.services import auth, cases, ledger, service
+from zhongtai.services import auth, cases, handling, ledger, service
 from zhongtai.services.models import Case, CaseStatus, MaterialOutcome
 from zhongtai.services.mpages import decision_document
 from zhongtai.services.repository import ServicesRepository
@@ -123,8 +123,8 @@ def worklist(page: SignedInPage, session: DbSession, status: str = "") -> Respon
         task_cases=task_cases,
         status=wanted or "",
         today=today,
-        overdue=cases.overdue,
-        masked=cases.masked_applicant,
+        overdue=handling.overdue,
+        masked=handling.masked_applicant,
         error=None,
     )
 
@@ -143,7 +143,7 @@ def _case_page(
     **extra: Any,
 ) -> Response:
     assert page.principal is not None
-    case, handles = cases.seen_case(session, page.principal, number)
+    case, handles = handling.seen_case(session, page.principal, number)
     repo = ServicesRepository(session)
     item = repo.item_by_id(case.item_id)
     materials = {m.id: m for m in repo.materials(item.id)}
@@ -151,7 +151,7 @@ def _case_page(
     data_error = None
     if handles and case.status not in (CaseStatus.WITHDRAWN,):
         try:
-            data = cases.fetched_data(session, settings, page.principal, case)
+            data = handling.fetched_data(session, settings, page.principal, case)
         except ZhongtaiError as exc:  # the case closed or consent was withdrawn: its grants ended
             data_error = exc
     departments = repo.department_names()
@@ -168,7 +168,7 @@ def _case_page(
         tasks=repo.tasks(case.id),
         events=repo.events(case.id),
         departments=departments,
-        applicant=cases.masked_applicant(case),
+        applicant=handling.masked_applicant(case),
         fetched=MaterialOutcome.FETCHED,
         error=extra.pop("error", None),
         **extra,
@@ -185,17 +185,17 @@ def act(
     now = utcnow()
     try:
         if action == "accept":
-            cases.accept(session, page.principal, number, now)
+            handling.accept(session, page.principal, number, now)
         elif action == "ask":
             values = {"department": form_str(form, "department"), "question": form_str(form, "question")}
             days = form_str(form, "days")
             task = valid_form(TaskCreate, {**values, "days": int(days) if days.isdigit() else 3})
-            cases.ask(session, page.principal, number, task, now)
+            handling.ask(session, page.principal, number, task, now)
         elif action == "decide":
             decision = valid_form(
                 Decision, {"action": form_str(form, "decision"), "reason": form_str(form, "reason")}
             )
-            cases.decide(session, settings, page.principal, number, decision, now)
+            handling.decide(session, settings, page.principal, number, decision, now)
         else:
             raise NotFound(M_("no such action on a case: %(action)s", action=action[:40]))
     except ZhongtaiError as exc:
@@ -213,7 +213,7 @@ def answer(task_id: int, page: SignedInPage, form: Form, session: DbSession) -> 
     data = valid_form(
         TaskAnswer, {"agrees": form_str(form, "agrees") == "yes", "answer": form_str(form, "answer")}
     )
-    task = cases.answer(session, page.principal, task_id, data, utcnow())
+    task = handling.answer(session, page.principal, task_id, data, utcnow())
     case = session.get(Case, task.case_id)
     assert case is not None
     return RedirectResponse(f"/services/cases/{case.number}", status_code=303)
@@ -225,7 +225,7 @@ def case_file(
 ) -> Response:
     """An uploaded material, for the case's caseworker only."""
     assert page.principal is not None
-    case = cases.handled_case(session, page.principal, number)
+    case = handling.handled_case(session, page.principal, number)
     entry = next((e for e in ServicesRepository(session).case_materials(case.id) if e.id == entry_id), None)
     path = cases.file_path(settings, case, entry) if entry else None
     if entry is None or path is None or not path.is_file():
@@ -236,7 +236,7 @@ def case_file(
 @router.get("/services/cases/{number}/document")
 def document(number: str, page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None
-    return decision_document(page, session, cases.handled_case(session, page.principal, number))
+    return decision_document(page, session, handling.handled_case(session, page.principal, number))
 
 
 @router.get("/services/ledger")
