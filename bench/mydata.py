@@ -7,7 +7,8 @@ Then opening a case: a housing-security case of six materials, five of them fetc
 N persons each — the case started, the applicant's consent, five grants for the case alone issued and read
 under (each read an audit entry), committed — against the bare reads of the same records (the same
 indexed queries through the driver); and the caseworker reading the five materials under the case's grants
-against the same bare reads.
+against the same bare reads — and against those reads each followed by a row written to a trail table and
+committed (what any audited read must at least do).
 
     python bench/mydata.py --entries 10000000 --persons 200000
 """
@@ -237,8 +238,20 @@ def measure_cases(persons: int, samples: int) -> dict[str, Any]:
     with factory() as session:
         resource_ids = [service_resource_id(session, code) for code in codes]
     raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE bench_trail (n INTEGER PRIMARY KEY, subject TEXT, resource INTEGER, rows TEXT)")
+    raw.commit()
+    written = []  # the same reads, each followed by the row an audited read must keep, committed
     for n in chosen:
         number = id_number(n)
+        t0 = time.perf_counter()
+        for resource_id in resource_ids:
+            found = raw.execute(bare, (resource_id, number)).fetchall()
+            raw.execute(
+                "INSERT INTO bench_trail (subject, resource, rows) VALUES (?, ?, ?)",
+                (number, resource_id, str(len(found))),
+            )
+        raw.commit()
+        written.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         for resource_id in resource_ids:
             raw.execute(bare, (resource_id, number)).fetchall()
@@ -271,6 +284,8 @@ def measure_cases(persons: int, samples: int) -> dict[str, Any]:
         "open_case_ratio": round(floor_ms / open_ms, 4),
         "caseworker_read_median_ms": round(read_ms, 3),
         "caseworker_read_ratio": round(floor_ms / read_ms, 4),
+        "bare_reads_with_a_trail_row_each_median_ms": round(statistics.median(written) * 1000, 3),
+        "caseworker_read_ratio_to_reads_with_trail": round(statistics.median(written) * 1000 / read_ms, 4),
     }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from zhongtai.catalog.models import Resource, ResourceStatus, SharingType
+from zhongtai.catalog.models import ResourceStatus, SharingType
 from zhongtai.core import audit
 from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound
 from zhongtai.core.principal import Principal
@@ -25,7 +25,8 @@ from zhongtai.sharing import auth
 from zhongtai.sharing.masking import Projection
 from zhongtai.sharing.models import DeliveryMode, Grant, GrantStatus
 from zhongtai.sharing.repository import SAFE_ITEM, SharingRepository
-from zhongtai.sharing.service import check_live, effective_policies
+from zhongtai.sharing.schemas import ItemPolicyRead
+from zhongtai.sharing.service import check_live, effective_policies, policies_of
 
 MAX_ROWS = 20  # a material is a person's or an enterprise's own records: a handful, never a table
 
@@ -158,7 +159,8 @@ def read_many(
     worked out once, one access entry per grant."""
     repo, now = SharingRepository(session), utcnow()
     grants = {grant.id: grant for grant in repo.grants_by_id([grant_id for grant_id, _ in wanted])}
-    resources: dict[int, tuple[Resource, Projection]] = {}  # held here: the identity map is weak
+    masking = policies_of(session, sorted({grant.resource_id for grant in grants.values()}))
+    resources: dict[int, tuple[str, Projection]] = {}  # one masking per resource, however many reads
     found: dict[int, CaseRead] = {}
     for grant_id, key in wanted:
         grant = grants.get(grant_id)
@@ -166,10 +168,10 @@ def read_many(
             raise NotFound(M_("grant %(grant_id)s not found", grant_id=grant_id))
         _check_use(actor, grant, case_ref, now)
         if grant.resource_id not in resources:
-            resources[grant.resource_id] = _projection(session, repo, grant)
-        resource, project = resources[grant.resource_id]
+            resources[grant.resource_id] = _projection(grant, *masking[grant.resource_id])
+        resource_code, project = resources[grant.resource_id]
         rows = [project(row) for row in repo.records_where(grant.resource_id, key[0], key[1], MAX_ROWS)]
-        record(session, actor, grant, resource.code, event, subject, len(rows), project)
+        record(session, actor, grant, resource_code, event, subject, len(rows), project)
         found[grant_id] = CaseRead(rows, project.items, {i: rule.value for i, rule in project.rules.items()})
     return found
 
@@ -186,11 +188,9 @@ def _check_use(actor: Principal, grant: Grant, case_ref: str, now: datetime) -> 
     check_live(grant, now)
 
 
-def _projection(session: Session, repo: SharingRepository, grant: Grant) -> tuple[Resource, Projection]:
-    resource = repo.resource_by_id(grant.resource_id)
-    policies = effective_policies(session, resource)
+def _projection(grant: Grant, code: str, policies: dict[str, ItemPolicyRead]) -> tuple[str, Projection]:
     items = [item for item in grant.items if item in policies]  # an item since removed never leaves
-    return resource, Projection(items, {k: p.masking for k, p in policies.items()}, grant.unmasked_items)
+    return code, Projection(items, {k: p.masking for k, p in policies.items()}, grant.unmasked_items)
 
 
 def record(

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from zhongtai.catalog.models import Resource
+from zhongtai.catalog.models import InformationItem, Resource
 from zhongtai.core.outbox import OutboxEvent, OutboxFeed
 from zhongtai.core.principal import Principal
 from zhongtai.governance.models import CleanRecord
@@ -74,6 +74,32 @@ class SharingRepository:
         return self.session.scalars(select(Department).where(Department.code == code)).first()
 
     # Item policies --------------------------------------------------------------------------------
+    def resources_items(self, ids: list[int]) -> dict[int, tuple[str, list[tuple[str, str | None, bool]]]]:
+        """Resources' codes and items (name, data element, sensitive) as plain rows, by resource id."""
+        found: dict[int, tuple[str, list[tuple[str, str | None, bool]]]] = {
+            row[0]: (row[1], [])
+            for row in self.session.execute(select(Resource.id, Resource.code).where(Resource.id.in_(ids)))
+        }
+        query = (
+            select(
+                InformationItem.resource_id,
+                InformationItem.name,
+                InformationItem.data_element,
+                InformationItem.sensitive,
+            )
+            .where(InformationItem.resource_id.in_(ids))
+            .order_by(InformationItem.resource_id, InformationItem.position)
+        )
+        for rid, name, element, sensitive in self.session.execute(query):
+            found[rid][1].append((name, element, bool(sensitive)))
+        return found
+
+    def policies_of(self, ids: list[int]) -> dict[int, dict[str, ItemPolicy]]:
+        found: dict[int, dict[str, ItemPolicy]] = {}
+        for policy in self.session.scalars(select(ItemPolicy).where(ItemPolicy.resource_id.in_(ids))):
+            found.setdefault(policy.resource_id, {})[policy.item] = policy
+        return found
+
     def policies(self, resource_id: int) -> dict[str, ItemPolicy]:
         query = select(ItemPolicy).where(ItemPolicy.resource_id == resource_id)
         return {p.item: p for p in self.session.scalars(query)}
