@@ -30,8 +30,11 @@ assets:
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && \
 	  mkdir -p $(VENDOR) && cp node_modules/jsqr/dist/jsQR.js $(VENDOR)/jsQR.js && \
-	  cp node_modules/jsqr/LICENSE $(VENDOR)/jsQR.LICENSE; \
-	else echo "npm not found: the gate page's camera scanner is off (photos and scanner text still work)"; fi
+	  cp node_modules/jsqr/LICENSE $(VENDOR)/jsQR.LICENSE && \
+	  cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js && \
+	  cp node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE && \
+	  cp node_modules/echarts/NOTICE $(VENDOR)/echarts.NOTICE; \
+	else echo "npm not found: the gate page's camera scanner and the charts are off (photos, scanner text and plain trend lines still work)"; fi
 
 LOCALE := src/zhongtai/locale
 

@@ -6,6 +6,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -76,6 +77,11 @@ def _environment() -> jinja2.Environment:
     )
     env.install_gettext_callables(_page_gettext, _page_ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(FILTERS)
+    # ECharts, when `make assets` copied it from npm beside the static files (pages keep their plain lines
+    # without it): decided once, as the files are part of the installed package.
+    env.globals["vendor_charts"] = (
+        resources.files("zhongtai").joinpath("web/static/vendor/echarts.min.js").is_file()
+    )
     return env
 
 

@@ -4,6 +4,7 @@ clean zone, pass rejects, problem list, conflicts, data elements and base record
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from zhongtai.core.errors import M_, Invalid
 from zhongtai.core.http import DbSession, RowId, job_context
-from zhongtai.core.types import IsoDateTime
+from zhongtai.core.types import CITY_ZONE, IsoDateTime
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, validation_message
 from zhongtai.governance import auth, service
 from zhongtai.governance.elements import ETHNICITY_NAMES, GENDER_NAMES, KINDS, division_name
@@ -45,24 +46,34 @@ def chart(values: list[float], width: int = 320, height: int = 60) -> str:
     )
 
 
+def chart_data(points: list[tuple[datetime, float]]) -> str:
+    """The series for an ECharts trend (``static/charts.js``): times on the city's clock, scores, and the
+    floor of the value axis (as the plain line's scale)."""
+    scores = [score for _, score in points]
+    low = max(0.0, min(scores) - 5) if scores else 0.0
+    labels = [at.astimezone(CITY_ZONE).strftime("%m-%d %H:%M") for at, _ in points]
+    return json.dumps({"x": labels, "y": scores, "min": int(low)}, ensure_ascii=False)
+
+
 @router.get("/governance")
 def overview(page: SignedInPage, session: DbSession) -> Response:
     assert page.principal is not None
     quality = service.quality_overview(session, page.principal)
     repo = GovernanceRepository(session)
-    charts = {}
+    charts, data = {}, {}
     for department in quality.departments:
         found = repo.department(department.department)
         if found is not None:
-            charts[department.department] = chart(
-                [score for _, score in repo.department_series(found.id)][-60:]
-            )
+            points = repo.department_series(found.id)[-60:]
+            charts[department.department] = chart([score for _, score in points])
+            data[department.department] = chart_data(points)
     conflicts = service.conflicts_page(session, page.principal, True, None, 0, 1).total
     problems = service.problems_page(session, page.principal, ["open", "assigned", "fixed"], 0, 1).total
     return page.render(
         "gov_overview.html",
         quality=quality,
         charts=charts,
+        chart_series=data,
         bases=repo.count_records() if auth.may_read_base(page.principal) else None,
         open_conflicts=conflicts,
         open_problems=problems,
@@ -125,6 +136,7 @@ def resource_governance(page: SignedInPage, session: DbSession, code: str) -> Re
         series=series,
         latest=series[-1] if series else None,
         score_chart=chart([q.score for q in series]),
+        score_series=chart_data([(q.measured_at, q.score) for q in series]),
         problems=problems,
         can_govern=auth.may_govern(page.principal, resource.provider_department_id),
     )
