@@ -205,7 +205,7 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     )
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sharing import build_demo_sharing
-    from zhongtai.demo.sources import build_demo_sources
+    from zhongtai.demo.sources import build_demo_sources, demo_enterprise
     from zhongtai.gateway.client import GatewaySigner
     from zhongtai.governance.pipeline import run_pass
     from zhongtai.ingest.runner import run_job
@@ -218,8 +218,8 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     for code in governed:
         run_pass(demo_factory, code, trigger="test")
     build_demo_sharing(demo_factory, settings)
-    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 5
-    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 5  # idempotent
+    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 6
+    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 6  # idempotent
     # Built with --no-serve, then served on another port: the proxied capability follows the server.
     assert follow_serving_address(demo_factory, settings, "http://127.0.0.1:8123")
     assert not follow_serving_address(demo_factory, settings, "http://127.0.0.1:8123")  # already there
@@ -238,6 +238,17 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
         assert set(record) <= granted and "公民身份号码" in record
         assert record.get("联系电话") is None or "*" in record["联系电话"]  # masked by the provider's rule
         assert record["公民身份号码"] != people[0] and record["公民身份号码"].endswith(people[0][-4:])
+        firm = demo_enterprise(7, 300)  # an enterprise signs in through entity.verify: match / no match
+        assert firm is not None
+        claim = {
+            "统一社会信用代码": firm.credit_code,
+            "法定代表人": firm.representative,
+            "法定代表人身份号码": firm.representative_id,
+            "联系电话": firm.mobile,
+        }
+        assert client.post("/gw/entity.verify", json=claim, auth=signer).json()["match"] is True
+        wrong = {**claim, "法定代表人": "张冒名"}
+        assert client.post("/gw/entity.verify", json=wrong, auth=signer).json()["match"] is False
         unsigned = client.get(f"/gw/person.by-id/{people[0]}")
         assert unsigned.status_code == 401
         first = client.get("/gw/person.list", params={"page_size": 5}, auth=signer)
