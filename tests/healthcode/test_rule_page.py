@@ -26,6 +26,12 @@ FORM = {
     "yellow.symptoms": "on",
     "yellow.days": "7",
     "yellow.checkins": "7",
+    "red.close_contact": "on",
+    "yellow.co_visitor": "on",
+    "yellow.secondary_contact": "on",
+    "tracing.close_minutes": "30",
+    "tracing.lookback_days": "14",
+    "tracing.half_day": "on",
 }
 
 

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -27,12 +28,12 @@ from zhongtai.core.database import transaction
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
-from zhongtai.core.types import utcnow
+from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.demo.capabilities import APP, PURPOSE
 from zhongtai.demo.sharing import principals
 from zhongtai.demo.sources import People
-from zhongtai.healthcode import corrections, feeds, places, service
-from zhongtai.healthcode.models import Correction, EvidenceRow, Place
+from zhongtai.healthcode import corrections, feeds, places, service, tracing
+from zhongtai.healthcode.models import Correction, EvidenceRow, Place, Trace, Visit
 from zhongtai.orgs.models import Department
 from zhongtai.public import service as public
 from zhongtai.public.service import Person
@@ -147,6 +148,7 @@ def simulate(
     found: list[Resident],
     corrected: Resident,
     every: float = 5,
+    visitors: tuple[Resident, ...] = (),
 ) -> None:
     """The compound's guard at work: a resident's code scanned every few seconds through the gate API
     (the feverish one once with 38.2 °C), and the health-code app pulling new positive results."""
@@ -162,6 +164,7 @@ def simulate(
                 with contextlib.suppress(Exception):  # the feed waits for the results to be governed
                     feeds.pull_results(factory, settings, client)
                     answer_one_correction(factory, settings, corrected)
+                    trace_one_case(factory, settings, [*found, *visitors])
             with contextlib.suppress(httpx.HTTPError):
                 client.post(
                     "/api/v1/healthcode/gate-scans",
@@ -214,6 +217,53 @@ def answer_one_correction(factory: sessionmaker[Session], settings: Settings, re
     return True
 
 
+TRACED = 4  # the resident whose positive result the health commission traces
+VISITORS = (21, 22, 23)  # at the shop near the case's visit (not among the gate's residents)
+
+
+def shop_visitors(seed: int, persons: int) -> list[Resident]:
+    people = People(seed, persons)
+    found = [people.person(n) for n in VISITORS if n <= persons]
+    return [Resident(p.number, p.id_number, p.name.replace(" ", ""), p.phone or "") for p in found]
+
+
+def trace_one_case(factory: sessionmaker[Session], settings: Settings, found: list[Resident]) -> bool:
+    """Once resident 4's positive is in: their visit to the corner shop two days ago, with others there
+    (one within minutes: a close contact, red; one that afternoon: a co-visitor, yellow; one the next
+    morning: nobody), then the health commission's trace. Once only."""
+    case = next((r for r in found if r.number == TRACED), None)
+    others = [r for r in found if r.number in VISITORS]
+    if case is None or len(others) < len(VISITORS):
+        return False
+    subject = person_subject(settings, case.id_number)
+    with transaction(factory) as session:
+        if session.scalars(select(Trace).limit(1)).first() is not None:
+            return False
+        positive = session.scalars(
+            select(EvidenceRow).where(EvidenceRow.subject == subject, EvidenceRow.fact == "positive_test")
+        ).first()
+        shop = session.scalars(select(Place).where(Place.name == "老王便利店")).first()
+        if positive is None or shop is None:
+            return False  # not pulled yet
+        day = utcnow().astimezone(CITY_ZONE).replace(hour=15, minute=20, second=0, microsecond=0) - timedelta(
+            days=2
+        )
+        visits = [
+            (case, day),
+            (others[0], day + timedelta(minutes=12)),
+            (others[1], day + timedelta(hours=2)),
+        ]
+        visits.append((others[2], day + timedelta(hours=19)))  # the next morning: no contact
+        for resident, at in visits:
+            session.add(
+                Visit(place_id=shop.id, subject=person_subject(settings, resident.id_number), at=at, colour=0)
+            )
+        session.flush()
+        officer = principals(session, settings, ("wjw.officer",))["wjw.officer"]
+        tracing.start(session, settings, officer, subject, utcnow())
+    return True
+
+
 def _temperature(resident: Resident, feverish: Resident | None, turn: int) -> dict[str, float]:
     if resident == feverish and turn < len(RESIDENTS):
         return {"temperature": 38.2}
@@ -230,8 +280,12 @@ def start_simulation(
     factory: sessionmaker[Session], settings: Settings, base_url: str, seed: int, persons: int
 ) -> threading.Thread:
     found, corrected = residents(seed, persons), corrected_resident(seed, persons)
+    visitors = tuple(shop_visitors(seed, persons))
     worker = threading.Thread(
-        target=simulate, args=(factory, settings, base_url, found, corrected), name="demo-gate", daemon=True
+        target=simulate,
+        args=(factory, settings, base_url, found, corrected, 5, visitors),
+        name="demo-gate",
+        daemon=True,
     )
     worker.start()
     return worker

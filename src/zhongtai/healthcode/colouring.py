@@ -88,9 +88,13 @@ def recompute(
             verdict = colour_of(facts, rules, now)
             persons += 1
             before = stored.get(subject)
-            if before is not None and before[:2] == (int(verdict.colour), rules.version):
-                continue
             reasons = as_json([reason_view(r) for r in verdict.reasons])
+            if before is not None and (*before[:2], before[3]) == (
+                int(verdict.colour),
+                rules.version,
+                reasons,
+            ):
+                continue  # the same colour for the same reasons: nothing to write
             same = before is not None and before[0] == verdict.colour
             since = utc_moment(before[2]) if same and before is not None else now
             colours.append((subject, int(verdict.colour), rules.version, reasons, since, now))

@@ -8,7 +8,19 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhongtai.core.database import Base
@@ -158,7 +170,10 @@ class Visit(Base):
     """A citizen's scan of a place's poster (扫码登记); a repeat within a minute is the same visit."""
 
     __tablename__ = "healthcode_visits"
-    __table_args__ = (Index("ix_healthcode_visits_subject_at", "subject", "at"),)
+    __table_args__ = (
+        Index("ix_healthcode_visits_subject_at", "subject", "at"),
+        Index("ix_healthcode_visits_place_at", "place_id", "at"),  # who else was there (a trace)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     place_id: Mapped[int] = mapped_column(ForeignKey("healthcode_places.id", ondelete="CASCADE"), index=True)
@@ -234,3 +249,55 @@ class Correction(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer: Mapped[str] = mapped_column(Text, default="")
+
+
+class TraceStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Trace(Base):
+    """流调: a confirmed case's entries (place scans, gate records) over the rules' lookback, and everyone
+    whose entries overlapped them at the same place; named by pseudonym, the case never shown to contacts."""
+
+    __tablename__ = "healthcode_traces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    case_subject: Mapped[str] = mapped_column(String(64), index=True)
+    case_record: Mapped[str] = mapped_column(String(120))  # the positive result it started from
+    status: Mapped[TraceStatus] = mapped_column(str_enum(TraceStatus), default=TraceStatus.OPEN)
+    rule_version: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())  # the case's entries from …
+    until: Mapped[datetime] = mapped_column(UTCDateTime())  # … to the moment of the trace
+    second_degree: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    close_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ContactStatus(enum.StrEnum):
+    FOUND = "found"  # classified by the rules; the code changed at once
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"  # with a reason; the evidence withdrawn and the colour recomputed
+
+
+class TraceContact(Base):
+    """One person a trace found, with the strongest encounter: where and when (their own entry)."""
+
+    __tablename__ = "healthcode_trace_contacts"
+    __table_args__ = (UniqueConstraint("trace_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trace_id: Mapped[int] = mapped_column(ForeignKey("healthcode_traces.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    degree: Mapped[int] = mapped_column(Integer)  # 1: met the case; 2: met a close contact
+    kind: Mapped[str] = mapped_column(String(24))  # close_contact | co_visitor | secondary_contact
+    place_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[ContactStatus] = mapped_column(str_enum(ContactStatus), default=ContactStatus.FOUND)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

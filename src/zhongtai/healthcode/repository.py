@@ -86,12 +86,15 @@ class HealthCodeRepository:
         )
         return select_rows(connection, sql, (key_list(connection, subjects),))
 
-    def colours_of(self, subjects: Sequence[str]) -> dict[str, tuple[int, int, Any]]:
-        """subject -> (colour, rule version, since) as stored."""
+    def colours_of(self, subjects: Sequence[str]) -> dict[str, tuple[int, int, Any, str]]:
+        """subject -> (colour, rule version, since, reasons as stored JSON) as stored."""
         connection = self.session.connection()
-        sql = "SELECT subject, colour, rule_version, since FROM healthcode_colours WHERE subject IN_KEYS"
+        sql = (
+            "SELECT subject, colour, rule_version, since, reasons FROM healthcode_colours "
+            "WHERE subject IN_KEYS"
+        )
         found = select_rows(connection, sql, (key_list(connection, subjects),))
-        return {s: (c, v, since) for s, c, v, since in found}
+        return {s: (c, v, since, str(reasons)) for s, c, v, since, reasons in found}
 
     def write_colours(self, colours: Sequence[Sequence[Any]], changes: Sequence[Sequence[Any]]) -> None:
         connection = self.session.connection()

@@ -41,6 +41,9 @@ class Fact(enum.StrEnum):
     GATE_TEMPERATURE = "gate_temperature"  # measured at a gate (°C)
     SYMPTOMS = "symptoms"  # declared at the daily check-in (健康打卡)
     CHECKIN_NORMAL = "checkin_normal"  # a daily check-in without symptoms
+    CLOSE_CONTACT = "close_contact"  # 密接: at a case's place within minutes of the case (a trace)
+    CO_VISITOR = "co_visitor"  # 时空伴随: at a case's place in the same half day
+    SECONDARY_CONTACT = "secondary_contact"  # 次密接: a close contact's close contact
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Verdict:
 class RedRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
     positive_test: bool = Field(True, description="A positive test turns the code red")
+    close_contact: bool = Field(True, description="A close contact found by a trace turns the code red")
     days: int = Field(14, ge=1, le=60, description="Days of quarantine at least")
     checkins: int = Field(14, ge=0, le=60, description="Normal daily check-ins needed since the test")
 
@@ -83,8 +87,19 @@ class YellowRules(BaseModel):
     risk_area: bool = Field(True, description="A stay in a declared risk area during its period")
     fever_celsius: float = Field(37.3, ge=36.0, le=42.0, description="Gate temperature at or above this")
     symptoms: bool = Field(True, description="Symptoms declared at the daily check-in")
+    co_visitor: bool = Field(True, description="At a case's place in the same half day (a trace)")
+    secondary_contact: bool = Field(True, description="A close contact's close contact (a trace)")
     days: int = Field(7, ge=1, le=30, description="Days restricted at least")
     checkins: int = Field(7, ge=0, le=30, description="Consecutive normal daily check-ins needed since")
+
+
+class TracingRules(BaseModel):
+    """How a trace (流调) classifies the people whose entries overlap a case's at the same place."""
+
+    model_config = ConfigDict(extra="forbid")
+    close_minutes: int = Field(30, ge=1, le=240, description="Close contact: within this many minutes")
+    lookback_days: int = Field(14, ge=1, le=30, description="The case's entries this many days back")
+    half_day: bool = Field(True, description="Co-visitor: the same place in the same half day")
 
 
 class RuleSet(BaseModel):
@@ -94,6 +109,7 @@ class RuleSet(BaseModel):
     version: int = Field(1, ge=1)
     red: RedRules = Field(default_factory=RedRules)
     yellow: YellowRules = Field(default_factory=YellowRules)
+    tracing: TracingRules = Field(default_factory=TracingRules)
 
 
 def _day(moment: datetime, zone: ZoneInfo) -> date:
@@ -104,6 +120,12 @@ def _triggers(evidence: Iterable[Evidence], rules: RuleSet) -> Iterable[tuple[Co
     for item in evidence:
         if item.fact is Fact.POSITIVE_TEST and rules.red.positive_test:
             yield Colour.RED, "red.positive_test", item
+        elif item.fact is Fact.CLOSE_CONTACT and rules.red.close_contact:
+            yield Colour.RED, "red.close_contact", item
+        elif item.fact is Fact.CO_VISITOR and rules.yellow.co_visitor:
+            yield Colour.YELLOW, "yellow.co_visitor", item
+        elif item.fact is Fact.SECONDARY_CONTACT and rules.yellow.secondary_contact:
+            yield Colour.YELLOW, "yellow.secondary_contact", item
         elif item.fact is Fact.RISK_AREA_STAY and rules.yellow.risk_area:
             yield Colour.YELLOW, "yellow.risk_area", item
         elif item.fact is Fact.SYMPTOMS and rules.yellow.symptoms:

@@ -548,3 +548,25 @@ SERVICES = [
     N_("home.figure.services.saved"),
     N_("svc.decide"),
 ]
+
+# Contact tracing
+TRACING = [
+    N_("hc.trace.status.open"),
+    N_("hc.trace.status.closed"),
+    N_("hc.trace.contact.found"),
+    N_("hc.trace.contact.confirmed"),
+    N_("hc.trace.contact.dismissed"),
+    N_("hc.fact.close_contact"),
+    N_("hc.fact.co_visitor"),
+    N_("hc.fact.secondary_contact"),
+    N_("hc.rule.red.close_contact"),
+    N_("hc.rule.yellow.co_visitor"),
+    N_("hc.rule.yellow.secondary_contact"),
+    N_("audit.event.healthcode.trace.opened"),
+    N_("audit.event.healthcode.trace.closed"),
+    N_("audit.event.healthcode.trace.case_read"),
+    N_("audit.event.healthcode.trace.contact_found"),
+    N_("audit.event.healthcode.trace.contact_confirmed"),
+    N_("audit.event.healthcode.trace.contact_dismissed"),
+    N_("purpose.epidemic.contact-tracing"),
+]
