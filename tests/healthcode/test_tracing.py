@@ -6,9 +6,11 @@ traces keep one colour and both reasons; only health staff trace, and only a con
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -212,3 +214,37 @@ def test_second_degree_finds_the_close_contacts_contacts(
         trace = tracing.start(session, settings, _health(settings), "p-case", NOW, second_degree=True)
         found = {c.subject: (c.kind, c.degree) for c in tracing.contacts(session, trace)}
     assert found == {"p-close": ("close_contact", 1), "p-second": ("secondary_contact", 2)}
+
+
+def test_health_staff_trace_from_the_page(
+    client: TestClient, factory: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    from tests.healthcode.test_areas import _health_officer
+
+    at = NOW - timedelta(hours=30)
+    _store(
+        factory, settings, [Entry("p-case", 0, at), Entry("p-near", 0, at + timedelta(minutes=5))], "p-case"
+    )
+    staff = _health_officer(client, world, factory)
+    page = staff.get("/healthcode/traces")
+    assert page.status_code == 200 and "HS0001" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    bad = staff.post("/healthcode/traces", data={"csrf_token": token.group(1), "id_number": "12345"})
+    assert bad.status_code == 422
+    none = staff.post("/healthcode/traces", data={"csrf_token": token.group(1), "subject": "p-nobody"})
+    assert none.status_code == 404 and "没有阳性检测记录" in none.text
+    started = staff.post(
+        "/healthcode/traces", data={"csrf_token": token.group(1), "subject": "p-case"}, follow_redirects=False
+    )
+    assert started.status_code == 303
+    trace = staff.get(started.headers["location"]).text
+    assert "密切接触者" in trace and "p-near"[:10] in trace
+    contact = re.search(r'action="(/healthcode/traces/LD\d+/contacts/\d+)"', trace)
+    assert contact
+    refused = staff.post(
+        contact.group(1), data={"csrf_token": token.group(1), "action": "dismiss", "reason": ""}
+    )
+    assert refused.status_code == 422 and "排除的理由" in refused.text
+    other = TestClient(client.app)
+    assert other.get("/healthcode/traces", follow_redirects=False).status_code == 303  # staff sign in first
