@@ -14,9 +14,10 @@ from tests.public.helpers import WANG, csrf, register, sign_in
 from zhongtai.core.database import transaction
 from zhongtai.core.identity.models import Role
 from zhongtai.core.identity.service import create_user
-from zhongtai.core.principal import SYSTEM
+from zhongtai.core.principal import SYSTEM, Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
+from zhongtai.healthcode.models import Place
 
 
 def _health_officer(client: TestClient, world: World, factory) -> TestClient:  # type: ignore[no-untyped-def]
@@ -92,3 +93,48 @@ def test_only_health_staff_declare_and_bad_input_is_named(
     assert _declare(staff, settings, level="low") == 422
     assert _declare(staff, settings, ends_on="2000-01-01") == 422
     assert _declare(staff, settings, starts_on="yesterday") == 422
+
+
+def test_gate_records_and_place_scans_inside_an_area_turn_yellow_once_and_lifting_clears_them(
+    factory,
+    settings: Settings,
+    world: World,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.healthcode.test_tracing import _places
+    from zhongtai.healthcode import areas
+    from zhongtai.healthcode.models import Passage, Visit
+    from zhongtai.healthcode.repository import HealthCodeRepository
+
+    now = utcnow()
+    staff = Principal(
+        None, "wjw.officer", "wjw.officer", 4, settings.healthcode_department, frozenset({Role.OFFICER})
+    )
+    with transaction(factory) as session:
+        (inside, gate), (elsewhere, _) = _places(session, settings, 2)
+        session.get(Place, elsewhere).street = "三里庵街道"  # type: ignore[union-attr]
+        session.add(Visit(place_id=inside, subject="p-visit", at=now - timedelta(days=1), colour=0))
+        session.add(
+            Passage(
+                gate_id=gate, place_id=inside, subject="p-gate", at=now - timedelta(hours=3), decision="pass"
+            )
+        )
+        session.add(Visit(place_id=elsewhere, subject="p-away", at=now - timedelta(hours=3), colour=0))
+        session.add(Visit(place_id=inside, subject="p-early", at=now - timedelta(days=6), colour=0))  # before
+    today = now.astimezone(settings.zone).date()
+    with transaction(factory) as session:
+        area = areas.declare(
+            session, settings, staff, ("high", "340104", "稻香村街道", today - timedelta(days=2), None), now
+        )
+        area_id = area.id
+    with transaction(factory) as session:
+        repo = HealthCodeRepository(session)
+        colours = {s: repo.colour_of(s) for s in ("p-visit", "p-gate", "p-away", "p-early")}
+        assert {s for s, c in colours.items() if c and c[0] == 1} == {"p-visit", "p-gate"}
+        session.add(Visit(place_id=inside, subject="p-later", at=now, colour=0))
+        session.flush()
+        assert areas.sweep(session, settings, now) == 1  # the new scan, and nothing counted twice
+        assert areas.sweep(session, settings, now) == 0
+    with transaction(factory) as session:
+        assert areas.lift(session, settings, staff, area_id, now) == 3
+        repo = HealthCodeRepository(session)
+        assert all(repo.colour_of(s)[0] == 0 for s in ("p-visit", "p-gate", "p-later"))  # type: ignore[index]

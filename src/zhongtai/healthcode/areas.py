@@ -1,6 +1,7 @@
-"""Risk areas and travel declarations: health staff declare high- and medium-risk areas (a district, or a
-street in it) for a period; a person who declares a stay in one during its period (行程申报) gets a yellow
-reason naming the area and the declaration; lifting an area withdraws those reasons and recomputes."""
+"""Risk areas: health staff declare high- and medium-risk areas (a district, or a street in it) for a
+period; a person who declares a stay in one during its period (行程申报), or whose gate record or place scan
+falls in it then, gets a yellow reason naming the area and the record; lifting an area withdraws those
+reasons and recomputes."""
 
 from __future__ import annotations
 
@@ -10,13 +11,23 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
+from zhongtai.core.bulk import utc_moment
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.governance.elements import division_name
 from zhongtai.healthcode import colouring
-from zhongtai.healthcode.models import EvidenceRow, RiskArea, TravelDeclaration
+from zhongtai.healthcode.models import (
+    EvidenceRow,
+    Passage,
+    Place,
+    PlaceStatus,
+    RiskArea,
+    TravelDeclaration,
+    Visit,
+)
+from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import Evidence, Fact
 from zhongtai.healthcode.trail import person_access
 
@@ -80,8 +91,69 @@ def declare(
     )
     session.add(area)
     session.flush()
-    audit.record(session, actor, "healthcode.area.declared", "risk_area", str(area.id), {"level": level})
+    found = sweep(session, settings, now, [area])
+    audit.record(
+        session,
+        actor,
+        "healthcode.area.declared",
+        "risk_area",
+        str(area.id),
+        {"level": level, "entries": found},
+    )
     return area
+
+
+def covers(area: RiskArea, place: Place) -> bool:
+    """A place is in an area when its address names the area's district and (for a street) its street
+    is the area's. Places' addresses are typed by their owners; the district's name is what they write."""
+    district = division_name(area.district) or ""
+    return bool(district) and district in place.address and (not area.street or place.street == area.street)
+
+
+def _period(area: RiskArea, settings: Settings, now: datetime) -> tuple[datetime, datetime]:
+    start = datetime.combine(area.starts_on, time(), settings.zone)
+    end = datetime.combine(area.ends_on + timedelta(days=1), time(), settings.zone) if area.ends_on else now
+    return max(start, now - timedelta(days=LOOKBACK_DAYS)), min(end, now)
+
+
+def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskArea] | None = None) -> int:
+    """Gate records and place scans inside a declared area during its period (the last 14 days at most)
+    become yellow reasons naming the area and the entry — once each; run at declaration and by the
+    ``healthcode.areas.sweep`` job for entries made since. Returns the entries newly counted."""
+    chosen = areas if areas is not None else active(session, now.astimezone(settings.zone).date())
+    places = list(session.scalars(select(Place).where(Place.status == PlaceStatus.APPROVED)))
+    items: list[tuple[str, Evidence]] = []
+    for area in chosen:
+        inside = {p.id: p.name for p in places if covers(area, p)}
+        if not inside:
+            continue
+        start, end = _period(area, settings, now)
+        for kind, ident, subject, at, place in _entries_at(session, list(inside), start, end):
+            record = f"area-{area.id}/{kind}-{ident}"
+            evidence = Evidence(
+                Fact.RISK_AREA_STAY, utc_moment(at), settings.healthcode_department, record, inside[place]
+            )
+            items.append((subject, evidence))
+    known = HealthCodeRepository(session).recorded([s for s, _ in items], Fact.RISK_AREA_STAY.value)
+    fresh = [(s, e) for s, e in items if (s, e.record) not in known]
+    if fresh:
+        colouring.record_evidence(session, fresh)
+        colouring.recompute(session, now, [s for s, _ in fresh])
+    return len(fresh)
+
+
+def _entries_at(
+    session: Session, place_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[str, int, str, datetime, int]]:
+    visits = select(Visit.id, Visit.subject, Visit.at, Visit.place_id).where(
+        Visit.place_id.in_(place_ids), Visit.at >= start, Visit.at <= end
+    )
+    passages = select(Passage.id, Passage.subject, Passage.at, Passage.place_id).where(
+        Passage.place_id.in_(place_ids), Passage.at >= start, Passage.at <= end, Passage.subject.is_not(None)
+    )
+    found = [("visit", int(i), str(s), a, int(p)) for i, s, a, p in session.execute(visits)]
+    found += [("gate", int(i), str(s), a, int(p)) for i, s, a, p in session.execute(passages)]
+    return found
 
 
 def lift(session: Session, settings: Settings, actor: Principal, area_id: int, now: datetime) -> int:
@@ -93,8 +165,13 @@ def lift(session: Session, settings: Settings, actor: Principal, area_id: int, n
     if area.lifted_at is not None:
         raise Conflict(M_("the area was already lifted"), code="area_lifted")
     area.lifted_at, area.lifted_by = now, actor.username
-    subjects = list(
-        session.scalars(select(TravelDeclaration.subject).where(TravelDeclaration.area_id == area.id))
+    mine = EvidenceRow.record.like(f"area-{area.id}/%")  # travels, gate records and place scans alike
+    subjects = sorted(
+        set(
+            session.scalars(
+                select(EvidenceRow.subject).where(EvidenceRow.fact == Fact.RISK_AREA_STAY.value, mine)
+            )
+        )
     )
     session.execute(
         delete(EvidenceRow).where(

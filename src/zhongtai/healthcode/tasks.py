@@ -1,17 +1,21 @@
 """Background jobs of the health code: ``healthcode.recompute`` — everyone's colour after a rule change
-(in pages; idempotent: a person already decided by the current rules is left alone)."""
+(in pages; idempotent: a person already decided by the current rules is left alone); and every minute
+``healthcode.areas.sweep`` — entries made inside active risk areas (each counted once)."""
 
 from __future__ import annotations
 
 import logging
 
+from huey import crontab
+
 from zhongtai.core.database import transaction
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import colouring
+from zhongtai.healthcode import areas, colouring
 
 log = logging.getLogger("zhongtai.healthcode.tasks")
 RECOMPUTE = "healthcode.recompute"
+SWEEP = "healthcode.areas.sweep"
 
 
 def register(context: JobContext) -> None:
@@ -26,6 +30,15 @@ def register(context: JobContext) -> None:
         return done.changed
 
     context.tasks[RECOMPUTE] = recompute_all
+
+    @context.queue.periodic_task(crontab(minute="*"), name=SWEEP)  # type: ignore[untyped-decorator]
+    def sweep_areas() -> int:
+        """Gate records and place scans made inside active risk areas since the last sweep."""
+        with transaction(context.factory) as session:
+            found = areas.sweep(session, context.settings, utcnow())
+        if found:
+            log.info("risk-area entries counted", extra={"entries": found})
+        return found
 
 
 def enqueue_recompute(context: JobContext, version: int) -> None:
