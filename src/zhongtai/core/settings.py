@@ -153,6 +153,11 @@ class Settings(BaseSettings):
         description="The city's time zone (IANA name) for every time a page shows and date-time inputs.",
     )
 
+    city_division: str = Field(
+        "340100",
+        pattern=r"^\d{4}00$",
+        description="The city's GB/T 2260 code; its districts are the codes under it (statistics).",
+    )
     healthcode_city: str = Field("庐州市", description="The city named in the health code certificates.")
     healthcode_issuer: str = Field("CN-340100", description="The iss claim of every code the city signs.")
     healthcode_person_minutes: int = Field(

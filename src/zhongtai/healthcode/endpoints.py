@@ -3,6 +3,7 @@ scans (authorised by the gate's secret link, as the guard's page is)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -12,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, NotFound, Unauthenticated
-from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import places, service
+from zhongtai.healthcode import places, service, situation
 from zhongtai.healthcode.gatepath import GatePath
 
 router = APIRouter(prefix="/api/v1/healthcode", tags=["healthcode"])
@@ -103,3 +104,58 @@ def _scan_with_fever(request: Request, key: str, given: places.ScanInput) -> Sca
         masked_name=result.masked_name,
         fever=result.fever,
     )
+
+
+class ScanRow(BaseModel):
+    district: str
+    name: str
+    cells: dict[str, int | None] = Field(
+        description="Scans by colour; null: hidden (fewer than 10, or derivable)"
+    )
+    total: int | None
+
+
+class SituationOut(BaseModel):
+    at: datetime
+    positives: int
+    positives_today: int
+    colours: dict[str, int] = Field(description="People the platform holds evidence for, by code colour")
+    scans_24h: list[ScanRow]
+    scans_24h_by_colour: dict[str, int | None]
+    scans_24h_total: int | None
+    traces_open: int
+    contacts: dict[str, int]
+    risk_areas: int
+
+
+def situation_out(found: situation.Situation, names: dict[str, str]) -> SituationOut:
+    table = found.scans
+    return SituationOut(
+        at=found.at,
+        positives=found.positives,
+        positives_today=found.positives_today,
+        colours=found.colours,
+        scans_24h=[
+            ScanRow(
+                district=row,
+                name=names.get(row, row),
+                cells={c: table.cells[(row, c)] for c in table.cols},
+                total=table.row_totals[row],
+            )
+            for row in table.rows
+        ],
+        scans_24h_by_colour=table.col_totals,
+        scans_24h_total=table.total,
+        traces_open=found.traces_open,
+        contacts=found.contacts,
+        risk_areas=found.risk_areas,
+    )
+
+
+@router.get("/situation", response_model=SituationOut)
+def epidemic_situation(session: DbSession, settings: AppSettings, principal: ApiPrincipal) -> SituationOut:
+    """疫情战况: positives, codes by colour, the last 24 hours' scans by district and colour, traces and
+    contacts, risk areas. Aggregates only; the district table is suppressed (no cell of 1–9 people, none
+    derivable from the totals)."""
+    found = situation.situation(session, settings, utcnow())
+    return situation_out(found, situation.districts(settings.city_division))

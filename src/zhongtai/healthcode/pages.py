@@ -19,7 +19,17 @@ from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
-from zhongtai.healthcode import areas, checkins, colouring, corrections, persons, places, service, tracing
+from zhongtai.healthcode import (
+    areas,
+    checkins,
+    colouring,
+    corrections,
+    persons,
+    places,
+    service,
+    situation,
+    tracing,
+)
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
 from zhongtai.healthcode.rules import RuleSet
@@ -625,3 +635,13 @@ def close_trace(
         session.rollback()
         return _trace_page(page, session, settings, number, exc.status_code, error=exc)
     return RedirectResponse(f"/healthcode/traces/{number}", status_code=303)
+
+
+# --- the epidemic situation (staff; aggregates only, suppressed) --------------------------------------------
+
+
+@router.get("/healthcode/situation")
+def situation_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    found = situation.situation(session, settings, utcnow())
+    names = situation.districts(settings.city_division)
+    return page.render("hc_situation.html", found=found, names=names, error=None)
