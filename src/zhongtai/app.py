@@ -53,9 +53,11 @@ from zhongtai.governance import pages as governance_pages
 from zhongtai.healthcode import areas as healthcode_areas
 from zhongtai.healthcode import corrections as healthcode_corrections
 from zhongtai.healthcode import endpoints as healthcode_api
+from zhongtai.healthcode import epidemic_pages as healthcode_epidemic_pages
 from zhongtai.healthcode import pages as healthcode_pages
 from zhongtai.healthcode import persons as healthcode_persons
 from zhongtai.healthcode import places as healthcode_places
+from zhongtai.healthcode import resumptions as healthcode_resumptions
 from zhongtai.home import pages as home_pages
 from zhongtai.ingest import auth as ingest_auth
 from zhongtai.ingest import endpoints as ingest_api
@@ -272,6 +274,7 @@ ABILITIES: dict[str, AbilityCheck] = {
     "corrections.answer": healthcode_corrections.may_answer_any,
     "persons.look_up": healthcode_persons.may_look_up,
     "areas.declare": lambda principal: healthcode_areas.may_declare(principal, get_settings()),
+    "resumptions.decide": lambda principal: healthcode_resumptions.may_decide(principal, get_settings()),
     "raw.read": ingest_auth.may_read_raw_of,  # with the row's department: raw, clean and governed data
 }
 
@@ -332,6 +335,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         home_pages.router,
         public_pages.router,
         healthcode_pages.router,
+        healthcode_epidemic_pages.router,
         services_pages.router,
         services_mpages.router,
         licences_pages.router,

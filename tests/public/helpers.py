@@ -59,6 +59,11 @@ class FakeRegister:
         found = self._find(id_number)
         return found.household if found else None
 
+    async def name_matches(self, id_number: str, name: str, end_user: str) -> bool:
+        self.calls += 1
+        found = self._find(id_number)
+        return found is not None and found.name == name
+
     async def in_household(self, id_number: str, name: str, household: str, end_user: str) -> bool:
         self.calls += 1
         found = self._find(id_number)

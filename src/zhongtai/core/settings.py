@@ -159,6 +159,10 @@ class Settings(BaseSettings):
         description="The city's GB/T 2260 code; its districts are the codes under it (statistics).",
     )
     healthcode_city: str = Field("庐州市", description="The city named in the health code certificates.")
+    healthcode_regulator: str = Field(
+        "SCJGJ",
+        description="The department deciding enterprises' resumption applications (market regulation).",
+    )
     healthcode_issuer: str = Field("CN-340100", description="The iss claim of every code the city signs.")
     healthcode_person_minutes: int = Field(
         3, ge=1, le=60, description="How long a person code is valid (the page refreshes it before)."

@@ -301,3 +301,46 @@ class TraceContact(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ResumptionStatus(enum.StrEnum):
+    SUBMITTED = "submitted"  # with the regulator, within its deadline
+    APPROVED = "approved"
+    RETURNED = "returned"  # for changes: the enterprise applies again
+    REFUSED = "refused"
+
+
+class Resumption(Base):
+    """复工复产申报: an enterprise's application to resume work, with its site, measures and employees."""
+
+    __tablename__ = "healthcode_resumptions"
+    __table_args__ = (Index("ix_healthcode_resumptions_enterprise", "enterprise", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    enterprise: Mapped[str] = mapped_column(String(64))  # its subject: e-<credit code>
+    name: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(200))
+    measures: Mapped[str] = mapped_column(Text)
+    regulator: Mapped[str] = mapped_column(String(32))  # the deciding department's code
+    status: Mapped[ResumptionStatus] = mapped_column(
+        str_enum(ResumptionStatus), default=ResumptionStatus.SUBMITTED
+    )
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_on: Mapped[date] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ResumptionEmployee(Base):
+    """An employee listed on an application, checked against the population base; by pseudonym."""
+
+    __tablename__ = "healthcode_resumption_employees"
+    __table_args__ = (UniqueConstraint("resumption_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resumption_id: Mapped[int] = mapped_column(
+        ForeignKey("healthcode_resumptions.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(64), index=True)

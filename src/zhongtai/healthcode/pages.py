@@ -16,7 +16,6 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession
-from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
 from zhongtai.healthcode import (
@@ -27,8 +26,6 @@ from zhongtai.healthcode import (
     persons,
     places,
     service,
-    situation,
-    tracing,
 )
 from zhongtai.healthcode.models import Place
 from zhongtai.healthcode.qr import MAX_PHOTO_BYTES, qr_svg, qr_url_svg, read_photo
@@ -539,109 +536,3 @@ def person_lookup(page: SignedInPage, form: Form, session: DbSession, settings: 
             "hc_person_lookup.html", status_code=exc.status_code, view=None, error=exc, values=values
         )
     return page.render("hc_person_lookup.html", view=view, error=None, values={})
-
-
-# --- health staff: contact tracing (流调) -----------------------------------------------------------------
-
-
-@router.get("/healthcode/traces")
-def trace_list(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
-    return _traces_page(page, session, settings)
-
-
-def _traces_page(
-    page: SignedInPage, session: DbSession, settings: AppSettings, status_code: int = 200, **extra: Any
-) -> Response:
-    assert page.principal is not None
-    found = tracing.traces(session, settings, page.principal)
-    cases = tracing.positives(session, settings, page.principal)
-    extra.setdefault("error", None)
-    return page.render("hc_traces.html", status_code=status_code, traces=found, cases=cases, **extra)
-
-
-@router.post("/healthcode/traces")
-def start_trace(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
-    """Trace a case: chosen among the positives on record, or by ID number."""
-    check_csrf(page, form)
-    assert page.principal is not None
-    try:
-        typed = form_str(form, "id_number")
-        subject = person_subject(settings, id_number_of(typed)) if typed else form_str(form, "subject")
-        if not subject:
-            raise Invalid(M_("choose a case or give an ID number"), field="id_number")
-        second = form_str(form, "second_degree") == "on"
-        trace = tracing.start(session, settings, page.principal, subject, utcnow(), second)
-    except ZhongtaiError as exc:
-        if not (refusal_to_show(exc) or exc.status_code == 404):
-            raise
-        session.rollback()
-        return _traces_page(page, session, settings, exc.status_code, error=exc)
-    return RedirectResponse(f"/healthcode/traces/{trace.number}", status_code=303)
-
-
-@router.get("/healthcode/traces/{number}")
-def trace_page(number: str, page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
-    return _trace_page(page, session, settings, number)
-
-
-def _trace_page(
-    page: SignedInPage,
-    session: DbSession,
-    settings: AppSettings,
-    number: str,
-    status_code: int = 200,
-    **extra: Any,
-) -> Response:
-    assert page.principal is not None
-    trace = tracing.visible_trace(session, settings, page.principal, number)
-    found = tracing.contacts(session, trace)
-    names = tracing.place_names(session, {c.place_id for c in found})
-    extra.setdefault("error", None)
-    return page.render(
-        "hc_trace.html", status_code=status_code, trace=trace, contacts=found, places=names, **extra
-    )
-
-
-@router.post("/healthcode/traces/{number}/contacts/{contact_id}")
-def decide_contact(
-    number: str, contact_id: int, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
-) -> Response:
-    check_csrf(page, form)
-    assert page.principal is not None
-    confirm = form_str(form, "action") == "confirm"
-    try:
-        tracing.decide(
-            session, settings, page.principal, number, contact_id, confirm, form_str(form, "reason"), utcnow()
-        )
-    except ZhongtaiError as exc:
-        if not refusal_to_show(exc):
-            raise
-        session.rollback()
-        return _trace_page(page, session, settings, number, exc.status_code, error=exc)
-    return RedirectResponse(f"/healthcode/traces/{number}", status_code=303)
-
-
-@router.post("/healthcode/traces/{number}/close")
-def close_trace(
-    number: str, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
-) -> Response:
-    check_csrf(page, form)
-    assert page.principal is not None
-    try:
-        tracing.close(session, settings, page.principal, number, form_str(form, "note"), utcnow())
-    except ZhongtaiError as exc:
-        if not refusal_to_show(exc):
-            raise
-        session.rollback()
-        return _trace_page(page, session, settings, number, exc.status_code, error=exc)
-    return RedirectResponse(f"/healthcode/traces/{number}", status_code=303)
-
-
-# --- the epidemic situation (staff; aggregates only, suppressed) --------------------------------------------
-
-
-@router.get("/healthcode/situation")
-def situation_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
-    found = situation.situation(session, settings, utcnow())
-    names = situation.districts(settings.city_division)
-    return page.render("hc_situation.html", found=found, names=names, error=None)

@@ -41,6 +41,8 @@ class IdentityCheck(Protocol):
         self, credit_code: str, representative: str, representative_id: str, mobile: str, end_user: str
     ) -> bool: ...
 
+    async def name_matches(self, id_number: str, name: str, end_user: str) -> bool: ...
+
 
 def _unavailable(detail: str) -> Unavailable:
     return Unavailable(
@@ -90,6 +92,10 @@ class GatewayIdentityCheck:
     async def in_household(self, id_number: str, name: str, household: str, end_user: str) -> bool:
         body = {ID_ITEM: id_number, NAME_ITEM: name, HOUSEHOLD_ITEM: household}
         return await self._match(body, end_user)
+
+    async def name_matches(self, id_number: str, name: str, end_user: str) -> bool:
+        """A name and an ID number that belong together in the population base (an employee listed)."""
+        return await self._match({ID_ITEM: id_number, NAME_ITEM: name}, end_user)
 
     async def entity_matches(
         self, credit_code: str, representative: str, representative_id: str, mobile: str, end_user: str

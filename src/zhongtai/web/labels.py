@@ -570,3 +570,22 @@ TRACING = [
     N_("audit.event.healthcode.trace.contact_dismissed"),
     N_("purpose.epidemic.contact-tracing"),
 ]
+
+# Resumption applications and the enterprise's code
+RESUMPTIONS = [
+    N_("hc.res.status.submitted"),
+    N_("hc.res.status.approved"),
+    N_("hc.res.status.returned"),
+    N_("hc.res.status.refused"),
+    N_("hc.ent.no_application"),
+    N_("hc.ent.refused"),
+    N_("hc.ent.case_among_employees"),
+    N_("hc.ent.submitted"),
+    N_("hc.ent.returned"),
+    N_("hc.ent.employees_not_green"),
+    N_("hc.ent.approved"),
+    N_("audit.event.healthcode.resumption.submitted"),
+    N_("audit.event.healthcode.resumption.approve"),
+    N_("audit.event.healthcode.resumption.return"),
+    N_("audit.event.healthcode.resumption.refuse"),
+]

@@ -1,0 +1,231 @@
+"""Health code pages of the epidemic's second part: contact tracing (health staff), the epidemic situation
+(every staff member; aggregates only), resumption applications and the enterprise's code (enterprises on the
+public side; the regulator's queue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from zhongtai.core.errors import M_, Invalid, NotFound, ZhongtaiError
+from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.pseudonym import person_subject
+from zhongtai.core.types import utcnow
+from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
+from zhongtai.healthcode import resumptions, situation, tracing
+from zhongtai.healthcode.qr import qr_svg
+from zhongtai.public.auth import PREFIX, CitizenPage
+from zhongtai.public.schemas import id_number_of
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- health staff: contact tracing (流调) -----------------------------------------------------------------
+
+
+@router.get("/healthcode/traces")
+def trace_list(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    return _traces_page(page, session, settings)
+
+
+def _traces_page(
+    page: SignedInPage, session: DbSession, settings: AppSettings, status_code: int = 200, **extra: Any
+) -> Response:
+    assert page.principal is not None
+    found = tracing.traces(session, settings, page.principal)
+    cases = tracing.positives(session, settings, page.principal)
+    extra.setdefault("error", None)
+    return page.render("hc_traces.html", status_code=status_code, traces=found, cases=cases, **extra)
+
+
+@router.post("/healthcode/traces")
+def start_trace(page: SignedInPage, form: Form, session: DbSession, settings: AppSettings) -> Response:
+    """Trace a case: chosen among the positives on record, or by ID number."""
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        typed = form_str(form, "id_number")
+        subject = person_subject(settings, id_number_of(typed)) if typed else form_str(form, "subject")
+        if not subject:
+            raise Invalid(M_("choose a case or give an ID number"), field="id_number")
+        second = form_str(form, "second_degree") == "on"
+        trace = tracing.start(session, settings, page.principal, subject, utcnow(), second)
+    except ZhongtaiError as exc:
+        if not (refusal_to_show(exc) or exc.status_code == 404):
+            raise
+        session.rollback()
+        return _traces_page(page, session, settings, exc.status_code, error=exc)
+    return RedirectResponse(f"/healthcode/traces/{trace.number}", status_code=303)
+
+
+@router.get("/healthcode/traces/{number}")
+def trace_page(number: str, page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    return _trace_page(page, session, settings, number)
+
+
+def _trace_page(
+    page: SignedInPage,
+    session: DbSession,
+    settings: AppSettings,
+    number: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    assert page.principal is not None
+    trace = tracing.visible_trace(session, settings, page.principal, number)
+    found = tracing.contacts(session, trace)
+    names = tracing.place_names(session, {c.place_id for c in found})
+    extra.setdefault("error", None)
+    return page.render(
+        "hc_trace.html", status_code=status_code, trace=trace, contacts=found, places=names, **extra
+    )
+
+
+@router.post("/healthcode/traces/{number}/contacts/{contact_id}")
+def decide_contact(
+    number: str, contact_id: int, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    confirm = form_str(form, "action") == "confirm"
+    try:
+        tracing.decide(
+            session, settings, page.principal, number, contact_id, confirm, form_str(form, "reason"), utcnow()
+        )
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()
+        return _trace_page(page, session, settings, number, exc.status_code, error=exc)
+    return RedirectResponse(f"/healthcode/traces/{number}", status_code=303)
+
+
+@router.post("/healthcode/traces/{number}/close")
+def close_trace(
+    number: str, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        tracing.close(session, settings, page.principal, number, form_str(form, "note"), utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()
+        return _trace_page(page, session, settings, number, exc.status_code, error=exc)
+    return RedirectResponse(f"/healthcode/traces/{number}", status_code=303)
+
+
+# --- the epidemic situation (staff; aggregates only, suppressed) --------------------------------------------
+
+
+@router.get("/healthcode/situation")
+def situation_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    found = situation.situation(session, settings, utcnow())
+    names = situation.districts(settings.city_division)
+    return page.render("hc_situation.html", found=found, names=names, error=None)
+
+
+# --- enterprises: resumption applications (复工复产申报) and the enterprise's code (一企一码) ---------------
+
+
+def _enterprise(page: CitizenPage) -> Any:
+    citizen = page.citizen
+    if citizen is None or not citizen.is_enterprise:
+        raise NotFound(M_("this page is for enterprises signed in by their credit code"))
+    return citizen
+
+
+@router.get(PREFIX + "/resumption")
+def resumption_page(page: CitizenPage, session: DbSession) -> Response:
+    return _resumption_page(page, session)
+
+
+def _resumption_page(page: CitizenPage, session: DbSession, status_code: int = 200, **extra: Any) -> Response:
+    citizen = _enterprise(page)
+    current = resumptions.latest(session, citizen.subject)
+    counts = resumptions.colour_counts(session, current) if current else None
+    extra.setdefault("values", {})
+    return page.render("hc_resumption.html", status_code=status_code, current=current, counts=counts, **extra)
+
+
+@router.post(PREFIX + "/resumption")
+async def apply_resumption(
+    request: Request, page: CitizenPage, session: DbSession, settings: AppSettings
+) -> Response:
+    """The application: site, measures and the employee list (each employee checked through the platform)."""
+    citizen = _enterprise(page)
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception as exc:  # multipart parser errors: a malformed body
+        raise ZhongtaiError(M_("malformed form body: %(exc)s", exc=exc), code="malformed_form") from exc
+    check_csrf(page, form)
+    values = {name: form_str(form, name) for name in ("site", "measures")}
+    try:
+        upload = form.get("employees")
+        if not isinstance(upload, StarletteUpload) or not upload.filename:
+            raise Invalid(M_("attach the employee list (CSV or XLSX)"), field="employees")
+        listed = resumptions.read_employees(
+            upload.filename, await upload.read(resumptions.MAX_FILE_BYTES + 1)
+        )
+        check = request.app.state.identity
+        for employee in listed:
+            if not await check.name_matches(employee.id_number, employee.name, end_user=citizen.subject):
+                raise Invalid(
+                    M_(
+                        "line %(line)s: the name and ID number are not in the population register",
+                        line=employee.line,
+                    ),
+                    field="employees",
+                )
+        who = (citizen.subject, citizen.name)
+        resumptions.apply(session, settings, who, values["site"], values["measures"], listed, utcnow())
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()
+        return _resumption_page(page, session, exc.status_code, error=exc, values=values)
+    return RedirectResponse(f"{PREFIX}/resumption", status_code=303)
+
+
+@router.get(PREFIX + "/enterprise-code")
+def enterprise_code(page: CitizenPage, session: DbSession, settings: AppSettings) -> Response:
+    citizen = _enterprise(page)
+    who = (citizen.subject, citizen.name, citizen.masked_id)
+    text, colour, reasons = resumptions.code_text(session, settings, who, utcnow())
+    return page.render("hc_enterprise_code.html", text=text, svg=qr_svg(text), colour=colour, reasons=reasons)
+
+
+@router.get("/healthcode/resumptions")
+def resumption_queue(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    assert page.principal is not None
+    found = resumptions.queue(session, settings, page.principal)
+    return page.render("hc_resumptions.html", applications=found, error=None)
+
+
+@router.post("/healthcode/resumptions/{number}")
+def decide_resumption(
+    number: str, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+) -> Response:
+    check_csrf(page, form)
+    assert page.principal is not None
+    try:
+        resumptions.decide(
+            session,
+            settings,
+            page.principal,
+            number,
+            form_str(form, "action"),
+            form_str(form, "reason"),
+            utcnow(),
+        )
+    except ZhongtaiError as exc:
+        if not refusal_to_show(exc):
+            raise
+        session.rollback()
+        found = resumptions.queue(session, settings, page.principal)
+        return page.render("hc_resumptions.html", status_code=exc.status_code, applications=found, error=exc)
+    return RedirectResponse("/healthcode/resumptions", status_code=303)
