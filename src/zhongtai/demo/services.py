@@ -24,7 +24,8 @@ from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
 from zhongtai.demo.healthcode import Resident, residents
 from zhongtai.demo.sharing import principals
-from zhongtai.demo.sources import demo_enterprise
+from zhongtai.demo.sources import People, demo_enterprise, demo_enterprises
+from zhongtai.healthcode import resumptions
 from zhongtai.licences import service as licences
 from zhongtai.services import cases, handling, service
 from zhongtai.services.models import (
@@ -353,6 +354,7 @@ def build_demo_cases(factory: sessionmaker[Session], settings: Settings, seed: i
             {"出生医学证明编号": "R340100202612010001"},
         )
         _enterprise_case(session, settings, seed, persons)
+        _resumptions(session, settings, seed, persons)
     return True
 
 
@@ -365,6 +367,30 @@ def _enterprise_case(session: Session, settings: Settings, seed: int, persons: i
     subject = entity_subject(found.credit_code)
     applicant = cases.Applicant(ApplicantKind.ENTERPRISE, subject, found.name, found.credit_code, subject)
     _filed(session, settings, applicant, "SCJGJ-SPJY-003", {})
+
+
+RESUMED = [("approve", ""), ("return", "防控措施未写明员工返岗前核酸检测安排,请补充"), (None, "")]
+
+
+def _resumptions(session: Session, settings: Settings, seed: int, persons: int) -> None:
+    """Three enterprises apply to resume work (the printed one approved, one returned, one pending), each
+    with a few employees from the register (the demo lists them as the register holds them)."""
+    people = People(seed, persons)
+    regulator = principals(session, settings, ("scjgj.officer",))["scjgj.officer"]
+    now = utcnow()
+    for index, firm in enumerate(demo_enterprises(seed, persons, len(RESUMED))):
+        listed = [
+            resumptions.Listed(line, p.id_number, p.name)
+            for line, p in enumerate(
+                (people.person(n) for n in range(30 + index * 8, 38 + index * 8)), start=2
+            )
+        ]
+        who = (entity_subject(firm.credit_code), firm.name)
+        measures = "入口测温扫码,每日两次消毒,员工分时段就餐,返岗前核酸检测"
+        application = resumptions.apply(session, settings, who, "蜀山区黄山路 18 号", measures, listed, now)
+        action, reason = RESUMED[index]
+        if action:
+            resumptions.decide(session, settings, regulator, application.number, action, reason, now)
 
 
 def follow(

@@ -305,12 +305,21 @@ class DemoEnterprise:
 
 def demo_enterprise(seed: int, persons: int) -> DemoEnterprise | None:
     """The first enterprise whose registry row is clean (it signs in on the public side in the demo)."""
+    found = demo_enterprises(seed, persons, 1)
+    return found[0] if found else None
+
+
+def demo_enterprises(seed: int, persons: int, count: int) -> list[DemoEnterprise]:
+    """The first ``count`` enterprises whose registry rows are clean, in registry order."""
+    found = []
     for row, boss in _enterprises(People(seed, persons)):
         code, name, written_name, written_id, _, capital, *_, mobile, _ = row
         clean = written_name == boss.name and written_id == boss.id_number and capital.isdigit()
         if clean and mobile:
-            return DemoEnterprise(code, name, boss.name, boss.id_number, mobile)
-    return None
+            found.append(DemoEnterprise(code, name, boss.name, boss.id_number, mobile))
+            if len(found) == count:
+                break
+    return found
 
 
 def enterprise_registry(people: People, folder: Path) -> int:
