@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from zhongtai.core.errors import M_, Invalid, NotFound, ZhongtaiError
-from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
@@ -86,7 +86,7 @@ def _trace_page(
 
 @router.post("/healthcode/traces/{number}/contacts/{contact_id}")
 def decide_contact(
-    number: str, contact_id: int, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
+    number: str, contact_id: RowId, page: SignedInPage, form: Form, session: DbSession, settings: AppSettings
 ) -> Response:
     check_csrf(page, form)
     assert page.principal is not None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession
+from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId
 from zhongtai.core.types import utcnow
 from zhongtai.services import handling, ledger, service
 from zhongtai.services.models import Case, CaseStatus
@@ -21,6 +21,7 @@ from zhongtai.services.schemas import (
     ItemWrite,
     Ledger,
     MaterialRead,
+    Position,
     ReviewWrite,
     TaskAnswer,
     TaskCreate,
@@ -55,7 +56,7 @@ def save(session: DbSession, principal: ApiPrincipal, code: ItemCode, body: Item
 
 @router.post("/items/{code}/materials/{position}/review", response_model=MaterialRead)
 def review(
-    session: DbSession, principal: ApiPrincipal, code: ItemCode, position: int, body: ReviewWrite
+    session: DbSession, principal: ApiPrincipal, code: ItemCode, position: Position, body: ReviewWrite
 ) -> MaterialRead:
     """The bureau approves a data-to-material mapping or returns it with a comment."""
     return service.material_read(session, service.review_material(session, principal, code, position, body))
@@ -151,7 +152,7 @@ def ask(session: DbSession, principal: ApiPrincipal, number: CaseNumber, body: T
 
 
 @router.post("/tasks/{task_id}/answer", response_model=CaseRead)
-def answer(session: DbSession, principal: ApiPrincipal, task_id: int, body: TaskAnswer) -> CaseRead:
+def answer(session: DbSession, principal: ApiPrincipal, task_id: RowId, body: TaskAnswer) -> CaseRead:
     task = handling.answer(session, principal, task_id, body, utcnow())
     case = session.get(Case, task.case_id)
     assert case is not None

@@ -10,14 +10,14 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from zhongtai.core.errors import M_, NotFound, ZhongtaiError
-from zhongtai.core.http import AppSettings, DbSession
+from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_json, form_str, refusal_to_show, valid_form
 from zhongtai.services import auth, cases, handling, ledger, service
 from zhongtai.services.models import Case, CaseStatus, MaterialOutcome
 from zhongtai.services.mpages import decision_document
 from zhongtai.services.repository import ServicesRepository
-from zhongtai.services.schemas import Decision, ItemWrite, ReviewWrite, TaskAnswer, TaskCreate
+from zhongtai.services.schemas import Decision, ItemWrite, Position, ReviewWrite, TaskAnswer, TaskCreate
 
 router = APIRouter(include_in_schema=False)
 
@@ -89,7 +89,7 @@ def save_item(code: str, page: SignedInPage, form: Form, session: DbSession) -> 
 
 
 @router.post("/services/items/{code}/materials/{position}/review")
-def review(code: str, position: int, page: SignedInPage, form: Form, session: DbSession) -> Response:
+def review(code: str, position: Position, page: SignedInPage, form: Form, session: DbSession) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
     try:
@@ -207,7 +207,7 @@ def act(
 
 
 @router.post("/services/tasks/{task_id}/answer")
-def answer(task_id: int, page: SignedInPage, form: Form, session: DbSession) -> Response:
+def answer(task_id: RowId, page: SignedInPage, form: Form, session: DbSession) -> Response:
     check_csrf(page, form)
     assert page.principal is not None
     data = valid_form(
@@ -221,7 +221,7 @@ def answer(task_id: int, page: SignedInPage, form: Form, session: DbSession) -> 
 
 @router.get("/services/cases/{number}/files/{entry_id}")
 def case_file(
-    number: str, entry_id: int, page: SignedInPage, session: DbSession, settings: AppSettings
+    number: str, entry_id: RowId, page: SignedInPage, session: DbSession, settings: AppSettings
 ) -> Response:
     """An uploaded material, for the case's caseworker only."""
     assert page.principal is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from zhongtai.services.models import (
@@ -20,6 +21,7 @@ from zhongtai.services.models import (
 Strict = ConfigDict(extra="forbid", str_strip_whitespace=True)
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")]
+Position = Annotated[int, Path(ge=1, le=40, description="A material's position in its service item")]
 
 
 class MaterialWrite(BaseModel):
