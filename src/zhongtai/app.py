@@ -342,9 +342,10 @@ def create_app(settings: Settings | None = None) -> Platform:
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production
-        from zhongtai.demo import backend, subscriber
+        from zhongtai.demo import backend, province, subscriber
 
         app.include_router(subscriber.router)
+        app.include_router(province.router)
         app.include_router(backend.router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(packages=[("zhongtai", "web/static")]), name="static")

@@ -241,6 +241,8 @@ def demo(
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.healthcode import build_demo_healthcode, gate_link, residents, start_simulation
+    from zhongtai.demo.province import PATH as PROVINCE_PATH
+    from zhongtai.demo.province import build_demo_report
     from zhongtai.demo.services import build_demo_cases, build_demo_services, start_services
     from zhongtai.demo.sharing import build_demo_sharing
     from zhongtai.demo.sources import ACTIVITY_MARKER, build_demo_sources, demo_enterprise
@@ -263,6 +265,7 @@ def demo(
     console.print(f"sharing: {applications} applications in the demo city's queues")
     served = build_demo_capabilities(factory, settings(), f"http://{host}:{port}")
     build_demo_healthcode(factory, settings(), seed, persons)  # keys, capabilities, places, a gate
+    build_demo_report(factory, settings(), f"http://{host}:{port}{PROVINCE_PATH}")  # 向省报送, daily
     console.print(f"services: {build_demo_services(factory, settings())} service items with their materials")
     keyfile = credentials_path(settings())
     console.print(f"capabilities: {served} behind the gateway; the health-code app's key is in {keyfile}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
 from datetime import date
@@ -195,6 +196,7 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
 
     from zhongtai.app import create_app
     from zhongtai.capabilities.models import Capability
+    from zhongtai.core.pseudonym import entity_subject
     from zhongtai.demo import backend
     from zhongtai.demo.capabilities import (
         PROXIED,
@@ -205,10 +207,11 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     )
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.sharing import build_demo_sharing
-    from zhongtai.demo.sources import build_demo_sources, demo_enterprise
+    from zhongtai.demo.sources import People, build_demo_sources, demo_enterprise, insured_rows
     from zhongtai.gateway.client import GatewaySigner
     from zhongtai.governance.pipeline import run_pass
     from zhongtai.ingest.runner import run_job
+    from zhongtai.public.identity import GatewayIdentityCheck
     from zhongtai.requirements.models import Requirement
 
     jobs = build_demo_sources(demo_factory, settings, seed=7, persons=300)
@@ -218,8 +221,8 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
     for code in governed:
         run_pass(demo_factory, code, trigger="test")
     build_demo_sharing(demo_factory, settings)
-    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 6
-    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 6  # idempotent
+    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 7
+    assert build_demo_capabilities(demo_factory, settings, "http://127.0.0.1:8000") == 7  # idempotent
     # Built with --no-serve, then served on another port: the proxied capability follows the server.
     assert follow_serving_address(demo_factory, settings, "http://127.0.0.1:8123")
     assert not follow_serving_address(demo_factory, settings, "http://127.0.0.1:8123")  # already there
@@ -249,6 +252,12 @@ def test_demo_app_calls_the_gateway_signed_and_gets_masked_granted_data(
         assert client.post("/gw/entity.verify", json=claim, auth=signer).json()["match"] is True
         wrong = {**claim, "法定代表人": "张冒名"}
         assert client.post("/gw/entity.verify", json=wrong, auth=signer).json()["match"] is False
+        # An enterprise imports its insured staff through social.insured, page by page (the ID unmasked).
+        check = GatewayIdentityCheck(settings, client.app)
+        staff = asyncio.run(check.insured(firm.name, end_user=entity_subject(firm.credit_code)))
+        insured = {p.id_number for r, p in insured_rows(People(7, 300)) if r["dwmc"] == firm.name}
+        assert staff and {number for _, number in staff} <= insured
+        assert asyncio.run(check.insured("没有这家公司", end_user="e-x")) == []
         unsigned = client.get(f"/gw/person.by-id/{people[0]}")
         assert unsigned.status_code == 401
         first = client.get("/gw/person.list", params={"page_size": 5}, auth=signer)

@@ -7,16 +7,27 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.core.test_identity import login
 from tests.factories import World, add_department
-from tests.public.helpers import NEIGHBOUR, WANG, WANG_CHILD, Firm, csrf, last_code, register
+from tests.public.helpers import (
+    NEIGHBOUR,
+    WANG,
+    WANG_CHILD,
+    FakeRegister,
+    Firm,
+    csrf,
+    last_code,
+    register,
+    sign_in,
+)
+from tests.services.helpers import PDF
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import Forbidden, Invalid
+from zhongtai.core.errors import Conflict, Forbidden, Invalid
 from zhongtai.core.identity.models import Role
 from zhongtai.core.identity.service import create_user
 from zhongtai.core.principal import SYSTEM, Principal
@@ -81,11 +92,9 @@ def _regulator(factory: sessionmaker[Session]) -> Principal:
     return Principal(None, "scjgj.officer", "scjgj.officer", None, "SCJGJ", frozenset({Role.OFFICER}))
 
 
-def test_apply_decide_and_the_code_follows(
-    client: TestClient, factory: sessionmaker[Session], world: World, settings: Settings
-) -> None:
-    regulator = _regulator(factory)
-    register(client).firms.append(FIRM)
+def _sign_in(client: TestClient) -> FakeRegister:
+    fake = register(client)
+    fake.firms.append(FIRM)
     status = client.post(
         "/m/login/enterprise",
         data={
@@ -102,6 +111,14 @@ def test_apply_decide_and_the_code_follows(
     client.post(
         "/m/login/code", data={"csrf_token": token, "pending": pending.group(1), "code": last_code(client)}
     )
+    return fake
+
+
+def test_apply_decide_and_the_code_follows(
+    client: TestClient, factory: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    regulator = _regulator(factory)
+    _sign_in(client)
     assert "尚未申报复工" in client.get("/m/enterprise-code").text  # yellow: no application yet
     token = csrf(client, "/m/resumption")
     strangers = _csv([(WANG.name, WANG.id_number), ("李冒名", NEIGHBOUR.id_number)])
@@ -149,3 +166,113 @@ def test_apply_decide_and_the_code_follows(
     assert login(staff, "scjgj.officer", "correct horse battery staple") == 303
     assert number in staff.get("/healthcode/resumptions").text
     assert "员工中有确诊病例" in client.get("/m/enterprise-code").text
+
+
+MEASURES = "每日两次消毒,员工每日测温并登记"
+
+
+def test_employees_imported_from_social_insurance_with_attachments(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The enterprise's insured employees come from the social insurance base through the platform; each
+    listed person sees it on "who used my data"; attachments are checked by content and kept for the
+    regulator; a second application while one is pending is refused."""
+    _regulator(factory)
+    fake = _sign_in(client)
+    token = csrf(client, "/m/resumption")
+    form = {"csrf_token": token, "site": "蜀山区幸福路 9 号", "street": "稻香村街道", "measures": MEASURES}
+    none_insured = client.post("/m/resumption", data={**form, "source": "social_insurance"})
+    assert none_insured.status_code == 422 and "社会保险" in none_insured.text
+    fake.staff[FIRM.credit_code] = [*STAFF, WANG]  # the base lists Wang twice (two insurance kinds)
+    lying = client.post(
+        "/m/resumption",
+        data={**form, "source": "social_insurance"},
+        files=[("attachments", ("防控方案.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"))],
+    )
+    assert lying.status_code == 422 and "防控方案.pdf" in lying.text
+    applied = client.post(
+        "/m/resumption",
+        data={**form, "source": "social_insurance"},
+        files=[("attachments", ("防控方案.pdf", PDF, "application/pdf"))],
+        follow_redirects=False,
+    )
+    assert applied.status_code == 303
+    again = client.post("/m/resumption", data={**form, "source": "social_insurance"})
+    assert again.status_code == 409
+    subject = entity_subject(FIRM.credit_code)
+    with transaction(factory) as session:
+        application = resumptions.latest(session, subject)
+        assert application is not None and application.source == "social_insurance"
+        assert application.district == "340104" and application.street == "稻香村街道"
+        assert len(resumptions.employees_of(session, application)) == 3  # Wang once
+        assert [a["name"] for a in application.attachments] == ["防控方案.pdf"]
+        sha = application.attachments[0]["sha256"]
+        number = application.number
+    staff = TestClient(client.app)
+    assert login(staff, "scjgj.officer", "correct horse battery staple") == 303
+    assert staff.get(f"/healthcode/resumptions/{number}/files/{sha}").content == PDF
+    assert staff.get(f"/healthcode/resumptions/{number}/files/{'0' * 64}").status_code == 404
+    sign_in(client, NEIGHBOUR)
+    assert number in client.get("/m/my-data").text  # the employee sees that the enterprise listed them
+
+
+def test_suspension_turns_the_code_red_and_decisions_stay_in_their_area(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """A regulator may suspend a resumed enterprise (red) and reinstate it; a department deciding another
+    department's application is refused (403); a decision out of order is a conflict; with routing by
+    district, an application goes to the government of the district its site names."""
+    regulator = _regulator(factory)
+    subject = entity_subject(FIRM.credit_code)
+    listed = [resumptions.Listed(2, WANG.id_number, WANG.name)]
+    with transaction(factory) as session:
+        application = resumptions.apply(
+            session, settings, (subject, "小明商贸"), "蜀山区幸福路 9 号", "", MEASURES, listed, utcnow()
+        )
+        number = application.number
+        assert application.regulator == "SCJGJ"
+        for action, reason in (("suspend", "复工后未落实测温"), ("approve", ""), ("suspend", "x")):
+            try:
+                resumptions.decide(session, settings, regulator, number, action, reason, utcnow())
+            except (Conflict, Invalid) as exc:
+                assert action == "suspend", exc
+        assert resumptions.enterprise_colour(session, subject)[0] is Colour.GREEN
+        resumptions.decide(session, settings, regulator, number, "suspend", "复工后未落实测温", utcnow())
+        assert resumptions.enterprise_colour(session, subject) == (Colour.RED, ["suspended"])
+        resumptions.decide(session, settings, regulator, number, "reinstate", "整改到位", utcnow())
+        assert resumptions.enterprise_colour(session, subject)[0] is Colour.GREEN
+    by_district = settings.model_copy(update={"healthcode_regulator_by_district": True})
+    other = entity_subject("91340100000000002E")
+    with transaction(factory) as session:
+        add_department(session, "SSQ", "蜀山区人民政府", kind="district")
+        add_department(session, "YHQ", "瑶海区人民政府", kind="district")
+        routed = resumptions.apply(
+            session, by_district, (other, "乙公司"), "庐州市蜀山区黄山路 1 号", "", MEASURES, [], utcnow()
+        )
+        assert (routed.regulator, routed.district) == ("SSQ", "340104")
+        yaohai = Principal(None, "yhq.officer", "yhq.officer", None, "YHQ", frozenset({Role.OFFICER}))
+        shushan = Principal(None, "ssq.officer", "ssq.officer", None, "SSQ", frozenset({Role.OFFICER}))
+        try:
+            resumptions.decide(session, by_district, yaohai, routed.number, "approve", "", utcnow())
+        except Forbidden as exc:
+            assert exc.code == "outside_area"
+        else:
+            raise AssertionError("a district decided another district's application")
+        assert resumptions.queue(session, by_district, yaohai) == []
+        resumptions.decide(session, by_district, shushan, routed.number, "approve", "", utcnow())
+
+
+def test_the_deadline_is_three_working_days(factory: sessionmaker[Session], settings: Settings) -> None:
+    friday = datetime(2026, 12, 4, 9, 0, tzinfo=settings.zone)
+    with transaction(factory) as session:
+        application = resumptions.apply(
+            session,
+            settings,
+            (entity_subject(FIRM.credit_code), "小明商贸"),
+            "蜀山区幸福路 9 号",
+            "",
+            MEASURES,
+            [resumptions.Listed(2, WANG.id_number, WANG.name)],
+            friday,
+        )
+        assert application.due_on == date(2026, 12, 9)  # Mon, Tue, Wed

@@ -39,12 +39,17 @@ class FakeRegister:
     residents: list[Resident] = field(default_factory=list)
     calls: int = 0
     firms: list[Firm] = field(default_factory=list)
+    staff: dict[str, list[Resident]] = field(default_factory=dict)  # insured employees by employer name
 
     async def entity_matches(
         self, credit_code: str, representative: str, representative_id: str, mobile: str, end_user: str
     ) -> bool:
         self.calls += 1
         return Firm(credit_code, representative, representative_id, mobile) in self.firms
+
+    async def insured(self, employer: str, end_user: str) -> list[tuple[str, str]]:
+        self.calls += 1
+        return [(r.name, r.id_number) for r in self.staff.get(employer, [])]
 
     def _find(self, id_number: str) -> Resident | None:
         return next((r for r in self.residents if r.id_number == id_number), None)

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         "SCJGJ",
         description="The department deciding enterprises' resumption applications (market regulation).",
     )
+    healthcode_regulator_by_district: bool = Field(
+        False,
+        description="Send a resumption application to the government of the district its site names (when "
+        "the city has that department), instead of healthcode_regulator.",
+    )
     healthcode_issuer: str = Field("CN-340100", description="The iss claim of every code the city signs.")
     healthcode_person_minutes: int = Field(
         3, ge=1, le=60, description="How long a person code is valid (the page refreshes it before)."
@@ -178,6 +183,15 @@ class Settings(BaseSettings):
     )
     healthcode_department: str = Field(
         "WJW", description="The department (code) of health staff: they declare risk areas and edit rules."
+    )
+    healthcode_resource: str = Field(
+        "健康码赋码信息",
+        description="The catalog resource whose grant lets district staff see the people behind their area's "
+        "counts (names and ID numbers masked, each person's access recorded).",
+    )
+    healthcode_tests_resource: str = Field(
+        "核酸检测结果信息",
+        description="The catalog resource of test results: the situation counts the rows gathered into it.",
     )
     healthcode_correction_workdays: int = Field(
         3, ge=1, le=30, description="Working days a department has to answer a health code correction."

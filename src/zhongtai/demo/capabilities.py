@@ -55,9 +55,13 @@ USERS = (
     "wjw.consumer",
     "wjw.developer",
     "zjj.consumer",
+    "rsj.officer",
+    "rsj.reviewer",
 )
 REGISTRY = "企业登记基本信息"
 ENTITY_VERIFY = "entity.verify"
+INSURANCE = "社会保险参保信息"
+INSURED = "social.insured"
 
 
 def credentials_path(settings: Settings) -> Path:
@@ -83,7 +87,8 @@ def build_demo_capabilities(factory: sessionmaker[Session], settings: Settings, 
         _register(session, users, population, base_url)
         if registry is not None:
             _entity_verify(session, users, registry)
-        key = _app(session, settings, users)
+        insured = _insured(session, settings, users)
+        key = _app(session, settings, users, insured)
         _requirements(session, users, population, application)
         _save_credentials(settings, key.key_id, key.secret or "")
         return session.scalar(select(func.count()).select_from(Capability)) or 0
@@ -263,9 +268,55 @@ def _register(session: Session, users: dict[str, Principal], population: Resourc
         capabilities.act_on_capability(session, admin, capability.code, "publish")
 
 
-def _app(session: Session, settings: Settings, users: dict[str, Principal]) -> Any:
+def _insured(session: Session, settings: Settings, users: dict[str, Principal]) -> bool:
+    """Human resources serves its social insurance base as a list by employer: an enterprise applying to
+    resume work imports its own insured employees through the health-code app (a conditional resource:
+    the bureau and human resources approve the grant, the ID number unmasked for that purpose)."""
+    insurance = session.scalars(
+        select(Resource)
+        .join(Department, Department.id == Resource.provider_department_id)
+        .where(
+            Resource.name == INSURANCE, Department.code == "RSJ", Resource.status == ResourceStatus.PUBLISHED
+        )
+    ).first()
+    if insurance is None:
+        return False
+    insurance.sharing_modes = sorted({*insurance.sharing_modes, "api"})
+    application = sharing.apply(
+        session,
+        settings,
+        users["wjw.consumer"],
+        ApplicationCreate(
+            resource=insurance.code,
+            items=["姓名", "公民身份号码", "单位名称", "参保状态"],
+            unmasked_items=["公民身份号码", "单位名称", "参保状态"],
+            purpose="企业复工复产申报时导入本企业正常参保的员工,免交员工名单",
+            basis="市疫情防控指挥部关于企业复工复产的通知;《社会保险法》第八十一条(依法使用)",
+            mode="api",
+            valid_until=utcnow().astimezone(CITY_ZONE).date().replace(month=12, day=31),
+        ),
+    )
+    sharing.act(session, settings, users["reviewer"], application.number, "bureau_approve", "")
+    sharing.act(
+        session, settings, users["rsj.reviewer"], application.number, "provider_approve", "限复工复产申报使用"
+    )
+    body = {
+        "code": INSURED,
+        "name": "按单位查询正常参保人员",
+        "kind": "data",
+        "operation": "list",
+        "resource": insurance.code,
+        "description": "企业复工复产申报导入员工:按 单位名称 与 参保状态 筛选,分页返回姓名与身份证号。",
+    }
+    capability = capabilities.register(session, users["rsj.officer"], CapabilityCreate.model_validate(body))
+    capabilities.act_on_capability(session, users["admin"], capability.code, "publish")
+    return True
+
+
+def _app(session: Session, settings: Settings, users: dict[str, Principal], insured: bool) -> Any:
     developer = users["wjw.developer"]
     capabilities.create_app(session, developer, AppCreate(code=APP, name="健康码", description="一人一码"))
+    deciders = {ENTITY_VERIFY: users["scjgj.officer"], INSURED: users["rsj.reviewer"]}
     for code in (
         "person.by-id",
         "person.list",
@@ -273,12 +324,13 @@ def _app(session: Session, settings: Settings, users: dict[str, Principal]) -> A
         "license.verify",
         "gaj.residence-certificate",
         ENTITY_VERIFY,
+        *([INSURED] if insured else []),
     ):
         subscription = capabilities.subscribe(
             session, developer, APP, SubscriptionCreate(capability=code, purpose=PURPOSE)
         )
         if subscription.status.value == "pending":
-            decider = users["scjgj.officer"] if code == ENTITY_VERIFY else users["gaj.reviewer"]
+            decider = deciders.get(code, users["gaj.reviewer"])
             capabilities.decide(session, decider, subscription.id, "approve", "")
     return capabilities.create_key(session, settings, developer, APP, KeyCreate())
 

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,14 +25,14 @@ from zhongtai.capabilities.models import Capability
 from zhongtai.capabilities.schemas import CapabilityCreate, SubscriptionCreate
 from zhongtai.catalog.models import Resource
 from zhongtai.core.database import transaction
-from zhongtai.core.principal import platform_actor
+from zhongtai.core.principal import Principal, platform_actor
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE, utcnow
 from zhongtai.demo.capabilities import APP, PURPOSE
 from zhongtai.demo.sharing import principals
 from zhongtai.demo.sources import People
-from zhongtai.healthcode import corrections, feeds, places, service, tracing
+from zhongtai.healthcode import areas, corrections, feeds, places, service, tracing
 from zhongtai.healthcode.models import Correction, EvidenceRow, Place, Trace, Visit
 from zhongtai.orgs.models import Department
 from zhongtai.public import service as public
@@ -261,7 +261,18 @@ def trace_one_case(factory: sessionmaker[Session], settings: Settings, found: li
         session.flush()
         officer = principals(session, settings, ("wjw.officer",))["wjw.officer"]
         tracing.start(session, settings, officer, subject, utcnow())
+        _risk_areas(session, settings, officer, day.date())
     return True
+
+
+def _risk_areas(session: Session, settings: Settings, officer: Principal, day: date) -> None:
+    """The shop's street was a medium-risk area on the day of the case's visit (its visitors turned yellow
+    for it), lifted once the trace was in (recomputed); a high-risk area in 瑶海区 stands from today."""
+    spec = ("medium", "340104", "三里庵街道", day, day)
+    lifted = areas.declare(session, settings, officer, spec, utcnow())
+    areas.lift(session, settings, officer, lifted.id, utcnow())
+    today = utcnow().astimezone(CITY_ZONE).date()
+    areas.declare(session, settings, officer, ("high", "340102", "明光路街道", today, None), utcnow())
 
 
 def _temperature(resident: Resident, feverish: Resident | None, turn: int) -> dict[str, float]:

@@ -92,6 +92,8 @@ DEMO_USERS: list[tuple[str, str, list[str], str]] = [
     ("zjj.officer", "ZJJ", ["officer"], "住建数据专员"),
     ("zjj.consumer", "ZJJ", ["consumer"], "住建数据使用人"),
     ("rsj.developer", "RSJ", ["developer"], "人社应用开发者"),
+    ("rsj.officer", "RSJ", ["officer"], "人社数据专员"),
+    ("rsj.reviewer", "RSJ", ["reviewer"], "人社共享审核员"),
     ("yhq.officer", "YHQ", ["officer"], "瑶海区数据专员"),
     ("ssq.reviewer", "SSQ", ["reviewer"], "蜀山区街道场所码审核员"),
     ("zjj.caseworker", "ZJJ", ["caseworker"], "住房保障窗口办件员"),

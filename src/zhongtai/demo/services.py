@@ -22,9 +22,10 @@ from zhongtai.core.principal import platform_actor
 from zhongtai.core.pseudonym import entity_subject, person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
+from zhongtai.core.uploads import CheckedFile
 from zhongtai.demo.healthcode import Resident, residents
 from zhongtai.demo.sharing import principals
-from zhongtai.demo.sources import People, demo_enterprise, demo_enterprises
+from zhongtai.demo.sources import People, demo_enterprise, demo_enterprises, insured_rows
 from zhongtai.healthcode import resumptions
 from zhongtai.licences import service as licences
 from zhongtai.services import cases, handling, service
@@ -369,28 +370,57 @@ def _enterprise_case(session: Session, settings: Settings, seed: int, persons: i
     _filed(session, settings, applicant, "SCJGJ-SPJY-003", {})
 
 
-RESUMED = [("approve", ""), ("return", "防控措施未写明员工返岗前核酸检测安排,请补充"), (None, "")]
+# What the regulator does with each demo enterprise's application: the printed one is returned (so whoever
+# tries the demo can apply again, importing its staff from social insurance), one approved, one pending, one
+# approved and then suspended (red).
+RESUMED: list[tuple[list[tuple[str, str]], str]] = [
+    ([("return", "防控措施未写明员工返岗前核酸检测安排,请补充")], resumptions.FROM_UPLOAD),
+    ([("approve", "")], resumptions.FROM_SOCIAL_INSURANCE),
+    ([], resumptions.FROM_SOCIAL_INSURANCE),
+    (
+        [("approve", ""), ("suspend", "抽查发现未落实进出人员测温扫码,暂停复工整改")],
+        resumptions.FROM_SOCIAL_INSURANCE,
+    ),
+]
+SITES = [
+    ("庐州市蜀山区黄山路 18 号", "稻香村街道"),
+    ("庐州市包河区徽州大道 66 号", "芜湖路街道"),
+    ("庐州市瑶海区长江东路 9 号", "明光路街道"),
+    ("庐州市庐阳区阜南路 120 号", "杏林街道"),
+]
 
 
 def _resumptions(session: Session, settings: Settings, seed: int, persons: int) -> None:
-    """Three enterprises apply to resume work (the printed one approved, one returned, one pending), each
-    with a few employees from the register (the demo lists them as the register holds them)."""
+    """Four enterprises apply to resume work: one returned (an uploaded list), one approved, one pending, one
+    suspended — these three with their staff as the social insurance base lists them."""
     people = People(seed, persons)
     regulator = principals(session, settings, ("scjgj.officer",))["scjgj.officer"]
     now = utcnow()
+    insured = list(insured_rows(people))
+    taken: set[str] = set()  # a person insured by two of them is listed by the first only
     for index, firm in enumerate(demo_enterprises(seed, persons, len(RESUMED))):
-        listed = [
-            resumptions.Listed(line, p.id_number, p.name)
-            for line, p in enumerate(
-                (people.person(n) for n in range(30 + index * 8, 38 + index * 8)), start=2
-            )
-        ]
+        actions, source = RESUMED[index]
+        if source == resumptions.FROM_SOCIAL_INSURANCE:
+            staff = [p for r, p in insured if r["dwmc"] == firm.name and r["zt"] == "正常参保"]
+        else:
+            staff = [people.person(n) for n in range(30, 42)]
+        unique = [p for p in {p.id_number: p for p in staff}.values() if p.id_number not in taken]
+        taken.update(p.id_number for p in unique)
+        listed = [resumptions.Listed(line, p.id_number, p.name) for line, p in enumerate(unique, start=2)]
         who = (entity_subject(firm.credit_code), firm.name)
         measures = "入口测温扫码,每日两次消毒,员工分时段就餐,返岗前核酸检测"
-        application = resumptions.apply(session, settings, who, "蜀山区黄山路 18 号", measures, listed, now)
-        action, reason = RESUMED[index]
-        if action:
+        site, street = SITES[index]
+        application = resumptions.apply(
+            session, settings, who, site, street, measures, listed, now, source, _plan(index)
+        )
+        for action, reason in actions:
             resumptions.decide(session, settings, regulator, application.number, action, reason, now)
+
+
+def _plan(index: int) -> list[tuple[CheckedFile, bytes]]:
+    """A prevention plan as a (tiny, made-up) PDF."""
+    text = f"%PDF-1.4\n% demo prevention plan {index}\n%%EOF\n".encode()
+    return resumptions.check_attachments([("疫情防控方案.pdf", text)])
 
 
 def follow(

@@ -420,24 +420,42 @@ def real_estate_register(people: People, inbox: Path) -> int:
     return total
 
 
+RESUMING = 4  # the first clean enterprises of the registry employ many of the insured (resumption demo)
+
+
+def insured_rows(people: People) -> Iterator[tuple[dict[str, str], Person]]:
+    """人社 社会保险参保's records as pushed, each with the person it is about. About 40 of the insured work
+    for each of the registry's first clean enterprises (at most half of all: their resumption applications
+    have staff to import); the others for firms of every name."""
+    rng = random.Random(people.seed + 5)
+    employer = random.Random(people.seed + 50)  # its own stream: the records' other values stay as they were
+    resuming = [firm.name for firm in demo_enterprises(people.seed, people.count, RESUMING)]
+    total = max(2, people.count * 4 // 10)
+    share = min(0.5, RESUMING * 40 / total)
+    for number in range(1, total + 1):
+        p = people.person(rng.randint(1, people.count))
+        record = {
+            "cbbh": f"SB{number:010d}",
+            "xm": variant_name(rng, p.name),
+            "sfzh": messy_id(rng, p.id_number),
+            "csrq": slipped_birth(rng, p.birth).isoformat(),
+            "dwmc": rng.choice(people.companies),
+            "xz": rng.choice(["企业职工基本养老保险", "失业保险", "工伤保险"]),
+            "zt": rng.choice(["正常参保", "正常参保", "正常参保", "暂停缴费", "终止参保"]),
+        }
+        if resuming and employer.random() < share:
+            record["dwmc"] = employer.choice(resuming)
+        yield record, p
+
+
 def social_insurance(people: People, inbox: Path) -> int:
     """人社 社会保险参保: JSON Lines pushed by the provincial system, one object per insured person."""
     inbox.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(people.seed + 5)
-    total = max(2, people.count * 4 // 10)
+    total = 0
     with (inbox / "sbcb_202111.jsonl").open("w", encoding="utf-8") as handle:
-        for number in range(1, total + 1):
-            p = people.person(rng.randint(1, people.count))
-            record = {
-                "cbbh": f"SB{number:010d}",
-                "xm": variant_name(rng, p.name),
-                "sfzh": messy_id(rng, p.id_number),
-                "csrq": slipped_birth(rng, p.birth).isoformat(),
-                "dwmc": rng.choice(people.companies),
-                "xz": rng.choice(["企业职工基本养老保险", "失业保险", "工伤保险"]),
-                "zt": rng.choice(["正常参保", "正常参保", "正常参保", "暂停缴费", "终止参保"]),
-            }
+        for record, _person in insured_rows(people):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            total += 1
         handle.write("{truncated line from an interrupted push\n")  # rejected with its reason
     return total + 1
 

@@ -3,19 +3,20 @@ scans (authorised by the gate's secret link, as the guard's page is)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import M_, NotFound, Unauthenticated
+from zhongtai.core.errors import M_, Invalid, NotFound, Unauthenticated
 from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession
+from zhongtai.core.suppression import Table
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import places, service, situation
+from zhongtai.healthcode import divisions, oversight, places, service, situation
 from zhongtai.healthcode.gatepath import GatePath
 
 router = APIRouter(prefix="/api/v1/healthcode", tags=["healthcode"])
@@ -115,23 +116,88 @@ class ScanRow(BaseModel):
     total: int | None
 
 
+class TableRow(BaseModel):
+    row: str = Field(description="A district's GB/T 2260 code, a street, or 'other'")
+    name: str
+    cells: dict[str, int | None] = Field(description="null: hidden (fewer than 10, or derivable)")
+    total: int | None
+
+
+class TableOut(BaseModel):
+    """A suppressed table: no count of 1–9 shown, none derivable from the totals shown."""
+
+    rows: list[TableRow]
+    column_totals: dict[str, int | None]
+    total: int | None
+
+
+def table_out(table: Table, names: dict[str, str]) -> TableOut:
+    return TableOut(
+        rows=[
+            TableRow(
+                row=row,
+                name=names.get(row, row),
+                cells={c: table.cells[(row, c)] for c in table.cols},
+                total=table.row_totals[row],
+            )
+            for row in table.rows
+        ],
+        column_totals=table.col_totals,
+        total=table.total,
+    )
+
+
+class AreaOut(BaseModel):
+    district: str | None = Field(description="The district overseen; null: the whole city")
+    name: str
+    enterprises: TableOut = Field(description="Enterprises by the state of their latest application")
+    employees_back: TableOut = Field(description="Employees of resumed enterprises by code colour")
+
+
+@router.get("/area", response_model=AreaOut)
+def area_overview(session: DbSession, settings: AppSettings, principal: ApiPrincipal) -> AreaOut:
+    """一企一码、一人一码的精细化管理: the caller's area (a district for district staff, the city for the
+    bureau, the health commission and the regulator) — enterprises by resumption state and employees back
+    at work by colour, by street or district. Aggregates only, suppressed; 403 for staff without an area."""
+    area = oversight.area_of(session, settings, principal)
+    found = oversight.overview(session, settings, area)
+    names = divisions.districts(settings.city_division)
+    return AreaOut(
+        district=area.district,
+        name=area.name,
+        enterprises=table_out(found.enterprises, names),
+        employees_back=table_out(found.employees, names),
+    )
+
+
 class SituationOut(BaseModel):
     at: datetime
+    since: datetime = Field(description="The period's figures count from here (midnight, city time) …")
+    until: datetime = Field(description="… to here")
+    district: str | None = Field(description="Scans by street within this district; null: by district")
+    tests: int = Field(description="Test results gathered by the platform in the period")
     positives: int
-    positives_today: int
+    positives_today: int = Field(description="Positives in the period")
     colours: dict[str, int] = Field(description="People the platform holds evidence for, by code colour")
-    scans_24h: list[ScanRow]
+    scans_24h: list[ScanRow] = Field(description="Live: the last 24 hours; for a day: that day")
     scans_24h_by_colour: dict[str, int | None]
     scans_24h_total: int | None
     traces_open: int
+    traces_started: int = Field(description="Traces started in the period")
     contacts: dict[str, int]
+    enterprises: TableOut = Field(description="Enterprises by district and state of their application")
     risk_areas: int
+    reports_delivered: int = Field(description="Daily reports delivered to the province (向省报送)")
 
 
 def situation_out(found: situation.Situation, names: dict[str, str]) -> SituationOut:
     table = found.scans
     return SituationOut(
         at=found.at,
+        since=found.since,
+        until=found.until,
+        district=found.district,
+        tests=found.tests,
         positives=found.positives,
         positives_today=found.positives_today,
         colours=found.colours,
@@ -147,15 +213,31 @@ def situation_out(found: situation.Situation, names: dict[str, str]) -> Situatio
         scans_24h_by_colour=table.col_totals,
         scans_24h_total=table.total,
         traces_open=found.traces_open,
+        traces_started=found.traces_started,
         contacts=found.contacts,
+        enterprises=table_out(found.enterprises, names),
         risk_areas=found.risk_areas,
+        reports_delivered=found.reports_delivered,
     )
 
 
 @router.get("/situation", response_model=SituationOut)
-def epidemic_situation(session: DbSession, settings: AppSettings, principal: ApiPrincipal) -> SituationOut:
-    """疫情战况: positives, codes by colour, the last 24 hours' scans by district and colour, traces and
-    contacts, risk areas. Aggregates only; the district table is suppressed (no cell of 1–9 people, none
-    derivable from the totals)."""
-    found = situation.situation(session, settings, utcnow())
-    return situation_out(found, situation.districts(settings.city_division))
+def epidemic_situation(
+    session: DbSession,
+    settings: AppSettings,
+    principal: ApiPrincipal,
+    day: date | None = Query(None, description="A past day (city time); omitted: live, the last 24 hours"),
+    district: str | None = Query(None, pattern=r"^\d{6}$", description="Scans by street in this district"),
+) -> SituationOut:
+    """疫情战况: tests gathered, positives, codes by colour, scans by district (or by street within a
+    district) and colour, traces and contacts, enterprises by resumption state, risk areas, reports to the
+    province — live or for a past day. Aggregates only; every table is suppressed (no cell of 1–9 people,
+    none derivable from the totals)."""
+    names = divisions.districts(settings.city_division)
+    if district is not None and district not in names:
+        raise Invalid(M_("%(district)s is not a district of the city", district=district), field="district")
+    now = utcnow()
+    if day is not None and not now.date() - timedelta(days=366) <= day <= now.date():
+        raise Invalid(M_("a day within the last year"), field="day")
+    found = situation.situation(session, settings, now, day, district)
+    return situation_out(found, names)

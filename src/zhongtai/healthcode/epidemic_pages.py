@@ -4,18 +4,20 @@ public side; the regulator's queue)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from zhongtai.core.errors import M_, Invalid, NotFound, ZhongtaiError
+from zhongtai.core import audit
+from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound, ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
-from zhongtai.healthcode import resumptions, situation, tracing
+from zhongtai.healthcode import divisions, oversight, resumptions, situation, tracing
 from zhongtai.healthcode.qr import qr_svg
 from zhongtai.public.auth import PREFIX, CitizenPage
 from zhongtai.public.schemas import id_number_of
@@ -123,10 +125,68 @@ def close_trace(
 
 
 @router.get("/healthcode/situation")
-def situation_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
-    found = situation.situation(session, settings, utcnow())
-    names = situation.districts(settings.city_division)
-    return page.render("hc_situation.html", found=found, names=names, error=None)
+def situation_page(
+    page: SignedInPage, session: DbSession, settings: AppSettings, day: str = "", district: str = ""
+) -> Response:
+    """Live, or a past day's; scans by street when a district is chosen. A bad choice shows live figures
+    with the problem named."""
+    assert page.principal is not None
+    names = divisions.districts(settings.city_division)
+    now, error = utcnow(), None
+    chosen_day, chosen_district = None, district if district in names else None
+    try:
+        if district and chosen_district is None:
+            raise Invalid(
+                M_("%(district)s is not a district of the city", district=district[:8]), field="district"
+            )
+        if day:
+            chosen_day = date.fromisoformat(day[:10])
+            if not now.date() - timedelta(days=366) <= chosen_day <= now.date():
+                raise Invalid(M_("a day within the last year"), field="day")
+    except (ValueError, Invalid) as exc:
+        error = exc if isinstance(exc, Invalid) else Invalid(M_("a day within the last year"), field="day")
+        chosen_day = None
+    found = situation.situation(session, settings, now, chosen_day, chosen_district)
+    try:
+        oversight.area_of(session, settings, page.principal)
+        has_area = True
+    except Forbidden:
+        has_area = False
+    return page.render(
+        "hc_situation.html",
+        status_code=error.status_code if error else 200,
+        found=found,
+        names=names,
+        error=error,
+        day=chosen_day,
+        has_area=has_area,
+    )
+
+
+# --- district and street staff: their area, aggregates; people only under a grant -----------------------
+
+
+@router.get("/healthcode/area")
+def area_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    assert page.principal is not None
+    area = oversight.area_of(session, settings, page.principal)
+    found = oversight.overview(session, settings, area)
+    return page.render(
+        "hc_area.html",
+        found=found,
+        names=divisions.districts(settings.city_division),
+        enterprises=oversight.enterprises_in(session, area),
+    )
+
+
+@router.get("/healthcode/area/{number}")
+def area_drill_down(number: str, page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
+    """One enterprise's employees — only under the department's grant on the health-code resource."""
+    assert page.principal is not None
+    area = oversight.area_of(session, settings, page.principal)
+    application, employees = oversight.drill_down(session, settings, page.principal, area, number, utcnow())
+    session.commit()  # the accesses are recorded before the page shows anyone
+    return page.render("hc_area_people.html", application=application, employees=employees)
 
 
 # --- enterprises: resumption applications (复工复产申报) and the enterprise's code (一企一码) ---------------
@@ -156,39 +216,66 @@ def _resumption_page(page: CitizenPage, session: DbSession, status_code: int = 2
 async def apply_resumption(
     request: Request, page: CitizenPage, session: DbSession, settings: AppSettings
 ) -> Response:
-    """The application: site, measures and the employee list (each employee checked through the platform)."""
+    """The application: site, measures, attachments and the employees — imported from the enterprise's own
+    social insurance records through the platform, or a list each of whose lines is checked there."""
     citizen = _enterprise(page)
     try:
-        form = await request.form(max_files=1, max_fields=20)
+        form = await request.form(max_files=1 + resumptions.MAX_ATTACHMENTS + 1, max_fields=20)
     except Exception as exc:  # multipart parser errors: a malformed body
         raise ZhongtaiError(M_("malformed form body: %(exc)s", exc=exc), code="malformed_form") from exc
     check_csrf(page, form)
-    values = {name: form_str(form, name) for name in ("site", "measures")}
+    values = {name: form_str(form, name) for name in ("site", "street", "measures", "source")}
     try:
-        upload = form.get("employees")
-        if not isinstance(upload, StarletteUpload) or not upload.filename:
-            raise Invalid(M_("attach the employee list (CSV or XLSX)"), field="employees")
-        listed = resumptions.read_employees(
-            upload.filename, await upload.read(resumptions.MAX_FILE_BYTES + 1)
-        )
+        files = [
+            (f.filename, await f.read(resumptions.MAX_ATTACHMENT_BYTES + 1))
+            for f in form.getlist("attachments")
+            if isinstance(f, StarletteUpload) and f.filename
+        ]
+        attachments = resumptions.check_attachments(files)
+        source = values["source"] or resumptions.FROM_UPLOAD
         check = request.app.state.identity
-        for employee in listed:
-            if not await check.name_matches(employee.id_number, employee.name, end_user=citizen.subject):
-                raise Invalid(
-                    M_(
-                        "line %(line)s: the name and ID number are not in the population register",
-                        line=employee.line,
-                    ),
-                    field="employees",
-                )
+        if source == resumptions.FROM_SOCIAL_INSURANCE:
+            listed = resumptions.from_insured(await check.insured(citizen.name, end_user=citizen.subject))
+        elif source == resumptions.FROM_UPLOAD:
+            listed = await _uploaded_employees(form.get("employees"), check, citizen.subject)
+        else:
+            raise Invalid(M_("import the employees from social insurance or upload a list"), field="source")
         who = (citizen.subject, citizen.name)
-        resumptions.apply(session, settings, who, values["site"], values["measures"], listed, utcnow())
+        resumptions.apply(
+            session,
+            settings,
+            who,
+            values["site"],
+            values["street"],
+            values["measures"],
+            listed,
+            utcnow(),
+            source,
+            attachments,
+        )
     except ZhongtaiError as exc:
         if not refusal_to_show(exc):
             raise
         session.rollback()
         return _resumption_page(page, session, exc.status_code, error=exc, values=values)
     return RedirectResponse(f"{PREFIX}/resumption", status_code=303)
+
+
+async def _uploaded_employees(upload: Any, check: Any, end_user: str) -> list[resumptions.Listed]:
+    """The uploaded list, each line's name and ID number checked against the population base."""
+    if not isinstance(upload, StarletteUpload) or not upload.filename:
+        raise Invalid(M_("attach the employee list (CSV or XLSX)"), field="employees")
+    listed = resumptions.read_employees(upload.filename, await upload.read(resumptions.MAX_FILE_BYTES + 1))
+    for employee in listed:
+        if not await check.name_matches(employee.id_number, employee.name, end_user=end_user):
+            raise Invalid(
+                M_(
+                    "line %(line)s: the name and ID number are not in the population register",
+                    line=employee.line,
+                ),
+                field="employees",
+            )
+    return listed
 
 
 @router.get(PREFIX + "/enterprise-code")
@@ -203,7 +290,20 @@ def enterprise_code(page: CitizenPage, session: DbSession, settings: AppSettings
 def resumption_queue(page: SignedInPage, session: DbSession, settings: AppSettings) -> Response:
     assert page.principal is not None
     found = resumptions.queue(session, settings, page.principal)
-    return page.render("hc_resumptions.html", applications=found, error=None)
+    return page.render("hc_resumptions.html", applications=found, error=None, today=utcnow().date())
+
+
+@router.get("/healthcode/resumptions/{number}/files/{sha256}")
+def resumption_file(
+    number: str, sha256: str, page: SignedInPage, session: DbSession, settings: AppSettings
+) -> Response:
+    """An attachment, for the regulator deciding the application (recorded)."""
+    assert page.principal is not None
+    application = resumptions.visible_application(session, settings, page.principal, number)
+    path, name, media_type = resumptions.attachment_path(settings, application, sha256)
+    audit.record(session, page.principal, "healthcode.resumption.file_read", "resumption", number, {})
+    session.commit()
+    return FileResponse(path, media_type=media_type, filename=name, content_disposition_type="inline")
 
 
 @router.post("/healthcode/resumptions/{number}")
@@ -227,5 +327,11 @@ def decide_resumption(
             raise
         session.rollback()
         found = resumptions.queue(session, settings, page.principal)
-        return page.render("hc_resumptions.html", status_code=exc.status_code, applications=found, error=exc)
+        return page.render(
+            "hc_resumptions.html",
+            status_code=exc.status_code,
+            applications=found,
+            error=exc,
+            today=utcnow().date(),
+        )
     return RedirectResponse("/healthcode/resumptions", status_code=303)

@@ -308,6 +308,7 @@ class ResumptionStatus(enum.StrEnum):
     APPROVED = "approved"
     RETURNED = "returned"  # for changes: the enterprise applies again
     REFUSED = "refused"
+    SUSPENDED = "suspended"  # resumed, then stopped by the regulator (an outbreak, measures not kept)
 
 
 class Resumption(Base):
@@ -323,6 +324,11 @@ class Resumption(Base):
     site: Mapped[str] = mapped_column(String(200))
     measures: Mapped[str] = mapped_column(Text)
     regulator: Mapped[str] = mapped_column(String(32))  # the deciding department's code
+    district: Mapped[str | None] = mapped_column(String(6))  # the site's district (GB/T 2260), if named
+    street: Mapped[str] = mapped_column(String(60), default="")  # the site's street (街道), as declared
+    source: Mapped[str] = mapped_column(String(16), default="upload")  # employees: upload | social_insurance
+    # The attachments (prevention plan, site photos): name, type, size and SHA-256; the files by hash.
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONText(), default=list)
     status: Mapped[ResumptionStatus] = mapped_column(
         str_enum(ResumptionStatus), default=ResumptionStatus.SUBMITTED
     )
@@ -344,3 +350,6 @@ class ResumptionEmployee(Base):
         ForeignKey("healthcode_resumptions.id", ondelete="CASCADE"), index=True
     )
     subject: Mapped[str] = mapped_column(String(64), index=True)
+    # The name and ID number as the catalog masks them (王*明 3401**********1234): what a drill-down under
+    # a grant shows; the full values are not kept.
+    label: Mapped[str] = mapped_column(String(64), default="")

@@ -1,10 +1,13 @@
-"""复工复产申报 and 一企一码: an enterprise applies to resume work — its site, its prevention measures and its
-employees (a CSV or XLSX list, each employee's name and ID number checked against the population base through
-the platform) — with no paper and no visit; its regulator (``healthcode_regulator``) approves, returns for
-changes or refuses with reasons within a deadline of working days. The enterprise's code is signed like a
-person code (type enterprise): red when refused or a confirmed case is among its employees; yellow while the
-application is pending or returned, without one, or while an employee's code is yellow or red; green when
-approved and no employee is red. The enterprise sees its employees' colours as counts only (suppressed).
+"""复工复产申报 and 一企一码: an enterprise applies to resume work — its site, its prevention measures, its
+attachments and its employees (imported from its own social insurance records through the platform's
+``social.insured`` capability, or a CSV or XLSX list whose every name and ID number is checked against the
+population base) — with no paper and no visit. Its regulator (``healthcode_regulator``, or the government of
+the site's district when ``healthcode_regulator_by_district``) approves, returns for changes or refuses with
+reasons within a deadline of working days, and may suspend a resumed enterprise. The enterprise's code is
+signed like a person code (type enterprise): red when refused, suspended or a confirmed case is among its
+employees; yellow while the application is pending or returned, without one, or while an employee's code is
+yellow or red; green when approved and no employee is red. The enterprise sees its employees' colours as
+counts only (suppressed).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,7 +30,9 @@ from zhongtai.core.principal import Principal
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.suppression import Table, suppress
+from zhongtai.core.uploads import CheckedFile, check_file
 from zhongtai.healthcode import service as signing
+from zhongtai.healthcode.divisions import district_of, districts
 from zhongtai.healthcode.envelope import AK_CLAIM, EXP, IAT, ISS
 from zhongtai.healthcode.models import (
     EvidenceRow,
@@ -36,10 +42,17 @@ from zhongtai.healthcode.models import (
     ResumptionStatus,
 )
 from zhongtai.healthcode.rules import Colour, Fact
+from zhongtai.healthcode.trail import person_access
+from zhongtai.orgs.models import Department, DepartmentKind
 from zhongtai.sharing.lifecycle import add_working_days
+from zhongtai.sharing.masking import mask_id_number, mask_name
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS = 3
 MAX_EMPLOYEES = 5_000
+PURPOSE = "epidemic.resumption"
+FROM_UPLOAD, FROM_SOCIAL_INSURANCE = "upload", "social_insurance"
 DEADLINE_DAYS = 3  # working days for the regulator to decide
 ID_HEADERS = ("公民身份号码", "身份证号", "身份证号码")
 NAME_HEADERS = ("姓名",)
@@ -118,19 +131,73 @@ def _employees(rows: list[list[str]]) -> list[Listed]:
     return found
 
 
+def from_insured(records: list[tuple[str, str]]) -> list[Listed]:
+    """The employees the social insurance base lists for the enterprise (governed data: each ID number is
+    canonical; a record without a valid one is skipped, a person insured twice listed once)."""
+    found: dict[str, Listed] = {}
+    for line, (name, number) in enumerate(records, start=1):
+        number = ric.compact(number).upper()
+        if ric.is_valid(number) and name.strip() and number not in found:
+            found[number] = Listed(line, number, name.strip())
+    if not found:
+        raise Invalid(
+            M_("the social insurance base lists no insured employees of this enterprise; upload a list"),
+            field="employees",
+            code="no_insured_employees",
+        )
+    if len(found) > MAX_EMPLOYEES:
+        raise Invalid(M_("list 1 to %(max)s employees", max=MAX_EMPLOYEES), field="employees")
+    return list(found.values())
+
+
+def check_attachments(files: list[tuple[str, bytes]]) -> list[tuple[CheckedFile, bytes]]:
+    """Up to three PDF, JPEG or PNG files of at most 5 MB each, each what its name says."""
+    if len(files) > MAX_ATTACHMENTS:
+        raise Invalid(M_("attach at most %(max)s files", max=MAX_ATTACHMENTS), field="attachments")
+    return [(check_file(name, data, MAX_ATTACHMENT_BYTES, "attachments"), data) for name, data in files]
+
+
+def regulator_for(session: Session, settings: Settings, site: str) -> tuple[str, str | None]:
+    """Who decides (a department code) and the site's district (GB/T 2260), if its address names one."""
+    known = districts(settings.city_division)
+    district = district_of(site, known)
+    code = district if district in known else None
+    if code is not None and settings.healthcode_regulator_by_district:
+        government = district_government(session, known[code])
+        if government is not None:
+            return government, code
+    return settings.healthcode_regulator, code
+
+
+def district_government(session: Session, district_name: str) -> str | None:
+    """The city's department governing a district: a district-level department named after it."""
+    query = select(Department.code).where(
+        Department.kind == DepartmentKind.DISTRICT,
+        Department.parent_id.is_(None),
+        Department.name.startswith(district_name),
+    )
+    return session.scalars(query.order_by(Department.code).limit(1)).first()
+
+
 def apply(
     session: Session,
     settings: Settings,
     enterprise: tuple[str, str],
     site: str,
+    street: str,
     measures: str,
     employees: list[Listed],
     now: datetime,
+    source: str = FROM_UPLOAD,
+    attachments: list[tuple[CheckedFile, bytes]] | None = None,
 ) -> Resumption:
-    """The application, sent to the regulator (the employees already checked against the register)."""
+    """The application, sent to the regulator (the employees already checked against the register, the
+    attachments by :func:`check_attachments`)."""
     subject, name = enterprise
     if not 2 <= len(site.strip()) <= 200:
         raise Invalid(M_("give the site's address (at most 200 characters)"), field="site")
+    if len(street.strip()) > 60:
+        raise Invalid(M_("a street is at most 60 characters"), field="street")
     if not 10 <= len(measures.strip()) <= 2000:
         raise Invalid(M_("describe the prevention measures in 10 to 2,000 characters"), field="measures")
     current = latest(session, subject)
@@ -144,29 +211,74 @@ def apply(
             M_("line %(line)s: this person is listed by another enterprise", line=line), field="employees"
         )
     serial = session.scalar(select(func.count()).select_from(Resumption)) or 0
+    regulator, district = regulator_for(session, settings, site)
+    files = attachments or []
     application = Resumption(
         number=f"FG{now.astimezone(settings.zone):%Y%m%d}{serial + 1:05d}",
         enterprise=subject,
         name=name,
         site=site.strip(),
         measures=measures.strip(),
-        regulator=settings.healthcode_regulator,
+        regulator=regulator,
+        district=district,
+        street=street.strip(),
+        source=source,
+        attachments=[
+            {"name": f.name, "type": f.media_type, "size": f.size, "sha256": f.sha256} for f, _ in files
+        ],
         submitted_at=now,
         due_on=add_working_days(now, DEADLINE_DAYS).date(),
     )
     session.add(application)
     session.flush()
-    session.add_all(ResumptionEmployee(resumption_id=application.id, subject=s) for s in subjects)
+    session.add_all(
+        ResumptionEmployee(
+            resumption_id=application.id,
+            subject=s,
+            label=f"{mask_name(e.name)} {mask_id_number(e.id_number)}"[:64],
+        )
+        for s, e in subjects.items()
+    )
     session.flush()
+    for employee in subjects:  # each person sees on "who used my data" that an employer listed them
+        person_access(
+            session,
+            actor=subject,
+            event="healthcode.resumption.employee_listed",
+            subject=employee,
+            target=("resumption", application.number),
+            items=["姓名", "公民身份号码"],
+            purpose=PURPOSE,
+            detail={"source": source},
+        )
+    _store_files(settings, application.number, files)
     audit.record(
         session,
         Principal(None, subject, name, None, None),
         "healthcode.resumption.submitted",
         "resumption",
         application.number,
-        {"employees": len(subjects), "regulator": application.regulator},
+        {"employees": len(subjects), "regulator": regulator, "source": source, "files": len(files)},
     )
     return application
+
+
+def _store_files(settings: Settings, number: str, files: list[tuple[CheckedFile, bytes]]) -> None:
+    folder = settings.data_dir / "resumptions" / number
+    for checked, data in files:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / checked.stored_name).write_bytes(data)
+
+
+def attachment_path(settings: Settings, application: Resumption, sha256: str) -> tuple[Path, str, str]:
+    """The stored file of one attachment (its path, name and media type), or 404."""
+    for entry in application.attachments:
+        if entry.get("sha256") == sha256:
+            extension = str(entry["name"]).rsplit(".", 1)[-1].lower()
+            path = settings.data_dir / "resumptions" / application.number / f"{sha256}.{extension}"
+            if path.is_file():
+                return path, str(entry["name"]), str(entry["type"])
+    raise NotFound(M_("no such attachment"), code="attachment_not_found")
 
 
 def _listed_elsewhere(session: Session, enterprise: str, subjects: list[str]) -> set[str]:
@@ -191,15 +303,45 @@ def latest(session: Session, enterprise: str) -> Resumption | None:
 
 
 def may_decide(actor: Principal, settings: Settings) -> bool:
-    return actor.department_code == settings.healthcode_regulator and actor.has(
-        Role.OFFICER, Role.REVIEWER, Role.CASEWORKER
+    """Staff who may decide applications at all: officers, reviewers and caseworkers of a regulator (the
+    market regulator, or a district's government when applications go by district)."""
+    regulator = actor.department_code == settings.healthcode_regulator or (
+        settings.healthcode_regulator_by_district and actor.department_code is not None
     )
+    return regulator and actor.has(Role.OFFICER, Role.REVIEWER, Role.CASEWORKER)
 
 
 def queue(session: Session, settings: Settings, actor: Principal) -> list[Resumption]:
+    """The applications sent to the actor's department, newest first."""
     if not may_decide(actor, settings):
         raise Forbidden(M_("only the regulator decides resumption applications"), code="forbidden")
-    return list(session.scalars(select(Resumption).order_by(Resumption.id.desc()).limit(200)))
+    query = select(Resumption).where(Resumption.regulator == actor.department_code)
+    return list(session.scalars(query.order_by(Resumption.id.desc()).limit(200)))
+
+
+def visible_application(session: Session, settings: Settings, actor: Principal, number: str) -> Resumption:
+    """An application its regulator may act on; another department's is refused (403)."""
+    if not may_decide(actor, settings):
+        raise Forbidden(M_("only the regulator decides resumption applications"), code="forbidden")
+    application = session.scalars(select(Resumption).where(Resumption.number == number)).first()
+    if application is None:
+        raise NotFound(M_("no application %(number)s", number=number), code="not_found")
+    if application.regulator != actor.department_code:
+        raise Forbidden(
+            M_("application %(number)s is outside your department's area", number=number),
+            code="outside_area",
+        )
+    return application
+
+
+# What each decision does: from which status, to which, and whether it needs reasons.
+ACTIONS: dict[str, tuple[ResumptionStatus, ResumptionStatus, bool]] = {
+    "approve": (ResumptionStatus.SUBMITTED, ResumptionStatus.APPROVED, False),
+    "return": (ResumptionStatus.SUBMITTED, ResumptionStatus.RETURNED, True),
+    "refuse": (ResumptionStatus.SUBMITTED, ResumptionStatus.REFUSED, True),
+    "suspend": (ResumptionStatus.APPROVED, ResumptionStatus.SUSPENDED, True),
+    "reinstate": (ResumptionStatus.SUSPENDED, ResumptionStatus.APPROVED, True),
+}
 
 
 def decide(
@@ -211,18 +353,16 @@ def decide(
     reason: str,
     now: datetime,
 ) -> Resumption:
-    if not may_decide(actor, settings):
-        raise Forbidden(M_("only the regulator decides resumption applications"), code="forbidden")
-    application = session.scalars(select(Resumption).where(Resumption.number == number)).first()
-    if application is None:
-        raise NotFound(M_("no application %(number)s", number=number), code="not_found")
-    if application.status is not ResumptionStatus.SUBMITTED:
-        raise Conflict(M_("application %(number)s has been decided", number=number), code="decided")
-    target = {"approve": ResumptionStatus.APPROVED, "return": ResumptionStatus.RETURNED}.get(action)
-    target = target or (ResumptionStatus.REFUSED if action == "refuse" else None)
-    if target is None:
-        raise Invalid(M_("approve, return or refuse"), field="action")
-    if target is not ResumptionStatus.APPROVED and len(reason.strip()) < 2:
+    application = visible_application(session, settings, actor, number)
+    if action not in ACTIONS:
+        raise Invalid(M_("approve, return, refuse, suspend or reinstate"), field="action")
+    before, target, needs_reason = ACTIONS[action]
+    if application.status is not before:
+        raise Conflict(
+            M_("application %(number)s cannot take this decision in its present state", number=number),
+            code="wrong_status",
+        )
+    if needs_reason and len(reason.strip()) < 2:
         raise Invalid(M_("give the enterprise the reasons"), field="reason")
     application.status, application.reason = target, reason.strip()
     application.decided_by, application.decided_at = actor.username, now
@@ -267,8 +407,8 @@ def enterprise_colour(session: Session, enterprise: str) -> tuple[Colour, list[s
     )
     colours = set(session.scalars(select(PersonColour.colour).where(PersonColour.subject.in_(subjects))))
     reasons = []
-    if application.status is ResumptionStatus.REFUSED:
-        reasons.append("refused")
+    if application.status in (ResumptionStatus.REFUSED, ResumptionStatus.SUSPENDED):
+        reasons.append(application.status.value)
     if cases:
         reasons.append("case_among_employees")
     if reasons:

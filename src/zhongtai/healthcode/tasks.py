@@ -11,7 +11,7 @@ from huey import crontab
 from zhongtai.core.database import transaction
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import areas, colouring
+from zhongtai.healthcode import areas, colouring, situation  # situation: the daily report's producer
 
 log = logging.getLogger("zhongtai.healthcode.tasks")
 RECOMPUTE = "healthcode.recompute"
@@ -19,6 +19,8 @@ SWEEP = "healthcode.areas.sweep"
 
 
 def register(context: JobContext) -> None:
+    log.debug("report producer %s registered", situation.DAILY)
+
     @context.queue.task(name=RECOMPUTE)  # type: ignore[untyped-decorator]
     def recompute_all(version: int) -> int:
         with transaction(context.factory) as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import httpx
 from starlette.types import ASGIApp
@@ -20,6 +21,9 @@ from zhongtai.gateway.client import GatewaySigner
 VERIFY = "person.verify"
 LOOKUP = "person.by-id"
 ENTITY_VERIFY = "entity.verify"
+INSURED = "social.insured"  # 社会保险参保信息 by employer: an enterprise's insured employees
+EMPLOYER_ITEM, INSURANCE_STATUS_ITEM, INSURED_NOW = "单位名称", "参保状态", "正常参保"
+MAX_INSURED = 5_000
 ID_ITEM, NAME_ITEM, MOBILE_ITEM, HOUSEHOLD_ITEM = "公民身份号码", "姓名", "联系电话", "户号"
 CREDIT_ITEM, REPRESENTATIVE_ITEM, REPRESENTATIVE_ID_ITEM = (
     "统一社会信用代码",
@@ -42,6 +46,8 @@ class IdentityCheck(Protocol):
     ) -> bool: ...
 
     async def name_matches(self, id_number: str, name: str, end_user: str) -> bool: ...
+
+    async def insured(self, employer: str, end_user: str) -> list[tuple[str, str]]: ...
 
 
 def _unavailable(detail: str) -> Unavailable:
@@ -116,6 +122,25 @@ class GatewayIdentityCheck:
         if answer.status_code != 200:
             raise _unavailable(f"{capability} answered {answer.status_code}")
         return bool(answer.json().get("match"))
+
+    async def insured(self, employer: str, end_user: str) -> list[tuple[str, str]]:
+        """The employer's insured employees (name, ID number) from the social insurance base, page by page
+        through the list capability: an enterprise imports its own staff for a resumption application."""
+        found: list[tuple[str, str]] = []
+        query = {EMPLOYER_ITEM: employer, INSURANCE_STATUS_ITEM: INSURED_NOW, "page_size": "100"}
+        while len(found) < MAX_INSURED:
+            answer = await self._call("GET", f"/gw/{INSURED}?{urlencode(query)}", end_user)
+            if answer.status_code != 200:
+                raise _unavailable(f"{INSURED} answered {answer.status_code}")
+            page = answer.json()
+            for record in page.get("records", []):
+                name, number = record.get(NAME_ITEM), record.get(ID_ITEM)
+                if isinstance(name, str) and isinstance(number, str) and name and number:
+                    found.append((name, number))
+            if not page.get("next"):
+                break
+            query["after"] = str(page["next"])
+        return found
 
     async def household(self, id_number: str, end_user: str) -> str | None:
         answer = await self._call("GET", f"/gw/{LOOKUP}/{id_number}", end_user)

@@ -28,7 +28,6 @@ from zhongtai.core.errors import (
     Forbidden,
     Invalid,
     NotFound,
-    PayloadTooLarge,
     TooManyAttempts,
     ZhongtaiError,
 )
@@ -36,6 +35,7 @@ from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE
+from zhongtai.core.uploads import check_file
 from zhongtai.governance import service as governance
 from zhongtai.licences import service as licences
 from zhongtai.services.lifecycle import TRANSITIONS
@@ -61,13 +61,6 @@ from zhongtai.sharing.lifecycle import add_working_days
 CASES_PER_DAY = 20  # per person filing: each start previews their data (an audited read)
 MAX_OPEN_DAYS = 90  # a case's grant ends then at the latest, even if the case is still open
 MAX_FILE_BYTES = 10 * 1024 * 1024
-# What an upload may be, by its first bytes (the name's extension must agree).
-FILE_KINDS = {
-    "pdf": (b"%PDF-", "application/pdf"),
-    "jpg": (b"\xff\xd8\xff", "image/jpeg"),
-    "jpeg": (b"\xff\xd8\xff", "image/jpeg"),
-    "png": (b"\x89PNG\r\n\x1a\n", "image/png"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,26 +419,16 @@ def upload(
         raise NotFound(M_("this case has no such material"), code="material_not_found")
     if entry.outcome in (MaterialOutcome.FETCHED, MaterialOutcome.TO_FETCH):
         raise Conflict(M_("this material is fetched by the platform; nothing to upload"), code="fetched")
-    if len(data) > MAX_FILE_BYTES:
-        raise PayloadTooLarge(M_("a file is at most 10 MB"), field="file")
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    kind = FILE_KINDS.get(extension)
-    if kind is None:
-        raise Invalid(M_("upload a PDF, JPEG or PNG file"), code="file_type", field="file")
-    if not data.startswith(kind[0]):
-        raise Invalid(
-            M_("%(name)s is not a %(ext)s file", name=name[:80], ext=extension.upper()),
-            code="file_content",
-            field="file",
-        )
-    digest = hashlib.sha256(data).hexdigest()
+    checked = check_file(name, data, MAX_FILE_BYTES)
     folder = settings.data_dir / "cases" / case.number
     folder.mkdir(parents=True, exist_ok=True)
-    Path(folder / f"{digest}.{extension}").write_bytes(
-        data
-    )  # by hash: a retried upload rewrites the same file
-    entry.outcome, entry.file_name, entry.file_type = MaterialOutcome.UPLOADED, name[:200], kind[1]
-    entry.file_size, entry.file_sha256, entry.uploaded_at = len(data), digest, now
+    (folder / checked.stored_name).write_bytes(data)
+    entry.outcome, entry.file_name, entry.file_type = (
+        MaterialOutcome.UPLOADED,
+        checked.name,
+        checked.media_type,
+    )
+    entry.file_size, entry.file_sha256, entry.uploaded_at = checked.size, checked.sha256, now
     session.flush()
     return entry
 

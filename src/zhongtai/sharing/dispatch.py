@@ -135,7 +135,7 @@ def _attempt(
 ) -> bool:
     body = _body(session, grant, event)
     secret = SecretBox(settings).open(subscription.secret_sealed)
-    status, error = _send(settings, subscription.url, event.event_id, body, secret, http, resolve)
+    status, error = send_signed(settings, subscription.url, event.event_id, body, secret, http, resolve)
     if status is not None and 200 <= status < 300:
         subscription.cursor, subscription.attempts = event.id, 0
         subscription.next_attempt_at, subscription.last_error = None, ""
@@ -180,7 +180,7 @@ def _body(session: Session, grant: Grant, event: OutboxEvent) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def _send(
+def send_signed(
     settings: Settings,
     url: str,
     event_id: str,
@@ -189,6 +189,8 @@ def _send(
     http: httpx.Client,
     resolve: Resolver | None,
 ) -> tuple[int | None, str]:
+    """POST a Standard Webhooks-signed body to an allowlisted URL, pinned to the checked address; the
+    status (None when nothing answered) and an error ("" on 2xx)."""
     allowlist = Allowlist(settings.webhook_allowed_hosts)
     try:
         address = allowlist.check_addresses(allowlist.check_url(url), resolve)

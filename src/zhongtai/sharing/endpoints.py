@@ -8,13 +8,15 @@ after rolling the request back, in a transaction of its own, before the error is
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId
-from zhongtai.sharing import service
+from zhongtai.sharing import reports, service
 from zhongtai.sharing.access import audited
 from zhongtai.sharing.models import ApplicationStatus
 from zhongtai.sharing.repository import SharingRepository
@@ -34,6 +36,7 @@ from zhongtai.sharing.schemas import (
     ItemPolicyWrite,
     RecordsPage,
     Replay,
+    Strict,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionRead,
@@ -253,3 +256,85 @@ def replay(
 def cancel(session: DbSession, principal: ApiPrincipal, subscription_id: RowId) -> SubscriptionRead:
     subscription = service.cancel(session, principal, subscription_id)
     return SubscriptionRead.model_validate(service.subscription_view(session, subscription))
+
+
+class ReportCreate(BaseModel):
+    model_config = Strict
+
+    code: str = Field(min_length=2, max_length=48, description="e.g. healthcode-daily-province")
+    name: str = Field(min_length=2, max_length=100)
+    producer: str = Field(
+        min_length=1, max_length=64, description="A registered producer, e.g. healthcode.daily"
+    )
+    department: str = Field(
+        min_length=1, max_length=32, description="Whose figures they are (department code)"
+    )
+    receiver: str = Field(min_length=2, max_length=100, description="Who receives them")
+    url: str = Field(min_length=8, max_length=500, description="The receiver's endpoint (on the allowlist)")
+    hour: int = Field(8, ge=0, le=23, description="City time: the previous day's report is pushed after it")
+
+
+class ReportDeliveryRead(BaseModel):
+    period: date
+    outcome: str
+    attempts: int
+    status_code: int | None
+    error: str
+
+
+class ReportRead(BaseModel):
+    code: str
+    name: str
+    producer: str
+    department: str
+    receiver: str
+    url: str
+    hour: int
+    active: bool
+    delivered: int = Field(description="Periods delivered so far (向省报送 N 次)")
+    recent: list[ReportDeliveryRead]
+    secret: str | None = Field(None, description="The signing secret: shown once, at creation")
+
+
+def _report_read(status: reports.ReportStatus, secret: str | None = None) -> ReportRead:
+    r = status.report
+    return ReportRead(
+        code=r.code,
+        name=r.name,
+        producer=r.producer,
+        department=r.department_code,
+        receiver=r.receiver,
+        url=r.url,
+        hour=r.hour,
+        active=r.active,
+        delivered=status.delivered,
+        recent=[
+            ReportDeliveryRead(
+                period=d.period,
+                outcome=d.outcome,
+                attempts=d.attempts,
+                status_code=d.status_code,
+                error=d.error,
+            )
+            for d in status.recent
+        ],
+        secret=secret,
+    )
+
+
+@router.get("/sharing/reports", response_model=list[ReportRead])
+def list_reports(session: DbSession, principal: ApiPrincipal) -> list[ReportRead]:
+    """Scheduled reports upstream (定期报送) with their deliveries counted."""
+    return [_report_read(s) for s in reports.statuses(session, principal)]
+
+
+@router.post("/sharing/reports", response_model=ReportRead, status_code=201)
+def create_report(
+    session: DbSession, settings: AppSettings, principal: ApiPrincipal, body: ReportCreate
+) -> ReportRead:
+    """Set up a scheduled report (operators); the answer carries the signing secret, once."""
+    spec = reports.ReportSpec(
+        body.code, body.name, body.producer, body.department, body.receiver, body.url, body.hour
+    )
+    report, secret = reports.create(session, settings, principal, spec)
+    return _report_read(reports.ReportStatus(report, 0, 0, []), secret)

@@ -187,3 +187,43 @@ class Delivery(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(String(500), default="")
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Report(Base):
+    """定期报送: figures a department reports upstream on a schedule (the health commission's daily epidemic
+    report to the province), pushed to the receiver's endpoint signed like subscription events. The figures
+    come from a producer a domain registers (``sharing.reports.PRODUCERS``): aggregates, never records."""
+
+    __tablename__ = "sharing_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    producer: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(String(32))  # whose figures they are
+    receiver: Mapped[str] = mapped_column(String(100))  # who receives them (e.g. the provincial platform)
+    url: Mapped[str] = mapped_column(String(500))
+    secret_sealed: Mapped[str] = mapped_column(Text)  # whsec_… sealed; shown once at creation
+    hour: Mapped[int] = mapped_column(Integer, default=8)  # city time: the previous day's report goes then
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportDelivery(Base):
+    """One report period (a day) of one report: delivered, failing (retried with backoff) or dead."""
+
+    __tablename__ = "sharing_report_deliveries"
+    __table_args__ = (UniqueConstraint("report_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("sharing_reports.id", ondelete="CASCADE"), index=True)
+    period: Mapped[date] = mapped_column(Date)
+    event_id: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(12))  # delivered | failed | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    body_sha256: Mapped[str] = mapped_column(String(64), default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,5 +1,6 @@
 """Background jobs of sharing: ``sharing.dispatch`` (deliver due subscription events; queued after every
-governance pass that wrote events, and every minute for retries), ``sharing.escalate`` (mark overdue
+governance pass that wrote events, and every minute for retries), ``sharing.reports`` (scheduled reports
+upstream, every five minutes), ``sharing.escalate`` (mark overdue
 application steps, hourly), and the audit trail's ``audit.checkpoint`` (hourly) and ``audit.purge``
 (daily). Each is safe to run twice or on several workers at once."""
 
@@ -14,6 +15,7 @@ from zhongtai.core.audit_integrity import checkpoint, purge
 from zhongtai.core.database import transaction
 from zhongtai.core.jobs import JobContext
 from zhongtai.core.types import utcnow
+from zhongtai.sharing import reports
 from zhongtai.sharing.dispatch import dispatch_due
 from zhongtai.sharing.service import escalate_overdue, purge_outbox
 
@@ -31,6 +33,14 @@ def register(context: JobContext) -> None:
     @queue.periodic_task(crontab(), name="sharing.dispatch_retries")  # type: ignore[untyped-decorator]
     def dispatch_retries() -> None:
         deliver_or_relay(context)
+
+    @queue.periodic_task(crontab(minute="*/5"), name="sharing.reports")  # type: ignore[untyped-decorator]
+    def push_reports() -> int:
+        """Scheduled reports upstream (向省报送): each due day once."""
+        pushed = reports.run_due(context.factory, context.settings)
+        if pushed:
+            log.info("reports delivered", extra={"reports": pushed})
+        return pushed
 
     @queue.periodic_task(crontab(minute="5"), name="sharing.escalate")  # type: ignore[untyped-decorator]
     def escalate() -> None:
