@@ -67,11 +67,16 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     if not moments:
         return list(rows)
     converted: list[Sequence[Any]] = []
+    texts: dict[datetime, str] = {}  # rows written together often share a moment (now): format it once
     for row in rows:
         values = list(row)
         for i in moments:
-            if isinstance(values[i], datetime):
-                values[i] = values[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            value = values[i]
+            if isinstance(value, datetime):
+                text = texts.get(value)
+                if text is None:
+                    text = texts[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                values[i] = text
         converted.append(values)
     return converted
 

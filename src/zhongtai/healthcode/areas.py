@@ -103,11 +103,11 @@ def declare(
     return area
 
 
-def covers(area: RiskArea, place: Place) -> bool:
+def covers(area: RiskArea, address: str, street: str) -> bool:
     """A place is in an area when its address names the area's district and (for a street) its street
     is the area's. Places' addresses are typed by their owners; the district's name is what they write."""
     district = division_name(area.district) or ""
-    return bool(district) and district in place.address and (not area.street or place.street == area.street)
+    return bool(district) and district in address and (not area.street or street == area.street)
 
 
 def _period(area: RiskArea, settings: Settings, now: datetime) -> tuple[datetime, datetime]:
@@ -121,10 +121,11 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
     become yellow reasons naming the area and the entry — once each; run at declaration and by the
     ``healthcode.areas.sweep`` job for entries made since. Returns the entries newly counted."""
     chosen = areas if areas is not None else active(session, now.astimezone(settings.zone).date())
-    places = list(session.scalars(select(Place).where(Place.status == PlaceStatus.APPROVED)))
+    columns = select(Place.id, Place.name, Place.address, Place.street)
+    places = list(session.execute(columns.where(Place.status == PlaceStatus.APPROVED)))
     items: list[tuple[str, Evidence]] = []
     for area in chosen:
-        inside = {p.id: p.name for p in places if covers(area, p)}
+        inside = {p.id: p.name for p in places if covers(area, p.address, p.street)}
         if not inside:
             continue
         start, end = _period(area, settings, now)

@@ -171,11 +171,17 @@ def area_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> 
     assert page.principal is not None
     area = oversight.area_of(session, settings, page.principal)
     found = oversight.overview(session, settings, area)
+    try:
+        oversight.drill_grant(session, settings, page.principal, utcnow())
+        may_drill = True
+    except Forbidden:
+        may_drill = False
     return page.render(
         "hc_area.html",
         found=found,
         names=divisions.districts(settings.city_division),
         enterprises=oversight.enterprises_in(session, area),
+        may_drill=may_drill,
     )
 
 
