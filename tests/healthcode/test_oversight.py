@@ -23,7 +23,7 @@ from zhongtai.core.principal import Principal
 from zhongtai.core.pseudonym import entity_subject, person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.healthcode import oversight, resumptions
+from zhongtai.healthcode import oversight, persons, resumptions
 from zhongtai.healthcode.models import PersonColour
 from zhongtai.orgs.models import Department, DepartmentKind
 from zhongtai.sharing.models import DeliveryMode, Grant
@@ -98,22 +98,23 @@ def test_people_only_under_a_grant_masked_recorded_and_in_the_district(
     factory: sessionmaker[Session], world: World, settings: Settings, client: TestClient
 ) -> None:
     numbers = _city(factory, settings)
-    ssq = _staff("SSQ")
+    with factory() as session:
+        departments = {d.code: d.id for d in session.scalars(select(Department))}
+    ssq = Principal(None, "ssq.officer", "x", departments["SSQ"], "SSQ", frozenset({Role.OFFICER}))
     with factory() as session:
         area = oversight.area_of(session, settings, ssq)
         with pytest.raises(Forbidden) as refused:
             oversight.drill_down(session, settings, ssq, area, numbers["big"], utcnow())
         assert refused.value.code == "no_grant"
-    code = add_resource(factory, "SJZYJ", name=settings.healthcode_resource)
+    code = add_resource(factory, "WJW", name=persons.RESOURCE)
     with transaction(factory) as session:
         resource = session.scalars(select(Resource).where(Resource.code == code)).one()
-        departments = {d.code: d.id for d in session.scalars(select(Department))}
         session.add(
             Grant(
                 consumer_department_id=departments["SSQ"],
-                provider_department_id=departments["SJZYJ"],
+                provider_department_id=departments["WJW"],
                 resource_id=resource.id,
-                items=["姓名", "公民身份号码", "健康码颜色"],
+                items=["姓名", "公民身份号码"],
                 purpose="辖区复工企业员工健康状况核查",
                 mode=DeliveryMode.API,
                 expires_at=utcnow() + timedelta(days=30),

@@ -20,6 +20,7 @@ from zhongtai.core.database import transaction
 from zhongtai.core.errors import Forbidden, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
+from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE
 from zhongtai.healthcode import colouring, tracing
@@ -248,3 +249,20 @@ def test_health_staff_trace_from_the_page(
     assert refused.status_code == 422 and "排除的理由" in refused.text
     other = TestClient(client.app)
     assert other.get("/healthcode/traces", follow_redirects=False).status_code == 303  # staff sign in first
+
+
+def test_contacts_known_to_the_public_side_are_shown_masked(
+    factory: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    from tests.public.helpers import WANG
+    from zhongtai.healthcode import persons
+    from zhongtai.public import service as public
+
+    with transaction(factory) as session:
+        public.enrol(session, settings, (WANG.id_number, WANG.name, WANG.mobile), NOW)
+        wang = person_subject(settings, WANG.id_number)
+        labels = persons.masked_labels(session, settings, [wang, "p-stranger"])
+    assert set(labels) == {wang}
+    assert labels[wang].startswith(WANG.name[0]) and "*" in labels[wang]
+    assert WANG.name not in labels[wang] and WANG.id_number not in labels[wang]
+    assert labels[wang].endswith(WANG.id_number[-4:])

@@ -184,11 +184,6 @@ class Settings(BaseSettings):
     healthcode_department: str = Field(
         "WJW", description="The department (code) of health staff: they declare risk areas and edit rules."
     )
-    healthcode_resource: str = Field(
-        "健康码赋码信息",
-        description="The catalog resource whose grant lets district staff see the people behind their area's "
-        "counts (names and ID numbers masked, each person's access recorded).",
-    )
     healthcode_tests_resource: str = Field(
         "核酸检测结果信息",
         description="The catalog resource of test results: the situation counts the rows gathered into it.",

@@ -17,7 +17,7 @@ from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.pseudonym import person_subject
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show
-from zhongtai.healthcode import divisions, oversight, resumptions, situation, tracing
+from zhongtai.healthcode import divisions, oversight, persons, resumptions, situation, tracing
 from zhongtai.healthcode.qr import qr_svg
 from zhongtai.public.auth import PREFIX, CitizenPage
 from zhongtai.public.schemas import id_number_of
@@ -80,9 +80,16 @@ def _trace_page(
     trace = tracing.visible_trace(session, settings, page.principal, number)
     found = tracing.contacts(session, trace)
     names = tracing.place_names(session, {c.place_id for c in found})
+    labels = persons.masked_labels(session, settings, [c.subject for c in found])
     extra.setdefault("error", None)
     return page.render(
-        "hc_trace.html", status_code=status_code, trace=trace, contacts=found, places=names, **extra
+        "hc_trace.html",
+        status_code=status_code,
+        trace=trace,
+        contacts=found,
+        places=names,
+        labels=labels,
+        **extra,
     )
 
 
@@ -172,7 +179,7 @@ def area_page(page: SignedInPage, session: DbSession, settings: AppSettings) -> 
     area = oversight.area_of(session, settings, page.principal)
     found = oversight.overview(session, settings, area)
     try:
-        oversight.drill_grant(session, settings, page.principal, utcnow())
+        oversight.drill_grant(session, settings, page.principal)
         may_drill = True
     except Forbidden:
         may_drill = False

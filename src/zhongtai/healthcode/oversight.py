@@ -2,8 +2,8 @@
 their resumption, employees back at work by their code's colour — always as aggregates by street (a district's
 staff) or by district (the city's), every table through small-cell suppression (``core.suppression``: no
 count of 1–9 shown nor derivable from totals). Drill-down to the people of one enterprise only under a live
-grant of the staff member's department on the health-code resource (``healthcode_resource``), the names and
-ID numbers masked as the catalog masks them, each person shown recorded with them as its subject.
+grant of the staff member's department on the health code's resource (安康码赋码信息), the names and ID
+numbers masked as the catalog masks them, each person shown recorded with them as its subject.
 """
 
 from __future__ import annotations
@@ -15,22 +15,23 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from zhongtai.catalog.models import Resource
 from zhongtai.core.errors import M_, Forbidden, NotFound
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.suppression import Table, suppress
+from zhongtai.healthcode import persons
 from zhongtai.healthcode.divisions import OTHER, districts
 from zhongtai.healthcode.models import PersonColour, Resumption, ResumptionEmployee, ResumptionStatus
 from zhongtai.healthcode.rules import Colour
 from zhongtai.healthcode.trail import person_access
 from zhongtai.orgs.models import Department, DepartmentKind
+from zhongtai.sharing import service as sharing
 from zhongtai.sharing.models import Grant
 
 COLOURS = [c.label for c in Colour]
 STATES = [s.value for s in ResumptionStatus]
 UNNAMED = "—"  # a site whose street was not given
-DRILL_ITEMS = ("姓名", "公民身份号码", "健康码颜色")
+DRILL_ITEMS = ("姓名", "公民身份号码")
 
 
 @dataclass(frozen=True)
@@ -109,30 +110,20 @@ def _rows(settings: Settings, area: Area, found: set[str]) -> list[str]:
 
 
 # Drill-down, under a grant -------------------------------------------------------------------------------
-def drill_grant(session: Session, settings: Settings, actor: Principal, now: datetime) -> Grant:
-    """The actor's department's live grant on the health-code resource covering names, ID numbers and
-    colours, or 403 saying what to apply for."""
-    query = (
-        select(Grant)
-        .join(Resource, Resource.id == Grant.resource_id)
-        .join(Department, Department.id == Grant.consumer_department_id)
-        .where(
-            Resource.name == settings.healthcode_resource,
-            Department.code == actor.department_code,
-            Grant.case_ref.is_(None),
+def drill_grant(session: Session, settings: Settings, actor: Principal) -> Grant:
+    """The actor's department's live grant on the health code's resource (安康码赋码信息, the health
+    commission's) covering names and ID numbers, or 403 saying what to apply for."""
+    grant = sharing.live_grant_on(session, actor, persons.RESOURCE, settings.healthcode_department)
+    if grant is None or not set(DRILL_ITEMS) <= set(grant.items):
+        raise Forbidden(
+            M_(
+                "seeing people needs your department's live grant on %(resource)s (姓名, 公民身份号码); "
+                "apply under 共享",
+                resource=persons.RESOURCE,
+            ),
+            code="no_grant",
         )
-    )
-    for grant in session.scalars(query.order_by(Grant.id.desc())):
-        if grant.live(now) and set(DRILL_ITEMS) <= set(grant.items):
-            return grant
-    raise Forbidden(
-        M_(
-            "seeing people needs your department's live grant on %(resource)s "
-            "(姓名, 公民身份号码, 健康码颜色); apply under 共享",
-            resource=settings.healthcode_resource,
-        ),
-        code="no_grant",
-    )
+    return grant
 
 
 @dataclass(frozen=True)
@@ -145,7 +136,7 @@ def drill_down(
     session: Session, settings: Settings, actor: Principal, area: Area, number: str, now: datetime
 ) -> tuple[Resumption, list[Employee]]:
     """One enterprise's employees with their colours, masked; each person's access recorded."""
-    grant = drill_grant(session, settings, actor, now)
+    grant = drill_grant(session, settings, actor)
     application = session.scalars(select(Resumption).where(Resumption.number == number)).first()
     if application is None:
         raise NotFound(M_("no application %(number)s", number=number), code="not_found")
@@ -168,7 +159,7 @@ def drill_down(
             event="healthcode.area.drill_down",
             subject=subject,
             target=("resumption", application.number),
-            items=list(DRILL_ITEMS),
+            items=[*DRILL_ITEMS, "colour"],
             purpose=grant.purpose[:200],
             detail={"grant": grant.id},
         )

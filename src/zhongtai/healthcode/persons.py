@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
+from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Forbidden
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
@@ -19,8 +21,9 @@ from zhongtai.core.settings import Settings
 from zhongtai.healthcode import service
 from zhongtai.healthcode.models import ColourChange
 from zhongtai.healthcode.rules import Colour
+from zhongtai.public.models import Citizen, FamilyMember
 from zhongtai.sharing import service as sharing
-from zhongtai.sharing.masking import mask_id_number
+from zhongtai.sharing.masking import mask_id_number, mask_name
 
 RESOURCE = "安康码赋码信息"
 
@@ -78,3 +81,18 @@ def look_up(
         history,
         grant.id if grant else None,
     )
+
+
+def masked_labels(session: Session, settings: Settings, subjects: list[str]) -> dict[str, str]:
+    """The masked name and ID number (王*明 3401**********1234) of the persons among ``subjects`` that the
+    public side knows — citizens signed in, family members they added; the others are absent (shown by
+    pseudonym). For worklists: health staff see whom to call without the full identity."""
+    box = SecretBox(settings)
+    found: dict[str, str] = {}
+    for start in range(0, len(subjects), 500):
+        chunk = subjects[start : start + 500]
+        for model in (Citizen, FamilyMember):
+            query = select(model.subject, model.name, model.id_number_sealed).where(model.subject.in_(chunk))
+            for subject, name, sealed in session.execute(query):
+                found.setdefault(subject, f"{mask_name(name)} {mask_id_number(box.open(sealed))}")
+    return found
