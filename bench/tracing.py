@@ -10,6 +10,9 @@ reasons and every affected person's colour is recomputed (``healthcode.areas.dec
 evidence, the colours and their history, the audit) — against the floor of reading the same entries through
 the driver and writing one colour row per person found. Target: floor / ours ≥ 0.3.
 
+On SQLite by default (a new file); ``--database-url postgresql+psycopg://…`` runs on PostgreSQL (the
+database is emptied and migrated first; the fill goes by ``COPY``).
+
     python bench/tracing.py --persons 1000000 --days 30
 """
 
@@ -22,17 +25,22 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core.database import build_engine, build_sessionmaker, upgrade
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
+from zhongtai.demo.city import reset_database
 from zhongtai.governance.elements import division_name
 from zhongtai.healthcode import areas, tracing
 from zhongtai.healthcode.models import PersonColour
@@ -44,80 +52,154 @@ BATCH = 200_000
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-def stamp(moment: datetime) -> str:
-    """A moment as the platform stores it on SQLite (UTC, no offset), so range queries compare alike."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+class Raw:
+    """The driver itself (sqlite3 or psycopg), for the fill and the floors: SQL written with ``?``."""
+
+    def __init__(self, url: str) -> None:
+        self.postgres = url.startswith("postgresql")
+        if self.postgres:
+            self.db: Any = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+        else:
+            self.db = sqlite3.connect(make_url(url).database or "")
+            self.db.execute("PRAGMA journal_mode=WAL")
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.postgres else text
+
+    def moment(self, value: datetime) -> Any:
+        """A moment as the platform stores it: timestamptz on PostgreSQL, UTC text without offset on SQLite
+        (so range queries compare alike)."""
+        if self.postgres:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> list[Any]:
+        cursor = self.db.execute(self.sql(text), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def executemany(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self.postgres:
+            with self.db.cursor() as cursor:
+                cursor.executemany(self.sql(text), rows)
+        else:
+            self.db.executemany(text, rows)
+
+    def copy(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk rows: COPY on PostgreSQL, executemany on SQLite."""
+        if not self.postgres:
+            marks = ", ".join("?" * len(columns.split(",")))
+            self.db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
+            return
+        with self.db.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def rollback(self) -> None:
+        self.db.rollback()
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def street_of(place: int) -> str:
     return f"街道{place % STREETS:02d}"
 
 
-def fill(path: Path, persons: int, days: int, per_day: int, places: int) -> int:
+def fill(raw: Raw, persons: int, days: int, per_day: int, places: int) -> int:
     """Places with a gate each, and persons × days × per_day entries spread over them; returns the count."""
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute(
-            "INSERT INTO citizens (id, kind, subject, name, id_number_sealed, mobile_sealed, created_at) "
-            "VALUES (1, 'person', 'p-owner', '店主', 'x', 'x', ?)",
-            (stamp(NOW),),
-        )
-        db.executemany(
-            "INSERT INTO healthcode_places (id, code, name, kind, address, street, office, "
-            "owner_citizen_id, status, applied_at, comment) "
-            "VALUES (?, ?, ?, 'shop', '蜀山区', ?, 'SSQ', 1, 'approved', ?, '')",
-            [(n, f"P{n:07d}", f"场所{n}", street_of(n), stamp(NOW)) for n in range(1, places + 1)],
-        )
-        db.executemany(
-            "INSERT INTO healthcode_gates (id, place_id, name, token_hash, created_at) "
-            "VALUES (?, ?, '门', ?, ?)",
-            [(n, n, f"{n:064d}", stamp(NOW)) for n in range(1, places + 1)],
-        )
-        rng = random.Random(3)
-        start = NOW - timedelta(days=days)
-        total = persons * days * per_day
-        for base in range(0, total, BATCH):
-            visits, passages = [], []
-            for n in range(base, min(total, base + BATCH)):
-                subject = f"p-{rng.randrange(persons):07d}"
-                place = rng.randrange(1, places + 1)
-                at = stamp(start + timedelta(seconds=rng.randrange(days * 86400)))
-                if n % 2:
-                    passages.append((place, place, subject, at))
-                else:
-                    visits.append((place, subject, at))
-            db.executemany(
-                "INSERT INTO healthcode_visits (place_id, subject, at, colour) VALUES (?, ?, ?, 0)", visits
-            )
-            db.executemany(
-                "INSERT INTO healthcode_passages (gate_id, place_id, subject, at, decision, direction) "
-                "VALUES (?, ?, ?, ?, 'pass', 'in')",
-                passages,
-            )
-            db.commit()
-        db.execute("ANALYZE")
+    now = raw.moment(NOW)
+    raw.execute(
+        "INSERT INTO citizens (id, kind, subject, name, id_number_sealed, mobile_sealed, created_at) "
+        "VALUES (1, 'person', 'p-owner', '店主', 'x', 'x', ?)",
+        (now,),
+    )
+    raw.copy(
+        "healthcode_places",
+        "id, code, name, kind, address, street, office, owner_citizen_id, status, applied_at, comment",
+        [
+            (n, f"P{n:07d}", f"场所{n}", "shop", "蜀山区", street_of(n), "SSQ", 1, "approved", now, "")
+            for n in range(1, places + 1)
+        ],
+    )
+    raw.copy(
+        "healthcode_gates",
+        "id, place_id, name, token_hash, created_at",
+        [(n, n, "门", f"{n:064d}", now) for n in range(1, places + 1)],
+    )
+    raw.commit()
+    rng = random.Random(3)
+    start = NOW - timedelta(days=days)
+    total = persons * days * per_day
+    for base in range(0, total, BATCH):
+        visits, passages = [], []
+        for n in range(base, min(total, base + BATCH)):
+            subject = f"p-{rng.randrange(persons):07d}"
+            place = rng.randrange(1, places + 1)
+            at = raw.moment(start + timedelta(seconds=rng.randrange(days * 86400)))
+            if n % 2:
+                passages.append((place, place, subject, at, "pass", "in"))
+            else:
+                visits.append((place, subject, at, 0))
+        raw.copy("healthcode_visits", "place_id, subject, at, colour", visits)
+        raw.copy("healthcode_passages", "gate_id, place_id, subject, at, decision, direction", passages)
+        raw.commit()
+    if raw.postgres:
+        for table in ("healthcode_places", "healthcode_gates"):  # ids given: move the sequences past them
+            raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), ?)", (places,))
+        raw.commit()
+    raw.execute("ANALYZE")
+    raw.commit()
     return total
 
 
-def measure(persons: int, days: int, per_day: int, traces: int) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="zt-tracing-"))
-    path = folder / "city.db"
-    url = f"sqlite:///{path}"
+@contextmanager
+def city(url: str | None) -> Iterator[str]:
+    """A fresh, migrated database: a new SQLite file, or the PostgreSQL database given (emptied)."""
+    if url is None:
+        folder = Path(tempfile.mkdtemp(prefix="zt-tracing-"))
+        url = f"sqlite:///{folder / 'city.db'}"
+    else:
+        reset_database(url)
     upgrade(url)
-    places = max(10, persons // 50)
-    started = time.perf_counter()
-    entries = fill(path, persons, days, per_day, places)
-    filled = time.perf_counter() - started
-    settings = Settings(data_dir=folder, database_url=url)
-    factory = build_sessionmaker(build_engine(url))
-    staff = Principal(
-        None, "wjw.officer", "wjw.officer", 1, settings.healthcode_department, frozenset({Role.OFFICER})
-    )
+    yield url
+
+
+def measure(persons: int, days: int, per_day: int, traces: int, database_url: str | None) -> dict[str, Any]:
+    with city(database_url) as url:
+        raw = Raw(url)
+        places = max(10, persons // 50)
+        started = time.perf_counter()
+        entries = fill(raw, persons, days, per_day, places)
+        filled = time.perf_counter() - started
+        settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="zt-tracing-data-")), database_url=url)
+        factory = build_sessionmaker(build_engine(url))
+        staff = Principal(
+            None, "wjw.officer", "wjw.officer", 1, settings.healthcode_department, frozenset({Role.OFFICER})
+        )
+        traced = trace_cases(factory, settings, staff, raw, persons, traces)
+        area = risk_area(factory, settings, staff, raw)
+        raw.close()
+    return {
+        "database": "postgresql" if raw.postgres else "sqlite",
+        "persons": persons,
+        "days": days,
+        "entries": entries,
+        "places": places,
+        "fill_s": round(filled, 1),
+        **traced,
+        **area,
+    }
+
+
+def trace_cases(
+    factory: sessionmaker[Session], settings: Settings, staff: Principal, raw: Raw, persons: int, traces: int
+) -> dict[str, Any]:
     rng = random.Random(9)
-    raw = sqlite3.connect(path)
     ours, floor, contacts = [], [], []
-    since = stamp(NOW - timedelta(days=14))
+    since = raw.moment(NOW - timedelta(days=14))
     bare = (
         "SELECT subject, place_id, at FROM healthcode_visits WHERE subject = ? AND at >= ? "
         "UNION ALL SELECT subject, place_id, at FROM healthcode_passages WHERE subject = ? AND at >= ?"
@@ -127,11 +209,11 @@ def measure(persons: int, days: int, per_day: int, traces: int) -> dict[str, Any
         raw.execute(
             "INSERT INTO healthcode_evidence (subject, fact, at, department, record) "
             "VALUES (?, 'positive_test', ?, 'WJW', 'HS1')",
-            (case, stamp(NOW - timedelta(hours=1))),
+            (case, raw.moment(NOW - timedelta(hours=1))),
         )
         raw.commit()
         t0 = time.perf_counter()
-        raw.execute(bare, (case, since, case, since)).fetchall()
+        raw.execute(bare, (case, since, case, since))
         t1 = time.perf_counter()
         with factory() as session:
             trace = tracing.start(session, settings, staff, case, NOW)
@@ -140,16 +222,8 @@ def measure(persons: int, days: int, per_day: int, traces: int) -> dict[str, Any
         t2 = time.perf_counter()
         floor.append(t1 - t0)
         ours.append(t2 - t1)
-    area = risk_area(factory, settings, staff, raw)
-    raw.close()
     median, base = statistics.median(ours), statistics.median(floor)
     return {
-        **area,
-        "persons": persons,
-        "days": days,
-        "entries": entries,
-        "places": places,
-        "fill_s": round(filled, 1),
         "traces": traces,
         "contacts_median": statistics.median(contacts),
         "trace_median_s": round(median, 3),
@@ -160,11 +234,11 @@ def measure(persons: int, days: int, per_day: int, traces: int) -> dict[str, Any
 
 
 def risk_area(
-    factory: sessionmaker[Session], settings: Settings, staff: Principal, raw: sqlite3.Connection
+    factory: sessionmaker[Session], settings: Settings, staff: Principal, raw: Raw
 ) -> dict[str, Any]:
     """Declare one street a risk area for the last day (rolled back), against the bare read and write."""
     day = NOW.astimezone(settings.zone).date()
-    start = stamp(datetime.combine(day, datetime.min.time(), settings.zone))
+    start = raw.moment(datetime.combine(day, datetime.min.time(), settings.zone))
     places = [
         row[0] for row in raw.execute("SELECT id FROM healthcode_places WHERE street = ?", (street_of(1),))
     ]
@@ -174,13 +248,14 @@ def risk_area(
         for table in ("healthcode_visits", "healthcode_passages")
     )
     division_name("340104")  # the city's divisions: loaded once per process (a server has them already)
+    now = raw.moment(NOW)
     t0 = time.perf_counter()
-    found = raw.execute(inside, (*places, start, *places, start)).fetchall()
+    found = raw.execute(inside, (*places, start, *places, start))
     subjects = sorted({row[0] for row in found})
     raw.executemany(
-        "INSERT OR REPLACE INTO healthcode_colours "
-        "(subject, colour, rule_version, reasons, since, computed_at) VALUES (?, 1, 1, '[]', ?, ?)",
-        [(s, stamp(NOW), stamp(NOW)) for s in subjects],
+        "INSERT INTO healthcode_colours (subject, colour, rule_version, reasons, since, computed_at) "
+        "VALUES (?, 1, 1, '[]', ?, ?)",
+        [(s, now, now) for s in subjects],
     )
     raw.rollback()
     t1 = time.perf_counter()
@@ -209,9 +284,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30, help="Days of entry records")
     parser.add_argument("--per-day", type=int, default=3, help="Entries per person per day")
     parser.add_argument("--traces", type=int, default=20, help="Cases traced")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL to run on (emptied!); else SQLite")
     args = parser.parse_args()
-    result = measure(args.persons, args.days, args.per_day, args.traces)
+    result = measure(args.persons, args.days, args.per_day, args.traces, args.database_url)
     print(json.dumps(result), flush=True)
+    common = {"database": result["database"], "entries": result["entries"]}
     print(
         json.dumps(
             {
@@ -221,8 +298,8 @@ def main() -> None:
                 "floor": result["case_entries_median_ms"] / 1000,
                 "ratio": result["ratio"],
                 "target": TARGET_SECONDS,  # seconds per trace at 1,000,000 persons × 30 days, at most
-                "entries": result["entries"],
                 "contacts_median": result["contacts_median"],
+                **common,
             }
         )
     )
@@ -235,8 +312,9 @@ def main() -> None:
                 "floor": result["area_floor_s"],
                 "ratio": result["area_ratio"],
                 "target": AREA_TARGET,  # floor / ours, at least
-                "entries": result["area_entries"],
+                "area_entries": result["area_entries"],
                 "persons": result["area_persons"],
+                **common,
             }
         )
     )

@@ -121,7 +121,7 @@ def test_only_operators_set_up_reports_that_can_be_sent(
             reports.ReportSpec(**{**good.__dict__, "url": "http://10.0.0.1/x"}),
             Invalid,
         ),
-        (platform_actor("admin", "平台"), reports.ReportSpec(**{**good.__dict__, "code": "日 报"}), Invalid),
+        (platform_actor("admin", "平台"), reports.ReportSpec(**{**good.__dict__, "code": "日报"}), Invalid),
     ]
     for actor, spec, error in cases:
         with pytest.raises(error), transaction(factory) as session:

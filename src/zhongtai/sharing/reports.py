@@ -61,7 +61,11 @@ def create(session: Session, settings: Settings, actor: Principal, spec: ReportS
         raise Invalid(M_("no report producer %(name)s", name=spec.producer[:64]), field="producer")
     if not 0 <= spec.hour <= 23:
         raise Invalid(M_("the hour is 0 to 23 (city time)"), field="hour")
-    if not 2 <= len(spec.code) <= 48 or not spec.code.replace("-", "").replace(".", "").isalnum():
+    if (
+        not 2 <= len(spec.code) <= 48
+        or not spec.code.replace("-", "").replace(".", "").isalnum()
+        or not spec.code.isascii()
+    ):
         raise Invalid(M_("a report code is 2 to 48 letters, digits, dots or dashes"), field="code")
     Allowlist(settings.webhook_allowed_hosts).check_url(spec.url)
     if session.scalars(select(Report).where(Report.code == spec.code)).first() is not None:
