@@ -329,6 +329,43 @@ def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -
             service.current_verdict(session, person_subject(settings, seven.id_number))[0].colour.label
             == "green"
         )
+    _demo_epidemic(demo_factory, settings)
+
+
+def _demo_epidemic(demo_factory: sessionmaker[Session], settings: Settings) -> None:
+    """Resident 4's case traced (a close contact red), a risk area declared and lifted and one standing,
+    enterprises with codes of each colour, and the daily report delivered to the province's receiver."""
+    from zhongtai.app import create_app
+    from zhongtai.core.pseudonym import entity_subject
+    from zhongtai.demo.healthcode import residents, shop_visitors, trace_one_case
+    from zhongtai.demo.province import PATH, build_demo_report, received
+    from zhongtai.demo.services import build_demo_cases, build_demo_services
+    from zhongtai.demo.sources import demo_enterprises
+    from zhongtai.healthcode import resumptions
+    from zhongtai.healthcode.models import RiskArea, TraceContact
+    from zhongtai.sharing import reports
+
+    assert trace_one_case(demo_factory, settings, [*residents(7, 300), *shop_visitors(7, 300)])
+    build_demo_services(demo_factory, settings)
+    assert build_demo_cases(demo_factory, settings, 7, 300)
+    with demo_factory() as session:
+        kinds = sorted(session.scalars(select(TraceContact.kind)))
+        assert "close_contact" in kinds and "co_visitor" in kinds
+        lifted = sorted(a.lifted_at is not None for a in session.scalars(select(RiskArea)))
+        assert lifted == [False, True]
+        firms = demo_enterprises(7, 300, 4)
+        colours = [resumptions.enterprise_colour(session, entity_subject(f.credit_code)) for f in firms]
+    assert [c.label for c, _ in colours][2:] == ["yellow", "red"]  # pending; suspended
+    assert colours[0] == (colours[0][0], ["returned"]) and colours[3][1] == ["suspended"]
+    assert "approved" in colours[1][1] or "employees_not_green" in colours[1][1]
+    local = settings.model_copy(update={"webhook_allowed_hosts": ["127.0.0.1/32"]})
+    assert build_demo_report(demo_factory, local, f"http://127.0.0.1:8000{PATH}")
+    assert not build_demo_report(demo_factory, local, f"http://127.0.0.1:8000{PATH}")  # once
+    with TestClient(create_app(local), raise_server_exceptions=False) as client:
+        assert reports.run_due(demo_factory, local, client=client) == 1  # yesterday's, once
+        assert reports.run_due(demo_factory, local, client=client) == 0
+    days = received(local)
+    assert len(days) == 1 and days[0]["payload"]["data"]["figures"]["city"] == "340100"  # type: ignore[index]
 
 
 def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session]) -> None:
