@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway i18n compile-catalogs assets
+.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway bench-tracing i18n compile-catalogs assets
 
 PERSONS ?= 100000
 ROWS ?= 1000000
@@ -90,6 +90,15 @@ bench-gateway: $(STAMP)
 	$(BIN)/python bench/gateway.py --persons $(PERSONS) --connections 32 \
 		--backend $(if $(ZHONGTAI_TEST_DATABASE_URL),both,sqlite) \
 		$(if $(ZHONGTAI_TEST_DATABASE_URL),--pg-url $(ZHONGTAI_TEST_DATABASE_URL),)
+
+DAYS ?= 30
+
+# Contact tracing and a risk-area declaration (SQLite; then PostgreSQL when ZHONGTAI_TEST_DATABASE_URL is set,
+# which the run empties).
+bench-tracing: $(STAMP)
+	$(BIN)/python bench/tracing.py --persons $(PERSONS) --days $(DAYS)
+	$(if $(ZHONGTAI_TEST_DATABASE_URL),$(BIN)/python bench/tracing.py --persons $(PERSONS) --days $(DAYS) \
+		--database-url $(ZHONGTAI_TEST_DATABASE_URL),)
 
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[test]'

@@ -9,6 +9,7 @@ import io
 import re
 from datetime import date, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +28,7 @@ from tests.public.helpers import (
 )
 from tests.services.helpers import PDF
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import Conflict, Forbidden, Invalid
+from zhongtai.core.errors import Conflict, Forbidden, Invalid, ZhongtaiError
 from zhongtai.core.identity.models import Role
 from zhongtai.core.identity.service import create_user
 from zhongtai.core.principal import SYSTEM, Principal
@@ -276,3 +277,17 @@ def test_the_deadline_is_three_working_days(factory: sessionmaker[Session], sett
             friday,
         )
         assert application.due_on == date(2026, 12, 9)  # Mon, Tue, Wed
+
+
+def test_attachments_are_what_they_say_and_few_and_small() -> None:
+    assert [c.name for c, _ in resumptions.check_attachments([("方案.pdf", PDF)])] == ["方案.pdf"]
+    cases = [
+        ([("方案.pdf", PDF)] * 4, "at most 3"),
+        ([("方案.pdf", PDF + b"0" * resumptions.MAX_ATTACHMENT_BYTES)], "5 MB"),
+        ([("照片.png", PDF)], "PNG"),
+        ([("方案.docx", PDF)], "PDF, JPEG or PNG"),
+    ]
+    for files, said in cases:
+        with pytest.raises(ZhongtaiError) as refused:
+            resumptions.check_attachments(files)
+        assert said in str(refused.value) and refused.value.status_code in (413, 422), said
