@@ -135,11 +135,20 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
                 Fact.RISK_AREA_STAY, utc_moment(at), settings.healthcode_department, record, inside[place]
             )
             items.append((subject, evidence))
-    known = HealthCodeRepository(session).recorded([s for s, _ in items], Fact.RISK_AREA_STAY.value)
+    # Everyone's evidence is read once: it tells what is on record already, and with the new facts added
+    # in memory it decides the colours (nothing read back).
+    repo, subjects = HealthCodeRepository(session), sorted({s for s, _ in items})
+    facts: dict[str, list[Evidence]] = {}
+    for first in range(0, len(subjects), colouring.PAGE):
+        rows = repo.evidence_of(subjects[first : first + colouring.PAGE])
+        facts.update(colouring.evidence_by_subject(rows))
+    known = {(s, e.record) for s, held in facts.items() for e in held if e.fact is Fact.RISK_AREA_STAY}
     fresh = [(s, e) for s, e in items if (s, e.record) not in known]
     if fresh:
         colouring.record_evidence(session, fresh)
-        colouring.recompute(session, now, [s for s, _ in fresh])
+        for subject, evidence in fresh:
+            facts.setdefault(subject, []).append(evidence)
+        colouring.recompute_known(session, now, {s: facts[s] for s, _ in fresh})
     return len(fresh)
 
 

@@ -59,7 +59,8 @@ def record_evidence(session: Session, items: Sequence[tuple[str, Evidence]]) -> 
     HealthCodeRepository(session).add_evidence(rows)
 
 
-def _evidence(rows: Sequence[tuple[object, ...]]) -> Iterator[tuple[str, list[Evidence]]]:
+def evidence_by_subject(rows: Sequence[tuple[object, ...]]) -> Iterator[tuple[str, list[Evidence]]]:
+    """Evidence rows (ordered by subject) as each person's facts."""
     for subject, group in groupby(rows, key=lambda row: row[0]):
         facts = [
             Evidence(Fact(str(fact)), utc_moment(at), str(department), str(record), value)  # type: ignore[arg-type]
@@ -78,33 +79,56 @@ def recompute(
     repo = HealthCodeRepository(session)
     persons = changed = 0
     for page in _pages(repo, subjects):
-        stored = repo.colours_of(page)
-        colours, changes = [], []
-        known = dict(_evidence(repo.evidence_of(page)))
-        for subject in page:  # one with no evidence left (an area lifted, say) is green again
-            facts = known.get(subject, [])
-            if not facts and subject not in stored:
-                continue  # nothing known and nothing stored: green already
-            verdict = colour_of(facts, rules, now)
-            persons += 1
-            before = stored.get(subject)
-            reasons = as_json([reason_view(r) for r in verdict.reasons])
-            if before is not None and (*before[:2], before[3]) == (
-                int(verdict.colour),
-                rules.version,
-                reasons,
-            ):
-                continue  # the same colour for the same reasons: nothing to write
-            same = before is not None and before[0] == verdict.colour
-            since = utc_moment(before[2]) if same and before is not None else now
-            colours.append((subject, int(verdict.colour), rules.version, reasons, since, now))
-            if not same:
-                previous = before[0] if before else None
-                if not (previous is None and verdict.colour is Colour.GREEN):  # green is where all begin
-                    changes.append((subject, int(verdict.colour), previous, rules.version, now, reasons))
-                    changed += 1
-        repo.write_colours(colours, changes)
+        done = _decide(repo, page, dict(evidence_by_subject(repo.evidence_of(page))), rules, now)
+        persons, changed = persons + done[0], changed + done[1]
     return Recomputed(persons, changed, rules.version)
+
+
+def recompute_known(
+    session: Session, now: datetime, facts: dict[str, list[Evidence]], rules: RuleSet | None = None
+) -> Recomputed:
+    """:func:`recompute` for persons whose whole evidence the caller holds already (read, then added to,
+    in this transaction) — the evidence is not read back."""
+    rules = rules or current_rules(session)
+    repo = HealthCodeRepository(session)
+    persons = changed = 0
+    for page in _pages(repo, list(facts)):
+        done = _decide(repo, page, facts, rules, now)
+        persons, changed = persons + done[0], changed + done[1]
+    return Recomputed(persons, changed, rules.version)
+
+
+def _decide(
+    repo: HealthCodeRepository,
+    page: list[str],
+    known: dict[str, list[Evidence]],
+    rules: RuleSet,
+    now: datetime,
+) -> tuple[int, int]:
+    """One page's colours decided and the changed ones written; (persons decided, colours changed)."""
+    stored = repo.colours_of(page)
+    colours, changes = [], []
+    persons = changed = 0
+    for subject in page:  # one with no evidence left (an area lifted, say) is green again
+        facts = known.get(subject, [])
+        if not facts and subject not in stored:
+            continue  # nothing known and nothing stored: green already
+        verdict = colour_of(facts, rules, now)
+        persons += 1
+        before = stored.get(subject)
+        reasons = as_json([reason_view(r) for r in verdict.reasons])
+        if before is not None and (*before[:2], before[3]) == (int(verdict.colour), rules.version, reasons):
+            continue  # the same colour for the same reasons: nothing to write
+        same = before is not None and before[0] == verdict.colour
+        since = utc_moment(before[2]) if same and before is not None else now
+        colours.append((subject, int(verdict.colour), rules.version, reasons, since, now))
+        if not same:
+            previous = before[0] if before else None
+            if not (previous is None and verdict.colour is Colour.GREEN):  # green is where all begin
+                changes.append((subject, int(verdict.colour), previous, rules.version, now, reasons))
+                changed += 1
+    repo.write_colours(colours, changes)
+    return persons, changed
 
 
 def _pages(repo: HealthCodeRepository, subjects: Sequence[str] | None) -> Iterator[list[str]]:
