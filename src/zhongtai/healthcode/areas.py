@@ -27,7 +27,6 @@ from zhongtai.healthcode.models import (
     TravelDeclaration,
     Visit,
 )
-from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import Evidence, Fact
 from zhongtai.healthcode.trail import person_access
 
@@ -137,11 +136,7 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
             items.append((subject, evidence))
     # Everyone's evidence is read once: it tells what is on record already, and with the new facts added
     # in memory it decides the colours (nothing read back).
-    repo, subjects = HealthCodeRepository(session), sorted({s for s, _ in items})
-    facts: dict[str, list[Evidence]] = {}
-    for first in range(0, len(subjects), colouring.PAGE):
-        rows = repo.evidence_of(subjects[first : first + colouring.PAGE])
-        facts.update(colouring.evidence_by_subject(rows))
+    facts = colouring.facts_of(session, [s for s, _ in items])
     known = {(s, e.record) for s, held in facts.items() for e in held if e.fact is Fact.RISK_AREA_STAY}
     fresh = [(s, e) for s, e in items if (s, e.record) not in known]
     if fresh:

@@ -84,6 +84,15 @@ def recompute(
     return Recomputed(persons, changed, rules.version)
 
 
+def facts_of(session: Session, subjects: Sequence[str]) -> dict[str, list[Evidence]]:
+    """Each person's evidence on record, read page by page (for :func:`recompute_known`)."""
+    repo, ordered = HealthCodeRepository(session), sorted(set(subjects))
+    facts: dict[str, list[Evidence]] = {}
+    for first in range(0, len(ordered), PAGE):
+        facts.update(evidence_by_subject(repo.evidence_of(ordered[first : first + PAGE])))
+    return facts
+
+
 def recompute_known(
     session: Session, now: datetime, facts: dict[str, list[Evidence]], rules: RuleSet | None = None
 ) -> Recomputed:

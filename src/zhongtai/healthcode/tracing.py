@@ -276,7 +276,10 @@ def _mark(
         )
         for c in contacts
     ]
+    facts = colouring.facts_of(session, [c.subject for c in contacts])  # read once, not read back
     colouring.record_evidence(session, evidence)
+    for subject, fact in evidence:
+        facts.setdefault(subject, []).append(fact)
     for contact in contacts:
         person_access(
             session,
@@ -289,7 +292,7 @@ def _mark(
             department=actor.department_code,
             detail={"kind": contact.kind},
         )
-    colouring.recompute(session, now, [c.subject for c in contacts])
+    colouring.recompute_known(session, now, {c.subject: facts[c.subject] for c in contacts})
 
 
 def evidence_record(trace: Trace, contact: TraceContact) -> str:
