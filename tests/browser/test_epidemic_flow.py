@@ -6,18 +6,16 @@ the case turns red on their own phone, and the enterprise's code yellow."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.browser.sites import city_settings, one_time_code, staff_page
 from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, add_department, build_world
 from tests.healthcode.test_tracing import _places
 from tests.public.helpers import NEIGHBOUR, WANG, WANG_CHILD, FakeRegister, Firm
@@ -53,17 +51,7 @@ class Site:
 
 @pytest.fixture
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
-    db = tmp_path / "city.db"
-    shutil.copyfile(sqlite_template, db)
-    settings = Settings(
-        env="test",
-        database_url=f"sqlite:///{db}",
-        secret_key=TEST_SECRET,
-        cookie_secure=False,
-        log_json=False,
-        data_dir=tmp_path,
-        queue_url="memory://",
-    )
+    settings = city_settings(sqlite_template, tmp_path)
     factory = build_sessionmaker(build_engine(settings.resolved_database_url))
     build_world(factory)
     with transaction(factory) as session:
@@ -94,24 +82,6 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
         yield Site(base, settings)
 
 
-def _one_time_code(browser: Any, base: str) -> str:
-    inbox = browser.new_context().new_page()
-    inbox.goto(f"{base}/m/inbox")
-    code = re.search(r"验证码 (\d{6})", inbox.content())
-    assert code
-    return code.group(1)
-
-
-def _staff(browser: Any, base: str, username: str) -> Any:
-    page = browser.new_context().new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(?!login).*"))
-    return page
-
-
 def test_resumption_approved_turns_green_and_a_traced_contact_turns_red(site: Site, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     base = site.base
@@ -127,7 +97,7 @@ def test_resumption_approved_turns_green_and_a_traced_contact_turns_red(site: Si
         phone.fill("input[name=mobile]", FIRM.mobile)
         phone.click("button[type=submit]")
         phone.wait_for_selector("input[name=code]")
-        phone.fill("input[name=code]", _one_time_code(browser, base))
+        phone.fill("input[name=code]", one_time_code(browser, base))
         phone.click("button[type=submit]")
         phone.wait_for_url(f"{base}/m/resumption")
         phone.fill("input[name=site]", "庐州市蜀山区幸福路 9 号")
@@ -141,7 +111,7 @@ def test_resumption_approved_turns_green_and_a_traced_contact_turns_red(site: Si
         phone.goto(f"{base}/m/enterprise-code")
         assert "yellow" in (phone.get_attribute(".code-card", "class") or "")
 
-        regulator = _staff(browser, base, "scjgj.officer")
+        regulator = staff_page(browser, base, "scjgj.officer")
         regulator.goto(f"{base}/healthcode/resumptions")
         row = regulator.locator("#resumptions tbody tr").first
         assert "从社保参保记录导入" in row.inner_text()
@@ -154,7 +124,7 @@ def test_resumption_approved_turns_green_and_a_traced_contact_turns_red(site: Si
         phone.goto(f"{base}/m/enterprise-code")
         assert "green" in (phone.get_attribute(".code-card", "class") or "")
 
-        health = _staff(browser, base, "wjw.officer")
+        health = staff_page(browser, base, "wjw.officer")
         health.goto(f"{base}/healthcode/traces")
         health.fill("input[name=id_number]", CASE.id_number)
         health.click("form[action='/healthcode/traces'] button[type=submit]")
@@ -168,7 +138,7 @@ def test_resumption_approved_turns_green_and_a_traced_contact_turns_red(site: Si
         resident.fill("input[name=mobile]", WANG.mobile)
         resident.click("button[type=submit]")
         resident.wait_for_selector("input[name=code]")
-        resident.fill("input[name=code]", _one_time_code(browser, base))
+        resident.fill("input[name=code]", one_time_code(browser, base))
         resident.click("button[type=submit]")
         resident.wait_for_url(f"{base}/m/code")
         assert "red" in (resident.get_attribute("#code-card", "class") or "")

@@ -6,7 +6,6 @@ the guard's next scan → barred."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.browser.sites import city_settings, one_time_code
 from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import TEST_SECRET
 from tests.factories import build_world
 from tests.gateway.helpers import (
     CAP,
@@ -120,17 +119,7 @@ def _platform(settings: Settings) -> tuple[tuple[str, str], str]:
 
 @pytest.fixture
 def city(sqlite_template: Path, tmp_path: Path) -> Iterator[City]:
-    db = tmp_path / "city.db"
-    shutil.copyfile(sqlite_template, db)
-    settings = Settings(
-        env="test",
-        database_url=f"sqlite:///{db}",
-        secret_key=TEST_SECRET,
-        cookie_secure=False,
-        log_json=False,
-        data_dir=tmp_path,
-        queue_url="memory://",
-    )
+    settings = city_settings(sqlite_template, tmp_path)
     results, token = _platform(settings)
     with served(create_app(settings)) as base:
         yield City(base, f"{base}/gate/{token}", settings, results)
@@ -158,11 +147,7 @@ def test_citizen_green_then_red_and_the_gate_follows(city: City) -> None:
         phone.fill("input[name=mobile]", resident["联系电话"])
         phone.click("button[type=submit]")
         phone.wait_for_selector("input[name=code]")
-        inbox = browser.new_context().new_page()
-        inbox.goto(f"{city.base}/m/inbox")
-        code = re.search(r"验证码 (\d{6})", inbox.content())
-        assert code
-        phone.fill("input[name=code]", code.group(1))
+        phone.fill("input[name=code]", one_time_code(browser, city.base))
         phone.click("button[type=submit]")
         phone.wait_for_url(f"{city.base}/m/code")
         assert phone.inner_text("#colour-word") == "绿码"

@@ -10,13 +10,12 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.browser.sites import city_settings, one_time_code, staff_page
 from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import TEST_SECRET
-from tests.factories import PASSWORD, build_world
+from tests.factories import build_world
 from tests.public.helpers import WANG, FakeRegister
 from tests.servers import served
 from tests.services.helpers import PDF, SERVICE, build_city
@@ -41,17 +40,7 @@ class Site:
 
 @pytest.fixture
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
-    db = tmp_path / "city.db"
-    shutil.copyfile(sqlite_template, db)
-    settings = Settings(
-        env="test",
-        database_url=f"sqlite:///{db}",
-        secret_key=TEST_SECRET,
-        cookie_secure=False,
-        log_json=False,
-        data_dir=tmp_path,
-        queue_url="memory://",
-    )
+    settings = city_settings(sqlite_template, tmp_path)
     factory = build_sessionmaker(build_engine(settings.resolved_database_url))
     build_city(factory, build_world(factory), settings, full=True)
     factory.kw["bind"].dispose()
@@ -69,16 +58,6 @@ def _saved(settings: Settings) -> int:
     return total
 
 
-def _staff(browser: Any, base: str, username: str) -> Any:
-    page = browser.new_context().new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/(?!login).*"))
-    return page
-
-
 def test_housing_review_with_data_instead_of_paper(site: Site, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     base = site.base
@@ -92,11 +71,7 @@ def test_housing_review_with_data_instead_of_paper(site: Site, tmp_path: Path) -
         phone.fill("input[name=mobile]", WANG.mobile)
         phone.click("button[type=submit]")
         phone.wait_for_selector("input[name=code]")
-        inbox = browser.new_context().new_page()
-        inbox.goto(f"{base}/m/inbox")
-        code = re.search(r"验证码 (\d{6})", inbox.content())
-        assert code
-        phone.fill("input[name=code]", code.group(1))
+        phone.fill("input[name=code]", one_time_code(browser, base))
         phone.click("button[type=submit]")
         phone.wait_for_url(f"{base}/m/services")
         phone.click(f"a[href='/m/services/{SERVICE}']")
@@ -116,14 +91,14 @@ def test_housing_review_with_data_instead_of_paper(site: Site, tmp_path: Path) -
         assert number
         case = number.group(1)
 
-        worker = _staff(browser, base, "caseworker_z")
+        worker = staff_page(browser, base, "caseworker_z")
         worker.goto(f"{base}/services/cases/{case}")
         worker.click("form[action$='/accept'] button")
         worker.fill("input[name=question]", "请核实申请人是否享受最低生活保障")
         worker.click("form[action$='/ask'] button")
         worker.wait_for_selector("text=待答复")
 
-        civil = _staff(browser, base, "caseworker_m")
+        civil = staff_page(browser, base, "caseworker_m")
         civil.goto(f"{base}/services/cases/{case}")
         civil.fill("input[name=answer]", "经核实,非低保对象")
         civil.click("button[name=agrees][value=yes]")

@@ -201,14 +201,9 @@ def situation_out(found: situation.Situation, names: dict[str, str]) -> Situatio
         positives=found.positives,
         positives_today=found.positives_today,
         colours=found.colours,
-        scans_24h=[
-            ScanRow(
-                district=row,
-                name=names.get(row, row),
-                cells={c: table.cells[(row, c)] for c in table.cols},
-                total=table.row_totals[row],
-            )
-            for row in table.rows
+        scans_24h=[  # the table's rows under the name this field has always had for them
+            ScanRow(district=r.row, name=r.name, cells=r.cells, total=r.total)
+            for r in table_out(table, names).rows
         ],
         scans_24h_by_colour=table.col_totals,
         scans_24h_total=table.total,
