@@ -126,3 +126,17 @@ def test_only_operators_set_up_reports_that_can_be_sent(
     for actor, spec, error in cases:
         with pytest.raises(error), transaction(factory) as session:
             reports.create(session, province, actor, spec)
+
+
+def test_a_day_is_claimed_by_one_worker_only(factory: sessionmaker[Session], province: Settings) -> None:
+    """Two workers finding the same day unsent: the first inserts its row before sending; the second's
+    insert fails on the unique day and it sends nothing (its transaction stays usable)."""
+    _create(factory, province)
+    day = date(2026, 12, 5)
+    with transaction(factory) as first:
+        report = first.scalars(select(reports.Report)).one()
+        assert reports._claim(first, report, day) is not None
+    with transaction(factory) as second:
+        report = second.scalars(select(reports.Report)).one()
+        assert reports._claim(second, report, day) is None
+        assert reports._claim(second, report, date(2026, 12, 4)) is not None  # other days still go

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core import audit
@@ -144,6 +145,10 @@ def _push(
     producer = PRODUCERS.get(report.producer)
     if producer is None:
         return 0
+    if row is None:
+        row = _claim(session, report, period)
+        if row is None:
+            return 0  # another worker has this day
     body = json.dumps(
         {
             "type": f"report.{report.code}",
@@ -158,12 +163,6 @@ def _push(
         separators=(",", ":"),
         default=str,
     )
-    if row is None:
-        event_id = "rpt_" + hashlib.sha256(f"{report.code}\x00{period}".encode()).hexdigest()[:32]
-        row = ReportDelivery(
-            report_id=report.id, period=period, event_id=event_id, outcome=FAILED, attempts=0
-        )
-        session.add(row)
     secret = SecretBox(settings).open(report.secret_sealed)
     status, error = send_signed(settings, report.url, row.event_id, body, secret, http, resolve)
     row.attempts += 1
@@ -193,6 +192,19 @@ def _push(
         detail={"status": status, "receiver": report.receiver, "error": error[:120]},
     )
     return 1 if ok else 0
+
+
+def _claim(session: Session, report: Report, period: date) -> ReportDelivery | None:
+    """The day's row, inserted before anything is sent: a second worker's insert waits for this one's
+    transaction and then fails on the unique (report, period), so a day is pushed by one worker only."""
+    event_id = "rpt_" + hashlib.sha256(f"{report.code}\x00{period}".encode()).hexdigest()[:32]
+    row = ReportDelivery(report_id=report.id, period=period, event_id=event_id, outcome=FAILED, attempts=0)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
 
 
 @dataclass(frozen=True)
