@@ -29,6 +29,7 @@ from zhongtai.capabilities import pages as capability_pages
 from zhongtai.catalog import auth as catalog_auth
 from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
+from zhongtai.core import heap
 from zhongtai.core.context import current_request_id
 from zhongtai.core.database import build_engine, build_sessionmaker, ensure_migrated
 from zhongtai.core.errors import ERROR_BODY, M_, ZhongtaiError, validation_text
@@ -289,7 +290,9 @@ def create_app(settings: Settings | None = None) -> Platform:
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.jobs = build_queue(settings, app.state.sessionmaker, register_all)
+        heap.settle()
         yield
+        heap.release()
         runtime = getattr(app.state, "gateway", None)
         if runtime is not None:
             await runtime.close()

@@ -221,6 +221,9 @@ def worker(threads: int = typer.Option(2, min=1, max=64, help="Jobs run at once 
         raise ZhongtaiError(M_("ZHONGTAI_QUEUE_URL=memory:// runs jobs inline; a worker has nothing to do"))
     if current.resolved_database_url.startswith("sqlite"):
         threads = 1  # SQLite takes one writer at a time; a second thread would only wait for the lock
+    from zhongtai.core import heap
+
+    heap.settle()
     context.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
 
 
