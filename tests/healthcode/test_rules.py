@@ -3,7 +3,9 @@ evidence."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +115,85 @@ def test_more_bad_news_never_makes_a_code_greener(evidence: list[Evidence], day:
     before = colour_of(evidence, RULES, now).colour
     after = colour_of([*evidence, fact(Fact.POSITIVE_TEST, when)], RULES, now).colour
     assert after >= before
+
+
+# The rules read plainly, as colour_of first implemented them: its fast paths (no evidence, nothing checked
+# in since, one reason) must decide exactly as this does.
+PLAIN_RULES: list[tuple[Fact, Colour, str, Callable[[RuleSet], bool]]] = [
+    (Fact.POSITIVE_TEST, Colour.RED, "red.positive_test", lambda r: r.red.positive_test),
+    (Fact.CLOSE_CONTACT, Colour.RED, "red.close_contact", lambda r: r.red.close_contact),
+    (Fact.CO_VISITOR, Colour.YELLOW, "yellow.co_visitor", lambda r: r.yellow.co_visitor),
+    (Fact.SECONDARY_CONTACT, Colour.YELLOW, "yellow.secondary_contact", lambda r: r.yellow.secondary_contact),
+    (Fact.RISK_AREA_STAY, Colour.YELLOW, "yellow.risk_area", lambda r: r.yellow.risk_area),
+    (Fact.SYMPTOMS, Colour.YELLOW, "yellow.symptoms", lambda r: r.yellow.symptoms),
+]
+
+
+def plain_colour(
+    evidence: list[Evidence], rules: RuleSet, now: datetime
+) -> tuple[Colour, list[tuple[str, str]]]:
+    zone = ZoneInfo("Asia/Shanghai")
+    today = now.astimezone(zone).date()
+    checked = {e.at.astimezone(zone).date() for e in evidence if e.fact is Fact.CHECKIN_NORMAL}
+    found: list[tuple[Colour, datetime, str, str, date]] = []
+    for item in evidence:
+        matched = [(c, name) for f, c, name, on in PLAIN_RULES if item.fact is f and on(rules)]
+        fever = item.fact is Fact.GATE_TEMPERATURE and isinstance(item.value, float)
+        if fever and item.value >= rules.yellow.fever_celsius:  # type: ignore[operator]
+            matched = [(Colour.YELLOW, "yellow.fever")]
+        if not matched or item.at > now:
+            continue
+        colour, name = matched[0]
+        started = item.at.astimezone(zone).date()
+        kind = rules.red if colour is Colour.RED else rules.yellow
+        if colour is Colour.RED:
+            done = sum(1 for d in checked if started < d <= today) >= kind.checkins
+        else:
+            day, run = (today if today in checked else today - timedelta(days=1)), 0
+            while day > started and day in checked:
+                run, day = run + 1, day - timedelta(days=1)
+            done = run >= kind.checkins
+        ends = started + timedelta(days=kind.days)
+        if not (today >= ends and done):
+            found.append((colour, item.at, name, item.record, ends))
+    found.sort(key=lambda r: (-r[0], -r[1].timestamp()))
+    return (found[0][0] if found else Colour.GREEN), [(name, record) for _, _, name, record, _ in found]
+
+
+RULE_SETS = st.builds(
+    lambda on, red_days, red_checkins, yellow_days, yellow_checkins: RuleSet.model_validate(
+        {
+            "red": {
+                "positive_test": on[0],
+                "close_contact": on[1],
+                "days": red_days,
+                "checkins": red_checkins,
+            },
+            "yellow": {
+                "risk_area": on[2],
+                "symptoms": on[3],
+                "co_visitor": on[4],
+                "secondary_contact": on[5],
+                "days": yellow_days,
+                "checkins": yellow_checkins,
+            },
+        }
+    ),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+    st.integers(1, 20),
+    st.integers(0, 20),
+    st.integers(1, 10),
+    st.integers(0, 10),
+)
+
+
+@given(st.lists(FACTS, max_size=20), RULE_SETS, st.floats(min_value=-10, max_value=40, allow_nan=False))
+@settings(max_examples=300)
+def test_colour_of_decides_as_the_rules_read_plainly(
+    evidence: list[Evidence], rules: RuleSet, day: float
+) -> None:
+    now = T0 + timedelta(days=day)
+    verdict = colour_of(evidence, rules, now)
+    colour, reasons = plain_colour(evidence, rules, now)
+    assert verdict.colour is colour
+    assert [(r.rule, r.evidence.record) for r in verdict.reasons] == reasons

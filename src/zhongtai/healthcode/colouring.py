@@ -16,7 +16,7 @@ from zhongtai.core.bulk import as_json, utc_moment
 from zhongtai.core.principal import Principal
 from zhongtai.healthcode.models import RuleVersion
 from zhongtai.healthcode.repository import HealthCodeRepository
-from zhongtai.healthcode.rules import Colour, Evidence, Fact, RuleSet, colour_of, reason_view
+from zhongtai.healthcode.rules import FACTS, Colour, Evidence, RuleSet, colour_of, reason_view
 
 PAGE = 5_000  # persons recomputed per round trip
 
@@ -63,7 +63,7 @@ def evidence_by_subject(rows: Sequence[tuple[object, ...]]) -> Iterator[tuple[st
     """Evidence rows (ordered by subject) as each person's facts."""
     for subject, group in groupby(rows, key=lambda row: row[0]):
         facts = [
-            Evidence(Fact(str(fact)), utc_moment(at), str(department), str(record), value)  # type: ignore[arg-type]
+            Evidence(FACTS[str(fact)], utc_moment(at), str(department), str(record), value)  # type: ignore[arg-type]
             for _, fact, at, department, record, value in group
         ]
         yield str(subject), facts

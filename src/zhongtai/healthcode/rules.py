@@ -12,7 +12,7 @@ colour, so a bulk recomputation after a rule change is this function over every 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,6 +44,9 @@ class Fact(enum.StrEnum):
     CLOSE_CONTACT = "close_contact"  # 密接: at a case's place within minutes of the case (a trace)
     CO_VISITOR = "co_visitor"  # 时空伴随: at a case's place in the same half day
     SECONDARY_CONTACT = "secondary_contact"  # 次密接: a close contact's close contact
+
+
+FACTS: dict[str, Fact] = {fact.value: fact for fact in Fact}  # by stored value, faster than Fact(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,22 +119,29 @@ def _day(moment: datetime, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
 
-def _triggers(evidence: Iterable[Evidence], rules: RuleSet) -> Iterable[tuple[Colour, str, Evidence]]:
-    for item in evidence:
-        if item.fact is Fact.POSITIVE_TEST and rules.red.positive_test:
-            yield Colour.RED, "red.positive_test", item
-        elif item.fact is Fact.CLOSE_CONTACT and rules.red.close_contact:
-            yield Colour.RED, "red.close_contact", item
-        elif item.fact is Fact.CO_VISITOR and rules.yellow.co_visitor:
-            yield Colour.YELLOW, "yellow.co_visitor", item
-        elif item.fact is Fact.SECONDARY_CONTACT and rules.yellow.secondary_contact:
-            yield Colour.YELLOW, "yellow.secondary_contact", item
-        elif item.fact is Fact.RISK_AREA_STAY and rules.yellow.risk_area:
-            yield Colour.YELLOW, "yellow.risk_area", item
-        elif item.fact is Fact.SYMPTOMS and rules.yellow.symptoms:
-            yield Colour.YELLOW, "yellow.symptoms", item
-        elif item.fact is Fact.GATE_TEMPERATURE and _fever(item.value, rules.yellow.fever_celsius):
-            yield Colour.YELLOW, "yellow.fever", item
+# Each fact's rule: its colour, its name, and whether the rule set has it on (fever has a threshold instead).
+_RULES: dict[Fact, tuple[Colour, str, Callable[[RuleSet], bool]]] = {
+    Fact.POSITIVE_TEST: (Colour.RED, "red.positive_test", lambda rules: rules.red.positive_test),
+    Fact.CLOSE_CONTACT: (Colour.RED, "red.close_contact", lambda rules: rules.red.close_contact),
+    Fact.CO_VISITOR: (Colour.YELLOW, "yellow.co_visitor", lambda rules: rules.yellow.co_visitor),
+    Fact.SECONDARY_CONTACT: (
+        Colour.YELLOW,
+        "yellow.secondary_contact",
+        lambda rules: rules.yellow.secondary_contact,
+    ),
+    Fact.RISK_AREA_STAY: (Colour.YELLOW, "yellow.risk_area", lambda rules: rules.yellow.risk_area),
+    Fact.SYMPTOMS: (Colour.YELLOW, "yellow.symptoms", lambda rules: rules.yellow.symptoms),
+}
+
+
+def _trigger(item: Evidence, rules: RuleSet) -> tuple[Colour, str] | None:
+    """The colour and rule this fact triggers under ``rules``, if any (a dict lookup: a recomputation
+    asks this for every fact of every person)."""
+    if item.fact is Fact.GATE_TEMPERATURE:
+        fever = _fever(item.value, rules.yellow.fever_celsius)
+        return (Colour.YELLOW, "yellow.fever") if fever else None
+    rule = _RULES.get(item.fact)
+    return (rule[0], rule[1]) if rule is not None and rule[2](rules) else None
 
 
 def _fever(value: float | str | None, threshold: float) -> bool:
@@ -160,12 +170,14 @@ def _still_active(
     colour: Colour, item: Evidence, rules: RuleSet, checkins: set[date], today: date, zone: ZoneInfo
 ) -> tuple[bool, date]:
     started = _day(item.at, zone)
-    if colour is Colour.RED:
-        ends = started + timedelta(days=rules.red.days)
-        done = sum(1 for d in checkins if started < d <= today) >= rules.red.checkins
+    kind = rules.red if colour is Colour.RED else rules.yellow
+    ends = started + timedelta(days=kind.days)
+    if not checkins:  # most people under a trigger have not checked in since: nothing to count
+        done = kind.checkins == 0
+    elif colour is Colour.RED:
+        done = sum(1 for d in checkins if started < d <= today) >= kind.checkins
     else:
-        ends = started + timedelta(days=rules.yellow.days)
-        done = _consecutive_after(checkins, started, today) >= rules.yellow.checkins
+        done = _consecutive_after(checkins, started, today) >= kind.checkins
     return not (today >= ends and done), ends
 
 
@@ -173,16 +185,20 @@ def colour_of(
     evidence: Sequence[Evidence], rules: RuleSet, now: datetime, zone: ZoneInfo = CITY_ZONE
 ) -> Verdict:
     """The person's colour now, with every active trigger as a reason (worst first, newest first)."""
+    if not evidence:
+        return Verdict(Colour.GREEN, (), rules.version)
     today = _day(now, zone)
     checkins = _checkin_days(evidence, zone)
     reasons = []
-    for colour, rule, item in _triggers(evidence, rules):
-        if item.at > now:
-            continue  # evidence from the future (a clock off) does not count yet
-        active, ends = _still_active(colour, item, rules, checkins, today, zone)
+    for item in evidence:
+        trigger = _trigger(item, rules)
+        if trigger is None or item.at > now:
+            continue  # no rule for it, or evidence from the future (a clock off) that does not count yet
+        active, ends = _still_active(trigger[0], item, rules, checkins, today, zone)
         if active:
-            reasons.append(Reason(colour, rule, item, ends))
-    reasons.sort(key=lambda r: (-r.colour, -r.evidence.at.timestamp()))
+            reasons.append(Reason(trigger[0], trigger[1], item, ends))
+    if len(reasons) > 1:
+        reasons.sort(key=lambda r: (-r.colour, -r.evidence.at.timestamp()))
     colour = reasons[0].colour if reasons else Colour.GREEN
     return Verdict(colour, tuple(reasons), rules.version)
 
