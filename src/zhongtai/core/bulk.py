@@ -23,6 +23,7 @@ __all__ = [
     "driver_sql",
     "from_json",
     "key_list",
+    "moment_param",
     "select_rows",
     "utc_moment",
 ]
@@ -30,8 +31,12 @@ __all__ = [
 
 def utc_moment(value: datetime | str) -> datetime:
     """A timestamp as the driver returns it (text on SQLite, an aware datetime on PostgreSQL), in UTC."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return (
+        value if value.tzinfo is UTC else value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    )
 
 
 def select_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -56,9 +61,19 @@ def driver_sql(connection: Connection, sql: str) -> str:
     return sql.replace("?", "%s") if postgres else sql
 
 
-def key_list(connection: Connection, keys: Sequence[str]) -> Any:
+def key_list(connection: Connection, keys: Sequence[str] | Sequence[int]) -> Any:
     """A list of keys as one parameter: an array on PostgreSQL, a JSON array for SQLite's json_each."""
     return list(keys) if connection.dialect.name == "postgresql" else as_json(list(keys))
+
+
+def moment_param(connection: Connection, value: datetime) -> Any:
+    """A moment as a parameter of :func:`select_rows`: as stored on SQLite (UTC text, so comparisons hold)."""
+    return value if connection.dialect.name == "postgresql" else _sqlite_text(value)
+
+
+def _sqlite_text(value: datetime) -> str:
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC (isoformat: a quarter of strftime's time)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
@@ -67,15 +82,17 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     if not moments:
         return list(rows)
     converted: list[Sequence[Any]] = []
-    texts: dict[datetime, str] = {}  # rows written together often share a moment (now): format it once
+    # Rows written together often share a moment (now): format it once. Keyed by identity, which the rows
+    # hold alive here: hashing an aware datetime asks its zone for the offset, as slow as formatting it.
+    texts: dict[int, str] = {}
     for row in rows:
         values = list(row)
         for i in moments:
             value = values[i]
             if isinstance(value, datetime):
-                text = texts.get(value)
+                text = texts.get(id(value))
                 if text is None:
-                    text = texts[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    text = texts[id(value)] = _sqlite_text(value)
                 values[i] = text
         converted.append(values)
     return converted

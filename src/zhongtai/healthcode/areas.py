@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
-from zhongtai.core.bulk import utc_moment
+from zhongtai.core.bulk import key_list, moment_param, select_rows
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
@@ -20,12 +20,10 @@ from zhongtai.governance.elements import division_name
 from zhongtai.healthcode import colouring
 from zhongtai.healthcode.models import (
     EvidenceRow,
-    Passage,
     Place,
     PlaceStatus,
     RiskArea,
     TravelDeclaration,
-    Visit,
 )
 from zhongtai.healthcode.rules import Evidence, Fact
 from zhongtai.healthcode.trail import person_access
@@ -122,43 +120,58 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
     chosen = areas if areas is not None else active(session, now.astimezone(settings.zone).date())
     columns = select(Place.id, Place.name, Place.address, Place.street)
     places = list(session.execute(columns.where(Place.status == PlaceStatus.APPROVED)))
-    items: list[tuple[str, Evidence]] = []
+    concerned: set[str] = set()
+    found = 0
     for area in chosen:
-        inside = {p.id: p.name for p in places if covers(area, p.address, p.street)}
-        if not inside:
-            continue
-        start, end = _period(area, settings, now)
-        for kind, ident, subject, at, place in _entries_at(session, list(inside), start, end):
-            record = f"area-{area.id}/{kind}-{ident}"
-            evidence = Evidence(
-                Fact.RISK_AREA_STAY, utc_moment(at), settings.healthcode_department, record, inside[place]
-            )
-            items.append((subject, evidence))
-    # Everyone's evidence is read once: it tells what is on record already, and with the new facts added
-    # in memory it decides the colours (nothing read back).
-    facts = colouring.facts_of(session, [s for s, _ in items])
-    known = {(s, e.record) for s, held in facts.items() for e in held if e.fact is Fact.RISK_AREA_STAY}
-    fresh = [(s, e) for s, e in items if (s, e.record) not in known]
-    if fresh:
-        colouring.record_evidence(session, fresh)
-        for subject, evidence in fresh:
-            facts.setdefault(subject, []).append(evidence)
-        colouring.recompute_known(session, now, {s: facts[s] for s, _ in fresh})
-    return len(fresh)
-
-
-def _entries_at(
-    session: Session, place_ids: list[int], start: datetime, end: datetime
-) -> list[tuple[str, int, str, datetime, int]]:
-    visits = select(Visit.id, Visit.subject, Visit.at, Visit.place_id).where(
-        Visit.place_id.in_(place_ids), Visit.at >= start, Visit.at <= end
-    )
-    passages = select(Passage.id, Passage.subject, Passage.at, Passage.place_id).where(
-        Passage.place_id.in_(place_ids), Passage.at >= start, Passage.at <= end, Passage.subject.is_not(None)
-    )
-    found = [("visit", int(i), str(s), a, int(p)) for i, s, a, p in session.execute(visits)]
-    found += [("gate", int(i), str(s), a, int(p)) for i, s, a, p in session.execute(passages)]
+        inside = [p.id for p in places if covers(area, p.address, p.street)]
+        if inside:
+            start, end = _period(area, settings, now)
+            subjects = _record_stays(session, settings, area, inside, start, end)
+            concerned.update(subjects)
+            found += len(subjects)
+    if concerned:
+        # Each person concerned has their evidence read once, the new stays with it, and their colour
+        # decided from it.
+        colouring.recompute_known(session, now, colouring.facts_of(session, sorted(concerned)))
     return found
+
+
+# An entry's record number is the area's prefix and the entry's id; NOT EXISTS makes a second sweep a no-op.
+RECORD_SQL = "CAST(? AS VARCHAR(40)) || CAST(entry.id AS VARCHAR(20))"
+STAYS_SQL = (
+    "INSERT INTO healthcode_evidence (subject, fact, at, department, record, value) "  # noqa: S608
+    f"SELECT entry.subject, ?, entry.at, ?, {RECORD_SQL}, place.name "
+    "FROM TABLE AS entry JOIN healthcode_places AS place ON place.id = entry.place_id "
+    "WHERE entry.place_id IN_KEYS AND entry.at >= ? AND entry.at <= ? AND entry.subject IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM healthcode_evidence AS held "
+    f"WHERE held.subject = entry.subject AND held.record = {RECORD_SQL}) "
+    "RETURNING subject"
+)
+
+
+def _record_stays(
+    session: Session, settings: Settings, area: RiskArea, place_ids: list[int], start: datetime, end: datetime
+) -> list[str]:
+    """The place scans and gate records at these places in the period become evidence (a risk-area stay
+    naming the area, the entry and the place), once each, inside the database: a sweep may meet hundreds of
+    thousands of entries, and none of them needs to travel to Python and back. Returns the subject of
+    each new one."""
+    connection = session.connection()
+    subjects: list[str] = []
+    for kind, table in (("visit", "healthcode_visits"), ("gate", "healthcode_passages")):
+        sql = STAYS_SQL.replace("TABLE", table)
+        prefix = f"area-{area.id}/{kind}-"
+        params = (
+            Fact.RISK_AREA_STAY.value,
+            settings.healthcode_department,
+            prefix,
+            key_list(connection, place_ids),
+            moment_param(connection, start),
+            moment_param(connection, end),
+            prefix,
+        )
+        subjects += [str(row[0]) for row in select_rows(connection, sql, params)]
+    return subjects
 
 
 def lift(session: Session, settings: Settings, actor: Principal, area_id: int, now: datetime) -> int:
