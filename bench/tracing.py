@@ -345,21 +345,13 @@ def risk_area(
     colours = (
         f"SELECT subject, colour, rule_version, since, reasons FROM healthcode_colours WHERE subject {among}"  # noqa: S608
     )
-    now = raw.moment(NOW)
     spec = ("medium", "340104", street_of(1), day, day)
     floors, ours = [], []
     for _ in range(AREA_ROUNDS):  # alternately, each rolled back: the median of each
         t0 = time.perf_counter()
-        found = raw.execute(inside, (*places, start, *places, start))
-        subjects = sorted({row[0] for row in found})
-        held = raw.execute(evidence, (raw.keys(subjects),))  # what else is known of them
-        raw.execute(colours, (raw.keys(subjects),))  # and the colour each has now
-        raw.executemany(
-            "INSERT INTO healthcode_colours (subject, colour, rule_version, reasons, since, computed_at) "
-            "VALUES (?, 1, 1, '[]', ?, ?)",
-            [(s, now, now) for s in subjects],
+        entries, persons, held = floor_round(
+            raw, (inside, evidence, colours), (*places, start, *places, start)
         )
-        raw.rollback()
         t1 = time.perf_counter()
         with factory() as session:
             area = areas.declare(session, settings, staff, spec, NOW)
@@ -368,7 +360,7 @@ def risk_area(
             yellow = session.scalar(
                 select(func.count()).select_from(PersonColour).where(PersonColour.colour == 1)
             )
-            assert area.id and yellow and yellow >= len(subjects) * 0.9, (yellow, len(subjects))
+            assert area.id and yellow and yellow >= persons * 0.9, (yellow, persons)
             t3 = time.perf_counter()
             session.rollback()
         floors.append(t1 - t0)
@@ -376,13 +368,31 @@ def risk_area(
     print("area rounds", [round(x, 3) for x in floors], [round(x, 3) for x in ours], file=sys.stderr)
     floor, median = statistics.median(floors), statistics.median(ours)
     return {
-        "area_entries": len(found),
-        "area_evidence_held": len(held),
-        "area_persons": len(subjects),
+        "area_entries": entries,
+        "area_evidence_held": held,
+        "area_persons": persons,
         "area_s": round(median, 3),
         "area_floor_s": round(floor, 3),
         "area_ratio": round(floor / median, 3),
     }
+
+
+def floor_round(raw: Raw, queries: tuple[str, str, str], period: tuple[Any, ...]) -> tuple[int, int, int]:
+    """The floor once (rolled back): read the entries inside, those persons' evidence and colours, write one
+    colour each. Returns the counts; what it read is gone before the platform's round starts."""
+    inside, evidence, colours = queries
+    now = raw.moment(NOW)
+    found = raw.execute(inside, period)
+    subjects = sorted({row[0] for row in found})
+    held = raw.execute(evidence, (raw.keys(subjects),))  # what else is known of them
+    raw.execute(colours, (raw.keys(subjects),))  # and the colour each has now
+    raw.executemany(
+        "INSERT INTO healthcode_colours (subject, colour, rule_version, reasons, since, computed_at) "
+        "VALUES (?, 1, 1, '[]', ?, ?)",
+        [(s, now, now) for s in subjects],
+    )
+    raw.rollback()
+    return len(found), len(subjects), len(held)
 
 
 def main() -> None:

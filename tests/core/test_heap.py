@@ -34,3 +34,22 @@ def test_the_server_settles_its_heap_at_start_up_and_releases_it_at_shutdown(set
         assert gc.get_freeze_count() > 0
         assert client.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0  # the app's own cycles can be collected once it is gone
+
+
+def test_a_paused_batch_turns_the_collector_back_on_only_if_it_was_on() -> None:
+    with heap.paused():
+        assert not gc.isenabled()
+        with heap.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner batch leaves it to the outer one
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with heap.paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), heap.paused():
+        raise ValueError("a failed batch")
+    assert gc.isenabled()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -341,8 +341,8 @@ def _demo_epidemic(demo_factory: sessionmaker[Session], settings: Settings) -> N
     from zhongtai.demo.province import PATH, build_demo_report, received
     from zhongtai.demo.services import build_demo_cases, build_demo_services
     from zhongtai.demo.sources import demo_enterprises
-    from zhongtai.healthcode import resumptions
-    from zhongtai.healthcode.models import RiskArea, TraceContact
+    from zhongtai.healthcode import colouring, resumptions
+    from zhongtai.healthcode.models import EvidenceRow, PersonColour, RiskArea, TraceContact
     from zhongtai.sharing import reports
 
     assert trace_one_case(demo_factory, settings, [*residents(7, 300), *shop_visitors(7, 300)])
@@ -366,6 +366,11 @@ def _demo_epidemic(demo_factory: sessionmaker[Session], settings: Settings) -> N
         assert reports.run_due(demo_factory, local, client=client) == 0
     days = received(local)
     assert len(days) == 1 and days[0]["payload"]["data"]["figures"]["city"] == "340100"  # type: ignore[index]
+    with demo_factory() as session:  # what the incremental paths stored is what the rules give from scratch
+        with_evidence = set(session.scalars(select(EvidenceRow.subject).distinct()))
+        assert with_evidence and with_evidence <= set(session.scalars(select(PersonColour.subject)))
+        assert colouring.recompute(session, datetime.now(UTC)).changed == 0
+        session.rollback()
 
 
 def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session]) -> None:

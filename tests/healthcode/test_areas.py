@@ -138,3 +138,46 @@ def test_gate_records_and_place_scans_inside_an_area_turn_yellow_once_and_liftin
         assert areas.lift(session, settings, staff, area_id, now) == 3
         repo = HealthCodeRepository(session)
         assert all(repo.colour_of(s)[0] == 0 for s in ("p-visit", "p-gate", "p-later"))  # type: ignore[index]
+
+
+def test_a_sweep_decides_with_what_was_known_before_and_what_it_found_earlier(
+    factory,
+    settings: Settings,
+    world: World,  # type: ignore[no-untyped-def]
+) -> None:
+    """The sweep reads a person's other evidence only when they have a colour on record: a positive case
+    inside the area stays red with both reasons, and a second sweep keeps the first one's stay."""
+    from tests.healthcode.test_tracing import _places
+    from zhongtai.healthcode import areas, colouring
+    from zhongtai.healthcode.models import Visit
+    from zhongtai.healthcode.repository import HealthCodeRepository
+    from zhongtai.healthcode.rules import Evidence, Fact
+
+    now = utcnow()
+    staff = Principal(
+        None, "wjw.officer", "wjw.officer", 4, settings.healthcode_department, frozenset({Role.OFFICER})
+    )
+    with transaction(factory) as session:
+        (inside, _), _ = _places(session, settings, 2)
+        positive = Evidence(Fact.POSITIVE_TEST, now - timedelta(days=2), "WJW", "HS-1", "阳性")
+        colouring.record_evidence(session, [("p-case", positive)])
+        colouring.recompute(session, now - timedelta(days=2), ["p-case"])
+        session.add(Visit(place_id=inside, subject="p-case", at=now - timedelta(days=1), colour=2))
+        session.add(Visit(place_id=inside, subject="p-twice", at=now - timedelta(days=1), colour=0))
+    today = now.astimezone(settings.zone).date()
+    with transaction(factory) as session:
+        spec = ("high", "340104", "稻香村街道", today - timedelta(days=2), None)
+        assert areas.declare(session, settings, staff, spec, now).id
+        session.add(Visit(place_id=inside, subject="p-twice", at=now, colour=1))
+        session.flush()
+        assert areas.sweep(session, settings, now + timedelta(minutes=1)) == 1
+    with transaction(factory) as session:
+        stored = HealthCodeRepository(session).colours_of(["p-case", "p-twice"])
+        case_colour, _, _, case_reasons = stored["p-case"]
+        assert (
+            case_colour == 2
+            and '"red.positive_test"' in case_reasons
+            and '"yellow.risk_area"' in case_reasons
+        )
+        twice_colour, _, _, twice_reasons = stored["p-twice"]
+        assert twice_colour == 1 and twice_reasons.count('"yellow.risk_area"') == 2

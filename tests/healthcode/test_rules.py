@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from zhongtai.core.types import as_json
 from zhongtai.healthcode.rules import (
     Colour,
     Evidence,
@@ -18,6 +19,7 @@ from zhongtai.healthcode.rules import (
     YellowRules,
     colour_of,
     reason_view,
+    reasons_json,
 )
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 Beijing time
@@ -197,3 +199,10 @@ def test_colour_of_decides_as_the_rules_read_plainly(
     colour, reasons = plain_colour(evidence, rules, now)
     assert verdict.colour is colour
     assert [(r.rule, r.evidence.record) for r in verdict.reasons] == reasons
+
+
+@given(st.lists(FACTS, max_size=12), st.floats(min_value=-10, max_value=40, allow_nan=False))
+@settings(max_examples=300, deadline=None, database=None)
+def test_the_stored_reasons_are_the_reasons_shown(evidence: list[Evidence], day: float) -> None:
+    verdict = colour_of(evidence, RULES, T0 + timedelta(days=day))
+    assert reasons_json(verdict.reasons) == as_json([reason_view(r) for r in verdict.reasons])

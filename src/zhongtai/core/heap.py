@@ -10,6 +10,8 @@ Frozen, they are left out of those walks; nothing they hold is ever freed anyway
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def settle() -> None:
@@ -22,3 +24,18 @@ def release() -> None:
     """Give the frozen objects back to the collector (at shutdown: an embedded or tested app's cycles must
     not outlive it)."""
     gc.unfreeze()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """The cyclic collector off for one bounded batch that makes many acyclic objects (named tuples,
+    strings, datetimes: reference counting frees them all); it has nothing to find in them, yet walks
+    each of them at every full collection the batch triggers. Back on after, if it was on before — a
+    nested or concurrent batch leaves it to the outermost."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

@@ -10,8 +10,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from zhongtai.core import audit
-from zhongtai.core.bulk import key_list, moment_param, select_rows
+from zhongtai.core import audit, heap
+from zhongtai.core.bulk import key_list, moment_param, select_rows, utc_moment
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
@@ -120,19 +120,19 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
     chosen = areas if areas is not None else active(session, now.astimezone(settings.zone).date())
     columns = select(Place.id, Place.name, Place.address, Place.street)
     places = list(session.execute(columns.where(Place.status == PlaceStatus.APPROVED)))
-    concerned: set[str] = set()
+    added: dict[str, list[Evidence]] = {}
     found = 0
     for area in chosen:
         inside = [p.id for p in places if covers(area, p.address, p.street)]
         if inside:
             start, end = _period(area, settings, now)
-            subjects = _record_stays(session, settings, area, inside, start, end)
-            concerned.update(subjects)
-            found += len(subjects)
-    if concerned:
-        # Each person concerned has their evidence read once, the new stays with it, and their colour
-        # decided from it.
-        colouring.recompute_known(session, now, colouring.facts_of(session, sorted(concerned)))
+            for subject, evidence in _record_stays(session, settings, area, inside, start, end):
+                added.setdefault(subject, []).append(evidence)
+                found += 1
+    if added:
+        # The new stays come back from the insert; a person's other evidence is read only if they have any.
+        with heap.paused():
+            colouring.recompute_added(session, now, added)
     return found
 
 
@@ -145,33 +145,36 @@ STAYS_SQL = (
     "WHERE entry.place_id IN_KEYS AND entry.at >= ? AND entry.at <= ? AND entry.subject IS NOT NULL "
     "AND NOT EXISTS (SELECT 1 FROM healthcode_evidence AS held "
     f"WHERE held.subject = entry.subject AND held.record = {RECORD_SQL}) "
-    "RETURNING subject"
+    "RETURNING subject, at, record, value"
 )
 
 
 def _record_stays(
     session: Session, settings: Settings, area: RiskArea, place_ids: list[int], start: datetime, end: datetime
-) -> list[str]:
+) -> list[tuple[str, Evidence]]:
     """The place scans and gate records at these places in the period become evidence (a risk-area stay
     naming the area, the entry and the place), once each, inside the database: a sweep may meet hundreds of
-    thousands of entries, and none of them needs to travel to Python and back. Returns the subject of
-    each new one."""
+    thousands of entries, and none of them needs to travel to Python and back. Returns each new one."""
     connection = session.connection()
-    subjects: list[str] = []
+    department = settings.healthcode_department
+    stays: list[tuple[str, Evidence]] = []
     for kind, table in (("visit", "healthcode_visits"), ("gate", "healthcode_passages")):
         sql = STAYS_SQL.replace("TABLE", table)
         prefix = f"area-{area.id}/{kind}-"
         params = (
             Fact.RISK_AREA_STAY.value,
-            settings.healthcode_department,
+            department,
             prefix,
             key_list(connection, place_ids),
             moment_param(connection, start),
             moment_param(connection, end),
             prefix,
         )
-        subjects += [str(row[0]) for row in select_rows(connection, sql, params)]
-    return subjects
+        stays += [
+            (str(subject), Evidence(Fact.RISK_AREA_STAY, utc_moment(at), department, str(record), value))
+            for subject, at, record, value in select_rows(connection, sql, params)
+        ]
+    return stays
 
 
 def lift(session: Session, settings: Settings, actor: Principal, area_id: int, now: datetime) -> int:

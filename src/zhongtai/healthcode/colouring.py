@@ -8,15 +8,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
-from zhongtai.core.bulk import as_json, utc_moment
+from zhongtai.core.bulk import utc_moment
 from zhongtai.core.principal import Principal
 from zhongtai.healthcode.models import RuleVersion
 from zhongtai.healthcode.repository import HealthCodeRepository
-from zhongtai.healthcode.rules import FACTS, Colour, Evidence, RuleSet, colour_of, reason_view
+from zhongtai.healthcode.rules import FACTS, Colour, Evidence, RuleSet, colour_of, reasons_json
 
 PAGE = 5_000  # persons recomputed per round trip
 
@@ -107,15 +108,41 @@ def recompute_known(
     return Recomputed(persons, changed, rules.version)
 
 
+def recompute_added(
+    session: Session, now: datetime, added: dict[str, list[Evidence]], rules: RuleSet | None = None
+) -> Recomputed:
+    """:func:`recompute` for persons to whom the caller has just added (and written) evidence, which it
+    holds: that is not read back, and the rest of a person's evidence is read only if they have a colour on
+    record — every write of evidence recomputes its person, and a person decided once keeps a colour row
+    (green included), so one without a row had no evidence before this transaction."""
+    rules = rules or current_rules(session)
+    repo = HealthCodeRepository(session)
+    persons = changed = 0
+    for page in _pages(repo, list(added)):
+        stored = repo.colours_of(page)
+        known = {subject: list(added[subject]) for subject in page}
+        holders = [subject for subject in page if subject in stored]
+        if holders:
+            fresh = {(subject, e.record) for subject in holders for e in added[subject]}
+            for subject, held in evidence_by_subject(repo.evidence_of(holders)):
+                earlier = [e for e in held if (subject, e.record) not in fresh]
+                known[subject] = sorted(earlier + known[subject], key=lambda e: e.at)
+        done = _decide(repo, page, known, rules, now, stored)
+        persons, changed = persons + done[0], changed + done[1]
+    return Recomputed(persons, changed, rules.version)
+
+
 def _decide(
     repo: HealthCodeRepository,
     page: list[str],
     known: dict[str, list[Evidence]],
     rules: RuleSet,
     now: datetime,
+    stored: dict[str, tuple[int, int, Any, str]] | None = None,
 ) -> tuple[int, int]:
     """One page's colours decided and the changed ones written; (persons decided, colours changed)."""
-    stored = repo.colours_of(page)
+    stored = repo.colours_of(page) if stored is None else stored
+    moment = repo.moment(now)  # as the driver takes it, once: rows need no conversion on their way out
     colours, changes = [], []
     persons = changed = 0
     for subject in page:  # one with no evidence left (an area lifted, say) is green again
@@ -125,16 +152,16 @@ def _decide(
         verdict = colour_of(facts, rules, now)
         persons += 1
         before = stored.get(subject)
-        reasons = as_json([reason_view(r) for r in verdict.reasons])
+        reasons = reasons_json(verdict.reasons)
         if before is not None and (*before[:2], before[3]) == (int(verdict.colour), rules.version, reasons):
             continue  # the same colour for the same reasons: nothing to write
         same = before is not None and before[0] == verdict.colour
-        since = utc_moment(before[2]) if same and before is not None else now
-        colours.append((subject, int(verdict.colour), rules.version, reasons, since, now))
+        since = before[2] if same and before is not None else moment  # as stored, or now
+        colours.append((subject, int(verdict.colour), rules.version, reasons, since, moment))
         if not same:
             previous = before[0] if before else None
             if not (previous is None and verdict.colour is Colour.GREEN):  # green is where all begin
-                changes.append((subject, int(verdict.colour), previous, rules.version, now, reasons))
+                changes.append((subject, int(verdict.colour), previous, rules.version, moment, reasons))
                 changed += 1
     repo.write_colours(colours, changes)
     return persons, changed

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, select_rows
+from zhongtai.core.bulk import bulk_insert, bulk_upsert, key_list, moment_param, select_rows
 from zhongtai.healthcode.models import (
     ColourChange,
     Correction,
@@ -95,6 +95,10 @@ class HealthCodeRepository:
         )
         found = select_rows(connection, sql, (key_list(connection, subjects),))
         return {s: (c, v, since, str(reasons)) for s, c, v, since, reasons in found}
+
+    def moment(self, value: datetime) -> Any:
+        """A moment as the driver takes it in :meth:`write_colours` (stored as-is)."""
+        return moment_param(self.session.connection(), value)
 
     def write_colours(self, colours: Sequence[Sequence[Any]], changes: Sequence[Sequence[Any]]) -> None:
         connection = self.session.connection()

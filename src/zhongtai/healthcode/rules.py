@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhongtai.core.types import CITY_ZONE
+from zhongtai.core.types import CITY_ZONE, as_json
 
 
 class Colour(enum.IntEnum):
@@ -49,8 +49,9 @@ class Fact(enum.StrEnum):
 FACTS: dict[str, Fact] = {fact.value: fact for fact in Fact}  # by stored value, faster than Fact(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+# Evidence, reasons and verdicts are named tuples: immutable like frozen dataclasses, made four times as
+# fast, and a recomputation makes one of each per fact and person.
+class Evidence(NamedTuple):
     """One fact about a person: what, when, and where it came from (department, record)."""
 
     fact: Fact
@@ -60,8 +61,7 @@ class Evidence:
     value: float | str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
     """Why a code has its colour: the rule that fired, on which evidence."""
 
     colour: Colour
@@ -70,8 +70,7 @@ class Reason:
     until: date | None  # the earliest day the trigger may end (more check-ins may still be needed)
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     colour: Colour
     reasons: tuple[Reason, ...]
     rule_version: int
@@ -214,3 +213,24 @@ def reason_view(reason: Reason) -> dict[str, Any]:
         "value": reason.evidence.value,
         "until": reason.until.isoformat() if reason.until else None,
     }
+
+
+def reasons_json(reasons: Sequence[Reason]) -> str:
+    """``as_json([reason_view(r) for r in reasons])``, the text a colour row keeps, made in one orjson call
+    from the datetimes themselves (a recomputation makes one per person). A float value (a temperature)
+    takes the general path, which spells floats as the stdlib does."""
+    if any(isinstance(r.evidence.value, float) for r in reasons):
+        return as_json([reason_view(r) for r in reasons]) or "[]"
+    views = [
+        {
+            "colour": r.colour.name.lower(),
+            "rule": r.rule,
+            "department": r.evidence.department,
+            "record": r.evidence.record,
+            "at": r.evidence.at,
+            "value": r.evidence.value,
+            "until": r.until,
+        }
+        for r in reasons
+    ]
+    return orjson.dumps(views).decode()
