@@ -5,6 +5,7 @@ reasons and recomputes."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import delete, or_, select
@@ -120,15 +121,16 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
     chosen = areas if areas is not None else active(session, now.astimezone(settings.zone).date())
     columns = select(Place.id, Place.name, Place.address, Place.street)
     places = list(session.execute(columns.where(Place.status == PlaceStatus.APPROVED)))
-    added: dict[str, list[Evidence]] = {}
+    added: defaultdict[str, list[Evidence]] = defaultdict(list)
     found = 0
     for area in chosen:
         inside = [p.id for p in places if covers(area, p.address, p.street)]
         if inside:
             start, end = _period(area, settings, now)
-            for subject, evidence in _record_stays(session, settings, area, inside, start, end):
-                added.setdefault(subject, []).append(evidence)
-                found += 1
+            stays = _record_stays(session, settings, area, inside, start, end)
+            for subject, evidence in stays:
+                added[subject].append(evidence)
+            found += len(stays)
     if added:
         # The new stays come back from the insert; a person's other evidence is read only if they have any.
         with heap.paused():

@@ -114,20 +114,20 @@ def recompute_added(
     """:func:`recompute` for persons to whom the caller has just added (and written) evidence, which it
     holds: that is not read back, and the rest of a person's evidence is read only if they have a colour on
     record — every write of evidence recomputes its person, and a person decided once keeps a colour row
-    (green included), so one without a row had no evidence before this transaction."""
+    (green included), so one without a row had no evidence before this transaction. ``added`` becomes each
+    person's whole evidence (it is the caller's to give up)."""
     rules = rules or current_rules(session)
     repo = HealthCodeRepository(session)
     persons = changed = 0
     for page in _pages(repo, list(added)):
         stored = repo.colours_of(page)
-        known = {subject: list(added[subject]) for subject in page}
         holders = [subject for subject in page if subject in stored]
         if holders:
             fresh = {(subject, e.record) for subject in holders for e in added[subject]}
             for subject, held in evidence_by_subject(repo.evidence_of(holders)):
                 earlier = [e for e in held if (subject, e.record) not in fresh]
-                known[subject] = sorted(earlier + known[subject], key=lambda e: e.at)
-        done = _decide(repo, page, known, rules, now, stored)
+                added[subject] = sorted(earlier + added[subject], key=lambda e: e.at)
+        done = _decide(repo, page, added, rules, now, stored)
         persons, changed = persons + done[0], changed + done[1]
     return Recomputed(persons, changed, rules.version)
 
@@ -143,6 +143,7 @@ def _decide(
     """One page's colours decided and the changed ones written; (persons decided, colours changed)."""
     stored = repo.colours_of(page) if stored is None else stored
     moment = repo.moment(now)  # as the driver takes it, once: rows need no conversion on their way out
+    version = rules.version
     colours, changes = [], []
     persons = changed = 0
     for subject in page:  # one with no evidence left (an area lifted, say) is green again
@@ -152,16 +153,16 @@ def _decide(
         verdict = colour_of(facts, rules, now)
         persons += 1
         before = stored.get(subject)
-        reasons = reasons_json(verdict.reasons)
-        if before is not None and (*before[:2], before[3]) == (int(verdict.colour), rules.version, reasons):
+        colour, reasons = int(verdict.colour), reasons_json(verdict.reasons)
+        if before is not None and (*before[:2], before[3]) == (colour, version, reasons):
             continue  # the same colour for the same reasons: nothing to write
-        same = before is not None and before[0] == verdict.colour
+        same = before is not None and before[0] == colour
         since = before[2] if same and before is not None else moment  # as stored, or now
-        colours.append((subject, int(verdict.colour), rules.version, reasons, since, moment))
+        colours.append((subject, colour, version, reasons, since, moment))
         if not same:
             previous = before[0] if before else None
-            if not (previous is None and verdict.colour is Colour.GREEN):  # green is where all begin
-                changes.append((subject, int(verdict.colour), previous, rules.version, moment, reasons))
+            if not (previous is None and colour == Colour.GREEN):  # green is where all begin
+                changes.append((subject, colour, previous, version, moment, reasons))
                 changed += 1
     repo.write_colours(colours, changes)
     return persons, changed

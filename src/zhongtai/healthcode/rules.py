@@ -219,18 +219,20 @@ def reasons_json(reasons: Sequence[Reason]) -> str:
     """``as_json([reason_view(r) for r in reasons])``, the text a colour row keeps, made in one orjson call
     from the datetimes themselves (a recomputation makes one per person). A float value (a temperature)
     takes the general path, which spells floats as the stdlib does."""
-    if any(isinstance(r.evidence.value, float) for r in reasons):
-        return as_json([reason_view(r) for r in reasons]) or "[]"
-    views = [
-        {
-            "colour": r.colour.name.lower(),
-            "rule": r.rule,
-            "department": r.evidence.department,
-            "record": r.evidence.record,
-            "at": r.evidence.at,
-            "value": r.evidence.value,
-            "until": r.until,
-        }
-        for r in reasons
-    ]
+    views = []
+    for reason in reasons:
+        evidence = reason.evidence
+        if isinstance(evidence.value, float):
+            return as_json([reason_view(r) for r in reasons]) or "[]"
+        views.append(
+            {
+                "colour": reason.colour.name.lower(),
+                "rule": reason.rule,
+                "department": evidence.department,
+                "record": evidence.record,
+                "at": evidence.at,
+                "value": evidence.value,
+                "until": reason.until,
+            }
+        )
     return orjson.dumps(views).decode()
