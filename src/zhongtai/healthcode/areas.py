@@ -5,20 +5,19 @@ reasons and recomputes."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit, heap
-from zhongtai.core.bulk import key_list, moment_param, select_rows, utc_moment
+from zhongtai.core.bulk import key_list, moment_param, select_rows
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.governance.elements import division_name
-from zhongtai.healthcode import colouring
+from zhongtai.healthcode import colouring, columns
 from zhongtai.healthcode.models import (
     EvidenceRow,
     Place,
@@ -119,23 +118,21 @@ def sweep(session: Session, settings: Settings, now: datetime, areas: list[RiskA
     become yellow reasons naming the area and the entry — once each; run at declaration and by the
     ``healthcode.areas.sweep`` job for entries made since. Returns the entries newly counted."""
     chosen = areas if areas is not None else active(session, now.astimezone(settings.zone).date())
-    columns = select(Place.id, Place.name, Place.address, Place.street)
-    places = list(session.execute(columns.where(Place.status == PlaceStatus.APPROVED)))
-    added: defaultdict[str, list[Evidence]] = defaultdict(list)
-    found = 0
+    place_columns = select(Place.id, Place.name, Place.address, Place.street)
+    places = list(session.execute(place_columns.where(Place.status == PlaceStatus.APPROVED)))
+    rows: list[tuple[object, ...]] = []
     for area in chosen:
         inside = [p.id for p in places if covers(area, p.address, p.street)]
         if inside:
             start, end = _period(area, settings, now)
-            stays = _record_stays(session, settings, area, inside, start, end)
-            for subject, evidence in stays:
-                added[subject].append(evidence)
-            found += len(stays)
-    if added:
-        # The new stays come back from the insert; a person's other evidence is read only if they have any.
+            rows += _record_stays(session, settings, area, inside, start, end)
+    if rows:
+        # The new stays come back from the insert, as columns; a person's other evidence is read only if
+        # they have any.
+        stays = columns.stays_frame(rows, Fact.RISK_AREA_STAY, settings.healthcode_department)
         with heap.paused():
-            colouring.recompute_added(session, now, added)
-    return found
+            colouring.recompute_stays(session, now, stays)
+    return len(rows)
 
 
 # An entry's record number is the area's prefix and the entry's id; NOT EXISTS makes a second sweep a no-op.
@@ -153,29 +150,26 @@ STAYS_SQL = (
 
 def _record_stays(
     session: Session, settings: Settings, area: RiskArea, place_ids: list[int], start: datetime, end: datetime
-) -> list[tuple[str, Evidence]]:
+) -> list[tuple[object, ...]]:
     """The place scans and gate records at these places in the period become evidence (a risk-area stay
     naming the area, the entry and the place), once each, inside the database: a sweep may meet hundreds of
-    thousands of entries, and none of them needs to travel to Python and back. Returns each new one."""
+    thousands of entries, and none of them needs to travel to Python and back. Returns each new one as
+    (subject, at, record, value), as the driver gives them."""
     connection = session.connection()
-    department = settings.healthcode_department
-    stays: list[tuple[str, Evidence]] = []
+    stays: list[tuple[object, ...]] = []
     for kind, table in (("visit", "healthcode_visits"), ("gate", "healthcode_passages")):
         sql = STAYS_SQL.replace("TABLE", table)
         prefix = f"area-{area.id}/{kind}-"
         params = (
             Fact.RISK_AREA_STAY.value,
-            department,
+            settings.healthcode_department,
             prefix,
             key_list(connection, place_ids),
             moment_param(connection, start),
             moment_param(connection, end),
             prefix,
         )
-        stays += [
-            (str(subject), Evidence(Fact.RISK_AREA_STAY, utc_moment(at), department, str(record), value))
-            for subject, at, record, value in select_rows(connection, sql, params)
-        ]
+        stays += select_rows(connection, sql, params)
     return stays
 
 

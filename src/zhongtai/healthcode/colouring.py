@@ -4,17 +4,20 @@ change of colour kept in the person's history. Service functions: they flush, th
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
 from zhongtai.core.bulk import utc_moment
 from zhongtai.core.principal import Principal
+from zhongtai.healthcode import columns
 from zhongtai.healthcode.models import RuleVersion
 from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import FACTS, Colour, Evidence, RuleSet, colour_of, reasons_json
@@ -130,6 +133,38 @@ def recompute_added(
         done = _decide(repo, page, added, rules, now, stored)
         persons, changed = persons + done[0], changed + done[1]
     return Recomputed(persons, changed, rules.version)
+
+
+def recompute_stays(
+    session: Session, now: datetime, stays: pl.DataFrame, rules: RuleSet | None = None
+) -> Recomputed:
+    """Colours of the people whose new evidence (just written) is ``stays``, a frame of
+    ``columns.SCHEMA`` with switch-rule facts only: people with a colour on record through
+    :func:`recompute_added` (their other evidence read), people new to the platform decided on columns."""
+    rules = rules or current_rules(session)
+    repo = HealthCodeRepository(session)
+    subjects: list[str] = stays.get_column("subject").unique().sort().to_list()
+    holders: list[str] = []
+    for first in range(0, len(subjects), PAGE):
+        holders += list(repo.colours_of(subjects[first : first + PAGE]))
+    done = Recomputed(0, 0, rules.version)
+    if holders:
+        added: defaultdict[str, list[Evidence]] = defaultdict(list)
+        held = stays.filter(pl.col("subject").is_in(holders))
+        for subject, fact, at, department, record, value, _ in held.iter_rows():
+            added[subject].append(Evidence(FACTS[fact], at, department, record, value))
+        done = recompute_added(session, now, added, rules)
+    decided = columns.decide_frame(stays.filter(~pl.col("subject").is_in(holders)), rules, now)
+    moment, version, changed = repo.moment(now), rules.version, 0
+    for first in range(0, len(decided), PAGE):  # green is where all begin: no change written for it
+        chunk = decided[first : first + PAGE]
+        colours = [
+            (subject, colour, version, reasons, moment, moment) for subject, (colour, reasons) in chunk
+        ]
+        changes = [(s, colour, None, version, moment, reasons) for s, (colour, reasons) in chunk if colour]
+        repo.write_colours(colours, changes)
+        changed += len(changes)
+    return Recomputed(done.persons + len(decided), done.changed + changed, rules.version)
 
 
 def _decide(

@@ -119,7 +119,7 @@ def _day(moment: datetime, zone: ZoneInfo) -> date:
 
 
 # Each fact's rule: its colour, its name, and whether the rule set has it on (fever has a threshold instead).
-_RULES: dict[Fact, tuple[Colour, str, Callable[[RuleSet], bool]]] = {
+SWITCHES: dict[Fact, tuple[Colour, str, Callable[[RuleSet], bool]]] = {
     Fact.POSITIVE_TEST: (Colour.RED, "red.positive_test", lambda rules: rules.red.positive_test),
     Fact.CLOSE_CONTACT: (Colour.RED, "red.close_contact", lambda rules: rules.red.close_contact),
     Fact.CO_VISITOR: (Colour.YELLOW, "yellow.co_visitor", lambda rules: rules.yellow.co_visitor),
@@ -139,7 +139,7 @@ def _trigger(item: Evidence, rules: RuleSet) -> tuple[Colour, str] | None:
     if item.fact is Fact.GATE_TEMPERATURE:
         fever = _fever(item.value, rules.yellow.fever_celsius)
         return (Colour.YELLOW, "yellow.fever") if fever else None
-    rule = _RULES.get(item.fact)
+    rule = SWITCHES.get(item.fact)
     return (rule[0], rule[1]) if rule is not None and rule[2](rules) else None
 
 
