@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.core.test_identity import login
+from tests.factories import World
 from tests.sharing.test_dispatch import Subscriber, public
 from zhongtai.core.audit import AuditEvent
 from zhongtai.core.database import transaction
@@ -140,3 +143,24 @@ def test_a_day_is_claimed_by_one_worker_only(factory: sessionmaker[Session], pro
         report = second.scalars(select(reports.Report)).one()
         assert reports._claim(second, report, day) is None
         assert reports._claim(second, report, date(2026, 12, 4)) is not None  # other days still go
+
+
+def test_the_reports_page_shows_each_report_with_its_deliveries_to_whom_it_concerns(
+    client: TestClient, world: World, factory: sessionmaker[Session], province: Settings
+) -> None:
+    secret = _create(factory, province)
+    with httpx.Client(transport=httpx.MockTransport(Subscriber(secret))) as http:
+        pushed = reports.run_due(factory, province, _at(province, date(2026, 12, 6), 9), http, public)
+    assert pushed >= 1
+    assert login(client, "consumer_c") == 303  # the health commission's own report
+    assert 'href="/sharing/reports"' in client.get("/sharing").text
+    page = client.get("/sharing/reports")
+    assert page.status_code == 200 and "daily-test" in page.text and "省平台" in page.text
+    assert f"已报送 {pushed} 次" in page.text and "2026-12-05" in page.text and "已送达" in page.text
+    assert secret not in page.text  # the signing secret is shown once, at creation, never here
+    other = TestClient(client.app)
+    assert login(other, "officer_a") == 303  # public security: not its report
+    assert "daily-test" not in other.get("/sharing/reports").text
+    auditor = TestClient(client.app)
+    assert login(auditor, "auditor") == 303
+    assert "daily-test" in auditor.get("/sharing/reports").text

@@ -1,5 +1,6 @@
 """Sharing pages: the application queues, applying, an application with its steps and the decisions open
-to the reader, grants (revoke, renew) with their subscriptions and latest deliveries, statistics."""
+to the reader, grants (revoke, renew) with their subscriptions and latest deliveries, scheduled reports
+upstream with their deliveries, statistics."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from zhongtai.core.errors import ZhongtaiError
 from zhongtai.core.http import AppSettings, DbSession, RowId
 from zhongtai.core.web import Form, SignedInPage, check_csrf, form_str, refusal_to_show, valid_form
-from zhongtai.sharing import auth, service
+from zhongtai.sharing import auth, reports, service
 from zhongtai.sharing.access import audited
 from zhongtai.sharing.repository import SharingRepository
 from zhongtai.sharing.schemas import ApplicationCreate, GrantRenew, GrantRevoke, SubscriptionCreate
@@ -117,6 +118,14 @@ def grants(page: SignedInPage, session: DbSession, offset: Offset = 0) -> Respon
     rows, total = SharingRepository(session).grants(page.principal, offset, PAGE_SIZE)
     found = {"items": [service.grant_view(session, g) for g in rows], "total": total, "offset": offset}
     return page.render("sharing_grants.html", found=found, page_size=PAGE_SIZE)
+
+
+@router.get("/sharing/reports")
+def scheduled_reports(page: SignedInPage, session: DbSession) -> Response:
+    """定期报送: the reports the reader may see (the platform's staff: all; a department: its own), each with
+    its deliveries counted and its last ten periods."""
+    assert page.principal is not None
+    return page.render("sharing_reports.html", statuses=reports.statuses(session, page.principal))
 
 
 @router.get("/sharing/grants/{grant_id}")
