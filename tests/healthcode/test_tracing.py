@@ -266,3 +266,34 @@ def test_contacts_known_to_the_public_side_are_shown_masked(
     assert labels[wang].startswith(WANG.name[0]) and "*" in labels[wang]
     assert WANG.name not in labels[wang] and WANG.id_number not in labels[wang]
     assert labels[wang].endswith(WANG.id_number[-4:])
+
+
+def test_a_worklist_that_shows_a_masked_identity_records_whom_it_showed(
+    client: TestClient, factory: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    from tests.healthcode.test_areas import _health_officer
+    from tests.public.helpers import WANG
+    from zhongtai.core.audit import AuditEvent
+    from zhongtai.public import service as public
+
+    with transaction(factory) as session:
+        public.enrol(session, settings, (WANG.id_number, WANG.name, WANG.mobile), NOW)
+    wang = person_subject(settings, WANG.id_number)
+    at = NOW - timedelta(hours=30)
+    entries = [Entry("p-case", 0, at), Entry(wang, 0, at + timedelta(minutes=5)), Entry("p-x", 0, at)]
+    _store(factory, settings, entries, "p-case")
+    with transaction(factory) as session:
+        number = tracing.start(session, settings, _health(settings), "p-case", NOW).number
+    staff = _health_officer(client, world, factory)
+    shown = staff.get(f"/healthcode/traces/{number}")
+    assert shown.status_code == 200 and WANG.id_number[-4:] in shown.text and WANG.name not in shown.text
+    staff.get(f"/healthcode/traces/{number}")
+
+    def viewed(subject: str) -> int:
+        query = select(AuditEvent).where(
+            AuditEvent.event_type == "healthcode.trace.contact_viewed", AuditEvent.subject == subject
+        )
+        with factory() as session:
+            return len(list(session.scalars(query)))
+
+    assert viewed(wang) == 2 and viewed("p-x") == 0  # each view of a known person; a pseudonym is no one

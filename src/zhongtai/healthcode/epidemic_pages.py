@@ -81,6 +81,7 @@ def _trace_page(
     found = tracing.contacts(session, trace)
     names = tracing.place_names(session, {c.place_id for c in found})
     labels = persons.masked_labels(session, settings, [c.subject for c in found])
+    tracing.worklist_shown(session, page.principal, trace, sorted(labels))  # whose identity was shown
     extra.setdefault("error", None)
     return page.render(
         "hc_trace.html",

@@ -308,6 +308,22 @@ def visible_trace(session: Session, settings: Settings, actor: Principal, number
     return trace
 
 
+def worklist_shown(session: Session, actor: Principal, trace: Trace, shown: list[str]) -> None:
+    """Health staff were shown these contacts' masked names and ID numbers on the trace's worklist: one
+    access each, so each finds it on their "who used my data" page."""
+    for subject in shown:
+        person_access(
+            session,
+            actor=actor.username,
+            event="healthcode.trace.contact_viewed",
+            subject=subject,
+            target=("trace", trace.number),
+            items=["name (masked)", "id_number (masked)"],
+            purpose=PURPOSE,
+            department=actor.department_code,
+        )
+
+
 def contacts(session: Session, trace: Trace) -> list[TraceContact]:
     query = select(TraceContact).where(TraceContact.trace_id == trace.id)
     return list(session.scalars(query.order_by(TraceContact.degree, TraceContact.at)))

@@ -568,6 +568,8 @@ TRACING = [
     N_("audit.event.healthcode.trace.contact_found"),
     N_("audit.event.healthcode.trace.contact_confirmed"),
     N_("audit.event.healthcode.trace.contact_dismissed"),
+    N_("audit.event.healthcode.trace.contact_viewed"),
+    N_("audit.event.healthcode.area.drill_down"),
     N_("purpose.epidemic.contact-tracing"),
 ]
 
