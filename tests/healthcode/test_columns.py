@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,10 +42,12 @@ def test_columns_decide_as_the_reference_does(
     assert decided == expected
 
 
-def test_only_switch_facts_with_text_values_are_taken() -> None:
+def test_facts_that_need_the_reference_path_are_refused() -> None:
     stay = Evidence(Fact.RISK_AREA_STAY, T0, "WJW", "area-1/visit-1", "场所")
-    assert columns.decidable([stay])
-    assert not columns.decidable([])
-    assert not columns.decidable([stay, Evidence(Fact.CHECKIN_NORMAL, T0, "SELF", "c-1")])
-    assert not columns.decidable([Evidence(Fact.GATE_TEMPERATURE, T0, "GAJ", "g-1", 37.5)])
-    assert not columns.decidable([Evidence(Fact.SYMPTOMS, T0, "SELF", "s-1", 38.0)])
+    assert columns.decide({"p-1": [stay]}, RuleSet(), T0)[0][1] == 1
+    for other in (
+        Evidence(Fact.CHECKIN_NORMAL, T0, "SELF", "c-1"),
+        Evidence(Fact.GATE_TEMPERATURE, T0, "GAJ", "g"),
+    ):
+        with pytest.raises(ValueError, match="switch-rule"):
+            columns.decide({"p-1": [stay, other]}, RuleSet(), T0)

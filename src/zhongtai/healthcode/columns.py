@@ -6,7 +6,8 @@ each fact of a switched-on rule is a reason until its period ends (with no check
 needs none to be required), the worst reason's colour wins, reasons worst first and newest first — and
 that runs on columns instead of person by person. ``rules.colour_of`` stays the reference: a property test
 holds this module to it, colour and reasons text byte for byte, over arbitrary evidence and rule sets.
-Anyone with a check-in, a temperature or a float value takes the reference path.
+Values are text (a place's name); other facts (check-ins, temperatures) are refused here, and anyone with
+a colour on record takes the reference path (``colouring.recompute_stays``).
 """
 
 from __future__ import annotations
@@ -36,11 +37,6 @@ SCHEMA = pl.Schema(
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S%.f"  # how the platform keeps moments on SQLite (UTC, no offset)
 
 
-def decidable(facts: Sequence[Evidence]) -> bool:
-    """Whether a person's evidence is all switch-rule facts with text values (this module decides it)."""
-    return bool(facts) and all(e.fact in SWITCHES and not isinstance(e.value, float) for e in facts)
-
-
 def stays_frame(rows: Sequence[tuple[object, ...]], fact: Fact, department: str) -> pl.DataFrame:
     """Evidence rows (subject, at, record, value) as the driver returned them — ``at`` as SQLite's UTC text
     or PostgreSQL's datetime — as a frame of ``SCHEMA``, in their order."""
@@ -60,8 +56,8 @@ def stays_frame(rows: Sequence[tuple[object, ...]], fact: Fact, department: str)
 def decide(
     people: Mapping[str, Sequence[Evidence]], rules: RuleSet, now: datetime, zone: ZoneInfo = CITY_ZONE
 ) -> list[tuple[str, int, str]]:
-    """(subject, colour, reasons as stored JSON) for each person, whose evidence must be
-    :func:`decidable`; the same as ``colour_of`` and ``reasons_json`` would give."""
+    """(subject, colour, reasons as stored JSON) for each person, whose evidence must be switch-rule facts
+    with text values; the same as ``colour_of`` and ``reasons_json`` would give."""
     decided = dict(decide_frame(pl.DataFrame(_columns(people), schema=SCHEMA), rules, now, zone))
     return [(subject, *decided[subject]) for subject in people]
 
@@ -70,7 +66,11 @@ def decide_frame(
     frame: pl.DataFrame, rules: RuleSet, now: datetime, zone: ZoneInfo = CITY_ZONE
 ) -> list[tuple[str, tuple[int, str]]]:
     """:func:`decide` on a frame of evidence (the columns of ``SCHEMA``; ``order`` breaks ties of time as
-    the evidence's order does), for every subject in it, in subject order."""
+    the evidence's order does), for every subject in it, in subject order. Facts other than switch rules'
+    (check-ins, temperatures) need the reference path: refused."""
+    switches = [fact.value for fact in SWITCHES]
+    if not frame.get_column("fact").is_in(switches).all():
+        raise ValueError("only switch-rule facts are decided on columns")
     moment = now.astimezone(UTC)
     today = moment.astimezone(zone).date()
     reasons = (
