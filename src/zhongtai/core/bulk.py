@@ -34,9 +34,9 @@ def utc_moment(value: datetime | str) -> datetime:
     if isinstance(value, str):
         moment = datetime.fromisoformat(value)
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return (
-        value if value.tzinfo is UTC else value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    )
+    if value.tzinfo is UTC:  # PostgreSQL's, mostly: nothing to convert
+        return value
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def select_rows(connection: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
