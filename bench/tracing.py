@@ -1,8 +1,9 @@
 """Contact tracing, benchmarked: a city of P persons with D days of entry records (about E per person per day,
-half place-code scans and half gate records, at P / 50 places), generated in streamed batches; then cases
-traced one by one (``healthcode.tracing.start``: the case's entries, everyone's entries near them, the
-classification, the contacts' evidence and colours, the audit entries — rolled back after each, so every
-trace sees the same city) against the bare indexed query of that case's own entries through the driver.
+half place-code scans and half gate records, at P / 50 places), generated inside the database a day's worth
+per statement; then cases traced one by one (``healthcode.tracing.start``: the case's entries, everyone's
+entries near them, the classification, the contacts' evidence and colours, the audit entries — rolled back
+after each, so every trace sees the same city) against the bare indexed query of that case's own entries
+through the driver.
 Target: one trace under 2 s on this 2-core machine at 1,000,000 persons and 30 days (~90 million entries).
 
 Then a risk area is declared (one street of twenty, for the last day): the entries inside it become yellow
@@ -11,8 +12,9 @@ evidence, the colours and their history, the audit) — against the floor of rea
 decision through the driver (the entries inside, those persons' evidence and their colours now) and writing
 one colour row per person found. Target: floor / ours ≥ 0.3, each the median of five rounds.
 
-On SQLite by default (a new file); ``--database-url postgresql+psycopg://…`` runs on PostgreSQL (the
-database is emptied and migrated first; the fill goes by ``COPY``).
+On SQLite by default (a new file); ``--database-url`` names another database (emptied and migrated first:
+a SQLite file, or PostgreSQL). ``--fill-only`` fills it and stops; ``--filled`` measures a database an
+earlier run filled with the same arguments.
 
     python bench/tracing.py --persons 1000000 --days 30
 """
