@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.sites import staff_page
 from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, add_resource, build_world
 from tests.ingest.helpers import add_job, add_source, make_person_db, person_resource, person_row
@@ -34,17 +35,6 @@ pytestmark = [
         shutil.which(CHROMIUM) is None, reason=f"browser tests need Debian's Chromium at {CHROMIUM}"
     ),
 ]
-
-
-def signed_in(browser: Any, base: str, username: str) -> Any:
-    """A fresh browser context signed in as ``username`` (the sign-in lands on the home page)."""
-    page = browser.new_context().new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
 
 
 @pytest.fixture
@@ -124,7 +114,7 @@ def test_officer_runs_an_ingestion_job_and_reads_the_batch(live_server: str) -> 
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = signed_in(browser, live_server, "officer_a")
+        page = staff_page(browser, live_server, "officer_a")
 
         page.click("nav a[href='/ingest']")
         page.click("#jobs a[href='/ingest/jobs/GAJ-PERSONS']")
@@ -146,7 +136,7 @@ def test_officer_sets_rules_governs_and_sees_quality_problems(live_server: str) 
     )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = signed_in(browser, live_server, "officer_a")
+        page = staff_page(browser, live_server, "officer_a")
         page.goto(f"{live_server}/ingest/jobs/GAJ-PERSONS")
         page.click("#run-now")  # gather the 40 rows first
 
@@ -180,7 +170,7 @@ def test_officer_sets_rules_governs_and_sees_quality_problems(live_server: str) 
 
 def health_applies(browser: Any, base: str) -> tuple[Any, str]:
     """The health commission applies for population data from its catalog entry: (its page, number)."""
-    health = signed_in(browser, base, "consumer_c")
+    health = staff_page(browser, base, "consumer_c")
     health.goto(f"{base}/catalog?q=常住人口基本信息")
     health.click('#results a >> text="常住人口基本信息"')
     health.click("#apply")
@@ -200,14 +190,14 @@ def test_health_applies_and_the_bureau_and_public_security_approve_in_the_ui(liv
         health, number = health_applies(browser, live_server)
         assert "数据资源局审核中" in health.locator("#status").inner_text()
 
-        bureau = signed_in(browser, live_server, "bureau_reviewer")
+        bureau = staff_page(browser, live_server, "bureau_reviewer")
         bureau.click("nav a[href='/sharing']")
         bureau.click("a:has-text('待合规审核')")
         bureau.click(f"#applications a[href='/sharing/applications/{number}'] >> nth=0")
         bureau.click("button[value=bureau_approve]")
         assert "提供部门审核中" in bureau.locator("#status").inner_text()
 
-        provider = signed_in(browser, live_server, "reviewer_a")
+        provider = staff_page(browser, live_server, "reviewer_a")
         provider.goto(f"{live_server}/sharing?queue=provider")
         provider.click("a:has-text('办理')")
         provider.fill("textarea[name=comment]", "同意,限疫情防控使用")
@@ -227,7 +217,7 @@ def test_the_home_page_leads_each_reviewer_to_the_application_waiting_for_them(l
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         _, number = health_applies(browser, live_server)
 
-        bureau = signed_in(browser, live_server, "bureau_reviewer")  # lands on the home page
+        bureau = staff_page(browser, live_server, "bureau_reviewer")  # lands on the home page
         waiting = bureau.locator(f"#pending tr.work-item:has-text('{number}')")
         assert "常住人口基本信息" in waiting.inner_text() and "个工作日" in waiting.inner_text()
         waiting.locator("a.button").click()
@@ -236,7 +226,7 @@ def test_the_home_page_leads_each_reviewer_to_the_application_waiting_for_them(l
         bureau.goto(f"{live_server}/")
         assert bureau.locator(f"#pending tr.work-item:has-text('{number}')").count() == 0  # done on its side
 
-        provider = signed_in(browser, live_server, "reviewer_a")
+        provider = staff_page(browser, live_server, "reviewer_a")
         provider.locator(f"#pending tr.work-item:has-text('{number}') a.button").click()
         provider.fill("textarea[name=comment]", "同意")
         provider.click("button[value=provider_approve]")
@@ -281,7 +271,7 @@ def test_a_developer_reads_a_capability_and_tries_a_signed_call_in_the_portal(po
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = signed_in(browser, portal_server, "developer_c")
+        page = staff_page(browser, portal_server, "developer_c")
         page.click("nav a[href='/portal']")
         page.click("#capabilities a:has-text('person.by-id')")
         assert "GET /gw/person.by-id/{key}" in page.locator("main").inner_text()
