@@ -47,6 +47,7 @@ from zhongtai.core.web import (
     language_links,
     templates,
 )
+from zhongtai.figures import build_feeds
 from zhongtai.gateway import app as gateway
 from zhongtai.governance import auth as governance_auth
 from zhongtai.governance import endpoints as governance_api
@@ -78,6 +79,10 @@ from zhongtai.public.identity import GatewayIdentityCheck
 from zhongtai.requirements import auth as requirements_auth
 from zhongtai.requirements import endpoints as requirements_api
 from zhongtai.requirements import pages as requirements_pages
+from zhongtai.screen import auth as screen_auth
+from zhongtai.screen import endpoints as screen_api
+from zhongtai.screen import pages as screen_pages
+from zhongtai.screen.hub import Hub, local_alerts
 from zhongtai.services import endpoints as services_api
 from zhongtai.services import mpages as services_mpages
 from zhongtai.services import pages as services_pages
@@ -142,7 +147,10 @@ def _field_of(loc: Any) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ZhongtaiError)
     async def domain_error(request: Request, exc: ZhongtaiError) -> Response:
-        return error_response(request, exc.status_code, exc.code, exc.message, exc.field)
+        response = error_response(request, exc.status_code, exc.code, exc.message, exc.field)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -276,7 +284,10 @@ ABILITIES: dict[str, AbilityCheck] = {
     "persons.look_up": healthcode_persons.may_look_up,
     "areas.declare": lambda principal: healthcode_areas.may_declare(principal, get_settings()),
     "resumptions.decide": lambda principal: healthcode_resumptions.may_decide(principal, get_settings()),
-    "raw.read": ingest_auth.may_read_raw_of,  # with the row's department: raw, clean and governed data
+    "raw.read": ingest_auth.may_read_raw_of,
+    "screen.watch": lambda principal: screen_auth.may_watch(principal, get_settings()),
+    "screen.links": screen_auth.may_manage_links,
+    "screen.only": screen_auth.screen_only,  # with the row's department: raw, clean and governed data
 }
 
 
@@ -290,9 +301,13 @@ def create_app(settings: Settings | None = None) -> Platform:
         app.state.engine = engine
         app.state.sessionmaker = build_sessionmaker(engine)
         app.state.jobs = build_queue(settings, app.state.sessionmaker, register_all)
+        app.state.screen = Hub(
+            app.state.sessionmaker, settings, build_feeds(settings), local_alerts(app.state)
+        )
         heap.settle()
         yield
         heap.release()
+        await app.state.screen.close()
         runtime = getattr(app.state, "gateway", None)
         if runtime is not None:
             await runtime.close()
@@ -326,6 +341,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         healthcode_api.router,
         services_api.router,
         licences_api.router,
+        screen_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,
@@ -342,6 +358,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         services_pages.router,
         services_mpages.router,
         licences_pages.router,
+        screen_pages.router,
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production

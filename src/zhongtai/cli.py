@@ -33,6 +33,7 @@ from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings, get_settings
 from zhongtai.core.types import utcnow
 from zhongtai.healthcode import commands as healthcode_commands
+from zhongtai.screen import commands as screen_commands
 
 app = typer.Typer(help="Zhongtai (中台) city platform", no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -58,6 +59,7 @@ app.add_typer(sharing_app, name="sharing")
 gateway_app = typer.Typer(help="Capability gateway (能力网关): signed calls", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(healthcode_commands.app, name="healthcode")
+app.add_typer(screen_commands.app, name="screen")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for scripts and grep
@@ -121,6 +123,15 @@ def db_current() -> None:
 
 def _exit_on_terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+def demo_kiosk_link(factory: sessionmaker[Session], base_url: str) -> str:
+    """A kiosk link for the demo's wall display (a new one each start; the old ones expire)."""
+    from zhongtai.screen import service as screen
+
+    with transaction(factory) as session:
+        made = screen.create_link(session, CLI_ACTOR, "演示大屏", 30)
+    return f"{base_url}/screen/k/{made.token}"
 
 
 def start_demo_summary(factory: sessionmaker[Session], show: Callable[[str], object]) -> None:
@@ -279,7 +290,8 @@ def demo(
         for code in governed:
             governance_apply(code, batch=None)  # the worker does this after each batch when serving
         build_demo_cases(factory, settings(), seed, persons)  # licences issued, cases in every state
-    else:
+        screen_commands.profiles()  # risk-crowd profiles from the governed population base (progress bar)
+        screen_commands.rollup()
         from zhongtai.core.jobs import build_queue
         from zhongtai.ingest.tasks import enqueue_run
         from zhongtai.tasks import register_all
@@ -319,6 +331,11 @@ def demo(
         console.print(
             "the health-code app calls the gateway once the people are governed; call it yourself with "
             f"`zhongtai gateway call /gw/person.by-id/<ID number> --credentials {keyfile}{address}`"
+        )
+        console.print(
+            f"the big screen: {base_url}/screen (login admin, or the wall display's account screen); "
+            f"kiosk link, no sign-in: {demo_kiosk_link(factory, base_url)}",
+            soft_wrap=True,
         )
         console.print(f"log lines (requests, deliveries, jobs): {settings().log_file}")
         console.print(f"[bold green]Zhongtai demo city at {base_url}/[/bold green]  (Ctrl-C to stop)")

@@ -5,7 +5,7 @@ It lives beside the app factory, not in ``core``: ``core`` imports no domain."""
 from zhongtai.auditing import models as auditing_models
 from zhongtai.capabilities import models as capability_models
 from zhongtai.catalog import models as catalog_models
-from zhongtai.core import audit, outbox
+from zhongtai.core import audit, outbox, rollups
 from zhongtai.core.database import Base
 from zhongtai.core.identity import models as identity_models
 from zhongtai.governance import models as governance_models
@@ -15,6 +15,7 @@ from zhongtai.licences import models as licence_models
 from zhongtai.orgs import models as org_models
 from zhongtai.public import models as public_models
 from zhongtai.requirements import models as requirement_models
+from zhongtai.screen import models as screen_models
 from zhongtai.services import models as service_models
 from zhongtai.sharing import models as sharing_models
 
@@ -33,6 +34,8 @@ __all__ = [
     "outbox",
     "public_models",
     "requirement_models",
+    "rollups",
+    "screen_models",
     "service_models",
     "sharing_models",
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from zhongtai.core.jobs import JobContext
 from zhongtai.demo import tasks as demo_tasks
+from zhongtai.figures import build_feeds
 from zhongtai.governance import tasks as governance_tasks
 from zhongtai.healthcode import tasks as healthcode_tasks
 from zhongtai.ingest import tasks as ingest_tasks
 from zhongtai.licences import tasks as licence_tasks
+from zhongtai.screen import tasks as screen_tasks
 from zhongtai.sharing import tasks as sharing_tasks
 
 
@@ -19,4 +21,5 @@ def register_all(context: JobContext) -> None:
     sharing_tasks.register(context)
     healthcode_tasks.register(context)
     licence_tasks.register(context)
+    screen_tasks.register(context, build_feeds(context.settings))
     demo_tasks.register(context)

@@ -20,8 +20,14 @@ from zhongtai.core.settings import Settings
 from zhongtai.sharing.models import Grant
 
 # Public on purpose: signing in, the health code trust list (certificates only, for offline verifiers), and
-# verifying a licence its holder shows (a signed code answers only what it already says, holder masked).
-PUBLIC = {"/api/v1/auth/login", "/api/v1/healthcode/trust-list", "/api/v1/licences/verify"}
+# verifying a licence its holder shows (a signed code answers only what it already says, holder masked),
+# and the public release of the risk-crowd figures (noised once a day, small counts hidden).
+PUBLIC = {
+    "/api/v1/auth/login",
+    "/api/v1/healthcode/trust-list",
+    "/api/v1/licences/verify",
+    "/api/v1/screen/profile/public",
+}
 
 
 def concrete(path: str) -> str:

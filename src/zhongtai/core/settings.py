@@ -223,6 +223,23 @@ class Settings(BaseSettings):
     public_lockout_minutes: int = Field(30, ge=1, le=1440, description="How long a sign-in lock lasts.")
     public_session_hours: int = Field(72, ge=1, le=720, description="A citizen's session lifetime.")
 
+    screen_interval_seconds: float = Field(
+        5.0, ge=0.5, le=60, description="How often the big screen's figures are recomputed and pushed."
+    )
+    screen_max_streams: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="Live screen connections one server process holds; more are answered 503 and retry.",
+    )
+    screen_public_epsilon: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Privacy-loss budget (ε) of one public release of the risk-crowd figures; one release "
+        "a day, split evenly over its tables.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -120,7 +120,14 @@ SOURCES: list[tuple[BaseKind, str, str, dict[str, str], dict[str, str], int]] = 
     ),
     (BaseKind.PERSON, "结婚登记信息", "公民身份号码", {"name": "姓名"}, {}, 3),
     (BaseKind.PERSON, "结婚登记信息", "配偶身份号码", {"name": "配偶姓名"}, {}, 3),
-    (BaseKind.PERSON, "社会保险参保信息", "公民身份号码", {"name": "姓名", "birth_date": "出生日期"}, {}, 3),
+    (
+        BaseKind.PERSON,
+        "社会保险参保信息",
+        "公民身份号码",
+        {"name": "姓名", "birth_date": "出生日期", "industry": "所属行业"},
+        {},
+        3,
+    ),
     (BaseKind.PERSON, "核酸检测结果信息", "公民身份号码", {"name": "姓名"}, {}, 4),
     (
         BaseKind.ENTITY,

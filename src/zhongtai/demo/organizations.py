@@ -82,6 +82,7 @@ DEMO_USERS: list[tuple[str, str, list[str], str]] = [
     ("admin", "SJZYJ", ["operator"], "平台管理员"),
     ("reviewer", "SJZYJ", ["reviewer"], "目录审核员"),
     ("auditor", "SJZYJ", ["auditor"], "安全审计员"),
+    ("screen", "SJZYJ", ["screen"], "指挥中心大屏"),
     ("gaj.officer", "GAJ", ["officer"], "公安数据专员"),
     ("gaj.reviewer", "GAJ", ["reviewer"], "公安共享审核员"),
     ("mzj.officer", "MZJ", ["officer"], "民政数据专员"),

@@ -15,6 +15,7 @@ import csv
 import json
 import random
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -420,6 +421,18 @@ def real_estate_register(people: People, inbox: Path) -> int:
     return total
 
 
+# 国民经济行业分类 (GB/T 4754-2017) sections an employer is filed under in social insurance records.
+INDUSTRIES = [
+    "制造业", "批发和零售业", "建筑业", "住宿和餐饮业", "交通运输、仓储和邮政业", "信息技术服务业",
+    "金融业", "房地产业", "租赁和商务服务业", "教育", "卫生和社会工作", "公共管理和社会组织",
+]  # fmt: skip
+
+
+def industry_of(employer: str) -> str:
+    """The industry an employer is filed under: the same for every record naming it."""
+    return INDUSTRIES[zlib.crc32(employer.encode()) % len(INDUSTRIES)]
+
+
 RESUMING = 4  # the first clean enterprises of the registry employ many of the insured (resumption demo)
 
 
@@ -445,6 +458,7 @@ def insured_rows(people: People) -> Iterator[tuple[dict[str, str], Person]]:
         }
         if resuming and employer.random() < share:
             record["dwmc"] = employer.choice(resuming)
+        record["hy"] = industry_of(record["dwmc"])
         yield record, p
 
 
@@ -650,7 +664,13 @@ DEMO_JOBS = [
             "mode": "incremental",
             "schedule": "*/5 * * * *",
             "mapping": _mapping(
-                姓名="xm", 公民身份号码="sfzh", 出生日期="csrq", 单位名称="dwmc", 参保险种="xz", 参保状态="zt"
+                姓名="xm",
+                公民身份号码="sfzh",
+                出生日期="csrq",
+                单位名称="dwmc",
+                所属行业="hy",
+                参保险种="xz",
+                参保状态="zt",
             ),
         },
         social_insurance,

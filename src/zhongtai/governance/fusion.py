@@ -40,6 +40,7 @@ ATTRIBUTES: dict[BaseKind, list[str]] = {
         "division_code",
         "phone",
         "household",  # 户号: who lives in one household (family members are proven by it)
+        "industry",  # 所属行业 of the employer social insurance records (risk-crowd profiles)
     ],
     BaseKind.ENTITY: [
         "name",

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from zhongtai.core import audit
@@ -41,7 +42,17 @@ from zhongtai.healthcode.keys import (
     trust_entry,
     trust_list_document,
 )
-from zhongtai.healthcode.models import ColourChange, KeyRole, SigningKey
+from zhongtai.healthcode.models import (
+    ColourChange,
+    ContactStatus,
+    KeyRole,
+    PersonColour,
+    SigningKey,
+    TraceContact,
+    TraceStatus,
+    TravelDeclaration,
+)
+from zhongtai.healthcode.models import Trace as TraceRow
 from zhongtai.healthcode.repository import HealthCodeRepository
 from zhongtai.healthcode.rules import Colour, Verdict
 from zhongtai.healthcode.trail import person_access
@@ -303,3 +314,28 @@ def checked_at_gate(
         "fever": answer.fever,
     }
     return body, answer.subject or None
+
+
+RISK_GROUPS = ("red", "yellow", "arrival", "contact")
+ARRIVAL_DAYS = 14
+
+
+def risk_groups(session: Session, now: datetime) -> dict[str, set[str]]:
+    """The people of each risk group, by pseudonym, for aggregate counts only (the big screen's
+    profiling): codes now red or yellow, arrivals from a declared area in the last two weeks (行程申报),
+    contacts of open traces not dismissed. A person may be in several groups."""
+    groups: dict[str, set[str]] = {group: set() for group in RISK_GROUPS}
+    coloured = select(PersonColour.subject, PersonColour.colour).where(PersonColour.colour > Colour.GREEN)
+    for subject, colour in session.execute(coloured):
+        groups[Colour(colour).label].add(subject)
+    since = now.date() - timedelta(days=ARRIVAL_DAYS)
+    groups["arrival"].update(
+        session.scalars(select(TravelDeclaration.subject).where(TravelDeclaration.on >= since))
+    )
+    contacts = (
+        select(TraceContact.subject)
+        .join(TraceRow, TraceRow.id == TraceContact.trace_id)
+        .where(TraceRow.status == TraceStatus.OPEN, TraceContact.status != ContactStatus.DISMISSED)
+    )
+    groups["contact"].update(session.scalars(contacts))
+    return groups

@@ -9,6 +9,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from zhongtai.core import rollups
+from zhongtai.core.rollups import Count
 from zhongtai.core.types import CITY_ZONE
 from zhongtai.services.models import (
     Case,
@@ -47,6 +49,14 @@ def record(
     )
     session.add(saving)
     session.flush()
+    rollups.add(
+        session,
+        [
+            Count("services.cases", "", now, 1),
+            Count("services.saved", "", now, saving.submissions),
+            Count("services.trips", "", now, saving.trips),
+        ],
+    )
     return saving
 
 

@@ -32,6 +32,7 @@ COMPUTED_LABELS = (
     N_("attr.name"),
     N_("attr.phone"),
     N_("attr.household"),
+    N_("attr.industry"),
     N_("attr.registered_by"),
     N_("attr.scope"),
     N_("attr.subject"),
@@ -384,6 +385,7 @@ COMPUTED_LABELS = (
     N_("home.figure.capabilities.calls_today"),
     N_("home.figure.requirements.all"),
     N_("home.figure.requirements.delivered"),
+    N_("home.figure.exchange.records"),  # the big screen's totals
 )
 
 # Health code: colours, the rules that fire (a reason names one), the "why" headings

@@ -21,6 +21,7 @@ class Role(enum.StrEnum):
     DEVELOPER = "developer"  # 开发者
     AUDITOR = "auditor"  # 审计员
     CASEWORKER = "caseworker"  # 办件人员 (政务服务窗口 / 审批)
+    SCREEN = "screen"  # 大屏查看: the big screen only, read-only (a wall display's account)
 
 
 class User(Base):
