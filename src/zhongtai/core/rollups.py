@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from zhongtai.core.bulk import select_rows
 from zhongtai.core.database import Base
 from zhongtai.core.types import CITY_ZONE, UTCDateTime
 
@@ -271,27 +272,22 @@ def _replace_gauge(session: Session, feed: str, values: dict[tuple[str, str], fl
 
 @dataclass
 class Rollups:
-    """The rollup rows of a period: all-time totals, per-minute counts since ``since``, gauges."""
+    """The rollup rows of a period: all-time totals, per-minute counts since ``since`` (by dimension, and
+    summed over the dimensions: what most panels want), gauges."""
 
     at: datetime
     since: int  # the first minute read
     totals: dict[str, dict[str, int]]
     minutes: dict[str, dict[str, dict[int, int]]]
     gauges: dict[str, dict[str, float]]
+    summed: dict[str, dict[int, int]] = field(default_factory=dict)  # metric -> minute -> all dimensions
 
     def total(self, metric: str) -> int:
         return sum(self.totals.get(metric, {}).values())
 
-    def count_since(self, metric: str, start: datetime, dims: Iterable[str] | None = None) -> int:
+    def count_since(self, metric: str, start: datetime) -> int:
         first = minute_of(start)
-        wanted = None if dims is None else set(dims)
-        return sum(
-            n
-            for dim, by_minute in self.minutes.get(metric, {}).items()
-            if wanted is None or dim in wanted
-            for minute, n in by_minute.items()
-            if minute >= first
-        )
+        return sum(n for minute, n in self.summed.get(metric, {}).items() if minute >= first)
 
     def by_dim_since(self, metric: str, start: datetime) -> dict[str, int]:
         first = minute_of(start)
@@ -300,39 +296,52 @@ class Rollups:
             for dim, by_minute in self.minutes.get(metric, {}).items()
         }
 
-    def series(self, metric: str, start: datetime, step_minutes: int, end: datetime) -> list[int]:
-        """Counts per step from ``start`` to ``end`` (all dimensions)."""
+    def series(
+        self, metric: str, start: datetime, step_minutes: int, end: datetime, dim: str | None = None
+    ) -> list[int]:
+        """Counts per step from ``start`` to ``end``: of all dimensions, or of one."""
         first, last = minute_of(start), minute_of(end)
         out = [0] * max(1, (last - first) // step_minutes + 1)
-        for by_minute in self.minutes.get(metric, {}).values():
-            for minute, n in by_minute.items():
-                if first <= minute <= last:
-                    out[(minute - first) // step_minutes] += n
+        found = self.summed.get(metric, {}) if dim is None else self.minutes.get(metric, {}).get(dim, {})
+        for minute, n in found.items():
+            if first <= minute <= last:
+                out[(minute - first) // step_minutes] += n
         return out
 
     def gauge(self, metric: str) -> dict[str, float]:
         return self.gauges.get(metric, {})
 
 
+COUNTS_SQL = "SELECT metric, dim, minute, value FROM rollup_counts WHERE minute = 0 OR minute >= ?"
+GAUGES_SQL = "SELECT metric, dim, value FROM rollup_gauges"
+
+
 def read(session: Session, now: datetime, hours: int = 24) -> Rollups:
-    """Every rollup row a screen needs: the all-time rows, the last ``hours`` of minutes, the gauges."""
+    """Every rollup row a screen needs — the all-time rows, the last ``hours`` of minutes, the gauges —
+    straight through the driver, grouped in one pass."""
     since = minute_of(now - timedelta(hours=hours))
-    totals: dict[str, dict[str, int]] = defaultdict(dict)
-    minutes: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    rows = session.execute(
-        select(RollupCount.metric, RollupCount.dim, RollupCount.minute, RollupCount.value).where(
-            (RollupCount.minute == ALL_TIME) | (RollupCount.minute >= since)
-        )
-    )
-    for metric, dim, minute, value in rows:
+    connection = session.connection()
+    totals: dict[str, dict[str, int]] = {}
+    minutes: dict[str, dict[str, dict[int, int]]] = {}
+    summed: dict[str, dict[int, int]] = {}
+    for metric, dim, minute, value in select_rows(connection, COUNTS_SQL, (since,)):
         if minute == ALL_TIME:
-            totals[metric][dim] = int(value)
-        else:
-            minutes[metric][dim][int(minute)] = int(value)
-    gauges: dict[str, dict[str, float]] = defaultdict(dict)
-    for metric, dim, level in session.execute(select(RollupGauge.metric, RollupGauge.dim, RollupGauge.value)):
-        gauges[metric][dim] = float(level)
-    return Rollups(now, since, dict(totals), {m: dict(d) for m, d in minutes.items()}, dict(gauges))
+            totals.setdefault(metric, {})[dim] = value
+            continue
+        by_dim = minutes.get(metric)
+        if by_dim is None:
+            by_dim = minutes[metric] = {}
+            summed[metric] = {}
+        cell = by_dim.get(dim)
+        if cell is None:
+            cell = by_dim[dim] = {}
+        cell[minute] = value
+        total = summed[metric]
+        total[minute] = total.get(minute, 0) + value
+    gauges: dict[str, dict[str, float]] = {}
+    for metric, dim, level in select_rows(connection, GAUGES_SQL, ()):
+        gauges.setdefault(metric, {})[dim] = float(level)
+    return Rollups(now, since, totals, minutes, gauges, summed)
 
 
 def by_id_after(column: Any, after: int, recheck: Sequence[int]) -> Any:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhongtai.capabilities.figures import LATENCY_BOUNDS_MS
-from zhongtai.core import audit, rollups
+from zhongtai.core import audit
 from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound, Unauthenticated
 from zhongtai.core.principal import Principal
 from zhongtai.core.rollups import Feeds, Rollups
@@ -129,11 +129,12 @@ def _level_trend(r: Rollups, colour: str, now: datetime, hours: int = 24) -> lis
     """The number of codes of a colour at the end of each of the last ``hours`` hours: today's level
     less the net changes since (the rollups keep net changes per minute)."""
     level = r.totals.get("hc.colour", {}).get(colour, 0)
-    changes = r.minutes.get("hc.colour", {}).get(colour, {})
-    out = []
-    for back in range(hours - 1, -1, -1):
-        end = rollups.minute_of(now - timedelta(hours=back))
-        out.append(level - sum(n for minute, n in changes.items() if minute > end))
+    start = now - timedelta(hours=hours) + timedelta(minutes=1)
+    per_hour = r.series("hc.colour", start, 60, now, dim=colour)  # the net change within each hour
+    out, after = [0] * len(per_hour), 0
+    for index in range(len(per_hour) - 1, -1, -1):  # the level at each hour's end: what came after undone
+        out[index] = level - after
+        after += per_hour[index]
     return out
 
 
@@ -141,7 +142,7 @@ def health(r: Rollups, now: datetime, midnight: datetime, known: dict[str, str])
     levels = {c: max(0, r.totals.get("hc.colour", {}).get(c, 0)) for c in ("yellow", "red")}
     population = int(sum(r.gauge("screen.population").values()))
     day = now - timedelta(hours=24)
-    scans_by_district = {district: _district_series(r, district, day, now) for district in known}
+    scans_by_district = {district: r.series("hc.scans", day, 60, now, dim=district) for district in known}
     return {
         "colours": {"green": max(0, population - levels["yellow"] - levels["red"]), **levels},
         "population": population,
@@ -158,15 +159,6 @@ def health(r: Rollups, now: datetime, midnight: datetime, known: dict[str, str])
         "enterprises": {k: int(v) for k, v in r.gauge("hc.enterprises").items()},
         "risk_areas": int(sum(r.gauge("hc.risk_areas").values())),
     }
-
-
-def _district_series(r: Rollups, district: str, start: datetime, now: datetime) -> list[int]:
-    first, last = rollups.minute_of(start), rollups.minute_of(now)
-    out = [0] * ((last - first) // 60 + 1)
-    for minute, n in r.minutes.get("hc.scans", {}).get(district, {}).items():
-        if first <= minute <= last:
-            out[(minute - first) // 60] += n
-    return out
 
 
 def governance(r: Rollups) -> dict[str, Any]:
