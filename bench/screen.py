@@ -532,6 +532,8 @@ def main() -> None:
         f"refresh: median {statistics.median(ours) * 1000:.0f} ms ({len(payload):,} bytes of JSON); "
         f"bare read of {rows:,} rollup rows: median {statistics.median(floor) * 1000:.0f} ms"
     )
+    with transaction(factory) as session:  # the minute's periodic gauges now, not inside one window only
+        rollups.advance(session, utcnow(), feeds)
     spread = fanout(factory, settings, feeds, DatabaseWork(engine), args.fanout_seconds)
     result = {
         "name": "screen.refresh",

@@ -23,9 +23,8 @@ def _is_urban(code: str, name: str) -> bool:
 def _ring(codes: list[str], rng: random.Random, offset: float) -> list[float]:
     """Sector boundaries (radians) for ``codes``: equal shares, nudged a little."""
     step = 2 * math.pi / len(codes)
-    return [offset + i * step + rng.uniform(-0.15, 0.15) * step for i in range(len(codes))] + [
-        offset + 2 * math.pi
-    ]
+    bounds = [offset + i * step + rng.uniform(-0.15, 0.15) * step for i in range(len(codes))]
+    return [*bounds, bounds[0] + 2 * math.pi]  # the last sector closes on the first: no gap between
 
 
 def _point(angle: float, radius: float) -> list[float]:

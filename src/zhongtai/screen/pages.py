@@ -14,10 +14,20 @@ from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, Forbidden
 from zhongtai.core.http import DbSession, RowId
 from zhongtai.core.i18n import N_, gettext
+from zhongtai.core.identity.service import session_principal
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.core.web import Form, Page, PageContext, SignedInPage, check_csrf, form_str
+from zhongtai.core.web import (
+    SESSION_COOKIE,
+    Form,
+    Page,
+    PageContext,
+    SignedInPage,
+    check_csrf,
+    form_str,
+    unsign_session_token,
+)
 from zhongtai.screen import auth, geo, profiling, service
 from zhongtai.screen.endpoints import STREAM_HEADERS, District, hub_of
 from zhongtai.screen.service import TOTALS
@@ -166,9 +176,20 @@ def screen(page: SignedInPage, kiosk: int = 0) -> Response:
 @router.get("/screen/stream")
 async def stream(page: SignedInPage) -> StreamingResponse:
     _watcher(page)
-    hub = hub_of(page.request)
+    request = page.request
+    settings: Settings = request.app.state.settings
+    token = unsign_session_token(settings, request.cookies.get(SESSION_COOKIE))
+
+    def signed_in() -> bool:  # signing out (or a revoked session) ends the stream within a minute
+        with request.app.state.sessionmaker() as session:
+            return token is not None and session_principal(session, settings, token) is not None
+
+    async def still_valid() -> bool:
+        return await run_in_threadpool(signed_in)
+
+    hub = hub_of(request)
     hub.admit()
-    return StreamingResponse(hub.events(), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return StreamingResponse(hub.events(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 @router.get("/screen/districts/{district}")

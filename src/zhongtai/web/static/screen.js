@@ -89,7 +89,7 @@
         return { name: s.name, type: "line", data: s.data, showSymbol: false, smooth: true,
           lineStyle: { width: 3, color: s.color }, itemStyle: { color: s.color }, areaStyle: s.area ? { opacity: 0.15 } : undefined };
       })
-    }, true);
+    });
   }
   function bars(id, names, values, colour, unit) {
     var c = chart(id);
@@ -101,7 +101,7 @@
       xAxis: Object.assign({ type: "value", name: unit || "" }, AXIS),
       yAxis: Object.assign({ type: "category", data: names }, AXIS),
       series: [{ type: "bar", data: values, itemStyle: { color: colour }, label: { show: true, position: "right", color: "#e6f1ff" } }]
-    }, true);
+    });
   }
 
   // --- the map ------------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@
         emphasis: { label: { color: "#fff" }, itemStyle: { areaColor: "#0ea5e9" } },
         data: data.map(function (x) { return { name: x.name, value: x.value, hidden: x.hidden, label: x.label,
           selected: x.name === state.district }; }) }]
-    }, true);
+    });
   }
   function pick(code) {
     state.district = state.district === code ? null : code;
