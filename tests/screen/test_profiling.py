@@ -163,13 +163,16 @@ def test_the_public_release_is_noised_once_and_hides_small_counts(
     empty = client.get("/api/v1/screen/profile/public").json()
     assert empty["released_at"] is None
     subjects = _people(factory, settings, [("蜀山区", "教育", 40), ("包河区", "制造业", 2)])
-    _sweep_all(factory, settings)
     _red(factory, subjects)
-    with transaction(factory) as session:
+    with transaction(factory) as session:  # red codes, but nobody profiled yet: the day's release waits
         rollups.advance(session, utcnow(), build_feeds(settings))
+    assert client.get("/api/v1/screen/profile/public").json()["released_at"] is None
+    _sweep_all(factory, settings)
+    with transaction(factory) as session:  # a minute later the counts are recounted, and released
+        rollups.advance(session, utcnow() + timedelta(seconds=61), build_feeds(settings))
     first = client.get("/api/v1/screen/profile/public").json()
     with transaction(factory) as session:  # a later advance the same day draws no new noise
-        rollups.advance(session, utcnow() + timedelta(minutes=5), build_feeds(settings))
+        rollups.advance(session, utcnow() + timedelta(minutes=5), build_feeds(settings))  # counts recounted
     again = client.get("/api/v1/screen/profile/public").json()
     assert first == again and first["epsilon"] == settings.screen_public_epsilon
     red = {row["value"]: row["cells"].get("red") for row in first["tables"]["district"]["rows"]}

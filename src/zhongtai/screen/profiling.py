@@ -126,6 +126,7 @@ def sweep(session: Session, settings: Settings, now: datetime, limit: int = PAGE
     if wrapped:  # a round is complete: whoever was not seen in it has left the base
         started = datetime.fromisoformat(_state(session, "profiles.round") or now.isoformat())
         session.execute(delete(ProfilePerson).where(ProfilePerson.seen_at < started))
+        _set_state(session, "profiles.completed", now.isoformat())
     _set_state(session, "profiles.cursor", "" if wrapped else views[-1].key)
     if rows:
         audit.record_access(
@@ -272,6 +273,8 @@ def register(feeds: Feeds, settings: Settings) -> None:
     known = city_districts(settings)
 
     def public(session: Session, now: datetime) -> dict[tuple[str, str], float] | None:
+        if not _state(session, "profiles.completed"):  # the day's one release waits for whole profiles
+            return None
         return noisy_release(read_gauges(session, "profile."), settings.screen_public_epsilon, known)
 
     feeds.gauge("screen.profile", counts, every_seconds=60)

@@ -391,4 +391,4 @@ def kiosk(session: Session, token: str, now: datetime) -> KioskLink:
 
 def register(feeds: Feeds, settings: Settings) -> None:
     profiling.register(feeds, settings)
-    feeds.gauge("screen.population", population, every_seconds=300)
+    feeds.gauge("screen.population", population, every_seconds=60)
