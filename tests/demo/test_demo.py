@@ -300,7 +300,7 @@ def _demo_health_code(demo_factory: sessionmaker[Session], settings: Settings) -
     assert len(people) >= 5 and gate_file(settings).is_file()
     with demo_factory() as session:
         statuses = sorted(p.status.value for p in session.scalars(select(Place)))
-    assert statuses == ["approved", "approved", "pending"]
+    assert statuses == ["approved"] * 5 + ["pending"]  # the compound, the shop, three across the city
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         assert pull_results(demo_factory, settings, client) >= 2
         page = client.get("/m/login")
@@ -371,6 +371,10 @@ def _demo_epidemic(demo_factory: sessionmaker[Session], settings: Settings) -> N
         assert with_evidence and with_evidence <= set(session.scalars(select(PersonColour.subject)))
         assert colouring.recompute(session, datetime.now(UTC)).changed == 0
         session.rollback()
+    from zhongtai.demo.healthcode import POSTER_SCANS, scan_posters
+    from zhongtai.demo.sources import People
+
+    assert scan_posters(demo_factory, settings, People(7, 300), 1) == POSTER_SCANS  # residents scan posters
 
 
 def test_demo_entries_tell_a_believable_story(demo_factory: sessionmaker[Session]) -> None:

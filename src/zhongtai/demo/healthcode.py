@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from zhongtai.demo.capabilities import APP, PURPOSE
 from zhongtai.demo.sharing import principals
 from zhongtai.demo.sources import People
 from zhongtai.healthcode import areas, corrections, feeds, places, service, tracing
-from zhongtai.healthcode.models import Correction, EvidenceRow, Place, Trace, Visit
+from zhongtai.healthcode.models import Correction, EvidenceRow, Place, PlaceStatus, Trace, Visit
 from zhongtai.orgs.models import Department
 from zhongtai.public import service as public
 from zhongtai.public.service import Person
@@ -106,6 +107,15 @@ def _capabilities(session: Session, settings: Settings) -> None:
             capabilities.decide(session, users["admin"], subscription.id, "approve", "")
 
 
+# Shops elsewhere in the city, approved by the platform's operators: residents scan their posters.
+CITY_PLACES = [
+    ("瑶海万达广场", "shop", "安徽省庐州市瑶海区长江东路 1088 号", "明光路街道", "YHQ"),
+    ("逍遥津公园东门", "other", "安徽省庐州市庐阳区寿春路 15 号", "逍遥津街道", "LYQ"),
+    ("滨湖银泰城", "shop", "安徽省庐州市包河区徽州大道 4872 号", "方兴社区", "BHQ"),
+]
+POSTER_SCANS = 4  # poster scans by residents across the city each turn of the simulation
+
+
 def _places(session: Session, settings: Settings, found: list[Resident]) -> None:
     if not found:
         return
@@ -128,6 +138,11 @@ def _places(session: Session, settings: Settings, found: list[Resident]) -> None
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"place": name, "token": token}), "utf-8")
             path.chmod(0o600)
+    operator = principals(session, settings, ("admin",))["admin"]
+    for name, kind, address, street, office in CITY_PLACES:  # the big screen's map: scans across the city
+        data = places.PlaceApplication(name, kind, address, street, office)
+        place = places.apply(session, owner.id, data, now)
+        places.decide(session, settings, operator, place.id, True, "同意赋码", now)
 
 
 def gate_file(settings: Settings) -> Path:
@@ -149,9 +164,11 @@ def simulate(
     corrected: Resident,
     every: float = 5,
     visitors: tuple[Resident, ...] = (),
+    people: People | None = None,
 ) -> None:
     """The compound's guard at work: a resident's code scanned every few seconds through the gate API
-    (the feverish one once with 38.2 °C), and the health-code app pulling new positive results."""
+    (the feverish one once with 38.2 °C), residents scanning place posters across the city, and the
+    health-code app pulling new positive results."""
     path = gate_file(settings)
     if not path.is_file() or not found:
         return
@@ -165,6 +182,9 @@ def simulate(
                     feeds.pull_results(factory, settings, client)
                     answer_one_correction(factory, settings, corrected)
                     trace_one_case(factory, settings, [*found, *visitors])
+            if people is not None:
+                with contextlib.suppress(Exception):  # a busy database: the next turn scans again
+                    scan_posters(factory, settings, people, turn)
             with contextlib.suppress(httpx.HTTPError):
                 client.post(
                     "/api/v1/healthcode/gate-scans",
@@ -175,6 +195,23 @@ def simulate(
                     headers=key,
                 )
             time.sleep(every)
+
+
+def scan_posters(factory: sessionmaker[Session], settings: Settings, people: People, turn: int) -> int:
+    """A few residents, different each turn, scan the posters of the city's approved places (扫码登记)
+    with the colour their code shows now."""
+    rng = random.Random(turn)
+    with transaction(factory) as session:
+        approved = list(session.scalars(select(Place).where(Place.status == PlaceStatus.APPROVED)))
+        if not approved:
+            return 0
+        scanned = 0
+        for _ in range(POSTER_SCANS):
+            person = people.person(rng.randint(1, people.count))
+            subject = person_subject(settings, person.id_number)
+            verdict, _reasons, _since = service.current_verdict(session, subject)
+            scanned += places.visit(session, rng.choice(approved), subject, verdict.colour, utcnow())
+    return scanned
 
 
 CORRECTED = 7  # the resident whose positive result turns out to be a clerk's slip
@@ -294,7 +331,7 @@ def start_simulation(
     visitors = tuple(shop_visitors(seed, persons))
     worker = threading.Thread(
         target=simulate,
-        args=(factory, settings, base_url, found, corrected, 5, visitors),
+        args=(factory, settings, base_url, found, corrected, 5, visitors, People(seed, persons)),
         name="demo-gate",
         daemon=True,
     )

@@ -12,10 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from zhongtai.core import rollups
-from zhongtai.core.errors import M_, Forbidden
-from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId
+from zhongtai.core.database import transaction
+from zhongtai.core.errors import M_, Forbidden, Unauthenticated
+from zhongtai.core.http import ApiPrincipal, AppSettings, DbSession, RowId, bearer_token
+from zhongtai.core.identity.service import principal_from_token
 from zhongtai.core.principal import Principal
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
@@ -53,13 +57,36 @@ async def figures(request: Request, principal: ApiPrincipal, settings: AppSettin
     return figures_response(await hub_of(request).refresh())
 
 
-@router.get("/stream", responses={200: {"content": {"text/event-stream": {}}}})
-async def stream(request: Request, principal: ApiPrincipal, settings: AppSettings) -> StreamingResponse:
-    """Server-Sent Events: an ``figures`` event with the whole payload at every interval."""
+@router.get(
+    "/stream",
+    responses={200: {"content": {"text/event-stream": {}}}, 401: {"description": "No valid API token"}},
+    openapi_extra={"security": [{"bearer": []}]},
+)
+async def stream(request: Request, settings: AppSettings) -> StreamingResponse:
+    """Server-Sent Events: a ``figures`` event with the whole payload at every interval (the token is
+    checked again every minute; a revoked one ends the stream)."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated(M_("missing bearer token: send `Authorization: Bearer <token>`"))
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+
+    def holder() -> Principal | None:
+        # A session of its own, closed before the stream starts: a burst of screens never holds connections
+        # while it waits for a thread (FastAPI's request session would, until the answer is sent).
+        with transaction(factory) as session:
+            return principal_from_token(session, settings, token)
+
+    principal = await run_in_threadpool(holder)
+    if principal is None:
+        raise Unauthenticated(M_("invalid, expired or revoked API token"), code="invalid_token")
     watching(principal, settings)
+
+    async def still_valid() -> bool:
+        return await run_in_threadpool(holder) is not None
+
     hub = hub_of(request)
     hub.admit()
-    return StreamingResponse(hub.events(), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return StreamingResponse(hub.events(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 @router.get("/districts")

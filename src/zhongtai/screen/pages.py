@@ -174,18 +174,25 @@ def screen(page: SignedInPage, kiosk: int = 0) -> Response:
 
 
 @router.get("/screen/stream")
-async def stream(page: SignedInPage) -> StreamingResponse:
-    _watcher(page)
-    request = page.request
+async def stream(request: Request) -> Response:
+    """The signed-in screen's stream: the session is checked in a short session of its own (not the page
+    machinery's, which would hold a connection until the answer is sent), again every minute."""
     settings: Settings = request.app.state.settings
     token = unsign_session_token(settings, request.cookies.get(SESSION_COOKIE))
 
-    def signed_in() -> bool:  # signing out (or a revoked session) ends the stream within a minute
+    def watcher() -> bool:
         with request.app.state.sessionmaker() as session:
-            return token is not None and session_principal(session, settings, token) is not None
+            found = session_principal(session, settings, token) if token else None
+            return found is not None and auth.may_watch(found[0], settings)
 
-    async def still_valid() -> bool:
-        return await run_in_threadpool(signed_in)
+    if not await run_in_threadpool(watcher):
+        return JSONResponse(
+            {"error": {"code": "signed_out", "message": "sign in to watch the screen", "field": None}},
+            status_code=401,
+        )
+
+    async def still_valid() -> bool:  # signing out (or a revoked session) ends the stream within a minute
+        return bool(await run_in_threadpool(watcher))
 
     hub = hub_of(request)
     hub.admit()
