@@ -227,39 +227,28 @@
     head.innerHTML = "";
     body.innerHTML = "";
     if (!table) { return; }
-    var tr = document.createElement("tr");
-    [names].concat(table.groups.map(function (g) { return L.group[g]; })).forEach(function (t) {
-      var th = document.createElement("th");
-      th.textContent = t;
-      tr.appendChild(th);
-    });
-    head.appendChild(tr);
+    head.appendChild(tableRow("th", names, table.groups.map(function (g) { return L.group[g]; }), ""));
     table.rows.forEach(function (row) {
       if (table.groups.every(function (g) { return row.cells[g] === 0; })) { return; }
-      var r = document.createElement("tr");
-      var name = document.createElement("td");
-      name.textContent = (d.districts[row.value] || row.value);
-      r.appendChild(name);
-      table.groups.forEach(function (g) {
-        var td = document.createElement("td");
-        td.className = "num";
-        td.textContent = cell(row.cells[g]);
-        r.appendChild(td);
-      });
-      body.appendChild(r);
+      body.appendChild(tableRow("td", d.districts[row.value] || row.value,
+        table.groups.map(function (g) { return cell(row.cells[g]); }), ""));
     });
-    var total = document.createElement("tr");
-    total.className = "total";
-    var t0 = document.createElement("td");
-    t0.textContent = L.text.total;
-    total.appendChild(t0);
-    table.groups.forEach(function (g) {
-      var td = document.createElement("td");
-      td.className = "num";
-      td.textContent = cell(table.totals[g]);
-      total.appendChild(td);
+    body.appendChild(tableRow("td", L.text.total, table.groups.map(function (g) { return cell(table.totals[g]); }), "total"));
+  }
+  // One row: its label, then one cell per group (numbers right-aligned in the body).
+  function tableRow(tag, label, values, className) {
+    var tr = document.createElement("tr");
+    tr.className = className;
+    var first = document.createElement(tag);
+    first.textContent = label;
+    tr.appendChild(first);
+    values.forEach(function (v) {
+      var c = document.createElement(tag);
+      if (tag === "td") { c.className = "num"; }
+      c.textContent = v;
+      tr.appendChild(c);
     });
-    body.appendChild(total);
+    return tr;
   }
   function render(d) {
     state.last = d;
