@@ -66,6 +66,7 @@ from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
 from zhongtai.licences import endpoints as licences_api
 from zhongtai.licences import pages as licences_pages
+from zhongtai.opendata import endpoints as opendata_api
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
 from zhongtai.orgs import auth as orgs_auth
@@ -342,6 +343,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         services_api.router,
         licences_api.router,
         screen_api.router,
+        opendata_api.router,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,

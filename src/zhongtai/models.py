@@ -12,6 +12,7 @@ from zhongtai.governance import models as governance_models
 from zhongtai.healthcode import models as healthcode_models
 from zhongtai.ingest import models as ingest_models
 from zhongtai.licences import models as licence_models
+from zhongtai.opendata import models as opendata_models
 from zhongtai.orgs import models as org_models
 from zhongtai.public import models as public_models
 from zhongtai.requirements import models as requirement_models
@@ -30,6 +31,7 @@ __all__ = [
     "identity_models",
     "ingest_models",
     "licence_models",
+    "opendata_models",
     "org_models",
     "outbox",
     "public_models",

@@ -4,6 +4,7 @@ problems. No HTTP here; callers own the transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -281,6 +282,12 @@ def clean_page(session: Session, actor: Principal, code: str, offset: int, limit
     rows, total = GovernanceRepository(session).clean_page(resource.id, offset, limit)
     items = [CleanRecordRead.model_validate(r, from_attributes=True) for r in rows]
     return CleanPage(items=items, total=total, offset=offset, limit=limit)
+
+
+def clean_rows(session: Session, actor: Principal, code: str) -> Iterator[dict[str, Any]]:
+    """Every clean row of a resource whose governed data the actor may read, streamed (for releases)."""
+    resource = governed_resource(session, actor, code)
+    yield from GovernanceRepository(session).clean_data(resource.id)
 
 
 # --- base databases ---------------------------------------------------------------------------------

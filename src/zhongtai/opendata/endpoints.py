@@ -1,0 +1,167 @@
+"""Open data over HTTP: CKAN's Action API under ``/api/3/action/`` (and ``/api/action/``), GET with query
+parameters or POST with a JSON body, answered in CKAN's envelope whatever happens; and the downloads of a
+dataset's releases (CSV, JSON, XLSX), generated from the released rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from openpyxl import Workbook
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from zhongtai.core.database import transaction
+from zhongtai.core.errors import M_, NotFound
+from zhongtai.opendata import ckan, service
+
+router = APIRouter(include_in_schema=False)
+ANONYMOUS_PER_MINUTE = 600  # calls a minute from one address to the Action API, per server process
+
+
+class Flood:
+    """Calls per client address in the current minute (a fixed window, kept in this process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.window = 0
+        self.calls: dict[str, int] = {}
+
+    def allow(self, who: str) -> bool:
+        window = int(time.time() // 60)
+        if window != self.window:
+            self.window, self.calls = window, {}
+        self.calls[who] = self.calls.get(who, 0) + 1
+        return self.calls[who] <= self.per_minute
+
+
+FLOOD = Flood(ANONYMOUS_PER_MINUTE)
+
+
+def _envelope(
+    request: Request, action: str, result: Any = None, error: ckan.ActionError | None = None
+) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    body: dict[str, Any] = {"help": f"{base}/api/3/action/help_show?name={action[:60]}"}
+    if error is None:
+        body.update(success=True, result=result)
+        return JSONResponse(body)
+    body.update(success=False, error=error.body())
+    return JSONResponse(body, status_code=error.status)
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        raw = await request.body()
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ckan.ActionError("Validation Error", 409, "the request body is not JSON") from None
+            if not isinstance(body, dict):
+                raise ckan.ActionError("Validation Error", 409, "the request body must be a JSON object")
+            params.update(body)
+    return params
+
+
+@router.api_route("/api/3/action/{action}", methods=["GET", "POST"])
+@router.api_route("/api/action/{action}", methods=["GET", "POST"])
+async def action(request: Request, action: str) -> JSONResponse:
+    who = request.client.host if request.client else "-"
+    if not FLOOD.allow(who):
+        limited = ckan.ActionError(
+            "Authorization Error", 429, "too many requests; slow down and retry in a minute"
+        )
+        response = _envelope(request, action, error=limited)
+        response.headers["Retry-After"] = "60"
+        return response
+    run = ckan.ACTIONS.get(action)
+    if run is None:
+        return _envelope(
+            request,
+            action,
+            error=ckan.ActionError("Bad Request", 400, f"Action name not known: {action[:60]}"),
+        )
+    try:
+        params = await _params(request)
+    except ckan.ActionError as exc:
+        return _envelope(request, action, error=exc)
+    base = str(request.base_url).rstrip("/")
+    factory = request.app.state.sessionmaker
+
+    def answer() -> Any:
+        with transaction(factory) as session:
+            return run(session, params, base)
+
+    try:
+        result = await run_in_threadpool(answer)
+    except ckan.ActionError as exc:
+        return _envelope(request, action, error=exc)
+    return _envelope(request, action, result)
+
+
+# --- downloads ------------------------------------------------------------------------------------------
+
+
+def _download(
+    session: Session, name: str, version: int | None
+) -> tuple[service.Entry, list[str], list[dict[str, Any]]]:
+    found = service.entry(session, name)
+    if found.dataset.access != "open":
+        raise NotFound(
+            f"no open dataset {name}"
+        )  # conditional data leaves only under an approved application
+    release = service.release_of(session, found, version)
+    rows = list(service.rows(session, release))
+    service.count(session, found, "download")
+    return found, list(release.columns), rows
+
+
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        if out.tell() > 64_000:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+@router.get("/open/datasets/{name}/download.{kind}")
+def download(
+    request: Request, name: str, kind: str, version: int | None = Query(None, ge=1, le=10**6)
+) -> Response:
+    if kind not in ckan.FORMATS:
+        raise NotFound(M_("no download format %(name)s", name=kind[:10]), code="format_not_found")
+    with transaction(request.app.state.sessionmaker) as session:
+        found, columns, rows = _download(session, name, version)
+    stem = f"{found.dataset.name}-v{version or (found.release.version if found.release else 1)}"
+    mimetype = ckan.FORMATS[kind][1]
+    headers = {"Content-Disposition": f'attachment; filename="{stem}.{kind}"'}
+    if kind == "csv":
+        return StreamingResponse(
+            ("\ufeff", *csv_text(columns, rows)), media_type=f"{mimetype}; charset=utf-8", headers=headers
+        )
+    if kind == "json":
+        body = json.dumps(
+            {"dataset": found.dataset.name, "fields": columns, "records": rows}, ensure_ascii=False
+        )
+        return Response(body, media_type=mimetype, headers=headers)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(found.dataset.title[:31] or "data")
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row.get(c) for c in columns])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return Response(buffer.getvalue(), media_type=mimetype, headers=headers)

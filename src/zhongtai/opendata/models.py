@@ -1,0 +1,66 @@
+"""Open datasets, their versioned releases and the released rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zhongtai.core.database import Base
+from zhongtai.core.types import JSONText, UTCDateTime, utcnow
+
+
+class OpenDataset(Base):
+    """A catalog resource opened to the public (or to approved applicants) by its release rules."""
+
+    __tablename__ = "open_datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_resources.id", ondelete="RESTRICT"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # CKAN's name: lower-case, digits, - and _
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    access: Mapped[str] = mapped_column(String(16))  # open | conditional (the resource's open type)
+    license_id: Mapped[str] = mapped_column(String(32), default="cc-by-4.0")
+    theme: Mapped[str] = mapped_column(String(8), default="GOVE")  # EU data theme (DCAT-AP)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # item -> keep | drop | month | district | year (what the release does with each of the resource's items)
+    rules: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    release_id: Mapped[int | None] = mapped_column(Integer)  # the current release
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(64))
+
+
+class OpenRelease(Base):
+    """One version of a dataset's released rows; older ones stay downloadable."""
+
+    __tablename__ = "open_releases"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("open_datasets.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    rules: Mapped[dict[str, str]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+
+
+class OpenRow(Base):
+    """A released row: only the columns the release rules let out, already generalised."""
+
+    __tablename__ = "open_rows"
+    __table_args__ = (Index("ix_open_rows_release", "release_id", "row_number", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(Integer)
+    row_number: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONText())

@@ -1,0 +1,255 @@
+"""Open data's business rules: publishing a dataset by its release rules (all or nothing, refused while a
+column looks personal), new versions, and what the public may read — only datasets whose resource is
+still published and open (or conditionally open), and of those only the released rows."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from zhongtai.catalog.models import OpenType, Resource, ResourceStatus
+from zhongtai.core import audit
+from zhongtai.core.bulk import bulk_insert
+from zhongtai.core.errors import M_, Forbidden, Invalid, NotFound
+from zhongtai.core.principal import Principal
+from zhongtai.core.settings import Settings
+from zhongtai.core.types import as_json, utcnow
+from zhongtai.governance import service as governance
+from zhongtai.governance.auth import may_govern
+from zhongtai.healthcode.divisions import districts
+from zhongtai.opendata import rules
+from zhongtai.opendata.models import OpenDataset, OpenRelease, OpenRow
+from zhongtai.orgs.models import Department
+
+OPEN_TYPES = (OpenType.OPEN, OpenType.CONDITIONAL)
+LICENCES = {
+    "cc-by-4.0": "Creative Commons Attribution 4.0",
+    "cc0-1.0": "Creative Commons CCZero",
+    "odc-by": "Open Data Commons Attribution License",
+}
+NAMESPACE = uuid.UUID("6f1c9a8e-3f7b-4c55-9a44-2b8f3c1d0e57")  # stable CKAN ids from our keys
+BATCH = 5_000
+_NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
+
+
+def dataset_uuid(name: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"dataset:{name}"))
+
+
+def resource_uuid(name: str, kind: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"resource:{name}:{kind}"))
+
+
+def dataset_name(resource: Resource) -> str:
+    return f"zt-{resource.code.lower()}"
+
+
+@dataclass(frozen=True)
+class Published:
+    dataset: OpenDataset
+    release: OpenRelease
+
+
+def _resource(session: Session, code: str) -> Resource:
+    resource = session.scalar(select(Resource).where(Resource.code == code))
+    if resource is None:
+        raise NotFound(M_("no resource %(code)r", code=code), code="resource_not_found")
+    return resource
+
+
+def _check_rules(resource: Resource, wanted: dict[str, str]) -> dict[str, str]:
+    items = [item.name for item in resource.items]
+    unknown = sorted(set(wanted) - set(items))
+    if unknown:
+        raise Invalid(M_("%(name)s is not an item of this resource", name=unknown[0]), field="rules")
+    bad = sorted(item for item, action in wanted.items() if action not in rules.ACTIONS)
+    if bad:
+        raise Invalid(
+            M_("%(name)s: the rule must be keep, drop, month, year or district", name=bad[0]), field="rules"
+        )
+    kept = {item: wanted.get(item, "drop") for item in items}  # an item no rule names stays in
+    if all(action == "drop" for action in kept.values()):
+        raise Invalid(M_("the release would let no item out"), field="rules")
+    return kept
+
+
+def _element_kinds(session: Session, resource: Resource) -> dict[str, str]:
+    kinds = {element.code: element.kind for element in governance.list_elements(session)}
+    return {item.name: kinds.get(item.data_element or "", "") for item in resource.items}
+
+
+def publish(
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    code: str,
+    wanted: dict[str, str],
+    license_id: str = "cc-by-4.0",
+    tags: list[str] | None = None,
+) -> Published:
+    """Open a published resource by its release rules, or release a new version of an open one. Nothing
+    is written unless the whole release passes the personal-data check."""
+    resource = _resource(session, code)
+    if not (actor.is_operator or may_govern(actor, resource.provider_department_id)):
+        raise Forbidden(M_("only the resource's department officers and the bureau's operators open it"))
+    if resource.status is not ResourceStatus.PUBLISHED or resource.open_type not in OPEN_TYPES:
+        raise Invalid(
+            M_("only a published resource whose open type is open or conditional can be opened"),
+            code="not_openable",
+        )
+    if license_id not in LICENCES:
+        raise Invalid(M_("unknown licence %(name)s", name=license_id), field="license_id")
+    kept = _check_rules(resource, wanted)
+    names = tuple(districts(settings.city_division).values())
+    columns = [item for item, action in kept.items() if action != "drop"]
+    sample = (rules.released(row, kept, names) for row in governance.clean_rows(session, actor, code))
+    findings = rules.personal_columns(sample, columns, _element_kinds(session, resource))
+    if findings:
+        first = findings[0]
+        raise Invalid(
+            M_(
+                "column %(name)s still looks personal (%(what)s); drop or generalise it",
+                name=first.column,
+                what=first.what,
+            ),
+            field=first.column,
+            code="personal_column",
+        )
+    dataset = session.scalar(select(OpenDataset).where(OpenDataset.resource_id == resource.id))
+    now = utcnow()
+    if dataset is None:
+        dataset = OpenDataset(
+            resource_id=resource.id,
+            name=dataset_name(resource),
+            title=resource.name,
+            notes=resource.abstract,
+            access=resource.open_type.value,
+            published_by=actor.username,
+            created_at=now,
+        )
+        session.add(dataset)
+    dataset.rules, dataset.license_id, dataset.modified_at = kept, license_id, now
+    dataset.tags = sorted(set(tags if tags is not None else dataset.tags or []))
+    session.flush()
+    release = _write_release(session, settings, actor, dataset, resource, kept, columns, now)
+    dataset.release_id = release.id
+    audit.record(
+        session,
+        actor,
+        "opendata.released",
+        "dataset",
+        dataset.name,
+        {"version": release.version, "rows": release.rows, "rules": kept},
+    )
+    return Published(dataset, release)
+
+
+def _write_release(
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    dataset: OpenDataset,
+    resource: Resource,
+    kept: dict[str, str],
+    columns: list[str],
+    now: datetime,
+) -> OpenRelease:
+    version = (
+        session.scalar(select(func.max(OpenRelease.version)).where(OpenRelease.dataset_id == dataset.id)) or 0
+    ) + 1
+    release = OpenRelease(
+        dataset_id=dataset.id,
+        version=version,
+        columns=columns,
+        rules=kept,
+        rows=0,
+        created_at=now,
+        created_by=actor.username,
+    )
+    session.add(release)
+    session.flush()
+    names = tuple(districts(settings.city_division).values())
+    connection, batch, count = session.connection(), [], 0
+    next_id = (session.scalar(select(func.max(OpenRow.id))) or 0) + 1
+    for row in governance.clean_rows(session, actor, resource.code):
+        count += 1
+        batch.append((next_id + count, release.id, count, as_json(rules.released(row, kept, names))))
+        if len(batch) >= BATCH:
+            bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
+            batch = []
+    bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
+    release.rows = count
+    return release
+
+
+# --- what the public reads -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An open dataset as the public sees it, with what its resource and provider say."""
+
+    dataset: OpenDataset
+    resource: Resource
+    department: Department
+    release: OpenRelease | None
+
+
+def entries(session: Session) -> list[Entry]:
+    """Every dataset the public may see: its resource still published and open (or conditional)."""
+    query = (
+        select(OpenDataset, Resource, Department)
+        .join(Resource, Resource.id == OpenDataset.resource_id)
+        .join(Department, Department.id == Resource.provider_department_id)
+        .where(Resource.status == ResourceStatus.PUBLISHED, Resource.open_type.in_(OPEN_TYPES))
+        .where(OpenDataset.release_id.is_not(None))
+        .order_by(OpenDataset.name)
+    )
+    found = list(session.execute(query))
+    releases = {
+        r.id: r
+        for r in session.scalars(
+            select(OpenRelease).where(OpenRelease.id.in_([d.release_id for d, _, _ in found]))
+        )
+    }
+    return [Entry(d, r, dept, releases.get(d.release_id or 0)) for d, r, dept in found]
+
+
+def entry(session: Session, key: str) -> Entry:
+    """One visible dataset by name or id; a hidden one is as unknown as one that never existed."""
+    for found in entries(session):
+        if key in (found.dataset.name, dataset_uuid(found.dataset.name)):
+            return found
+    raise NotFound(M_("no open dataset %(name)s", name=key[:100]), code="dataset_not_found")
+
+
+def release_of(session: Session, found: Entry, version: int | None = None) -> OpenRelease:
+    if version is None and found.release is not None:
+        return found.release
+    release = session.scalar(
+        select(OpenRelease).where(OpenRelease.dataset_id == found.dataset.id, OpenRelease.version == version)
+    )
+    if release is None:
+        raise NotFound(M_("no release %(value)s of this dataset", value=version), code="release_not_found")
+    return release
+
+
+def rows(session: Session, release: OpenRelease) -> Iterator[dict[str, Any]]:
+    query = select(OpenRow.data).where(OpenRow.release_id == release.id).order_by(OpenRow.row_number)
+    for (data,) in session.execute(query.execution_options(yield_per=10_000)):
+        yield data
+
+
+def count(session: Session, found: Entry, what: str) -> None:
+    """A download or an API call, counted on the dataset (shown on its page and in CKAN's metadata)."""
+    if what == "download":
+        found.dataset.downloads += 1
+    else:
+        found.dataset.api_calls += 1
