@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -268,3 +269,47 @@ def test_an_anonymous_flood_is_limited_in_ckans_envelope(client: TestClient, wor
     assert [a.status_code for a in answers].count(429) >= 3
     limited = next(a for a in answers if a.status_code == 429)
     assert limited.json()["success"] is False and limited.headers["retry-after"] == "60"
+
+
+SHAPES = Path(__file__).parents[2] / "src/zhongtai/opendata/shapes/dcat-ap-3.0.ttl"
+
+
+def test_dcat_ap_metadata_conforms_to_the_shapes_in_every_serialization(site: Site) -> None:
+    import httpx
+    from pyshacl import validate
+    from rdflib import Graph
+    from rdflib.namespace import DCAT, DCTERMS, RDF
+
+    shapes = Graph().parse(SHAPES, format="turtle")
+    with httpx.Client(base_url=site.base, timeout=10) as client:
+        for suffix, form in (("ttl", "turtle"), ("jsonld", "json-ld"), ("rdf", "xml")):
+            for path in (f"/open/catalog.{suffix}", f"/open/datasets/{site.name}.{suffix}"):
+                answer = client.get(path)
+                assert answer.status_code == 200, path
+                graph = Graph().parse(data=answer.text, format=form)
+                conforms, _, report = validate(graph, shacl_graph=shapes)
+                assert conforms, report
+                assert CANARY not in answer.text
+                assert len(list(graph.subjects(RDF.type, DCAT.Dataset))) == 1
+                assert len(list(graph.subjects(RDF.type, DCAT.Distribution))) == 3
+                assert len(list(graph.subjects(RDF.type, DCAT.DataService))) == 1
+                media = {str(o) for o in graph.objects(None, DCAT.mediaType)}
+                assert "http://www.iana.org/assignments/media-types/text/csv" in media
+                assert (None, RDF.type, DCTERMS.MediaType) in graph
+        assert client.get("/open/catalog.xyz").status_code == 404
+        assert client.get("/open/datasets/zt-nope.ttl").status_code == 404
+
+
+def test_the_shapes_refuse_a_distribution_without_an_access_url() -> None:
+    from pyshacl import validate
+    from rdflib import Graph
+
+    broken = Graph().parse(
+        data="""@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix dct: <http://purl.org/dc/terms/> .
+        <http://x/d> a dcat:Dataset ; dct:title "t" ; dct:description "d" ; dcat:distribution <http://x/r> .
+        <http://x/r> a dcat:Distribution ; dcat:mediaType <http://x/csv> .
+        <http://x/csv> a dct:MediaType .""",
+        format="turtle",
+    )
+    conforms, _, report = validate(broken, shacl_graph=Graph().parse(SHAPES, format="turtle"))
+    assert not conforms and "accessURL" in report

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, NotFound
-from zhongtai.opendata import ckan, service
+from zhongtai.opendata import ckan, dcat, service
 
 router = APIRouter(include_in_schema=False)
 ANONYMOUS_PER_MINUTE = 600  # calls a minute from one address to the Action API, per server process
@@ -165,3 +165,27 @@ def download(
     buffer = io.BytesIO()
     book.save(buffer)
     return Response(buffer.getvalue(), media_type=mimetype, headers=headers)
+
+
+# --- DCAT-AP --------------------------------------------------------------------------------------------
+
+
+@router.get("/open/catalog.{suffix}")
+def catalog_metadata(request: Request, suffix: str) -> Response:
+    """The whole catalog in DCAT-AP 3.0: Turtle (``.ttl``), JSON-LD (``.jsonld``) or RDF/XML (``.rdf``)."""
+    if suffix not in dcat.SERIALIZATIONS:
+        raise NotFound(M_("no metadata format %(name)s", name=suffix[:10]), code="format_not_found")
+    with transaction(request.app.state.sessionmaker) as session:
+        graph = dcat.catalog_graph(service.entries(session), str(request.base_url).rstrip("/"))
+    body, media = dcat.serialize(graph, suffix)
+    return Response(body, media_type=f"{media}; charset=utf-8")
+
+
+@router.get("/open/datasets/{name}.{suffix}")
+def dataset_metadata(request: Request, name: str, suffix: str) -> Response:
+    if suffix not in dcat.SERIALIZATIONS:
+        raise NotFound(M_("no metadata format %(name)s", name=suffix[:10]), code="format_not_found")
+    with transaction(request.app.state.sessionmaker) as session:
+        graph = dcat.dataset_graph(service.entry(session, name), str(request.base_url).rstrip("/"))
+    body, media = dcat.serialize(graph, suffix)
+    return Response(body, media_type=f"{media}; charset=utf-8")

@@ -36,6 +36,21 @@ LICENCES = {
 }
 NAMESPACE = uuid.UUID("6f1c9a8e-3f7b-4c55-9a44-2b8f3c1d0e57")  # stable CKAN ids from our keys
 BATCH = 5_000
+# The EU data theme (DCAT-AP) of a provider's datasets, by department.
+THEMES = {
+    "GAJ": "JUST",
+    "WJW": "HEAL",
+    "SCJGJ": "ECON",
+    "ZJJ": "REGI",
+    "MZJ": "SOCI",
+    "RSJ": "SOCI",
+    "ZRZYJ": "ENVI",
+    "JTJ": "TRAN",
+    "JYJ": "EDUC",
+    "TJJ": "ECON",
+    "SFJ": "JUST",
+    "NYJ": "AGRI",
+}
 _NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
 
 
@@ -136,6 +151,8 @@ def publish(
         )
         session.add(dataset)
     dataset.rules, dataset.license_id, dataset.modified_at = kept, license_id, now
+    provider = session.get(Department, resource.provider_department_id)
+    dataset.theme = THEMES.get(provider.code if provider else "", "GOVE")
     dataset.tags = sorted(set(tags if tags is not None else dataset.tags or []))
     session.flush()
     release = _write_release(session, settings, actor, dataset, resource, kept, columns, now)
