@@ -67,6 +67,7 @@ from zhongtai.ingest import pages as ingest_pages
 from zhongtai.licences import endpoints as licences_api
 from zhongtai.licences import pages as licences_pages
 from zhongtai.opendata import endpoints as opendata_api
+from zhongtai.opendata import pages as opendata_pages
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
 from zhongtai.orgs import auth as orgs_auth
@@ -361,6 +362,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         services_mpages.router,
         licences_pages.router,
         screen_pages.router,
+        opendata_pages.router,
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production

@@ -313,3 +313,25 @@ def test_the_shapes_refuse_a_distribution_without_an_access_url() -> None:
     )
     conforms, _, report = validate(broken, shacl_graph=Graph().parse(SHAPES, format="turtle"))
     assert not conforms and "accessURL" in report
+
+
+def test_the_portal_for_anyone_in_chinese_and_english(site: Site) -> None:
+    import httpx
+
+    with httpx.Client(base_url=site.base, timeout=10) as client:
+        portal = client.get("/open?q=企业")
+        assert (
+            portal.status_code == 200 and "企业登记基本信息" in portal.text and "共 1 个数据集" in portal.text
+        )
+        assert "数据资源局" in portal.text  # the provider facet
+        filtered = client.get("/open", params={"fq": 'organization:"sjzyj"'})
+        assert "共 1 个数据集" in filtered.text
+        broken = client.get("/open", params={"fq": 'organization:"'})
+        assert broken.status_code == 200 and "筛选条件无法识别" in broken.text
+        page = client.get(f"/open/datasets/{site.name}")
+        assert page.status_code == 200 and "庐州市第1号科技有限公司" in page.text  # the preview
+        assert f"/open/datasets/{site.name}/download.csv?version=1" in page.text and ".ttl" in page.text
+        assert CANARY not in page.text and "张三" not in page.text
+        english = client.get(f"/open/datasets/{site.name}?lang=en")
+        assert "Downloads" in english.text and "Preview" in english.text
+        assert client.get("/open/datasets/zt-nope").status_code == 404

@@ -57,6 +57,7 @@ _loader = jinja2.ChoiceLoader(
         jinja2.PackageLoader("zhongtai", "services/templates"),
         jinja2.PackageLoader("zhongtai", "licences/templates"),
         jinja2.PackageLoader("zhongtai", "screen/templates"),
+        jinja2.PackageLoader("zhongtai", "opendata/templates"),
     ]
 )
 
