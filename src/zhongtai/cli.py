@@ -255,6 +255,7 @@ def demo(
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.healthcode import build_demo_healthcode, gate_link, residents, start_simulation
+    from zhongtai.demo.opendata import build_demo_opendata
     from zhongtai.demo.province import PATH as PROVINCE_PATH
     from zhongtai.demo.province import build_demo_report
     from zhongtai.demo.services import build_demo_cases, build_demo_services, start_services
@@ -281,6 +282,9 @@ def demo(
     build_demo_healthcode(factory, settings(), seed, persons)  # keys, capabilities, places, a gate
     build_demo_report(factory, settings(), f"http://{host}:{port}{PROVINCE_PATH}")  # 向省报送, daily
     console.print(f"services: {build_demo_services(factory, settings())} service items with their materials")
+    build_demo_opendata(
+        factory, settings()
+    )  # the open datasets' rules; released once their rows are governed
     keyfile = credentials_path(settings())
     console.print(f"capabilities: {served} behind the gateway; the health-code app's key is in {keyfile}")
     (settings().resolved_sources_dir / ACTIVITY_MARKER).touch()
@@ -292,6 +296,7 @@ def demo(
         build_demo_cases(factory, settings(), seed, persons)  # licences issued, cases in every state
         screen_commands.profiles()  # risk-crowd profiles from the governed population base (progress bar)
         screen_commands.rollup()
+        console.print(f"open data: {build_demo_opendata(factory, settings())} datasets released at /open")
         from zhongtai.core.jobs import build_queue
         from zhongtai.ingest.tasks import enqueue_run
         from zhongtai.tasks import register_all

@@ -11,6 +11,7 @@ from zhongtai.governance import tasks as governance_tasks
 from zhongtai.healthcode import tasks as healthcode_tasks
 from zhongtai.ingest import tasks as ingest_tasks
 from zhongtai.licences import tasks as licence_tasks
+from zhongtai.opendata import tasks as opendata_tasks
 from zhongtai.screen import tasks as screen_tasks
 from zhongtai.sharing import tasks as sharing_tasks
 
@@ -21,5 +22,6 @@ def register_all(context: JobContext) -> None:
     sharing_tasks.register(context)
     healthcode_tasks.register(context)
     licence_tasks.register(context)
+    opendata_tasks.register(context)
     screen_tasks.register(context, build_feeds(context.settings))
     demo_tasks.register(context)

@@ -335,3 +335,50 @@ def test_the_portal_for_anyone_in_chinese_and_english(site: Site) -> None:
         english = client.get(f"/open/datasets/{site.name}?lang=en")
         assert "Downloads" in english.text and "Preview" in english.text
         assert client.get("/open/datasets/zt-nope").status_code == 404
+
+
+def test_a_refresh_releases_a_version_only_when_the_rows_change(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    from zhongtai.core.principal import SYSTEM
+
+    code = _register(factory, rows=0)
+    with transaction(factory) as session:  # nothing governed yet: the dataset waits, unlisted
+        waiting = service.publish(session, settings, ADMIN, code, RULES)
+        assert waiting.release is None and service.entries(session) == []
+    with transaction(factory) as session:
+        resource = session.scalar(select(Resource).where(Resource.code == code))
+        assert resource is not None
+        session.add(
+            CleanRecord(
+                job_id=1,
+                source_key="a",
+                resource_id=resource.id,
+                pass_id=1,
+                batch_id=1,
+                rule_version=1,
+                data={"企业名称": "甲公司", "住所": "安徽省庐州市蜀山区"},
+                changes=None,
+            )
+        )
+    with transaction(factory) as session:
+        first = service.refresh(session, settings, SYSTEM, code)
+        assert first is not None and first.release is not None and first.release.version == 1
+    with transaction(factory) as session:
+        same = service.refresh(session, settings, SYSTEM, code)
+        assert same is not None and same.changed is False and same.release and same.release.version == 1
+    with transaction(factory) as session:  # a row of a personal item changes: not let out, no new version
+        row = session.get(CleanRecord, (1, "a"))
+        assert row is not None
+        row.data = {**row.data, "法定代表人身份号码": an_id(3)}
+    with transaction(factory) as session:
+        assert service.refresh(session, settings, SYSTEM, code).changed is False  # type: ignore[union-attr]
+    with transaction(factory) as session:
+        row = session.get(CleanRecord, (1, "a"))
+        assert row is not None
+        row.data = {**row.data, "企业名称": "甲公司(更名)"}
+    with transaction(factory) as session:
+        again = service.refresh(session, settings, SYSTEM, code)
+        assert again is not None and again.release is not None and again.release.version == 2
+    with transaction(factory) as session:
+        assert service.refresh(session, settings, SYSTEM, "999999-999999") is None

@@ -50,6 +50,9 @@ class OpenRelease(Base):
     columns: Mapped[list[str]] = mapped_column(JSON)
     rules: Mapped[dict[str, str]] = mapped_column(JSON)
     rows: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(
+        String(64)
+    )  # SHA-256 of the released rows: unchanged data, no new version
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64))
 

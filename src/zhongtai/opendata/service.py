@@ -4,7 +4,7 @@ still published and open (or conditionally open), and of those only the released
 
 from __future__ import annotations
 
-import re
+import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +51,6 @@ THEMES = {
     "SFJ": "JUST",
     "NYJ": "AGRI",
 }
-_NAME = re.compile(r"^[a-z0-9_-]{2,100}$")
 
 
 def dataset_uuid(name: str) -> str:
@@ -69,7 +68,8 @@ def dataset_name(resource: Resource) -> str:
 @dataclass(frozen=True)
 class Published:
     dataset: OpenDataset
-    release: OpenRelease
+    release: OpenRelease | None  # None: no governed rows yet (the first pass releases them)
+    changed: bool  # False: the released rows were the same as the current version's
 
 
 def _resource(session: Session, code: str) -> Resource:
@@ -137,6 +137,7 @@ def publish(
             field=first.column,
             code="personal_column",
         )
+    digest, count = _digest(session, actor, code, kept, names)
     dataset = session.scalar(select(OpenDataset).where(OpenDataset.resource_id == resource.id))
     now = utcnow()
     if dataset is None:
@@ -150,12 +151,19 @@ def publish(
             created_at=now,
         )
         session.add(dataset)
+    current = session.get(OpenRelease, dataset.release_id) if dataset.release_id else None
+    settled = dataset.license_id == license_id and (tags is None or sorted(set(tags)) == dataset.tags)
+    if current is not None and current.digest == digest and current.rules == kept and settled:
+        return Published(dataset, current, changed=False)
     dataset.rules, dataset.license_id, dataset.modified_at = kept, license_id, now
+    dataset.access = resource.open_type.value
     provider = session.get(Department, resource.provider_department_id)
     dataset.theme = THEMES.get(provider.code if provider else "", "GOVE")
     dataset.tags = sorted(set(tags if tags is not None else dataset.tags or []))
     session.flush()
-    release = _write_release(session, settings, actor, dataset, resource, kept, columns, now)
+    if count == 0:  # nothing governed yet: the dataset waits for its first rows
+        return Published(dataset, None, changed=False)
+    release = _write_release(session, settings, actor, dataset, resource, kept, columns, digest, now)
     dataset.release_id = release.id
     audit.record(
         session,
@@ -165,7 +173,19 @@ def publish(
         dataset.name,
         {"version": release.version, "rows": release.rows, "rules": kept},
     )
-    return Published(dataset, release)
+    return Published(dataset, release, changed=True)
+
+
+def _digest(
+    session: Session, actor: Principal, code: str, kept: dict[str, str], names: tuple[str, ...]
+) -> tuple[str, int]:
+    """SHA-256 over the rows the release would let out, in the clean zone's order, and their number."""
+    digest, count = hashlib.sha256(), 0
+    for row in governance.clean_rows(session, actor, code):
+        digest.update((as_json(rules.released(row, kept, names)) or "").encode())
+        digest.update(b"\n")
+        count += 1
+    return digest.hexdigest(), count
 
 
 def _write_release(
@@ -176,17 +196,18 @@ def _write_release(
     resource: Resource,
     kept: dict[str, str],
     columns: list[str],
+    digest: str,
     now: datetime,
 ) -> OpenRelease:
-    version = (
-        session.scalar(select(func.max(OpenRelease.version)).where(OpenRelease.dataset_id == dataset.id)) or 0
-    ) + 1
+    latest = select(func.max(OpenRelease.version)).where(OpenRelease.dataset_id == dataset.id)
+    version = (session.scalar(latest) or 0) + 1
     release = OpenRelease(
         dataset_id=dataset.id,
         version=version,
         columns=columns,
         rules=kept,
         rows=0,
+        digest=digest,
         created_at=now,
         created_by=actor.username,
     )
@@ -196,14 +217,29 @@ def _write_release(
     connection, batch, count = session.connection(), [], 0
     next_id = (session.scalar(select(func.max(OpenRow.id))) or 0) + 1
     for row in governance.clean_rows(session, actor, resource.code):
+        batch.append((next_id + count, release.id, count + 1, as_json(rules.released(row, kept, names))))
         count += 1
-        batch.append((next_id + count, release.id, count, as_json(rules.released(row, kept, names))))
         if len(batch) >= BATCH:
             bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
             batch = []
     bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
     release.rows = count
     return release
+
+
+def refresh(session: Session, settings: Settings, actor: Principal, code: str) -> Published | None:
+    """After a governance pass: a new version of the resource's open dataset if its released rows changed
+    (None: the resource is not opened)."""
+    dataset = session.scalar(
+        select(OpenDataset)
+        .join(Resource, Resource.id == OpenDataset.resource_id)
+        .where(Resource.code == code)
+    )
+    if dataset is None:
+        return None
+    return publish(
+        session, settings, actor, code, dict(dataset.rules), dataset.license_id, list(dataset.tags)
+    )
 
 
 # --- what the public reads -----------------------------------------------------------------------------

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("columns", sa.JSON(), nullable=False),
         sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
