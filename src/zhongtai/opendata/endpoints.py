@@ -4,7 +4,6 @@ dataset's releases (CSV, JSON, XLSX), generated from the released rows."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import time
@@ -110,61 +109,52 @@ async def action(request: Request, action: str) -> JSONResponse:
 # --- downloads ------------------------------------------------------------------------------------------
 
 
-def _download(
-    session: Session, name: str, version: int | None
-) -> tuple[service.Entry, list[str], list[dict[str, Any]]]:
-    found = service.entry(session, name)
-    if found.dataset.access != "open":
-        raise NotFound(
-            f"no open dataset {name}"
-        )  # conditional data leaves only under an approved application
-    release = service.release_of(session, found, version)
-    rows = list(service.rows(session, release))
-    service.count(session, found, "download")
-    return found, list(release.columns), rows
-
-
-def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-        if out.tell() > 64_000:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
-
-
 @router.get("/open/datasets/{name}/download.{kind}")
 def download(
     request: Request, name: str, kind: str, version: int | None = Query(None, ge=1, le=10**6)
 ) -> Response:
+    """A release as CSV, JSON or XLSX (the current version, or ``?version=N``), counted on the dataset."""
     if kind not in ckan.FORMATS:
         raise NotFound(M_("no download format %(name)s", name=kind[:10]), code="format_not_found")
-    with transaction(request.app.state.sessionmaker) as session:
-        found, columns, rows = _download(session, name, version)
-    stem = f"{found.dataset.name}-v{version or (found.release.version if found.release else 1)}"
+    factory = request.app.state.sessionmaker
+    with transaction(factory) as session:
+        found = service.entry(session, name)
+        if found.dataset.access != "open":  # conditional data leaves only under an approved application
+            raise NotFound(M_("no open dataset %(name)s", name=name[:100]), code="dataset_not_found")
+        release = service.release_of(session, found, version)
+        service.count(session, found, "download")
+        session.expunge(release)
+        title = found.dataset.title
     mimetype = ckan.FORMATS[kind][1]
-    headers = {"Content-Disposition": f'attachment; filename="{stem}.{kind}"'}
-    if kind == "csv":
-        return StreamingResponse(
-            ("\ufeff", *csv_text(columns, rows)), media_type=f"{mimetype}; charset=utf-8", headers=headers
+    headers = {"Content-Disposition": f'attachment; filename="{name}-v{release.version}.{kind}"'}
+    if kind == "xlsx":
+        with factory() as session:
+            return Response(_xlsx(session, release, title), media_type=mimetype, headers=headers)
+    return StreamingResponse(
+        _stream(factory, release, name, kind), media_type=f"{mimetype}; charset=utf-8", headers=headers
+    )
+
+
+def _stream(factory: Any, release: Any, name: str, kind: str) -> Iterator[bytes]:
+    """The file, a chunk at a time, from a session of its own (the request's has ended)."""
+    with factory() as session:
+        chunks = (
+            service.csv_chunks(session, release)
+            if kind == "csv"
+            else service.json_chunks(session, release, name)
         )
-    if kind == "json":
-        body = json.dumps(
-            {"dataset": found.dataset.name, "fields": columns, "records": rows}, ensure_ascii=False
-        )
-        return Response(body, media_type=mimetype, headers=headers)
+        yield from chunks
+
+
+def _xlsx(session: Session, release: Any, title: str) -> bytes:
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(found.dataset.title[:31] or "data")
-    sheet.append(columns)
-    for row in rows:
-        sheet.append([row.get(c) for c in columns])
+    sheet = book.create_sheet(title[:31] or "data")
+    sheet.append(list(release.columns))
+    for row in service.rows(session, release):
+        sheet.append([row.get(c) for c in release.columns])
     buffer = io.BytesIO()
     book.save(buffer)
-    return Response(buffer.getvalue(), media_type=mimetype, headers=headers)
+    return buffer.getvalue()
 
 
 # --- DCAT-AP --------------------------------------------------------------------------------------------
