@@ -11,15 +11,15 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, func, literal_column, select, text, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+import orjson
 from sqlalchemy.orm import Session
 
+from zhongtai.core.bulk import select_rows
 from zhongtai.core.errors import NotFound
 from zhongtai.opendata import service
-from zhongtai.opendata.models import OpenRow
 from zhongtai.opendata.service import Entry, dataset_uuid, resource_uuid
 
 MAX_ROWS = 1000  # package_search
@@ -319,26 +319,15 @@ def _display(field: str, name: str, found: list[Entry]) -> str:
 # --- datastore ------------------------------------------------------------------------------------------
 
 
-def _by_resource(session: Session, resource_id: str) -> Entry:
-    for found in service.entries(session):
-        if resource_id in (resource_uuid(found.dataset.name, kind) for kind in FORMATS):
-            return found
-    raise not_found("Resource was not found.")
-
-
-DATA = type_coerce(OpenRow.data, Text)  # the released row's JSON as the text it is stored as
-
-
-def _json_value(session: Session, column: str) -> Any:
-    """A released column's value in SQL: written as its partial index is, so filters and totals are index
-    lookups (a column name that cannot be written so is read through a bound JSON path instead)."""
-    dialect = session.get_bind().dialect.name
+def _value_sql(dialect: str, column: str) -> tuple[str, list[Any]]:
+    """A released column's value in SQL — written as its partial index is, so filters, sorts and totals
+    are index lookups — and its parameters (a column name that cannot be written so is bound instead)."""
     try:
-        return literal_column(service.column_sql(dialect, column))
+        return service.column_sql(dialect, column), []
     except ValueError:
         if dialect == "postgresql":
-            return func.jsonb_extract_path_text(cast(DATA, JSONB), column)
-        return func.json_extract(DATA, '$."' + column.replace('"', "") + '"')
+            return "((data::jsonb) ->> ?)", [column]
+        return "json_extract(data, ?)", ['$."' + column.replace('"', "") + '"']
 
 
 def _candidates(value: Any) -> list[Any]:
@@ -352,49 +341,86 @@ def _candidates(value: Any) -> list[Any]:
     return found
 
 
+@dataclass
+class Where:
+    """The WHERE of a datastore query, as SQL text with ``?`` placeholders and its parameters."""
+
+    sql: list[str]
+    params: list[Any]
+    plain: bool = True  # no filter and no search: the release's own row count is the total
+
+
+def _where(dialect: str, found: service.Searchable, params: dict[str, Any]) -> Where:
+    where = Where([f"release_id = {found.release_id}"], [])  # a literal: the partial indexes apply
+    for column, wanted in _dict(params, "filters").items():
+        if column not in found.columns:
+            raise invalid("filters", f"field {column[:50]!r} not in table")
+        values = wanted if isinstance(wanted, list) else [wanted]
+        matches = (
+            [str(v) for v in values]
+            if dialect == "postgresql"
+            else [c for v in values for c in _candidates(v)]
+        )
+        expression, bound = _value_sql(dialect, column)
+        where.sql.append(f"{expression} IN ({', '.join('?' for _ in matches)})")
+        where.params += [*bound, *matches]
+        where.plain = False
+    q = params.get("q")
+    if isinstance(q, str) and q.strip():
+        where.sql.append("data LIKE ? ESCAPE '\\'")
+        where.params.append(
+            "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        where.plain = False
+    return where
+
+
+def _order(dialect: str, params: dict[str, Any], columns: list[str]) -> tuple[list[str], list[Any]]:
+    order: list[str] = []
+    bound: list[Any] = []
+    for part in _list(params, "sort"):
+        name, _, direction = part.strip().partition(" ")
+        direction = direction.strip().lower() or "asc"
+        if direction not in ("asc", "desc") or (name != "_id" and name not in columns):
+            raise invalid("sort", f"cannot sort by {part[:50]!r}")
+        expression, more = ("row_number", []) if name == "_id" else _value_sql(dialect, name)
+        order.append(f"{expression} {direction.upper()}")
+        bound += more
+    return [*order, "row_number"], bound
+
+
 def datastore_search(session: Session, params: dict[str, Any], base_url: str) -> dict[str, Any]:
     resource_id = str(params.get("resource_id") or params.get("id") or "")
     if not resource_id:
         raise invalid("resource_id", "Missing value")
-    found = _by_resource(session, resource_id)
-    if found.dataset.access != "open":
+    found = service.searchable(session, resource_id[:64])
+    if found is None:
+        raise not_found("Resource was not found.")
+    if found.access != "open":
         raise ActionError("Authorization Error", 403, "this dataset is open on application only")
-    release = service.release_of(session, found)
-    columns = list(release.columns)
     limit = _int(params, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
     offset = _int(params, "offset", 0, 0, 10**9)
-    fields = _list(params, "fields") or ["_id", *columns]
-    unknown = [f for f in fields if f != "_id" and f not in columns]
+    fields = _list(params, "fields") or ["_id", *found.columns]
+    unknown = [f for f in fields if f != "_id" and f not in found.columns]
     if unknown:
         raise invalid("fields", f"field {unknown[0][:50]!r} not in table")
-    this_release = text(f"open_rows.release_id = {int(release.id)}")  # a literal: the partial indexes apply
-    query = select(OpenRow.row_number, OpenRow.data).where(this_release)
-    total_query = select(func.count()).select_from(OpenRow).where(this_release)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    filters = _dict(params, "filters")
-    for column, wanted in filters.items():
-        if column not in columns:
-            raise invalid("filters", f"field {column[:50]!r} not in table")
-        values = wanted if isinstance(wanted, list) else [wanted]
-        matches = [str(v) for v in values] if postgres else [c for v in values for c in _candidates(v)]
-        condition = _json_value(session, column).in_(matches)
-        query, total_query = query.where(condition), total_query.where(condition)
-    q = params.get("q")
-    searched = isinstance(q, str) and bool(q.strip())
-    if isinstance(q, str) and searched:
-        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        condition = DATA.like(pattern, escape="\\")
-        query, total_query = query.where(condition), total_query.where(condition)
-    order = _sort(session, params, columns)
-    if not filters and not searched and len(order) == 1:  # plain paging: row numbers are 1..n, no gaps
-        query = query.where(OpenRow.row_number > offset).order_by(OpenRow.row_number).limit(limit)
+    connection = session.connection()
+    dialect = connection.dialect.name
+    where = _where(dialect, found, params)
+    order, order_params = _order(dialect, params, found.columns)
+    if where.plain and len(order) == 1:  # plain paging: row numbers are 1..n, no gaps
+        sql = f"SELECT row_number, data FROM open_rows WHERE {' AND '.join(where.sql)} AND row_number > ? "  # noqa: S608
+        sql += "ORDER BY row_number LIMIT ?"
+        rows = select_rows(connection, sql, [*where.params, offset, limit])
     else:
-        query = query.order_by(*order).offset(offset).limit(limit)
+        sql = f"SELECT row_number, data FROM open_rows WHERE {' AND '.join(where.sql)} "  # noqa: S608
+        sql += f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?"
+        rows = select_rows(connection, sql, [*where.params, *order_params, limit, offset])
     records = []
-    for number, data in session.execute(query):
-        row = {"_id": number, **data}
+    for number, data in rows:
+        row = {"_id": number, **orjson.loads(data)}
         records.append({f: row.get(f) for f in fields})
-    service.count(session, found, "api")
+    service.count(session, found.dataset_id, "api")
     path = f"/api/3/action/datastore_search?resource_id={resource_id}&limit={limit}"
     answer: dict[str, Any] = {
         "resource_id": resource_id,
@@ -405,22 +431,13 @@ def datastore_search(session: Session, params: dict[str, Any], base_url: str) ->
         "_links": {"start": path, "next": f"{path}&offset={offset + limit}"},
     }
     if str(params.get("include_total", "true")).lower() not in ("false", "0"):
-        plain = not filters and not searched
-        answer["total"] = release.rows if plain else int(session.scalar(total_query) or 0)
+        if where.plain:
+            answer["total"] = found.rows
+        else:
+            counted = f"SELECT count(*) FROM open_rows WHERE {' AND '.join(where.sql)}"  # noqa: S608
+            answer["total"] = int(select_rows(connection, counted, where.params)[0][0])
         answer["total_was_estimated"] = False
     return answer
-
-
-def _sort(session: Session, params: dict[str, Any], columns: list[str]) -> list[Any]:
-    order: list[Any] = []
-    for part in _list(params, "sort"):
-        name, _, direction = part.strip().partition(" ")
-        direction = direction.strip().lower() or "asc"
-        if direction not in ("asc", "desc") or (name != "_id" and name not in columns):
-            raise invalid("sort", f"cannot sort by {part[:50]!r}")
-        expression = OpenRow.row_number if name == "_id" else _json_value(session, name)
-        order.append(expression.desc() if direction == "desc" else expression.asc())
-    return [*order, OpenRow.row_number]
 
 
 # --- the actions ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhongtai.core.database import Base
@@ -67,3 +67,27 @@ class OpenRow(Base):
     release_id: Mapped[int] = mapped_column(Integer)
     row_number: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSONText())
+
+
+class OpenResource(Base):
+    """The CKAN resource ids of a dataset's distributions (one per download format), for direct lookups."""
+
+    __tablename__ = "open_resources"
+
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("open_datasets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+
+
+class OpenFile(Base):
+    """A release's download files (CSV, JSON), written with the release in parts of about a megabyte: the
+    versioned files every server streams, kept in the database so they share its transaction."""
+
+    __tablename__ = "open_files"
+
+    release_id: Mapped[int] = mapped_column(
+        ForeignKey("open_releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

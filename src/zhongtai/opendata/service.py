@@ -4,17 +4,20 @@ still published and open (or conditionally open), and of those only the released
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
+import json
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import polars as pl
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import OpenType, Resource, ResourceStatus
@@ -28,7 +31,7 @@ from zhongtai.governance import service as governance
 from zhongtai.governance.auth import may_govern
 from zhongtai.healthcode.divisions import districts
 from zhongtai.opendata import rules
-from zhongtai.opendata.models import OpenDataset, OpenRelease, OpenRow
+from zhongtai.opendata.models import OpenDataset, OpenFile, OpenRelease, OpenResource, OpenRow
 from zhongtai.orgs.models import Department
 
 OPEN_TYPES = (OpenType.OPEN, OpenType.CONDITIONAL)
@@ -39,6 +42,7 @@ LICENCES = {
 }
 NAMESPACE = uuid.UUID("6f1c9a8e-3f7b-4c55-9a44-2b8f3c1d0e57")  # stable CKAN ids from our keys
 BATCH = 5_000
+FORMATS = ("csv", "json", "xlsx")  # a dataset's distributions: its downloads, each a CKAN resource
 # The EU data theme (DCAT-AP) of a provider's datasets, by department.
 THEMES = {
     "GAJ": "JUST",
@@ -154,6 +158,9 @@ def publish(
             created_at=now,
         )
         session.add(dataset)
+        session.flush()
+        for kind in FORMATS:
+            session.add(OpenResource(uid=resource_uuid(dataset.name, kind), dataset_id=dataset.id, kind=kind))
     current = session.get(OpenRelease, dataset.release_id) if dataset.release_id else None
     settled = dataset.license_id == license_id and (tags is None or sorted(set(tags)) == dataset.tags)
     if current is not None and current.digest == digest and current.rules == kept and settled:
@@ -222,20 +229,108 @@ def _write_release(
     names = tuple(districts(settings.city_division).values())
     connection, batch, count = session.connection(), [], 0
     next_id = (session.scalar(select(func.max(OpenRow.id))) or 0) + 1
+    files = Files(session, release)
     for row in governance.clean_rows(session, actor, resource.code):
-        batch.append((next_id + count, release.id, count + 1, as_json(rules.released(row, kept, names))))
+        out = rules.released(row, kept, names)
+        text_ = as_json(out) or "{}"
+        batch.append((next_id + count, release.id, count + 1, text_))
+        files.add(out, text_)
         count += 1
         if len(batch) >= BATCH:
             bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
             batch = []
     bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
+    files.finish(dataset.name)
     release.rows = count
     return release
 
 
+PART = 1 << 20  # bytes of a stored file part
+
+
+class CsvParts:
+    """A release's CSV, written by Python's csv module as its rows are released, in parts of about a
+    megabyte (UTF-8 with a byte-order mark first, so spreadsheet programs read the Chinese)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+        self.buffer.write("\ufeff")
+        self.writer.writerow(columns)
+
+    def add(self, row: dict[str, Any]) -> bytes | None:
+        self.writer.writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
+        if self.buffer.tell() < PART:
+            return None
+        return self.take()
+
+    def take(self) -> bytes:
+        data = self.buffer.getvalue().encode()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return data
+
+
+class Files:
+    """The release's download files (CSV and JSON) written part by part beside its rows."""
+
+    def __init__(self, session: Session, release: OpenRelease) -> None:
+        self.session, self.release = session, release
+        self.csv = CsvParts(list(release.columns))
+        self.json: list[str] = []
+        self.json_size = 0
+        self.parts = {"csv": 0, "json": 0}
+
+    def _store(self, kind: str, data: bytes) -> None:
+        self.session.add(OpenFile(release_id=self.release.id, kind=kind, part=self.parts[kind], data=data))
+        self.parts[kind] += 1
+        if self.parts[kind] % 20 == 0:
+            self.session.flush()  # a few megabytes at a time, not the whole file in the session
+
+    def add(self, row: dict[str, Any], text_: str) -> None:
+        part = self.csv.add(row)
+        if part is not None:
+            self._store("csv", part)
+        self.json.append(text_)
+        self.json_size += len(text_)
+        if self.json_size >= PART:
+            self._json_part(False)
+
+    def _json_part(self, last: bool) -> None:
+        body = ",".join(self.json)
+        if self.parts["json"] == 0:
+            head = as_json({"version": self.release.version, "fields": self.release.columns}) or "{}"
+            body = head[:-1] + ', "records": [' + body
+        elif self.json:
+            body = "," + body
+        self._store("json", (body + ("]}" if last else "")).encode())
+        self.json, self.json_size = [], 0
+
+    def finish(self, name: str) -> None:
+        self._store("csv", self.csv.take())
+        self._json_part(True)
+        self.session.flush()
+
+
+def file_parts(session: Session, release_id: int, kind: str) -> Iterator[bytes]:
+    """A stored download file, part by part."""
+    part = 0
+    while True:
+        found = session.scalar(
+            select(OpenFile.data).where(
+                OpenFile.release_id == release_id, OpenFile.kind == kind, OpenFile.part == part
+            )
+        )
+        if found is None:
+            return
+        yield bytes(found)
+        part += 1
+
+
 # A column name that can be written inside SQL string literals and JSON paths as it is (catalog item names
 # are Chinese words; anything else is still filterable, just without an index).
-SAFE_COLUMN = re.compile(r"^[^'\"\\\x00-\x1f]{1,100}$")
+SAFE_COLUMN = re.compile(r"^[^'\"\\?%\x00-\x1f]{1,100}$")
 
 
 def column_sql(dialect: str, column: str) -> str:
@@ -353,41 +448,68 @@ def row_texts(session: Session, release: OpenRelease) -> Iterator[list[str]]:
         after += len(found)
 
 
-def csv_chunks(session: Session, release: OpenRelease) -> Iterator[bytes]:
-    """The release as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read Chinese): each chunk
-    of stored JSON rows parsed and written by Polars (every value as text, empty for null)."""
-    schema = {column: pl.String for column in release.columns}
-    first = True
-    for chunk in row_texts(session, release):
-        frame = pl.read_ndjson(io.BytesIO("\n".join(chunk).encode()), schema=schema)
-        out = io.BytesIO()
-        frame.write_csv(out, include_header=first)
-        yield ("\ufeff".encode() if first else b"") + out.getvalue()
-        first = False
-    if first:  # no rows: the header alone
-        yield "\ufeff".encode() + (",".join(release.columns) + "\n").encode()
-
-
-def json_chunks(session: Session, release: OpenRelease, name: str) -> Iterator[bytes]:
-    """The release as one JSON document, its records the stored rows as they are."""
-    head = {"dataset": name, "version": release.version, "fields": release.columns}
-    yield (as_json(head) or "{}")[:-1].encode() + b', "records": ['
-    separator = b""
-    for chunk in row_texts(session, release):
-        yield separator + ",".join(chunk).encode()
-        separator = b","
-    yield b"]}"
-
-
 def rows(session: Session, release: OpenRelease) -> Iterator[dict[str, Any]]:
     query = select(OpenRow.data).where(OpenRow.release_id == release.id).order_by(OpenRow.row_number)
     for (data,) in session.execute(query.execution_options(yield_per=10_000)):
         yield data
 
 
-def count(session: Session, found: Entry, what: str) -> None:
+@dataclass(frozen=True)
+class Searchable:
+    """What ``datastore_search`` needs of a visible dataset, in one indexed read."""
+
+    dataset_id: int
+    access: str
+    release_id: int
+    columns: list[str]
+    rows: int
+
+
+SEARCHABLE_SQL = (
+    "SELECT d.id, d.access, r.id, r.columns, r.rows FROM open_resources o "
+    "JOIN open_datasets d ON d.id = o.dataset_id JOIN open_releases r ON r.id = d.release_id "
+    "JOIN catalog_resources c ON c.id = d.resource_id "
+    "WHERE o.uid = ? AND c.status = 'published' AND c.open_type IN ('open', 'conditional')"
+)
+
+
+def searchable(session: Session, resource_uid: str) -> Searchable | None:
+    """The visible dataset a CKAN resource id names, with its current release (None: no such, or hidden),
+    in one indexed read through the driver."""
+    found = select_rows(session.connection(), SEARCHABLE_SQL, (resource_uid,))
+    if not found:
+        return None
+    dataset_id, access, release_id, columns, rows = found[0]
+    listed = json.loads(columns) if isinstance(columns, str) else list(columns)
+    return Searchable(int(dataset_id), str(access), int(release_id), listed, int(rows))
+
+
+class Usage:
+    """Downloads and API calls counted in memory and written to their datasets at most every few seconds
+    (in the transaction of the call that finds them due): a busy dataset costs no write per call. A crash
+    loses at most those seconds' counts."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self.pending: dict[tuple[int, str], int] = {}
+        self.written = time.monotonic()
+        self.lock = threading.Lock()
+
+    def add(self, session: Session, dataset_id: int, what: str) -> None:
+        with self.lock:
+            key = (dataset_id, what)
+            self.pending[key] = self.pending.get(key, 0) + 1
+            if time.monotonic() - self.written < self.every:
+                return
+            due, self.pending, self.written = self.pending, {}, time.monotonic()
+        for (dataset, kind), n in due.items():
+            column = OpenDataset.downloads if kind == "download" else OpenDataset.api_calls
+            session.execute(update(OpenDataset).where(OpenDataset.id == dataset).values({column: column + n}))
+
+
+USAGE = Usage()
+
+
+def count(session: Session, dataset_id: int, what: str) -> None:
     """A download or an API call, counted on the dataset (shown on its page and in CKAN's metadata)."""
-    if what == "download":
-        found.dataset.downloads += 1
-    else:
-        found.dataset.api_calls += 1
+    USAGE.add(session, dataset_id, what)

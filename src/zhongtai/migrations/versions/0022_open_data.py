@@ -75,9 +75,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_open_rows")),
     )
     op.create_index("ix_open_rows_release", "open_rows", ["release_id", "row_number"], unique=True)
+    op.create_table(
+        "open_resources",
+        sa.Column("uid", sa.String(length=36), nullable=False),
+        sa.Column("dataset_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["dataset_id"],
+            ["open_datasets.id"],
+            name=op.f("fk_open_resources_dataset_id_open_datasets"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("uid", name=op.f("pk_open_resources")),
+    )
+    op.create_index(op.f("ix_open_resources_dataset_id"), "open_resources", ["dataset_id"], unique=False)
+    op.create_table(
+        "open_files",
+        sa.Column("release_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("part", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["release_id"],
+            ["open_releases.id"],
+            name=op.f("fk_open_files_release_id_open_releases"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("release_id", "kind", "part", name=op.f("pk_open_files")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("open_files")
+    op.drop_index(op.f("ix_open_resources_dataset_id"), table_name="open_resources")
+    op.drop_table("open_resources")
     op.drop_index("ix_open_rows_release", table_name="open_rows")
     op.drop_table("open_rows")
     op.drop_index(op.f("ix_open_releases_dataset_id"), table_name="open_releases")
