@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 2020
 
-.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway bench-tracing bench-screen i18n compile-catalogs assets
+.PHONY: demo test lint typecheck serve lock clean bench bench-govern bench-gateway bench-tracing bench-screen bench-opendata i18n compile-catalogs assets
 
 PERSONS ?= 100000
 ROWS ?= 1000000
@@ -98,6 +98,12 @@ DAYS ?= 30
 bench-tracing: $(STAMP)
 	$(BIN)/python bench/tracing.py --persons $(PERSONS) --days $(DAYS)
 	$(if $(ZHONGTAI_TEST_DATABASE_URL),$(BIN)/python bench/tracing.py --persons $(PERSONS) --days $(DAYS) \
+		--database-url $(ZHONGTAI_TEST_DATABASE_URL),)
+
+# The open-data portal on a dataset of ROWS rows (SQLite; then PostgreSQL when ZHONGTAI_TEST_DATABASE_URL is set).
+bench-opendata: $(STAMP)
+	$(BIN)/python bench/opendata.py --rows $(ROWS)
+	$(if $(ZHONGTAI_TEST_DATABASE_URL),$(BIN)/python bench/opendata.py --rows $(ROWS) \
 		--database-url $(ZHONGTAI_TEST_DATABASE_URL),)
 
 # The big screen's refresh on a city with a day of events, and 1 vs 100 screens (SQLite; then PostgreSQL
