@@ -382,3 +382,46 @@ def test_a_refresh_releases_a_version_only_when_the_rows_change(
         assert again is not None and again.release is not None and again.release.version == 2
     with transaction(factory) as session:
         assert service.refresh(session, settings, SYSTEM, "999999-999999") is None
+
+
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {"区": st.sampled_from(["蜀山区", "包河区", "瑶海区"]), "类": st.sampled_from("ABCD")}
+        ),
+        max_size=120,
+    )
+)
+def test_aggregated_releases_never_show_a_small_count(rows: list[dict[str, str]]) -> None:
+    released = rules.aggregated(rows, {"区": "count", "类": "count"}, ())
+    truth = {
+        (r["区"], r["类"]): sum(1 for x in rows if (x["区"], x["类"]) == (r["区"], r["类"])) for r in rows
+    }
+    for row in released:
+        shown = row[rules.COUNT_COLUMN]
+        assert shown is None or (shown == truth.get((row["区"], row["类"]), 0) and not 0 < shown < 10)
+    listed = {(r["区"], r["类"]) for r in released}
+    assert set(truth) <= listed  # every combination with rows is there (hidden or shown)
+
+
+def test_an_aggregated_release_counts_by_district_and_hides_small_cells(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    code = _register(factory, rows=40)
+    counted = {"住所": "count:district", "成立日期": "count:year"}
+    with transaction(factory) as session, pytest.raises(Invalid) as mixed:
+        service.publish(session, settings, ADMIN, code, {**counted, "企业名称": "keep"})
+    assert mixed.value.field == "rules"
+    with transaction(factory) as session, pytest.raises(Invalid) as personal:
+        service.publish(session, settings, ADMIN, code, {"法定代表人身份号码": "count"})
+    assert personal.value.code == "personal_column"
+    with transaction(factory) as session:
+        published = service.publish(session, settings, ADMIN, code, {"住所": "count:district"})
+        assert published.release is not None and published.release.columns == ["住所", "数量"]
+        by_district = {r["住所"]: r["数量"] for r in service.rows(session, published.release)}
+    assert sum(v for v in by_district.values() if v) <= 40 and set(by_district) == {
+        "蜀山区",
+        "包河区",
+        "瑶海区",
+    }
+    assert all(v is None or v >= 10 for v in by_district.values())

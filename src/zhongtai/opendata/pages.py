@@ -14,7 +14,7 @@ from sqlalchemy import select
 from zhongtai.core.http import DbSession
 from zhongtai.core.i18n import N_
 from zhongtai.core.web import Page
-from zhongtai.opendata import ckan, service
+from zhongtai.opendata import ckan, rules, service
 from zhongtai.opendata.models import OpenRelease
 
 router = APIRouter(include_in_schema=False)
@@ -92,4 +92,5 @@ def dataset_page(page: Page, session: DbSession, name: str) -> Response:
         preview=preview,
         themes=ckan.THEMES,
         base=base,
+        count_column=rules.COUNT_COLUMN,
     )

@@ -11,14 +11,21 @@ it is called.
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zhongtai.core.suppression import suppress
 from zhongtai.governance.elements import Rejected, credit_code, id_number, mobile
 
 ACTIONS = ("keep", "drop", "month", "year", "district")
+# An item counted by: its value, or its value generalised. A release with any of these is aggregated: counts
+# of rows by those items, with small-cell suppression, and nothing else.
+COUNTS = ("count", "count:month", "count:year", "count:district")
+COUNT_COLUMN = "数量"
 PERSONAL_KINDS = {"person_name", "id_number", "mobile"}  # data elements that name or reach a person
 SAMPLE = 2_000  # values of each column looked at
 _MONTH = re.compile(r"^(\d{4})\D?(\d{1,2})")
@@ -47,6 +54,42 @@ def generalise(action: str, value: Any, districts: Iterable[str]) -> Any:
     if action == "district":
         return next((name for name in districts if name in text), OTHER)
     raise ValueError(f"unknown release action {action!r}")
+
+
+def is_aggregated(rules: Mapping[str, str]) -> bool:
+    return any(action in COUNTS for action in rules.values())
+
+
+def aggregated(
+    rows: Iterable[Mapping[str, Any]], rules: Mapping[str, str], districts: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Counts of rows by the counted items (generalised as their rules say), through small-cell and
+    complementary suppression (``core.suppression``): a count of 1-9, or one that would give a hidden one
+    away from a total, is released as null. Every combination with rows, and every hidden one, is listed."""
+    names = tuple(districts)
+    by = [(item, action.partition(":")[2] or "keep") for item, action in rules.items() if action in COUNTS]
+    tally: Counter[tuple[Any, ...]] = Counter(
+        tuple(generalise(how, row.get(item), names) for item, how in by) for row in rows
+    )
+    head = (
+        [json.dumps(list(key[:-1]), ensure_ascii=False) for key in tally]
+        if len(by) > 1
+        else ["*"] * len(tally)
+    )
+    cells = {
+        (h, json.dumps(key[-1], ensure_ascii=False)): n
+        for h, key, n in zip(head, tally, tally.values(), strict=True)
+    }
+    table = suppress(cells, sorted({r for r, _ in cells}), sorted({c for _, c in cells}))
+    out = []
+    for (r, c), shown in sorted(table.cells.items()):
+        if shown == 0 and (r, c) not in cells:
+            continue  # no such combination, and nothing hidden there
+        values = (json.loads(r) if len(by) > 1 else []) + [json.loads(c)]
+        out.append(
+            {**{item: value for (item, _), value in zip(by, values, strict=True)}, COUNT_COLUMN: shown}
+        )
+    return out
 
 
 def released(row: Mapping[str, Any], rules: Mapping[str, str], districts: Iterable[str]) -> dict[str, Any]:

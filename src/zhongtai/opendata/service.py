@@ -91,15 +91,51 @@ def _check_rules(resource: Resource, wanted: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(wanted) - set(items))
     if unknown:
         raise Invalid(M_("%(name)s is not an item of this resource", name=unknown[0]), field="rules")
-    bad = sorted(item for item, action in wanted.items() if action not in rules.ACTIONS)
+    bad = sorted(item for item, action in wanted.items() if action not in (*rules.ACTIONS, *rules.COUNTS))
     if bad:
         raise Invalid(
-            M_("%(name)s: the rule must be keep, drop, month, year or district", name=bad[0]), field="rules"
+            M_("%(name)s: the rule must be keep, drop, month, year, district or count", name=bad[0]),
+            field="rules",
         )
     kept = {item: wanted.get(item, "drop") for item in items}  # an item no rule names stays in
+    if rules.is_aggregated(kept):
+        mixed = sorted(item for item, action in kept.items() if action not in (*rules.COUNTS, "drop"))
+        if mixed:
+            raise Invalid(
+                M_("%(name)s: an aggregated release lets out only the items it counts by", name=mixed[0]),
+                field="rules",
+            )
     if all(action == "drop" for action in kept.values()):
         raise Invalid(M_("the release would let no item out"), field="rules")
     return kept
+
+
+class Released:
+    """The rows a release lets out, read as often as needed: streamed from the clean zone through the rules,
+    or — for an aggregated release — the suppressed counts, computed once."""
+
+    def __init__(
+        self, session: Session, actor: Principal, code: str, kept: dict[str, str], names: tuple[str, ...]
+    ):
+        self.session, self.actor, self.code, self.kept, self.names = session, actor, code, kept, names
+        self.counts: list[dict[str, Any]] | None = None
+        if rules.is_aggregated(kept):
+            self.counts = rules.aggregated(governance.clean_rows(session, actor, code), kept, names)
+
+    @property
+    def columns(self) -> list[str]:
+        if self.counts is not None:
+            return [item for item, action in self.kept.items() if action in rules.COUNTS] + [
+                rules.COUNT_COLUMN
+            ]
+        return [item for item, action in self.kept.items() if action != "drop"]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self.counts is not None:
+            yield from self.counts
+            return
+        for row in governance.clean_rows(self.session, self.actor, self.code):
+            yield rules.released(row, self.kept, self.names)
 
 
 def _element_kinds(session: Session, resource: Resource) -> dict[str, str]:
@@ -130,9 +166,9 @@ def publish(
         raise Invalid(M_("unknown licence %(name)s", name=license_id), field="license_id")
     kept = _check_rules(resource, wanted)
     names = tuple(districts(settings.city_division).values())
-    columns = [item for item, action in kept.items() if action != "drop"]
-    sample = (rules.released(row, kept, names) for row in governance.clean_rows(session, actor, code))
-    findings = rules.personal_columns(sample, columns, _element_kinds(session, resource))
+    out = Released(session, actor, code, kept, names)
+    columns = out.columns
+    findings = rules.personal_columns(out, columns, _element_kinds(session, resource))
     if findings:
         first = findings[0]
         raise Invalid(
@@ -144,7 +180,7 @@ def publish(
             field=first.column,
             code="personal_column",
         )
-    digest, count = _digest(session, actor, code, kept, names)
+    digest, count = _digest(out)
     dataset = session.scalar(select(OpenDataset).where(OpenDataset.resource_id == resource.id))
     now = utcnow()
     if dataset is None:
@@ -173,7 +209,7 @@ def publish(
     session.flush()
     if count == 0:  # nothing governed yet: the dataset waits for its first rows
         return Published(dataset, None, changed=False)
-    release = _write_release(session, settings, actor, dataset, resource, kept, columns, digest, now)
+    release = _write_release(session, actor, dataset, out, digest, now)
     if current is not None:
         drop_indexes(session, current)  # superseded: downloadable still, no longer searched
     index_release(session, release)
@@ -189,36 +225,26 @@ def publish(
     return Published(dataset, release, changed=True)
 
 
-def _digest(
-    session: Session, actor: Principal, code: str, kept: dict[str, str], names: tuple[str, ...]
-) -> tuple[str, int]:
+def _digest(out: Released) -> tuple[str, int]:
     """SHA-256 over the rows the release would let out, in the clean zone's order, and their number."""
     digest, count = hashlib.sha256(), 0
-    for row in governance.clean_rows(session, actor, code):
-        digest.update((as_json(rules.released(row, kept, names)) or "").encode())
+    for row in out:
+        digest.update((as_json(row) or "").encode())
         digest.update(b"\n")
         count += 1
     return digest.hexdigest(), count
 
 
 def _write_release(
-    session: Session,
-    settings: Settings,
-    actor: Principal,
-    dataset: OpenDataset,
-    resource: Resource,
-    kept: dict[str, str],
-    columns: list[str],
-    digest: str,
-    now: datetime,
+    session: Session, actor: Principal, dataset: OpenDataset, out: Released, digest: str, now: datetime
 ) -> OpenRelease:
     latest = select(func.max(OpenRelease.version)).where(OpenRelease.dataset_id == dataset.id)
     version = (session.scalar(latest) or 0) + 1
     release = OpenRelease(
         dataset_id=dataset.id,
         version=version,
-        columns=columns,
-        rules=kept,
+        columns=out.columns,
+        rules=out.kept,
         rows=0,
         digest=digest,
         created_at=now,
@@ -226,15 +252,13 @@ def _write_release(
     )
     session.add(release)
     session.flush()
-    names = tuple(districts(settings.city_division).values())
     connection, batch, count = session.connection(), [], 0
     next_id = (session.scalar(select(func.max(OpenRow.id))) or 0) + 1
     files = Files(session, release)
-    for row in governance.clean_rows(session, actor, resource.code):
-        out = rules.released(row, kept, names)
-        text_ = as_json(out) or "{}"
+    for row in out:
+        text_ = as_json(row) or "{}"
         batch.append((next_id + count, release.id, count + 1, text_))
-        files.add(out, text_)
+        files.add(row, text_)
         count += 1
         if len(batch) >= BATCH:
             bulk_insert(connection, "open_rows", ("id", "release_id", "row_number", "data"), batch)
