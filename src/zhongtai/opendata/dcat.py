@@ -70,7 +70,8 @@ def _distribution(graph: Graph, found: Entry, kind: str, base_url: str) -> URIRe
     node = URIRef(f"{base_url}/open/datasets/{name}#distribution-{kind}")
     _typed(graph, node, DCAT.Distribution)
     graph.add((node, DCAT.accessURL, URIRef(f"{base_url}/open/datasets/{name}")))
-    graph.add((node, DCAT.downloadURL, download))
+    if found.dataset.access == "open":  # conditionally open data is downloaded only under an application
+        graph.add((node, DCAT.downloadURL, download))
     graph.add((node, DCTERMS.title, Literal(f"{found.dataset.title} ({kind.upper()})", lang="zh")))
     graph.add((node, DCAT.mediaType, _typed(graph, URIRef(IANA + mimetype), DCTERMS.MediaType)))
     graph.add((node, DCTERMS.format, _typed(graph, FILE_TYPE[FORMATS[mimetype]], DCTERMS.MediaTypeOrExtent)))
