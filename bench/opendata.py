@@ -29,22 +29,19 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
+from support import bench_database  # bench/support.py, beside this script
 
 from zhongtai.catalog import service as catalog
 from zhongtai.catalog.schemas import ResourceCreate
 from zhongtai.core.bulk import bulk_insert, select_rows
-from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
+from zhongtai.core.database import transaction
 from zhongtai.core.principal import SYSTEM, platform_actor
-from zhongtai.core.settings import Settings
 from zhongtai.core.types import as_json
-from zhongtai.demo.city import reset_database
 from zhongtai.opendata import ckan, service
 from zhongtai.orgs.models import Department, DepartmentKind
 
@@ -165,14 +162,8 @@ def main() -> None:
         "--database-url", help="PostgreSQL (emptied and migrated first); default a new SQLite file"
     )
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="zt-open-"))
-    url = args.database_url or f"sqlite:///{folder / 'open.db'}"
-    if args.database_url:
-        reset_database(url)
-    upgrade(url)
-    settings = Settings(env="test", database_url=url, data_dir=folder, secret_key="bench-" + "x" * 40)
-    engine = build_engine(url)
-    factory = build_sessionmaker(engine)
+    bench = bench_database(args.database_url, "zt-open-")
+    settings, engine, factory = bench.settings, bench.engine, bench.factory
     code = register(factory, args.rows)
     started = time.perf_counter()
     with transaction(factory) as session:

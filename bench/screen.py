@@ -35,24 +35,22 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from support import bench_database  # bench/support.py, beside this script
 
 from zhongtai.core import rollups
 from zhongtai.core.bulk import bulk_insert
-from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
+from zhongtai.core.database import transaction
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.demo.city import reset_database
 from zhongtai.figures import build_feeds
 from zhongtai.screen import profiling, service
 from zhongtai.screen.hub import Hub
@@ -489,14 +487,8 @@ def main() -> None:
         "--database-url", help="PostgreSQL (emptied and migrated first); default a new SQLite file"
     )
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="zt-screen-"))
-    url = args.database_url or f"sqlite:///{folder / 'screen.db'}"
-    if args.database_url:
-        reset_database(url)
-    upgrade(url)
-    settings = Settings(env="test", database_url=url, data_dir=folder, secret_key="bench-" + "x" * 40)
-    engine = build_engine(url)
-    factory = build_sessionmaker(engine)
+    bench = bench_database(args.database_url, "zt-screen-")
+    settings, engine, factory = bench.settings, bench.engine, bench.factory
     feeds = build_feeds(settings)
     now = utcnow()
     city = City(factory, settings, args.persons, now)

@@ -3,20 +3,46 @@ a published catalog resource to load into."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.catalog.models import Resource
 from zhongtai.catalog.schemas import ResourceCreate
 from zhongtai.catalog.service import create_resource, transition
+from zhongtai.core.database import build_engine, build_sessionmaker, upgrade
 from zhongtai.core.principal import SYSTEM
+from zhongtai.core.settings import Settings
+from zhongtai.demo.city import reset_database
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A migrated platform database for one benchmark run, its settings and a session factory."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+
+
+def bench_database(database_url: str | None, prefix: str) -> Bench:
+    """``database_url`` emptied and migrated (PostgreSQL), or a new SQLite file in a fresh folder."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    url = database_url or f"sqlite:///{folder / 'bench.db'}"
+    if database_url:
+        reset_database(url)
+    upgrade(url)
+    settings = Settings(env="test", database_url=url, data_dir=folder, secret_key="bench-" + "x" * 40)
+    engine = build_engine(url)
+    return Bench(settings, engine, build_sessionmaker(engine))
 
 
 @contextmanager
