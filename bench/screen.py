@@ -440,8 +440,7 @@ async def watch(hub: Hub, screens: int, seconds: float) -> int:
     received = [0] * screens
 
     async def screen(i: int) -> None:
-        hub.admit()
-        async for chunk in hub.events():
+        async for chunk in hub.admit():
             if chunk.startswith(b"id: "):
                 received[i] += 1
 

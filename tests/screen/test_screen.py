@@ -5,6 +5,7 @@ screens over its bound, and that kiosk links open it until they expire or are re
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from datetime import timedelta
 from typing import Any
@@ -87,8 +88,7 @@ def test_the_stream_delivers_an_update_after_an_event(
     hub.interval = 0.2
 
     async def watch() -> tuple[dict[str, Any], dict[str, Any]]:
-        hub.admit()
-        stream = hub.events()
+        stream = hub.admit()
         figures: list[dict[str, Any]] = []
         async for chunk in stream:
             if chunk.startswith(b"id: "):
@@ -103,6 +103,7 @@ def test_the_stream_delivers_an_update_after_an_event(
 
     first, last = asyncio.run(asyncio.wait_for(watch(), 30))
     assert first["health"]["scans_today"] == 0 and last["health"]["scans_today"] == 3
+    gc.collect()
     assert hub.streams == 0  # the closed stream gave its slot back
 
 
@@ -110,15 +111,31 @@ def test_screens_over_the_bound_are_refused_with_retry_after(
     client: TestClient, world: World, settings: Settings, factory: sessionmaker[Session]
 ) -> None:
     hub: Hub = client.app.state.screen  # type: ignore[attr-defined]
-    hub.streams = settings.screen_max_streams  # as if the server were full
+    hub.limit = 0  # as if the server were full
     refused = client.get("/api/v1/screen/stream", headers=world.auth("admin"))
     assert refused.status_code == 503 and refused.headers["retry-after"] == "10"
     assert refused.json()["error"]["code"] == "too_many_screens"
-    hub.streams = 0
-    with pytest.raises(Unavailable):
-        full = Hub(factory, settings.model_copy(update={"screen_max_streams": 1}), build_feeds(settings))
-        full.streams = 1
-        full.admit()
+    hub.limit = settings.screen_max_streams
+
+
+def test_a_stream_that_never_started_gives_its_slot_back(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """A client gone before its response started leaves an admitted stream nobody iterates: the slot must
+    come back, or a screen reconnecting for days would fill the server."""
+    hub = Hub(factory, settings.model_copy(update={"screen_max_streams": 1}), build_feeds(settings))
+
+    async def knock() -> None:
+        stream = hub.admit()
+        with pytest.raises(Unavailable):
+            hub.admit()  # full
+        del stream  # the response was dropped before its body was read
+        gc.collect()
+        again = hub.admit()  # the slot is back
+        del again
+        await hub.close()
+
+    asyncio.run(knock())
 
 
 def test_a_kiosk_link_opens_the_screen_until_it_expires_or_is_revoked(

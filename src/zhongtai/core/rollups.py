@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from zhongtai.core.bulk import select_rows
 from zhongtai.core.database import Base
-from zhongtai.core.types import CITY_ZONE, UTCDateTime
+from zhongtai.core.types import UTCDateTime
 
 log = logging.getLogger("zhongtai.rollups")
 
@@ -126,10 +126,6 @@ class Feeds:
 
 def minute_of(moment: datetime) -> int:
     return int(moment.timestamp() // 60)
-
-
-def moment_of(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, CITY_ZONE)
 
 
 @dataclass(frozen=True)

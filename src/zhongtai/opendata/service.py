@@ -457,21 +457,6 @@ def release_of(session: Session, found: Entry, version: int | None = None) -> Op
     return release
 
 
-ROWS_SQL = "SELECT data FROM open_rows WHERE release_id = ? AND row_number > ? ORDER BY row_number LIMIT ?"
-CHUNK = 100_000
-
-
-def row_texts(session: Session, release: OpenRelease) -> Iterator[list[str]]:
-    """The release's rows as their stored JSON text, a chunk at a time, straight through the driver."""
-    connection, after = session.connection(), 0
-    while True:
-        found = [text_ for (text_,) in select_rows(connection, ROWS_SQL, (release.id, after, CHUNK))]
-        if not found:
-            return
-        yield found
-        after += len(found)
-
-
 def rows(session: Session, release: OpenRelease) -> Iterator[dict[str, Any]]:
     query = select(OpenRow.data).where(OpenRow.release_id == release.id).order_by(OpenRow.row_number)
     for (data,) in session.execute(query.execution_options(yield_per=10_000)):

@@ -85,8 +85,7 @@ async def stream(request: Request, settings: AppSettings) -> StreamingResponse:
         return await run_in_threadpool(holder) is not None
 
     hub = hub_of(request)
-    hub.admit()
-    return StreamingResponse(hub.events(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return StreamingResponse(hub.admit(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 @router.get("/districts")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -56,7 +57,10 @@ class Hub:
         self.version = 0
         self.computed_at = -1e9  # monotonic seconds
         self.computations = 0
-        self.streams = 0
+        self.limit = settings.screen_max_streams
+        # The open streams, held weakly: a stream whose response never started (its client gone at once) is
+        # forgotten with it, so no slot is ever lost however a connection ends.
+        self._live: weakref.WeakSet[AsyncIterator[bytes]] = weakref.WeakSet()
         self._wake: asyncio.Condition | None = None
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
@@ -106,40 +110,43 @@ class Hub:
 
     # --- streaming --------------------------------------------------------------------------------
 
-    def admit(self) -> None:
-        """Take a stream slot or refuse with 503 (checked before the response starts)."""
-        if self.streams >= self.settings.screen_max_streams:
+    @property
+    def streams(self) -> int:
+        return len(self._live)
+
+    def admit(self, still_valid: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[bytes]:
+        """A new stream in a slot of its own, or a refusal with 503 (before the response starts)."""
+        if self.streams >= self.limit:
             busy = Unavailable(
                 M_("too many screens are open on this server; retrying shortly"), code="too_many_screens"
             )
             busy.retry_after = 10
             raise busy
-        self.streams += 1
+        stream = self.events(still_valid)
+        self._live.add(stream)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drive())
+        return stream
 
     async def events(self, still_valid: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[bytes]:
-        """The stream of one screen (after :meth:`admit`): the figures now, then each new computation."""
+        """The stream of one screen (made by :meth:`admit`): the figures now, then each new computation."""
         checked = time.monotonic()
-        try:
-            yield b"retry: %d\n\n" % RETRY_MS
-            payload = await self.refresh()
-            seen = self.version
-            yield event(seen, payload)
-            while True:
-                await self._newer_than(seen)
-                if still_valid is not None and time.monotonic() - checked >= RECHECK_SECONDS:
-                    checked = time.monotonic()
-                    if not await still_valid():
-                        yield event(self.version, b'{"closed": "link"}', "closed")
-                        return
-                if self.version > seen:
-                    seen = self.version
-                    yield event(seen, self.payload)
-                else:
-                    yield b": ping\n\n"
-        finally:
-            self.streams -= 1
+        yield b"retry: %d\n\n" % RETRY_MS
+        payload = await self.refresh()
+        seen = self.version
+        yield event(seen, payload)
+        while True:
+            await self._newer_than(seen)
+            if still_valid is not None and time.monotonic() - checked >= RECHECK_SECONDS:
+                checked = time.monotonic()
+                if not await still_valid():
+                    yield event(self.version, b'{"closed": "link"}', "closed")
+                    return
+            if self.version > seen:
+                seen = self.version
+                yield event(seen, self.payload)
+            else:
+                yield b": ping\n\n"
 
     async def _newer_than(self, version: int) -> None:
         """Wait until a computation newer than ``version`` (or a ping's worth of quiet)."""

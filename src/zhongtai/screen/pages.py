@@ -195,8 +195,7 @@ async def stream(request: Request) -> Response:
         return bool(await run_in_threadpool(watcher))
 
     hub = hub_of(request)
-    hub.admit()
-    return StreamingResponse(hub.events(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return StreamingResponse(hub.admit(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 @router.get("/screen/districts/{district}")
@@ -236,8 +235,7 @@ async def kiosk_stream(request: Request, token: str) -> Response:
         return True
 
     hub = hub_of(request)
-    hub.admit()
-    return StreamingResponse(hub.events(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return StreamingResponse(hub.admit(still_valid), media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 @router.get("/screen/k/{token}/districts/{district}")
