@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from starlette.concurrency import run_in_threadpool
 
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import M_, Forbidden
+from zhongtai.core.errors import M_, Forbidden, Unauthenticated
 from zhongtai.core.http import DbSession, RowId
 from zhongtai.core.i18n import N_, gettext
 from zhongtai.core.identity.service import session_principal
@@ -223,14 +223,17 @@ async def kiosk_stream(request: Request, token: str) -> Response:
 
     try:
         await run_in_threadpool(check)
-    except Exception as exc:  # the page says why and stops retrying
-        code = getattr(exc, "code", "kiosk_link_invalid")
-        return JSONResponse({"error": {"code": code, "message": str(exc), "field": None}}, status_code=401)
+    except Unauthenticated as exc:  # the page says why and stops retrying
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message, "field": None}}, status_code=401
+        )
 
     async def still_valid() -> bool:
+        # Only a refused link closes the screens for good; a database hiccup ends this stream, and the
+        # browser reconnects by itself.
         try:
             await run_in_threadpool(check)
-        except Exception:
+        except Unauthenticated:
             return False
         return True
 
