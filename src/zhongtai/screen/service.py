@@ -214,9 +214,8 @@ def map_measures(r: Rollups, now: datetime, known: dict[str, str]) -> dict[str, 
     rows = list(known)
     by_district = profiling.exact_table(r.gauges, "district")
     measures: dict[str, dict[str, int | None]] = {
-        "scans": {
-            d: n for d, n in r.by_dim_since("hc.scans", now - timedelta(hours=24)).items() if d in known
-        },
+        # scans are people at places: a district with a handful shows "<10", as on the situation page
+        "scans": one_way(r.by_dim_since("hc.scans", now - timedelta(hours=24)), rows),
         "resumed": one_way({d: int(v) for d, v in r.gauge("hc.resumed").items()}, rows),
     }
     for group in profiling.GROUPS:
