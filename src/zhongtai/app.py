@@ -66,7 +66,9 @@ from zhongtai.ingest import endpoints as ingest_api
 from zhongtai.ingest import pages as ingest_pages
 from zhongtai.licences import endpoints as licences_api
 from zhongtai.licences import pages as licences_pages
+from zhongtai.opendata import applications as opendata_applications
 from zhongtai.opendata import endpoints as opendata_api
+from zhongtai.opendata import mpages as opendata_mpages
 from zhongtai.opendata import pages as opendata_pages
 from zhongtai.ops import endpoints as ops_api
 from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
@@ -289,6 +291,7 @@ ABILITIES: dict[str, AbilityCheck] = {
     "raw.read": ingest_auth.may_read_raw_of,
     "screen.watch": lambda principal: screen_auth.may_watch(principal, get_settings()),
     "screen.links": screen_auth.may_manage_links,
+    "open.manage": opendata_applications.may_manage_any,
     "screen.only": screen_auth.screen_only,  # with the row's department: raw, clean and governed data
 }
 
@@ -345,6 +348,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         licences_api.router,
         screen_api.router,
         opendata_api.router,
+        opendata_api.api,
         identity_pages.router,
         orgs_pages.router,
         catalog_pages.router,
@@ -363,6 +367,7 @@ def create_app(settings: Settings | None = None) -> Platform:
         licences_pages.router,
         screen_pages.router,
         opendata_pages.router,
+        opendata_mpages.router,
     ):
         app.include_router(router)
     if settings.env != "production":  # the demo city's health-commission system, never in production

@@ -8,20 +8,34 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response, StreamingResponse
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from zhongtai.core.database import transaction
-from zhongtai.core.errors import M_, NotFound
-from zhongtai.opendata import ckan, dcat, service
+from zhongtai.core.errors import M_, Forbidden, NotFound, TooManyAttempts
+from zhongtai.core.http import ApiPrincipal, DbSession
+from zhongtai.core.types import CITY_ZONE, utcnow
+from zhongtai.opendata import applications, ckan, dcat, service
+from zhongtai.opendata.schemas import (
+    ApplicationDecision,
+    ApplicationRead,
+    ApplicationRevoke,
+    DatasetPublish,
+    DatasetRead,
+)
+from zhongtai.public.auth import session_token
+from zhongtai.public.service import signed_in
 
 router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1/open", tags=["open data"])
+Number = Annotated[str, PathParam(pattern=r"^KF[0-9]{13}$")]
 ANONYMOUS_PER_MINUTE = 600  # calls a minute from one address to the Action API, per server process
 
 
@@ -96,8 +110,12 @@ async def action(request: Request, action: str) -> Response:
     base = str(request.base_url).rstrip("/")
     factory = request.app.state.sessionmaker
 
+    key = applications.key_from_headers(request.headers)
+
     def answer() -> Any:
         with transaction(factory) as session:
+            if run is ckan.datastore_search:  # the one action a key opens more of
+                return ckan.datastore_search(session, params, base, api_key=key)
             return run(session, params, base)
 
     try:
@@ -114,15 +132,17 @@ async def action(request: Request, action: str) -> Response:
 def download(
     request: Request, name: str, kind: str, version: int | None = Query(None, ge=1, le=10**6)
 ) -> Response:
-    """A release as CSV, JSON or XLSX (the current version, or ``?version=N``), counted on the dataset."""
+    """A release as CSV, JSON or XLSX (the current version, or ``?version=N``), counted on the dataset. A
+    conditionally open dataset's only with the API key of an approved application (``Authorization``), or
+    for its signed-in applicant: counted on the application's quota and recorded in the audit trail."""
     if kind not in ckan.FORMATS:
         raise NotFound(M_("no download format %(name)s", name=kind[:10]), code="format_not_found")
     factory = request.app.state.sessionmaker
     with transaction(factory) as session:
         found = service.entry(session, name)
-        if found.dataset.access != "open":  # conditional data leaves only under an approved application
-            raise NotFound(M_("no open dataset %(name)s", name=name[:100]), code="dataset_not_found")
         release = service.release_of(session, found, version)
+        if found.dataset.access != "open":
+            _allow_conditional(request, session, found, release, kind)
         service.count(session, found.dataset.id, "download")
         session.expunge(release)
         title = found.dataset.title
@@ -134,6 +154,35 @@ def download(
     return StreamingResponse(
         _stream(factory, release, name, kind), media_type=f"{mimetype}; charset=utf-8", headers=headers
     )
+
+
+def _allow_conditional(
+    request: Request, session: Session, found: service.Entry, release: Any, kind: str
+) -> None:
+    """Conditional data leaves only under an approved application: its key, or its signed-in applicant."""
+    what, now = f"download.{kind}", utcnow()
+    key = applications.key_from_headers(request.headers)
+    try:
+        if key is not None:
+            applications.use_key(session, key, found.dataset.id, what, now, release.rows)
+            return
+        token = session_token(request)
+        citizen = signed_in(session, request.app.state.settings, token, now) if token else None
+        application = (
+            applications.approved_for(session, citizen.subject, found.dataset.id, now) if citizen else None
+        )
+        if application is None:
+            raise Forbidden(
+                M_("this dataset is open on application only: apply, or send your approved key"),
+                code="application_required",
+            )
+        applications.use(session, None, application, what, now, release.rows)
+    except applications.KeyRefused as exc:
+        if exc.status == 429:
+            raise TooManyAttempts(
+                M_("the daily quota of this application is used up"), code="quota"
+            ) from None
+        raise Forbidden(M_("the API key is not valid for this dataset"), code="key_refused") from None
 
 
 def _stream(factory: Any, release: Any, name: str, kind: str) -> Iterator[bytes]:
@@ -175,3 +224,97 @@ def dataset_metadata(request: Request, name: str, suffix: str) -> Response:
         graph = dcat.dataset_graph(service.entry(session, name), str(request.base_url).rstrip("/"))
     body, media = dcat.serialize(graph, suffix)
     return Response(body, media_type=f"{media}; charset=utf-8")
+
+
+# --- the staff's REST API -------------------------------------------------------------------------------
+
+
+@api.post("/datasets", response_model=DatasetRead)
+def publish(
+    request: Request, session: DbSession, principal: ApiPrincipal, body: DatasetPublish
+) -> DatasetRead:
+    """Open a published resource whose open type is open or conditional by its release rules, or release
+    a new version (unchanged rows and rules: no new version). Refused, naming the column, while a released
+    column still looks personal; nothing is written then."""
+    done = service.publish(
+        session,
+        request.app.state.settings,
+        principal,
+        body.resource,
+        body.rules,
+        body.license_id,
+        body.tags,
+    )
+    release = done.release
+    return DatasetRead(
+        name=done.dataset.name,
+        title=done.dataset.title,
+        resource=body.resource,
+        access=done.dataset.access,
+        rules=dict(done.dataset.rules),
+        license_id=done.dataset.license_id,
+        tags=list(done.dataset.tags),
+        version=release.version if release else None,
+        rows=release.rows if release else None,
+        changed=done.changed,
+        url=f"{str(request.base_url).rstrip('/')}/open/datasets/{done.dataset.name}",
+    )
+
+
+def _application(listed: applications.Listed) -> ApplicationRead:
+    a, now = listed.application, utcnow()
+    key = listed.live_key
+    today = now.astimezone(CITY_ZONE).date().isoformat()
+    return ApplicationRead(
+        number=a.number,
+        dataset=listed.dataset.name,
+        dataset_title=listed.dataset.title,
+        applicant_kind=a.applicant_kind,
+        applicant_name=a.applicant_name,
+        purpose=a.purpose,
+        status=a.status,
+        reason=a.reason,
+        daily_quota=a.daily_quota,
+        calls_today=a.calls if a.day == today else 0,
+        submitted_at=a.submitted_at,
+        due_at=a.due_at,
+        overdue=listed.overdue(now),
+        decided_by=a.decided_by,
+        decided_at=a.decided_at,
+        expires_at=a.expires_at,
+        key_prefix=key.prefix if key else None,
+    )
+
+
+@api.get("/applications", response_model=list[ApplicationRead])
+def application_queue(
+    session: DbSession, principal: ApiPrincipal, status: str | None = Query(None, max_length=16)
+) -> list[ApplicationRead]:
+    """Applications for the caller's department's conditionally open datasets (the bureau: all), pending
+    ones first by deadline."""
+    return [_application(listed) for listed in applications.queue(session, principal, status)]
+
+
+@api.get("/applications/{number}", response_model=ApplicationRead)
+def application(session: DbSession, principal: ApiPrincipal, number: Number) -> ApplicationRead:
+    return _application(applications.visible(session, principal, number))
+
+
+@api.post("/applications/{number}/decision", response_model=ApplicationRead)
+def decide(
+    session: DbSession, principal: ApiPrincipal, number: Number, body: ApplicationDecision
+) -> ApplicationRead:
+    """The provider department approves (a daily quota, a term) or refuses with reasons."""
+    applications.decide(
+        session, principal, number, body.approve, body.reason, utcnow(), body.daily_quota, body.term_days
+    )
+    return _application(applications.visible(session, principal, number))
+
+
+@api.post("/applications/{number}/revoke", response_model=ApplicationRead)
+def revoke(
+    session: DbSession, principal: ApiPrincipal, number: Number, body: ApplicationRevoke
+) -> ApplicationRead:
+    """End an approval and its keys at once (the provider department, or the bureau's operators)."""
+    applications.revoke(session, principal, number, body.reason, utcnow())
+    return _application(applications.visible(session, principal, number))

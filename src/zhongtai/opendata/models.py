@@ -91,3 +91,47 @@ class OpenFile(Base):
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OpenApplication(Base):
+    """An application to use a conditionally open dataset: a signed-in citizen or enterprise of the public
+    side states a purpose; the provider department approves or refuses, with reasons, by a deadline."""
+
+    __tablename__ = "open_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("open_datasets.id", ondelete="CASCADE"), index=True)
+    applicant: Mapped[str] = mapped_column(String(64), index=True)  # the citizen's subject (keyed)
+    applicant_kind: Mapped[str] = mapped_column(String(16))  # person | enterprise
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="submitted")  # submitted|approved|refused|revoked
+    reason: Mapped[str] = mapped_column(Text, default="")
+    daily_quota: Mapped[int] = mapped_column(Integer)  # calls a day its key may make
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # approved use ends then
+    # Calls counted on the application, not its key: a new key does not start the day's count again.
+    day: Mapped[str] = mapped_column(String(10), default="")  # the Beijing day ``calls`` counts
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OpenApiKey(Base):
+    """The API key of an approved application, scoped to its dataset: only its SHA-256 kept."""
+
+    __tablename__ = "open_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("open_applications.id", ondelete="CASCADE"), index=True
+    )
+    dataset_id: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown so its holder can tell keys apart
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
