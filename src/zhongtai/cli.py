@@ -255,7 +255,7 @@ def demo(
     from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city, reset_database
     from zhongtai.demo.governance import build_demo_governance
     from zhongtai.demo.healthcode import build_demo_healthcode, gate_link, residents, start_simulation
-    from zhongtai.demo.opendata import build_demo_opendata
+    from zhongtai.demo.opendata import build_demo_application, build_demo_opendata, start_open_data
     from zhongtai.demo.province import PATH as PROVINCE_PATH
     from zhongtai.demo.province import build_demo_report
     from zhongtai.demo.services import build_demo_cases, build_demo_services, start_services
@@ -297,6 +297,7 @@ def demo(
         screen_commands.profiles()  # risk-crowd profiles from the governed population base (progress bar)
         screen_commands.rollup()
         console.print(f"open data: {build_demo_opendata(factory, settings())} datasets released at /open")
+        build_demo_application(factory, settings(), seed, persons)  # approved, for the demo enterprise
         from zhongtai.core.jobs import build_queue
         from zhongtai.ingest.tasks import enqueue_run
         from zhongtai.tasks import register_all
@@ -347,6 +348,7 @@ def demo(
         start_app_calls(factory, settings(), base_url)
         start_simulation(factory, settings(), base_url, seed, persons)
         start_services(factory, settings(), seed, persons)  # cases, once the registers are governed
+        start_open_data(factory, settings(), seed, persons)  # an approved application, once released
         with console.status("starting…") as status:
             start_demo_summary(factory, status.update)
             run_server(host, port)

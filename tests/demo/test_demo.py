@@ -21,6 +21,7 @@ from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import SYSTEM
 from zhongtai.core.settings import Settings
 from zhongtai.demo.city import DEMO_PASSWORD, build_demo_city
+from zhongtai.demo.registers import REGISTERS
 from zhongtai.orgs.service import list_departments
 
 
@@ -87,7 +88,7 @@ def test_demo_departments_hold_messy_data_that_flows_in(
     from zhongtai.ingest.runner import run_job
 
     jobs = build_demo_sources(demo_factory, settings, seed=7, persons=800)
-    assert len(jobs) == 6
+    assert len(jobs) == 6 + len(REGISTERS)  # six department systems, and the public registers' exports
     assert build_demo_sources(demo_factory, settings, seed=7, persons=800) == jobs  # idempotent
     health = next((settings.resolved_inbox_dir / "WJW-HSJC-FILES").glob("*.csv")).read_bytes()
     assert "样本编号".encode("gbk") in health  # GBK, as the lab system exports it
@@ -124,7 +125,7 @@ def test_demo_data_becomes_base_databases_with_quality_conflicts_and_problems(
 
     jobs = build_demo_sources(demo_factory, settings, seed=7, persons=2000)
     governed = build_demo_governance(demo_factory)
-    assert build_demo_governance(demo_factory) == governed and len(governed) == 6  # idempotent
+    assert build_demo_governance(demo_factory) == governed and len(governed) == 6 + len(REGISTERS)
     for job in jobs:
         run_job(demo_factory, settings, job)
     for code in governed:
@@ -138,7 +139,10 @@ def test_demo_data_becomes_base_databases_with_quality_conflicts_and_problems(
         counts = GovernanceRepository(session).count_records()
         assert counts["person"] > 1500 and counts["entity"] and counts["license"] and counts["address"]
         overview = service.quality_overview(session, SYSTEM)
-        assert {d.department for d in overview.departments} == {"GAJ", "MZJ", "SCJGJ", "WJW", "ZRZYJ", "RSJ"}
+        assert {d.department for d in overview.departments} == {
+            *("GAJ", "MZJ", "SCJGJ", "WJW", "ZRZYJ", "RSJ"),
+            *("JYJ", "YJJ", "YBJ", "SWJ", "SFJ"),  # the public registers
+        }
         assert all(0 < d.score <= 100 for d in overview.departments)
         conflict = session.scalars(select(Conflict).where(Conflict.open.is_(True))).first()
         assert conflict is not None and conflict.departments.count(",") >= 3  # two departments or more
@@ -422,3 +426,48 @@ def test_the_demos_conflicting_values_belong_to_one_person(seed: int, name: str,
     variant = variant_name(rng, name).replace(" ", "")
     assert len(variant) == len(name) and sum(a != b for a, b in zip(variant, name, strict=True)) <= 1
     assert abs((slipped_birth(rng, born) - born).days) <= 1
+
+
+def test_demo_opens_a_dozen_datasets_and_one_is_applied_for(
+    demo_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    from sqlalchemy import func
+
+    from zhongtai.catalog.models import Resource
+    from zhongtai.demo.governance import build_demo_governance
+    from zhongtai.demo.opendata import DATASETS, build_demo_application, build_demo_opendata
+    from zhongtai.demo.sources import build_demo_sources
+    from zhongtai.governance.pipeline import run_pass
+    from zhongtai.ingest.runner import run_job
+    from zhongtai.opendata import service
+    from zhongtai.opendata.models import OpenApplication
+
+    jobs = build_demo_sources(demo_factory, settings, seed=7, persons=1500)
+    governed = build_demo_governance(demo_factory)
+    assert build_demo_opendata(demo_factory, settings) == 0  # opened, waiting for governed rows
+    opened = {name for name, _rules, _tags in DATASETS}
+    with demo_factory() as session:
+        codes = dict(session.execute(select(Resource.name, Resource.code)).all())
+    wanted = {codes[name] for name in opened}
+    for job in jobs:
+        run_job(demo_factory, settings, job)
+    for code in governed:
+        if code in wanted:
+            run_pass(demo_factory, code, trigger="test")
+    assert build_demo_opendata(demo_factory, settings) == len(DATASETS) >= 12
+    assert build_demo_application(demo_factory, settings, seed=7, persons=1500)
+    assert build_demo_application(demo_factory, settings, seed=7, persons=1500)  # idempotent
+    with demo_factory() as session:
+        entries = service.entries(session)
+        assert len({e.department.code for e in entries}) >= 8
+        by_name = {e.resource.name: e for e in entries}
+        counted = by_name["律师执业信息"]  # lawyers only as counts per firm, small ones withheld
+        assert counted.release is not None and counted.release.columns == ["单位名称", "数量"]
+        counts = [row["数量"] for row in service.rows(session, counted.release)]
+        assert None in counts and all(n is None or n >= 10 for n in counts)
+        shops = by_name["个体工商户登记信息"]  # on application only, without their owners
+        assert shops.dataset.access == "conditional" and shops.release is not None
+        assert shops.release.columns == ["企业名称", "住所"]
+        applied = session.scalars(select(OpenApplication)).all()
+        assert [(a.dataset_id, a.status) for a in applied] == [(shops.dataset.id, "approved")]
+        assert session.scalar(select(func.count()).select_from(OpenApplication)) == 1

@@ -35,6 +35,7 @@ from zhongtai.demo.catalog_data import (
     RESOURCES,
 )
 from zhongtai.demo.organizations import DEMO_USERS, DEPARTMENTS, SYSTEMS
+from zhongtai.demo.registers import REGISTERS
 from zhongtai.orgs.models import Department, DepartmentKind, InformationSystem
 
 DEMO_PASSWORD = "Zhongtai@2020"  # noqa: S105 - synthetic demo city only, printed at start
@@ -221,7 +222,8 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, peopl
     )
     resource = catalog.create_resource(session, officer, data)
     roll = rng.random()
-    if classification.startswith("1"):  # base resources (population, legal entities …) are in service
+    in_service = name in REGISTER_NAMES  # fed by the demo's department exports, opened as open data
+    if classification.startswith("1") or in_service:  # base resources (population, legal entities …) too
         roll = min(max(roll, 0.12), 0.97)
     if roll < 0.06:
         return  # stays a draft
@@ -233,6 +235,9 @@ def add_resource(session: Session, rng: random.Random, spec: ResourceSpec, peopl
     if roll > 0.97:
         catalog.transition(session, officer, resource.code, "retire", "系统已停用")
     backdate(session, random.Random(resource.code), resource)  # its own draws: the city stays the same
+
+
+REGISTER_NAMES = {register.resource_name for register in REGISTERS}
 
 
 def holding_system(resource_name: str, systems: list[tuple[str, str, str]]) -> str | None:

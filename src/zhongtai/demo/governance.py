@@ -97,6 +97,41 @@ RULES: dict[str, list[dict[str, Any]]] = {
         _std("sfzh", "公民身份号码"),
         {"id": "cbzt", "kind": "enum", "item": "参保状态", "values": ["正常参保", "暂停缴费", "终止参保"]},
     ],
+    **{
+        "地名信息": [
+            _required("bzdz", "标准地址"),
+            _std("xzqh", "行政区划代码", on_fail="clear"),
+            {"id": "jd", "kind": "range", "item": "经度", "min": 115, "max": 119},
+            {"id": "wd", "kind": "range", "item": "纬度", "min": 29, "max": 33},
+        ],
+        "养老机构信息": [_required("tyshxydm", "统一社会信用代码"), _std("tyshxydm-std", "统一社会信用代码")],
+        "医疗机构执业许可信息": [
+            _std("tyshxydm", "统一社会信用代码"),
+            _std("yxqz", "有效期至", element="DE00010", on_fail="clear"),
+        ],
+        "医师执业注册信息": [_required("zsbm", "证照编号"), _std("xm", "姓名")],
+        "学校基本信息": [_std("tyshxydm", "统一社会信用代码")],
+        "应急避难场所信息": [
+            _required("csmc", "单位名称"),
+            {"id": "jd", "kind": "range", "item": "经度", "min": 115, "max": 119},
+            {"id": "wd", "kind": "range", "item": "纬度", "min": 29, "max": 33},
+        ],
+        "定点医药机构信息": [_std("tyshxydm", "统一社会信用代码")],
+        "纳税信用等级信息": [
+            _std("nsrsbh", "纳税人识别号", element="DE00009"),
+            {"id": "xydj", "kind": "enum", "item": "纳税信用等级", "values": ["A", "B", "M", "C", "D"]},
+        ],
+        "食品经营许可证信息": [
+            _required("xkzh", "许可证号"),
+            _std("tyshxydm", "统一社会信用代码"),
+            _std("yxqz", "有效期至", element="DE00010", on_fail="clear"),
+        ],
+        "律师执业信息": [_required("zyzh", "证照编号"), _std("xm", "姓名")],
+        "个体工商户登记信息": [
+            _std("tyshxydm", "统一社会信用代码"),
+            _std("jyzsfz", "法定代表人身份号码", on_fail="clear"),
+        ],
+    },
 }
 
 # (base, resource name, key item, attribute -> item, constants, priority)

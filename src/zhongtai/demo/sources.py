@@ -32,6 +32,7 @@ from zhongtai.catalog.models import Resource
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings
+from zhongtai.demo import registers
 from zhongtai.ingest import service
 from zhongtai.ingest.models import Source, SourceKind
 from zhongtai.ingest.schemas import JobCreate, SourceCreate
@@ -677,6 +678,34 @@ DEMO_JOBS = [
         "inbox",
     ),
 ]
+
+
+def _register_job(register: registers.Register) -> DemoJob:
+    """A public register's export, gathered from the department's inbox folder like any file source."""
+    return DemoJob(
+        register.department,
+        register.system,
+        f"{register.code}-FILES",
+        register.source_name,
+        "file",
+        {"format": "csv", "encoding": "auto"},
+        register.resource_name,
+        {
+            "code": register.code,
+            "name": f"{register.resource_name}归集",
+            "object_kind": "files",
+            "source_object": f"{register.prefix}_*.csv",
+            "key_columns": [register.headers[register.key]],
+            "mode": "incremental",
+            "schedule": "7 * * * *",
+            "mapping": [{"item": item, "source": column} for item, column in register.headers.items()],
+        },
+        lambda people, inbox: registers.write(register, people, inbox),
+        "inbox",
+    )
+
+
+DEMO_JOBS += [_register_job(register) for register in registers.REGISTERS]
 
 
 def build_demo_sources(

@@ -405,6 +405,18 @@ def refresh(session: Session, settings: Settings, actor: Principal, code: str) -
     )
 
 
+def dataset_name_of(session: Session, resource_name: str) -> str | None:
+    """The open dataset of the (first) resource called ``resource_name``, if it was opened."""
+    found = session.execute(
+        select(OpenDataset.name)
+        .join(Resource, Resource.id == OpenDataset.resource_id)
+        .where(Resource.name == resource_name)
+        .order_by(Resource.id)
+        .limit(1)
+    ).first()
+    return str(found[0]) if found else None
+
+
 # --- what the public reads -----------------------------------------------------------------------------
 
 

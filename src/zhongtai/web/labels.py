@@ -601,4 +601,13 @@ RESUMPTIONS = [
     N_("audit.event.healthcode.resumption.approve"),
     N_("audit.event.healthcode.resumption.return"),
     N_("audit.event.healthcode.resumption.refuse"),
+    N_("audit.event.opendata.released"),
+    N_("audit.event.opendata.application.submitted"),
+    N_("audit.event.opendata.application.approved"),
+    N_("audit.event.opendata.application.refused"),
+    N_("audit.event.opendata.application.revoked"),
+    N_("audit.event.opendata.application.withdrawn"),
+    N_("audit.event.opendata.key.issued"),
+    N_("audit.event.opendata.key.revoked"),
+    N_("audit.event.opendata.key.used"),
 ]
