@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.core.test_identity import login
@@ -27,8 +28,10 @@ from zhongtai.core.audit import AuditEvent
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings
+from zhongtai.core.types import utcnow
 from zhongtai.governance.models import CleanRecord
-from zhongtai.opendata import service
+from zhongtai.opendata import applications, service
+from zhongtai.opendata.models import OpenApplication
 
 ADMIN = platform_actor("admin", "admin")
 CANARY = "CANARY-5d1e"
@@ -315,9 +318,35 @@ def test_applications_are_for_the_provider_and_the_bureau_only(portal: Portal) -
         )
         == []
     )
+    with transaction(portal.factory) as session:  # past the deadline: told to the bureau, once
+        later = utcnow() + timedelta(days=10)
+        assert applications.escalate_overdue(session, later) == [number]
+        assert applications.escalate_overdue(session, later) == []
+    overdue = portal.client.get(f"/api/v1/open/applications/{number}", headers=portal.world.auth("admin"))
+    assert overdue.json()["overdue"] is False  # not yet: the deadline is 5 working days away
     assert _decide(portal, number, approve=True).status_code == 200
     again = _decide(portal, number, approve=False, reason="重复")
     assert again.status_code == 409
+    key = _make_key(portal.client, number)
+    csv_id = _csv_id(portal, portal.first)
+    search = f"{portal.base}/api/3/action/datastore_search"
+    assert (
+        httpx.get(search, params={"resource_id": csv_id}, headers={"Authorization": key}).status_code == 200
+    )
+    with transaction(portal.factory) as session:  # the approval's term ends: its key stops working
+        session.execute(
+            update(OpenApplication)
+            .where(OpenApplication.number == number)
+            .values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    ended = httpx.get(search, params={"resource_id": csv_id}, headers={"Authorization": key})
+    assert ended.status_code == 403 and "ended" in ended.json()["error"]["message"]
+    sign_in(portal.client, NEIGHBOUR)  # a pending application can be withdrawn by its applicant
+    assert _apply(portal.client, portal.second, "社会组织活动分布研究,用于课题报告").status_code == 303
+    pending = _number(portal.client, portal.second)
+    token = csrf(portal.client, "/m/open")
+    portal.client.post(f"/m/open/{pending}", data={"csrf_token": token, "action": "withdraw"})
+    assert "已撤回" in portal.client.get("/m/open").text
     # an open dataset needs no application: the form says so, nothing is written
     code = add_resource(portal.factory, "MZJ", name="地名信息", open_type="open", items=ITEMS)
     with transaction(portal.factory) as session:

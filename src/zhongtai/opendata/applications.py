@@ -230,6 +230,30 @@ def visible(session: Session, actor: Principal, number: str) -> Listed:
     return listed
 
 
+def escalate_overdue(session: Session, now: datetime) -> list[str]:
+    """Pending applications past their deadline, each recorded once in the audit trail for the bureau (its
+    queue shows them first, marked overdue); the provider can still decide them."""
+    overdue = session.scalars(
+        select(OpenApplication).where(
+            OpenApplication.status == SUBMITTED,
+            OpenApplication.due_at < now,
+            OpenApplication.escalated_at.is_(None),
+        )
+    ).all()
+    for application in overdue:
+        application.escalated_at = now
+        audit.record(
+            session,
+            None,
+            "opendata.application.escalated",
+            "open_application",
+            application.number,
+            {"due": application.due_at.isoformat()},
+        )
+    session.flush()
+    return [a.number for a in overdue]
+
+
 def decide(
     session: Session,
     actor: Principal,

@@ -111,6 +111,7 @@ class OpenApplication(Base):
     daily_quota: Mapped[int] = mapped_column(Integer)  # calls a day its key may make
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # past due: told to the bureau
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # approved use ends then

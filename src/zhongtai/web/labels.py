@@ -610,4 +610,6 @@ RESUMPTIONS = [
     N_("audit.event.opendata.key.issued"),
     N_("audit.event.opendata.key.revoked"),
     N_("audit.event.opendata.key.used"),
+    N_("audit.event.opendata.application.escalated"),
+    N_("audit.event.opendata.release_refused"),
 ]
