@@ -31,7 +31,7 @@ from zhongtai.catalog import endpoints as catalog_api
 from zhongtai.catalog import pages as catalog_pages
 from zhongtai.core import heap
 from zhongtai.core.context import current_request_id
-from zhongtai.core.database import build_engine, build_sessionmaker, ensure_migrated
+from zhongtai.core.database import REQUEST_SLOTS, build_engine, build_sessionmaker, ensure_migrated
 from zhongtai.core.errors import ERROR_BODY, M_, ZhongtaiError, validation_text
 from zhongtai.core.i18n import accepted_language, error_text, pick_language
 from zhongtai.core.identity import endpoints as identity_api
@@ -71,7 +71,12 @@ from zhongtai.opendata import endpoints as opendata_api
 from zhongtai.opendata import mpages as opendata_mpages
 from zhongtai.opendata import pages as opendata_pages
 from zhongtai.ops import endpoints as ops_api
-from zhongtai.ops.middleware import BodyLimitMiddleware, JsonDepthMiddleware, RequestContextMiddleware
+from zhongtai.ops.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    JsonDepthMiddleware,
+    RequestContextMiddleware,
+)
 from zhongtai.orgs import auth as orgs_auth
 from zhongtai.orgs import endpoints as orgs_api
 from zhongtai.orgs import pages as orgs_pages
@@ -251,6 +256,15 @@ def document_error_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+ADMISSION_WAIT_SECONDS = 15.0
+UNADMITTED = ("/static", "/healthz", "/metrics")
+
+
+def admission_exempt(path: str) -> bool:
+    """Static files and probes, and the big screen's streams (held open for days, bounded by the hub)."""
+    return path.startswith(UNADMITTED) or (path.startswith("/screen") and path.endswith("/stream"))
+
+
 class Platform(FastAPI):
     """The platform's application. A path under one of ``direct``'s prefixes (the gateway's ``/gw/``) goes
     straight to its ASGI handler, before FastAPI's own layers (telemetry, error and body-limit middleware,
@@ -384,6 +398,9 @@ def create_app(settings: Settings | None = None) -> Platform:
         max_bytes=settings.max_body_bytes,
         large_paths=ingest_api.UPLOAD_PATH,
         large_max_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(
+        AdmissionMiddleware, slots=REQUEST_SLOTS, wait_seconds=ADMISSION_WAIT_SECONDS, exempt=admission_exempt
     )
     app.add_middleware(RequestContextMiddleware)
     app.direct.append((gateway.PREFIX, gateway.dispatch))

@@ -43,15 +43,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Connections a process may hold: the request slots (``ops.middleware.AdmissionMiddleware``) use at most
+# two each, and background threads (the big screen's hub, usage counters, an in-process worker) the rest.
+REQUEST_SLOTS = 16
+POOL_SIZE = REQUEST_SLOTS
+POOL_OVERFLOW = REQUEST_SLOTS + 8
+
+
 def build_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def build_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,4 +1,5 @@
-"""Thin ASGI middleware: request id, access log, Prometheus metrics and the request body limit."""
+"""Thin ASGI middleware: request id, access log, Prometheus metrics, the request body limit and admission
+(how many requests work at once)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
+import anyio
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +26,9 @@ LATENCY = Histogram(
     "HTTP request latency",
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ADMISSION_REFUSED = Counter(
+    "zhongtai_http_admission_refused_total", "Requests answered 503 after waiting too long for a slot"
 )
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -176,13 +182,56 @@ class JsonDepthMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _send_json(send: Send, status: int, payload: object) -> None:
+class AdmissionMiddleware:
+    """At most ``slots`` requests work at once in this process; the others wait here, holding neither a
+    thread nor a database connection, and after ``wait_seconds`` are answered 503 with Retry-After.
+
+    Why: a request's session keeps its pooled connection from its first query to its commit, and both run
+    on the thread pool. With more requests in flight than the pool has connections, the threads can all be
+    taken by requests waiting for a connection while the requests holding the connections wait for a thread
+    to commit — a burst of a couple of hundred requests wedged the server until the pool's timeout. With the
+    slots below the pool's size (``core.database.POOL_SIZE``; a request uses at most two connections at
+    once) and the thread pool, every admitted request can always finish. Long-lived streams (the big
+    screen's, bounded on their own) and static files pass by."""
+
+    def __init__(self, app: ASGIApp, slots: int, wait_seconds: float, exempt: Callable[[str], bool]) -> None:
+        self.app, self.slots, self.wait_seconds, self.exempt = app, slots, wait_seconds, exempt
+        self._slots: anyio.Semaphore | None = None  # made on the server's event loop, at the first request
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.exempt(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self.slots)
+        with anyio.move_on_after(self.wait_seconds) as waited:
+            await self._slots.acquire()
+        if waited.cancelled_caught:
+            ADMISSION_REFUSED.inc()
+            body = {
+                "error": {"code": "busy", "message": "the server is busy; retry in a second", "field": None}
+            }
+            await _send_json(send, 503, body, [(b"retry-after", b"1")])
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._slots.release()
+
+
+async def _send_json(
+    send: Send, status: int, payload: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
