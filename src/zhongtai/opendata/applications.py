@@ -379,12 +379,10 @@ def key_from_headers(headers: Any) -> str | None:
     return raw[:200] or None
 
 
-def use_key(
-    session: Session, key: str, dataset_id: int, what: str, now: datetime, rows: int | None = None
-) -> None:
-    """Let one call of a conditionally open dataset through with ``key``, or raise :class:`KeyRefused`:
-    counted against the day's quota in one conditional update (no two workers can both take the last call)
-    and recorded in the audit trail, both in the call's transaction."""
+def authorize_key(
+    session: Session, key: str, dataset_id: int, now: datetime
+) -> tuple[OpenApiKey, OpenApplication]:
+    """The key's live approval for this dataset, or :class:`KeyRefused` (before any row is read)."""
     found = session.execute(
         select(OpenApiKey, OpenApplication)
         .join(OpenApplication, OpenApplication.id == OpenApiKey.application_id)
@@ -397,6 +395,14 @@ def use_key(
         raise KeyRefused("this API key is for another dataset")
     if not _usable(application, now):
         raise KeyRefused("the approval behind this API key has ended")
+    return api_key, application
+
+
+def use_key(
+    session: Session, key: str, dataset_id: int, what: str, now: datetime, rows: int | None = None
+) -> None:
+    """Let one call of a conditionally open dataset through with ``key``, or raise :class:`KeyRefused`."""
+    api_key, application = authorize_key(session, key, dataset_id, now)
     use(session, api_key, application, what, now, rows)
 
 
@@ -408,6 +414,9 @@ def use(
     now: datetime,
     rows: int | None = None,
 ) -> None:
+    """One call counted against the application's daily quota — in one conditional update, so no two
+    servers can both take the last call — and recorded in the audit trail, both in the call's transaction
+    (or :class:`KeyRefused` with 429 when the day's quota is used up)."""
     day = now.astimezone(CITY_ZONE).date().isoformat()
     counted = session.execute(
         update(OpenApplication)

@@ -21,6 +21,7 @@ from zhongtai.core.bulk import select_rows
 from zhongtai.core.errors import NotFound
 from zhongtai.core.types import utcnow
 from zhongtai.opendata import applications, service
+from zhongtai.opendata.models import OpenApiKey, OpenApplication
 from zhongtai.opendata.service import Entry, dataset_uuid, resource_uuid
 
 MAX_ROWS = 1000  # package_search
@@ -390,6 +391,25 @@ def _order(dialect: str, params: dict[str, Any], columns: list[str]) -> tuple[li
     return [*order, "row_number"], bound
 
 
+def _approved(
+    session: Session, found: service.Searchable, api_key: str | None
+) -> tuple[OpenApiKey, OpenApplication] | None:
+    """For a conditionally open dataset, the approval the caller's key stands for (CKAN's Authorization
+    Error else); None for an open dataset, which needs no key."""
+    if found.access == "open":
+        return None
+    if api_key is None:
+        raise ActionError(
+            "Authorization Error",
+            403,
+            "this dataset is open on application only: send the API key of an approved application",
+        )
+    try:
+        return applications.authorize_key(session, api_key, found.dataset_id, utcnow())
+    except applications.KeyRefused as exc:
+        raise ActionError("Authorization Error", exc.status, exc.message) from None
+
+
 def datastore_search(
     session: Session, params: dict[str, Any], base_url: str, api_key: str | None = None
 ) -> dict[str, Any]:
@@ -399,12 +419,7 @@ def datastore_search(
     found = service.searchable(session, resource_id[:64])
     if found is None:
         raise not_found("Resource was not found.")
-    if found.access != "open" and api_key is None:
-        raise ActionError(
-            "Authorization Error",
-            403,
-            "this dataset is open on application only: send the API key of an approved application",
-        )
+    approved = _approved(session, found, api_key)  # checked before a row is read
     limit = _int(params, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)
     offset = _int(params, "offset", 0, 0, 10**9)
     fields = _list(params, "fields") or ["_id", *found.columns]
@@ -427,12 +442,9 @@ def datastore_search(
     for number, data in rows:
         row = {"_id": number, **orjson.loads(data)}
         records.append({f: row.get(f) for f in fields})
-    if found.access != "open":
-        assert api_key is not None
-        try:  # counted and recorded in this call's transaction: no rows leave unrecorded
-            applications.use_key(
-                session, api_key, found.dataset_id, "datastore_search", utcnow(), len(records)
-            )
+    if approved is not None:  # counted and recorded in this call's transaction: no rows leave unrecorded
+        try:
+            applications.use(session, *approved, "datastore_search", utcnow(), len(records))
         except applications.KeyRefused as exc:
             raise ActionError("Authorization Error", exc.status, exc.message) from None
     service.count(session, found.dataset_id, "api")

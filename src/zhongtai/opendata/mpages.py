@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from zhongtai.core.errors import ZhongtaiError
+from zhongtai.core.errors import M_, Invalid, ZhongtaiError
 from zhongtai.core.http import DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, check_csrf, form_str, refusal_to_show
@@ -48,7 +48,11 @@ def my_applications(page: CitizenPage, session: DbSession) -> Response:
 
 @router.get(PREFIX + "/open/apply/{name}")
 def apply_form(page: CitizenPage, session: DbSession, name: str) -> Response:
-    return page.render("m_open_apply.html", found=service.entry(session, name), purpose="")
+    found = service.entry(session, name)
+    error = None
+    if found.dataset.access != "conditional":  # said before anything is typed
+        error = Invalid(M_("dataset %(name)s is open to everyone; no application is needed", name=name[:100]))
+    return page.render("m_open_apply.html", found=found, purpose="", error=error)
 
 
 @router.post(PREFIX + "/open/apply/{name}")
@@ -83,6 +87,8 @@ def act(page: CitizenPage, form: Form, session: DbSession, number: str) -> Respo
             applications.revoke_own_key(session, applicant, number, now)
         elif action == "withdraw":
             applications.withdraw(session, applicant, number)
+        else:
+            raise Invalid(M_("make a key, revoke it, or withdraw"), field="action")
     except ZhongtaiError as exc:
         if not refusal_to_show(exc):
             raise
