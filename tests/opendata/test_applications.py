@@ -268,6 +268,13 @@ def test_the_provider_opens_a_resource_from_its_pages_refused_while_a_column_loo
     ]
     resource = _governed(factory, code, lawyers)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        wanted = {"resource": code, "rules": {"姓名": "keep", "单位名称": "keep"}}
+        other = client.post("/api/v1/open/datasets", json=wanted, headers=world.auth("officer_a"))
+        assert other.status_code == 403  # 公安局 does not open 民政局's data
+        personal = client.post("/api/v1/open/datasets", json=wanted, headers=world.auth("officer_b"))
+        assert personal.status_code == 422
+        assert personal.json()["error"]["code"] == "personal_column"
+        assert personal.json()["error"]["field"] == "姓名"
         assert login(client, "officer_b") == 303
         assert code in client.get("/open/manage").text
         path = f"/open/manage/{code}"
