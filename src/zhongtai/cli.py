@@ -343,6 +343,13 @@ def demo(
             f"kiosk link, no sign-in: {demo_kiosk_link(factory, base_url)}",
             soft_wrap=True,
         )
+        console.print(
+            f"open data: {base_url}/open (twelve datasets, released as their registers are governed; "
+            f"`ckanapi action package_search -r {base_url} q=医疗`); the demo enterprise's approved "
+            f"application and its API key: {base_url}/m/open; deciding applications: scjgj.officer at "
+            f"{base_url}/open/applications",
+            soft_wrap=True,
+        )
         console.print(f"log lines (requests, deliveries, jobs): {settings().log_file}")
         console.print(f"[bold green]Zhongtai demo city at {base_url}/[/bold green]  (Ctrl-C to stop)")
         start_app_calls(factory, settings(), base_url)
