@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import Resource
 from zhongtai.core import audit
+from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.security import new_token, token_digest
+from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE
 from zhongtai.opendata import service
 from zhongtai.opendata.models import OpenApiKey, OpenApplication, OpenDataset
@@ -318,7 +320,7 @@ def _revoke_keys(session: Session, application: OpenApplication, by: str, now: d
     result = session.execute(
         update(OpenApiKey)
         .where(OpenApiKey.application_id == application.id, OpenApiKey.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_by=by[:64])
+        .values(revoked_at=now, revoked_by=by[:64], reveal_sealed=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -333,8 +335,9 @@ def _usable(application: OpenApplication, now: datetime) -> bool:
     return application.status == APPROVED and (expires is None or expires > now)
 
 
-def issue_key(session: Session, applicant: Applicant, number: str, now: datetime) -> str:
-    """A new API key for an approved application (any earlier key of it stops working): returned once."""
+def issue_key(session: Session, settings: Settings, applicant: Applicant, number: str, now: datetime) -> str:
+    """A new API key for an approved application (any earlier key of it stops working); kept as SHA-256,
+    and sealed until :func:`reveal_new_keys` shows it to its holder once."""
     application = mine(session, applicant, number)
     if not _usable(application, now):
         raise Conflict(M_("only an approved, unexpired application gives an API key"), code="not_approved")
@@ -346,6 +349,7 @@ def issue_key(session: Session, applicant: Applicant, number: str, now: datetime
             dataset_id=application.dataset_id,
             digest=token_digest(key),
             prefix=key[: len(KEY_PREFIX) + 7],
+            reveal_sealed=SecretBox(settings).seal(key),
             created_at=now,
         )
     )
@@ -359,6 +363,24 @@ def issue_key(session: Session, applicant: Applicant, number: str, now: datetime
         {"replaced": replaced},
     )
     return key
+
+
+def reveal_new_keys(session: Session, settings: Settings, applicant: Applicant) -> dict[str, str]:
+    """application number -> its key made since the holder's last look, shown this once (then only its
+    SHA-256 is left)."""
+    found = session.execute(
+        select(OpenApiKey, OpenApplication.number)
+        .join(OpenApplication, OpenApplication.id == OpenApiKey.application_id)
+        .where(OpenApplication.applicant == applicant.subject, OpenApiKey.reveal_sealed.is_not(None))
+    ).all()
+    shown: dict[str, str] = {}
+    box = SecretBox(settings)
+    for api_key, number in found:
+        if api_key.revoked_at is None:
+            shown[number] = box.open(api_key.reveal_sealed or "")
+        api_key.reveal_sealed = None
+    session.flush()
+    return shown
 
 
 def revoke_own_key(session: Session, applicant: Applicant, number: str, now: datetime) -> int:

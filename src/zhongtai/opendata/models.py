@@ -132,6 +132,9 @@ class OpenApiKey(Base):
     dataset_id: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # shown so its holder can tell keys apart
+    # The new key, sealed, until its holder's next page shows it once (then cleared): a reload of that
+    # page neither shows it again nor makes another key.
+    reveal_sealed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(64))

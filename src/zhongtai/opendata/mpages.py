@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from zhongtai.core.errors import M_, Invalid, ZhongtaiError
-from zhongtai.core.http import DbSession
+from zhongtai.core.http import AppSettings, DbSession
 from zhongtai.core.types import utcnow
 from zhongtai.core.web import Form, check_csrf, form_str, refusal_to_show
 from zhongtai.opendata import applications, service
@@ -26,8 +26,6 @@ def _applicant(page: CitizenPage) -> applications.Applicant:
 
 def _mine(page: CitizenPage, session: DbSession, status_code: int = 200, **extra: Any) -> Response:
     found = applications.applications_of(session, _applicant(page))
-    extra.setdefault("key", None)
-    extra.setdefault("key_for", None)
     base = str(page.request.base_url).rstrip("/")
     resources = {f.dataset.id: service.resource_uuid(f.dataset.name, "csv") for f in found}
     return page.render(
@@ -42,8 +40,10 @@ def _mine(page: CitizenPage, session: DbSession, status_code: int = 200, **extra
 
 
 @router.get(PREFIX + "/open")
-def my_applications(page: CitizenPage, session: DbSession) -> Response:
-    return _mine(page, session)
+def my_applications(page: CitizenPage, session: DbSession, settings: AppSettings) -> Response:
+    """The applicant's applications; a key made just now is shown here once (the request's commit clears
+    it), so reloading neither shows it again nor makes another."""
+    return _mine(page, session, new_keys=applications.reveal_new_keys(session, settings, _applicant(page)))
 
 
 @router.get(PREFIX + "/open/apply/{name}")
@@ -74,16 +74,14 @@ def apply(page: CitizenPage, form: Form, session: DbSession, name: str) -> Respo
 
 
 @router.post(PREFIX + "/open/{number}")
-def act(page: CitizenPage, form: Form, session: DbSession, number: str) -> Response:
+def act(page: CitizenPage, form: Form, session: DbSession, settings: AppSettings, number: str) -> Response:
     """make-key (the new key shown on this answer only), revoke-key or withdraw."""
     check_csrf(page, form)
     action, applicant, now = form_str(form, "action"), _applicant(page), utcnow()
     try:
         if action == "make-key":
-            key = applications.issue_key(session, applicant, number, now)
-            session.commit()
-            return _mine(page, session, key=key, key_for=number)
-        if action == "revoke-key":
+            applications.issue_key(session, settings, applicant, number, now)
+        elif action == "revoke-key":
             applications.revoke_own_key(session, applicant, number, now)
         elif action == "withdraw":
             applications.withdraw(session, applicant, number)
@@ -93,6 +91,6 @@ def act(page: CitizenPage, form: Form, session: DbSession, number: str) -> Respo
         if not refusal_to_show(exc):
             raise
         session.rollback()
-        return _mine(page, session, exc.status_code, error=exc)
+        return _mine(page, session, exc.status_code, error=exc, new_keys={})
     session.commit()
     return RedirectResponse(f"{PREFIX}/open", status_code=303)
