@@ -819,6 +819,42 @@ def sharing_dispatch(
     )
 
 
+@gateway_app.command("nginx")
+@friendly_errors
+def gateway_nginx(
+    prefix: Path = typer.Option(Path("/var/lib/zhongtai/nginx"), help="nginx's folder (config, pid, temp)"),
+    listen: str = typer.Option("127.0.0.1:8080", help="Where nginx listens (the address callers use)"),
+    platform: str = typer.Option("127.0.0.1:8000", help="Where the platform serves (host:port)"),
+    watch: bool = typer.Option(False, "--watch", help="Keep the file in step with the registry, reloading"),
+    nginx: str = typer.Option("nginx", help="The nginx binary, for reloads"),
+) -> None:
+    """Write the platform's nginx configuration from the capability registry: nginx passes every request
+    to the platform, and carries proxied calls whose answers need no masking after the gateway's checks
+    and audit record (X-Accel-Redirect). Needs ZHONGTAI_GATEWAY_ACCEL_SECRET on both sides."""
+    import subprocess
+
+    from zhongtai.gateway import accel
+
+    secret = settings().gateway_accel_secret
+    if secret is None:
+        raise ZhongtaiError(
+            M_("set ZHONGTAI_GATEWAY_ACCEL_SECRET (the platform's too) before making nginx's configuration")
+        )
+    proxy = accel.Proxy(listen, platform, prefix.resolve(), secret.get_secret_value())
+    factory = migrated_sessionmaker()
+    version, changed = accel.write_config(factory, proxy)
+    console.print(f"{proxy.config} ({'written' if changed else 'unchanged'}, registry version {version})")
+    console.print(f"start it with: {nginx} -p {proxy.prefix} -c {proxy.config}")
+    if watch:
+
+        def reload() -> None:
+            command = proxy.reload_command(nginx)  # the operator's own binary and folder
+            done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+            console.print(f"nginx reloaded ({done.returncode}) {done.stderr.strip()[:200]}")
+
+        accel.follow(factory, proxy, reload)
+
+
 @gateway_app.command("call")
 @friendly_errors
 def gateway_call(

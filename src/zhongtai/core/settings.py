@@ -128,6 +128,13 @@ class Settings(BaseSettings):
         description="Redis (redis://host:6379/0) holding the gateway's rate-limit counters and "
         "signature nonces, shared by every gateway instance; unset = kept in each process.",
     )
+    gateway_accel_secret: SecretStr | None = Field(
+        None,
+        description="Shared with the platform's nginx (`zhongtai gateway nginx`), which sends it on every "
+        "request it passes on: for those, proxied capabilities whose answers need no masking are carried "
+        "by nginx (X-Accel-Redirect) after the gateway's checks and audit record. Unset = the gateway "
+        "calls every backend itself.",
+    )
     gateway_clock_skew_seconds: int = Field(
         30, ge=0, le=600, description="How far a signature's created time may lie ahead of our clock."
     )

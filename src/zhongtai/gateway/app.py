@@ -43,7 +43,7 @@ from zhongtai.core.errors import (
 from zhongtai.core.pseudonym import subject_key, subject_of
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.gateway import data
+from zhongtai.gateway import accel, data
 from zhongtai.gateway.protection import Nonces, Quotas, Verdict
 from zhongtai.gateway.reads import HotReads
 from zhongtai.gateway.recorder import CallRecord, Recorder
@@ -113,6 +113,8 @@ class Runtime:
         self.reads = HotReads(engine)
         self.positions = OpaqueTokens(settings, b"zhongtai gateway list positions")
         self.subject_key = subject_key(settings)
+        secret = settings.gateway_accel_secret
+        self.accel_secret = secret.get_secret_value() if secret is not None else None
 
     async def close(self) -> None:
         await self.recorder.close()
@@ -153,7 +155,10 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     code, _, subpath = rest.partition("/")
     call = Call(started=time.perf_counter(), capability=code[:64])
     try:
-        status, body, extra = await _handle(runtime, scope, receive, call, code, subpath)
+        if code == accel.FAILED:
+            status, body, extra = await _backend_down(runtime, scope)
+        else:
+            status, body, extra = await _handle(runtime, scope, receive, call, code, subpath)
     except ZhongtaiError as exc:
         status, body, extra = exc.status_code, _error(exc), _retry_after(exc)
         await _audit_refusal(runtime, call, exc)
@@ -532,6 +537,9 @@ async def _proxy(
         forwarded_headers(headers, call.app.code, call.purpose, call.end_user),
         body,
     )
+    secret = runtime.accel_secret
+    if secret and accel.through_proxy(headers, secret) and accel.carried(capability, request.subpath):
+        return await _hand_to_proxy(runtime, call, capability, request, secret)
     answer = await runtime.upstreams.call(capability, request, deadline)
     if answer.status >= 400 and not looks_like_json(answer.body):
         # The backend refused (a wrong sub-path: its own 404 page): its status goes back, with our error
@@ -546,6 +554,61 @@ async def _proxy(
     result = masked_answer(capability, answer)
     await runtime.recorder.audit(_record(call, "success" if answer.status < 400 else "denied", answer.status))
     return answer.status, result, []
+
+
+async def _hand_to_proxy(
+    runtime: Runtime, call: Call, capability: CapabilityEntry, request: UpstreamRequest, secret: str
+) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+    """Every check done: record the call (committed before nginx sends a byte to the backend), then let
+    nginx carry it (``gateway.accel``)."""
+    assert call.app is not None
+    await runtime.recorder.audit(_record(call, "forwarded", 200))
+    note = accel.CallNote(
+        app=call.app.code,
+        department_code=call.app.department_code,
+        capability=call.capability,
+        purpose=call.purpose,
+        key_id=call.key_id,
+        end_user=call.end_user,
+        request_id=current_request_id() or "-",
+    )
+    headers = accel.redirect_headers(
+        request.method,
+        capability,
+        request.subpath,
+        request.query,
+        request.headers,
+        accel.seal_note(note, secret),
+    )
+    return 200, None, headers
+
+
+async def _backend_down(runtime: Runtime, scope: Scope) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+    """nginx could not reach a carried call's backend: record it for the call's app, answer 503."""
+    headers = _headers(scope)
+    secret = runtime.accel_secret
+    note = accel.open_note(headers.get("x-zt-call", ""), secret) if secret else None
+    if note is None or not accel.through_proxy(headers, secret):
+        raise NotFound(M_("no capability %(code)s", code=accel.FAILED), code="capability_not_found")
+    record = CallRecord(
+        app=note.app,
+        department_code=note.department_code,
+        capability=note.capability,
+        resource_code=note.resource_code,
+        items=[],
+        record_count=0,
+        purpose=note.purpose,
+        grant_id=None,
+        outcome="error",
+        status=503,
+        key_id=note.key_id,
+        request_id=note.request_id,
+        end_user=note.end_user,
+        reason="upstream_unavailable",
+    )
+    await runtime.recorder.audit(record)
+    message = M_("%(code)s cannot be reached; try again later", code=note.capability)
+    return 503, {"error": {"code": "upstream_unavailable", "message": str(message), "field": None}}, []
 
 
 def _json_any(body: bytes, max_depth: int) -> Any:

@@ -236,6 +236,12 @@ def _subscriptions(session: Session) -> dict[tuple[int, int], str]:
     return {(row[0], row[1]): row[2] for row in session.execute(query)}
 
 
+def capability_entries(session: Session) -> list[CapabilityEntry]:
+    """Every capability not retired, as the gateway holds them (also what nginx's configuration is made
+    from: ``gateway.accel``)."""
+    return _capabilities(session)
+
+
 def _capabilities(session: Session) -> list[CapabilityEntry]:
     query = select(Capability).where(Capability.status != CapabilityStatus.RETIRED)
     repo = SharingRepository(session)

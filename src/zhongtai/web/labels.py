@@ -238,6 +238,8 @@ COMPUTED_LABELS = (
     N_("audit.outcome.failure"),
     N_("audit.outcome.denied"),
     N_("audit.outcome.dead"),
+    N_("audit.outcome.forwarded"),
+    N_("audit.outcome.error"),
     N_("audit.subject.app"),
     N_("audit.subject.audit"),
     N_("audit.subject.capability"),
