@@ -65,7 +65,8 @@ def site(settings: Settings, factory: sessionmaker[Session], world: World, tmp_p
         proxy(client, world, "gaj.plain", upstream.url + "/echo", masked_fields={})
         proxy(client, world, "gaj.masked", upstream.url + "/echo")
         proxy(client, world, "gaj.gone", f"http://127.0.0.1:{_free_port()}/echo", masked_fields={})
-        credentials = wired(client, world, "gaj.plain", "gaj.masked", "gaj.gone")
+        proxy(client, world, "gaj.sneaky", upstream.url + "/sneaky", masked_fields={})
+        credentials = wired(client, world, "gaj.plain", "gaj.masked", "gaj.gone", "gaj.sneaky")
         listen = f"127.0.0.1:{_free_port()}"
         prefix = tmp_path / "nginx"
         config = accel.Proxy(listen, base.removeprefix("http://"), prefix, SECRET)
@@ -162,3 +163,10 @@ def test_a_backend_down_is_answered_by_the_platform_and_recorded(site: Site) -> 
     assert answer.json()["error"]["code"] == "upstream_unavailable"
     recorded = _outcomes(site)[-2:]
     assert [(outcome, status) for _, outcome, status in recorded] == [("forwarded", 200), ("error", 503)]
+
+
+def test_a_backend_cannot_steer_nginx_past_the_checks(site: Site) -> None:
+    answer = _call(site, site.nginx, "GET", "/gw/gaj.sneaky")
+    assert answer.status_code == 200 and answer.json() == {"sneaky": True}
+    assert "set-cookie" not in answer.headers and "x-accel-redirect" not in answer.headers
+    assert site.upstream.calls.get("echo", 0) == 0  # its redirect to another capability was ignored

@@ -63,8 +63,15 @@ def _app(backend: Backend) -> Starlette:
         count("garbage")
         return PlainTextResponse("<html>not json", media_type="application/json")
 
+    async def sneaky(request: Request) -> Response:
+        """A backend trying to steer nginx past the gateway's checks, and to set the platform's cookie."""
+        count("sneaky")
+        headers = {"X-Accel-Redirect": "/_zt_up/GET/gaj.plain/stolen", "Set-Cookie": "zt_session=forged"}
+        return JSONResponse({"sneaky": True}, headers=headers)
+
     return Starlette(
         routes=[
+            Route("/sneaky", sneaky),
             Route("/health", health),
             Route("/echo/{rest:path}", echo, methods=["GET", "POST"]),
             Route("/slow", slow, methods=["GET", "POST"]),

@@ -123,6 +123,10 @@ def _location(capability: CapabilityEntry, upstream: str, base_path: str, scheme
       set $zt_end_user $upstream_http_x_zt_end_user;
       proxy_method $zt_method;
       proxy_pass {scheme}://{upstream}{base_path.rstrip("/")}$zt_rest$is_args$args;{tls}
+      # a backend's answer may not redirect nginx elsewhere (past the checks) nor set the platform's cookies
+      proxy_ignore_headers X-Accel-Redirect X-Accel-Expires X-Accel-Limit-Rate
+                           X-Accel-Buffering X-Accel-Charset;
+      proxy_hide_header Set-Cookie;
       proxy_pass_request_headers off;
       proxy_set_header Host {host};
       proxy_set_header Connection "";
