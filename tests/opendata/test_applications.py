@@ -312,6 +312,12 @@ def test_applications_are_for_the_provider_and_the_bureau_only(portal: Portal) -
     sign_in(portal.client, WANG)
     assert _apply(portal.client, portal.first, "编制养老服务设施规划研究报告所需").status_code == 303
     number = _number(portal.client, portal.first)
+    staff = TestClient(portal.client.app, raise_server_exceptions=False)
+    assert login(staff, "officer_b") == 303
+    home = staff.get("/").text  # the provider's pending work, with its deadline
+    assert number in home and "开放数据申请" in home
+    assert login(staff, "officer_a") == 303
+    assert number not in staff.get("/").text
     for who, status in [("officer_a", 404), ("officer_b", 200), ("admin", 200), ("auditor", 200)]:
         seen = portal.client.get(f"/api/v1/open/applications/{number}", headers=portal.world.auth(who))
         assert seen.status_code == status, who

@@ -17,6 +17,7 @@ from zhongtai.core.principal import Principal
 from zhongtai.core.work import WorkItem
 from zhongtai.governance import service as governance
 from zhongtai.ingest import service as ingest
+from zhongtai.opendata import applications as open_applications
 from zhongtai.orgs import service as orgs
 from zhongtai.requirements import service as requirements
 from zhongtai.services import service as services
@@ -30,6 +31,7 @@ SOURCES: tuple[PendingSource, ...] = (
     requirements.pending_for,
     governance.pending_for,
     services.pending_for,
+    open_applications.pending_for,
 )
 FIGURE_SOURCES: tuple[Callable[[Session], dict[str, int]], ...] = (
     orgs.figures,
@@ -40,6 +42,7 @@ FIGURE_SOURCES: tuple[Callable[[Session], dict[str, int]], ...] = (
     capabilities.figures,
     requirements.figures,
     services.figures,
+    open_applications.figures,
 )
 # The reference city (Hefei) beside our own figures: what a city-scale platform reaches.
 REFERENCE: dict[str, int] = {

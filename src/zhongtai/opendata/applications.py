@@ -19,11 +19,13 @@ from zhongtai.catalog.models import Resource
 from zhongtai.core import audit
 from zhongtai.core.crypto import SecretBox
 from zhongtai.core.errors import M_, Conflict, Forbidden, Invalid, NotFound
+from zhongtai.core.i18n import N_
 from zhongtai.core.identity.models import Role
 from zhongtai.core.principal import Principal
 from zhongtai.core.security import new_token, token_digest
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import CITY_ZONE
+from zhongtai.core.work import WorkItem
 from zhongtai.opendata import service
 from zhongtai.opendata.models import OpenApiKey, OpenApplication, OpenDataset
 from zhongtai.sharing.lifecycle import add_working_days
@@ -220,6 +222,34 @@ def queue(session: Session, actor: Principal, status: str | None = None) -> list
         query = query.where(OpenApplication.status == status[:16])
     query = query.order_by(OpenApplication.status != SUBMITTED, OpenApplication.due_at, OpenApplication.id)
     return _listed(session, list(session.scalars(query.limit(500))))
+
+
+def pending_for(session: Session, actor: Principal) -> list[WorkItem]:
+    """Applications waiting for the actor's decision (the provider department's officers and reviewers),
+    each with its deadline."""
+    if actor.department_id is None or not actor.has(Role.OFFICER, Role.REVIEWER):
+        return []
+    return [
+        WorkItem(
+            N_("home.work.open_application"),
+            f"{listed.dataset.title} · {listed.application.applicant_name}",
+            f"/open/applications/{listed.application.number}",
+            N_("home.do.decide"),
+            due=listed.application.due_at,
+            reference=listed.application.number,
+        )
+        for listed in queue(session, actor, SUBMITTED)
+        if may_decide(actor, listed.provider_department_id)
+    ]
+
+
+def figures(session: Session) -> dict[str, int]:
+    """The home page's open-data figures: datasets the public sees, approved uses of conditional ones."""
+    approved = select(func.count()).select_from(OpenApplication).where(OpenApplication.status == APPROVED)
+    return {
+        "opendata.datasets": len(service.entries(session)),
+        "opendata.approved": session.scalar(approved) or 0,
+    }
 
 
 def visible(session: Session, actor: Principal, number: str) -> Listed:

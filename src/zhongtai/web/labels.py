@@ -388,6 +388,8 @@ COMPUTED_LABELS = (
     N_("home.figure.requirements.all"),
     N_("home.figure.requirements.delivered"),
     N_("home.figure.exchange.records"),  # the big screen's totals
+    N_("home.figure.opendata.datasets"),
+    N_("home.figure.opendata.approved"),
 )
 
 # Health code: colours, the rules that fire (a reason names one), the "why" headings
