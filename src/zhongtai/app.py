@@ -261,8 +261,8 @@ UNADMITTED = ("/static", "/healthz", "/metrics")
 
 
 def admission_exempt(path: str) -> bool:
-    """Static files and probes, and the big screen's streams (held open for days, bounded by the hub)."""
-    return path.startswith(UNADMITTED) or (path.startswith("/screen") and path.endswith("/stream"))
+    """Static files and probes: no database work to wait for."""
+    return path.startswith(UNADMITTED)
 
 
 class Platform(FastAPI):

@@ -5,11 +5,13 @@ a slot is answered 503 with Retry-After, and the others are not disturbed."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from tests.factories import World
 from tests.servers import served
@@ -70,3 +72,41 @@ def test_a_request_that_waits_too_long_is_told_to_retry() -> None:
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.json()["error"]["code"] == "busy"
     assert exempt.text == "static"
+
+
+def test_a_slot_is_given_back_when_the_answer_starts() -> None:
+    """A long download or a stream read slowly holds nobody up: its work is done once its answer starts."""
+    inner = FastAPI()
+    release = threading.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b"first part"
+        while not release.is_set():  # a slow reader: the rest comes much later
+            await asyncio.sleep(0.01)
+        yield b" last part"
+
+    @inner.get("/download")
+    async def download() -> StreamingResponse:
+        return StreamingResponse(trickle())
+
+    @inner.get("/page")
+    async def page() -> PlainTextResponse:
+        return PlainTextResponse("page")
+
+    app = AdmissionMiddleware(inner, slots=1, wait_seconds=0.5, exempt=lambda path: False)
+
+    with served(app) as base:  # a real server: the test transport would wait for the whole body
+
+        async def scenario() -> tuple[bytes, httpx.Response]:
+            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+                async with client.stream("GET", "/download") as streaming:
+                    chunks = streaming.aiter_bytes()
+                    first = await chunks.__anext__()
+                    other = await client.get("/page")  # admitted while the download is still going
+                    release.set()
+                    rest = b"".join([chunk async for chunk in chunks])
+                return first + rest, other
+
+        body, other = asyncio.run(scenario())
+    assert other.status_code == 200 and other.text == "page"
+    assert body == b"first part last part"

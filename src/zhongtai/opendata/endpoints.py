@@ -186,9 +186,16 @@ def _allow_conditional(
 
 
 def _stream(factory: Any, release: Any, name: str, kind: str) -> Iterator[bytes]:
-    """The stored file, a part at a time, from a session of its own (the request's has ended)."""
-    with factory() as session:
-        yield from service.file_parts(session, release.id, kind)
+    """The stored file, a part at a time, each read in a short session of its own: no connection is held
+    while a slow client takes the previous part (nor while the next part waits for a thread)."""
+    part = 0
+    while True:
+        with factory() as session:
+            data = service.file_part(session, release.id, kind, part)
+        if data is None:
+            return
+        yield data
+        part += 1
 
 
 def _xlsx(session: Session, release: Any, title: str) -> bytes:

@@ -337,19 +337,14 @@ class Files:
         self.session.flush()
 
 
-def file_parts(session: Session, release_id: int, kind: str) -> Iterator[bytes]:
-    """A stored download file, part by part."""
-    part = 0
-    while True:
-        found = session.scalar(
-            select(OpenFile.data).where(
-                OpenFile.release_id == release_id, OpenFile.kind == kind, OpenFile.part == part
-            )
+def file_part(session: Session, release_id: int, kind: str, part: int) -> bytes | None:
+    """One part of a stored download file (None past its last)."""
+    found = session.scalar(
+        select(OpenFile.data).where(
+            OpenFile.release_id == release_id, OpenFile.kind == kind, OpenFile.part == part
         )
-        if found is None:
-            return
-        yield bytes(found)
-        part += 1
+    )
+    return None if found is None else bytes(found)
 
 
 # A column name that can be written inside SQL string literals and JSON paths as it is (catalog item names

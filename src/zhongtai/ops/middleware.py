@@ -183,16 +183,17 @@ class JsonDepthMiddleware:
 
 
 class AdmissionMiddleware:
-    """At most ``slots`` requests work at once in this process; the others wait here, holding neither a
-    thread nor a database connection, and after ``wait_seconds`` are answered 503 with Retry-After.
+    """At most ``slots`` requests do their work at once in this process; the others wait here, holding
+    neither a thread nor a database connection, and after ``wait_seconds`` are answered 503 with
+    Retry-After. A request gives its slot back when its answer starts: its work (and its session's commit)
+    is done by then, and a slow client reading a long download or a stream holds nobody up.
 
     Why: a request's session keeps its pooled connection from its first query to its commit, and both run
-    on the thread pool. With more requests in flight than the pool has connections, the threads can all be
+    on the thread pool. With more requests at work than the pool has connections, the threads can all be
     taken by requests waiting for a connection while the requests holding the connections wait for a thread
-    to commit — a burst of a couple of hundred requests wedged the server until the pool's timeout. With the
+    to commit — a burst of a few hundred requests wedged the server until the pool's timeout. With the
     slots below the pool's size (``core.database.POOL_SIZE``; a request uses at most two connections at
-    once) and the thread pool, every admitted request can always finish. Long-lived streams (the big
-    screen's, bounded on their own) and static files pass by."""
+    once) and the thread pool, every admitted request can finish. Static files and probes pass by."""
 
     def __init__(self, app: ASGIApp, slots: int, wait_seconds: float, exempt: Callable[[str], bool]) -> None:
         self.app, self.slots, self.wait_seconds, self.exempt = app, slots, wait_seconds, exempt
@@ -204,8 +205,9 @@ class AdmissionMiddleware:
             return
         if self._slots is None:
             self._slots = anyio.Semaphore(self.slots)
+        slots = self._slots
         with anyio.move_on_after(self.wait_seconds) as waited:
-            await self._slots.acquire()
+            await slots.acquire()
         if waited.cancelled_caught:
             ADMISSION_REFUSED.inc()
             body = {
@@ -213,10 +215,20 @@ class AdmissionMiddleware:
             }
             await _send_json(send, 503, body, [(b"retry-after", b"1")])
             return
+        held = True
+
+        async def send_and_free(message: Message) -> None:
+            nonlocal held
+            if held and message["type"] == "http.response.start":
+                held = False
+                slots.release()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_free)
         finally:
-            self._slots.release()
+            if held:
+                slots.release()
 
 
 async def _send_json(
