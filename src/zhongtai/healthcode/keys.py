@@ -122,12 +122,12 @@ def issue_signer(root: Issued, city: str, now: datetime, days: int) -> Issued:
 def load_certificate(text: bytes | str) -> x509.Certificate:
     """A certificate given as PEM, DER or base64 DER (what ``--certificate`` takes)."""
     raw = text.encode("ascii", "replace") if isinstance(text, str) else text
-    stripped = raw.strip()
     try:
+        if raw[:1] == b"\x30":  # a DER SEQUENCE, taken as it is: its last byte may look like whitespace
+            return x509.load_der_x509_certificate(raw)
+        stripped = raw.strip()
         if stripped.startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(stripped)
-        if stripped[:1] == b"\x30":  # a DER SEQUENCE
-            return x509.load_der_x509_certificate(stripped)
         return x509.load_der_x509_certificate(base64.b64decode(stripped, validate=True))
     except (ValueError, binascii.Error) as exc:
         raise TrustError(f"not a certificate in PEM, DER or base64 DER: {exc}") from None
