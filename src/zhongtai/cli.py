@@ -298,17 +298,19 @@ def demo(
         screen_commands.rollup()
         console.print(f"open data: {build_demo_opendata(factory, settings())} datasets released at /open")
         build_demo_application(factory, settings(), seed, persons)  # approved, for the demo enterprise
-        from zhongtai.core.jobs import build_queue
-        from zhongtai.ingest.tasks import enqueue_run
-        from zhongtai.tasks import register_all
+    # The first batch of every job now (serving: the worker gathers every source at once, instead of
+    # waiting up to an hour for a register's schedule); after it each job keeps its own schedule.
+    from zhongtai.core.jobs import build_queue
+    from zhongtai.ingest.tasks import enqueue_run
+    from zhongtai.tasks import register_all
 
-        context = build_queue(settings(), factory, register_all)
-        for job in jobs:
-            enqueue_run(context, job, "demo", "demo")
-        console.print(
-            f"queued the first batch of {len(jobs)} ingestion jobs; after it, each job runs on its own "
-            "schedule (every few minutes), and each batch is governed as it lands"
-        )
+    context = build_queue(settings(), factory, register_all)
+    for job in jobs:
+        enqueue_run(context, job, "demo", "demo")
+    console.print(
+        f"queued the first batch of {len(jobs)} ingestion jobs; after it, each job runs on its own "
+        "schedule, and each batch is governed as it lands"
+    )
     table = Table(title=f"demo logins (password for all: {DEMO_PASSWORD})")
     for column in ("username", "department", "roles"):
         table.add_column(column)
