@@ -304,19 +304,8 @@ def nginx_in_front(url: str, platform: str, folder: Path) -> Iterator[str | None
     log = str(proxy.prefix / "error.log")
     command = [NGINX, "-p", str(proxy.prefix), "-c", str(proxy.config), "-e", log, "-g", "daemon off;"]
     process = subprocess.Popen(command)  # noqa: S603 - Debian's nginx with the file written above
-    base = f"http://{listen}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with _running(process, f"http://{listen}", "/healthz", 20) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @contextmanager
@@ -336,15 +325,21 @@ def server(kind: str, url: str, data_dir: Path, source_id: int) -> Iterator[str]
         str(data_dir),
     ]
     process = subprocess.Popen(command, env=env)  # noqa: S603 - this script, with arguments it built
-    base = f"http://127.0.0.1:{port}"
+    with _running(process, f"http://127.0.0.1:{port}", "/", 60) as base:
+        yield base
+
+
+@contextmanager
+def _running(process: subprocess.Popen[Any], base: str, probe: str, seconds: float) -> Iterator[str]:
+    """``base`` once it answers ``probe`` (at most ``seconds``); the process stopped at the end."""
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                httpx.get(base + "/", timeout=1)
+                httpx.get(base + probe, timeout=1)
                 break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                time.sleep(0.1)
         yield base
     finally:
         process.terminate()

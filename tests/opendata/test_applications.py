@@ -20,16 +20,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.core.test_identity import login
 from tests.factories import World, add_resource, build_world
+from tests.opendata.helpers import governed
 from tests.public.helpers import NEIGHBOUR, WANG, FakeRegister, csrf, sign_in
 from tests.servers import served
 from zhongtai.app import create_app
-from zhongtai.catalog.models import Resource
 from zhongtai.core.audit import AuditEvent
 from zhongtai.core.database import transaction
 from zhongtai.core.principal import platform_actor
 from zhongtai.core.settings import Settings
 from zhongtai.core.types import utcnow
-from zhongtai.governance.models import CleanRecord
 from zhongtai.opendata import applications, service
 from zhongtai.opendata.models import OpenApplication
 
@@ -43,27 +42,6 @@ ITEMS = [
 RULES = {"单位名称": "keep", "住所": "district"}
 
 
-def _governed(factory: sessionmaker[Session], code: str, rows: list[dict[str, Any]]) -> Resource:
-    """``rows`` in the clean zone of resource ``code``, as a governance pass leaves them."""
-    with transaction(factory) as session:
-        resource = session.scalar(select(Resource).where(Resource.code == code))
-        assert resource is not None
-        session.add_all(
-            CleanRecord(
-                job_id=1,
-                source_key=f"{code}-{n}",
-                resource_id=resource.id,
-                pass_id=1,
-                batch_id=1,
-                rule_version=1,
-                data=data,
-                changes=None,
-            )
-            for n, data in enumerate(rows)
-        )
-        return resource
-
-
 def _conditional(factory: sessionmaker[Session], settings: Settings, name: str, rows: int) -> str:
     """A conditionally open resource of 民政局 (officer_b's department), opened with ``rows`` rows."""
     code = add_resource(factory, "MZJ", name=name, open_type="conditional", items=ITEMS, abstract=name)
@@ -71,7 +49,7 @@ def _conditional(factory: sessionmaker[Session], settings: Settings, name: str, 
         {"单位名称": f"{name}{n}号", "住所": f"安徽省庐州市蜀山区某路{n}号", "备注": CANARY}
         for n in range(1, rows + 1)
     ]
-    _governed(factory, code, places)
+    governed(factory, code, places)
     with transaction(factory) as session:
         return service.publish(session, settings, ADMIN, code, RULES).dataset.name
 
@@ -266,7 +244,7 @@ def test_the_provider_opens_a_resource_from_its_pages_refused_while_a_column_loo
         {"姓名": f"律师{n}", "单位名称": "安徽庐州律师事务所" if n < 20 else "安徽明镜律师事务所"}
         for n in range(30)
     ]
-    resource = _governed(factory, code, lawyers)
+    resource = governed(factory, code, lawyers)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         wanted = {"resource": code, "rules": {"姓名": "keep", "单位名称": "keep"}}
         other = client.post("/api/v1/open/datasets", json=wanted, headers=world.auth("officer_a"))
@@ -359,7 +337,7 @@ def test_applications_are_for_the_provider_and_the_bureau_only(portal: Portal) -
     assert "已撤回" in portal.client.get("/m/open").text
     # an open dataset needs no application: the form says so, nothing is written
     code = add_resource(portal.factory, "MZJ", name="地名信息", open_type="open", items=ITEMS)
-    _governed(portal.factory, code, [{"单位名称": "庐州大剧院", "住所": "庐州市包河区"}])
+    governed(portal.factory, code, [{"单位名称": "庐州大剧院", "住所": "庐州市包河区"}])
     with transaction(portal.factory) as session:
         name = service.publish(session, portal.client.app.state.settings, ADMIN, code, RULES).dataset.name
     refused = _apply(portal.client, name, "编制养老服务设施规划研究报告所需")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stdnum.cn import ric
 
 from tests.factories import World, add_resource, build_world
+from tests.opendata.helpers import governed
 from tests.servers import served
 from zhongtai.app import create_app
 from zhongtai.catalog.models import OpenType, Resource
@@ -53,32 +54,20 @@ def _register(factory: sessionmaker[Session], rows: int = 23) -> str:
     code = add_resource(
         factory, "SJZYJ", name="企业登记基本信息", open_type="open", items=ITEMS, abstract="全市企业登记"
     )
-    with transaction(factory) as session:
-        resource = session.scalar(select(Resource).where(Resource.code == code))
-        assert resource is not None
-        districts = ["蜀山区", "包河区", "瑶海区"]
-        for n in range(1, rows + 1):
-            data = {
-                "企业名称": f"庐州市第{n}号科技有限公司",
-                "法定代表人": "张三",
-                "法定代表人身份号码": an_id(n),
-                "联系电话": f"1391234{n:04d}",
-                "住所": f"安徽省庐州市{districts[n % 3]}某路{n}号",
-                "成立日期": f"20{10 + n % 10}-0{1 + n % 9}-15",
-                "备注": CANARY,
-            }
-            session.add(
-                CleanRecord(
-                    job_id=1,
-                    source_key=f"k{n:04d}",
-                    resource_id=resource.id,
-                    pass_id=1,
-                    batch_id=1,
-                    rule_version=1,
-                    data=data,
-                    changes=None,
-                )
-            )
+    districts = ["蜀山区", "包河区", "瑶海区"]
+    enterprises = [
+        {
+            "企业名称": f"庐州市第{n}号科技有限公司",
+            "法定代表人": "张三",
+            "法定代表人身份号码": an_id(n),
+            "联系电话": f"1391234{n:04d}",
+            "住所": f"安徽省庐州市{districts[n % 3]}某路{n}号",
+            "成立日期": f"20{10 + n % 10}-0{1 + n % 9}-15",
+            "备注": CANARY,
+        }
+        for n in range(1, rows + 1)
+    ]
+    governed(factory, code, enterprises)
     return code
 
 
