@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from stdnum.exceptions import ValidationError
 
+from zhongtai.governance.columns import COLUMN_FORMS, standardize_many
 from zhongtai.governance.elements import Rejected, Standardizer, id_birth_date, id_gender, standardizer
 
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,48}$")]
@@ -109,6 +110,7 @@ class Kept:
     row: RawRow
     data: dict[str, Any]
     changes: dict[str, Any] | None
+    text: tuple[str | None, str | None] | None = None  # data and changes as JSON, when already made
 
 
 @dataclass
@@ -122,13 +124,25 @@ def missing(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+MEMO_SIZE = 200_000
+
+
 class _Memo:
     """Per-pass cache of a standardizer's answers and refusals: names, dates and codes repeat across
-    millions of rows."""
+    millions of rows. Each page's distinct values are decided on columns first where the kind has a
+    column form (``columns``); the rest, and every refusal, by the function itself."""
 
-    def __init__(self, function: Standardizer) -> None:
+    def __init__(self, function: Standardizer, kind: str) -> None:
         self.function = function
+        self.kind = kind
         self.cache: dict[str, str | Rejected] = {}
+
+    def decide_on_columns(self, values: Iterable[Any]) -> None:
+        cache = self.cache
+        if len(cache) >= MEMO_SIZE:
+            cache.clear()  # the same dict: the compiled steps hold its ``get``
+        fresh = {value for value in values if type(value) is str and value not in cache}
+        cache.update(standardize_many(self.kind, list(fresh)))
 
     def compute(self, text: str) -> str | Rejected:
         """The standardizer's answer (or refusal) for a value not in the cache, kept while there is room."""
@@ -136,7 +150,7 @@ class _Memo:
             result: str | Rejected = self.function(text)
         except Rejected as exc:
             result = exc
-        if len(self.cache) < 200_000:
+        if len(self.cache) < MEMO_SIZE:
             self.cache[text] = result
         return result
 
@@ -155,6 +169,7 @@ class RuleEngine:
         self.rules = list(rules)
         self.version = version
         self.memos: dict[str, _Memo] = {}
+        self.on_columns: dict[str, str] = {}  # rule id -> item, for rules whose kind has a column form
         self.element_codes: set[str] = set()  # the data elements this version of the rules uses
         # item -> element kind, for items every kept row has in that kind's canonical form (or empty)
         self.canonical: dict[str, str] = {}
@@ -164,7 +179,10 @@ class RuleEngine:
                 if code is None or code not in element_kinds:
                     raise ValueError(f"rule {rule.id}: no data element for item {rule.item}")
                 self.element_codes.add(code)
-                self.memos[rule.id] = _Memo(standardizer(element_kinds[code]))
+                kind = element_kinds[code]
+                self.memos[rule.id] = _Memo(standardizer(kind), kind)
+                if kind in COLUMN_FORMS:
+                    self.on_columns[rule.id] = rule.item
                 if isinstance(rule, StandardizeRule):
                     self.canonical[rule.item] = element_kinds[code]
 
@@ -187,11 +205,23 @@ class RuleEngine:
 
     def apply(self, rows: Iterable[RawRow]) -> Outcome:
         """Apply the rules to one chunk of rows (in source-key order); call again for the next chunk."""
+        outcome = self.apply_rows(rows)
+        self.finish(outcome)
+        return outcome
+
+    def apply_rows(self, rows: Iterable[RawRow]) -> Outcome:
+        """Every rule but the unique ones, which ``finish`` applies (chunk by chunk, in key order)."""
         outcome = Outcome()
+        rows = list(rows)
+        for rule_id, item in self.on_columns.items():
+            self.memos[rule_id].decide_on_columns(row.data.get(item) for row in rows)
         for row in rows:
             self._apply_row(row, outcome)
-        self._unique(outcome)
         return outcome
+
+    def finish(self, outcome: Outcome) -> None:
+        """The unique rules on a chunk's kept rows: a value's first holder in key order keeps it."""
+        self._unique(outcome)
 
     def _apply_row(self, row: RawRow, outcome: Outcome) -> None:
         values = dict(row.data)
