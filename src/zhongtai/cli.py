@@ -292,7 +292,9 @@ def demo(
         for job in jobs:
             ingest_run(job)  # gathered here, with a progress bar
         for code in governed:
-            governance_apply(code, batch=None)  # the worker does this after each batch when serving
+            governance_apply(
+                code, batch=None, workers=None
+            )  # the worker does this after each batch when serving
         build_demo_cases(factory, settings(), seed, persons)  # licences issued, cases in every state
         screen_commands.profiles()  # risk-crowd profiles from the governed population base (progress bar)
         screen_commands.rollup()
@@ -673,7 +675,11 @@ def governance_rules(
 @governance_app.command("apply")
 @friendly_errors
 def governance_apply(
-    resource: str, batch: int | None = typer.Option(None, help="Only this ingestion batch (run id)")
+    resource: str,
+    batch: int | None = typer.Option(None, help="Only this ingestion batch (run id)"),
+    workers: int | None = typer.Option(
+        None, min=1, max=64, help="Worker processes for the rules (default: ZHONGTAI_GOVERN_WORKERS or 1)"
+    ),
 ) -> None:
     """Govern RESOURCE's raw rows now (a pass), then measure its quality; with a progress bar."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -692,6 +698,7 @@ def governance_apply(
             trigger="cli",
             requested_by=CLI_ACTOR.username,
             progress=lambda rows: bar.update(task, description=f"{resource}: {rows:,} rows governed"),
+            workers=workers or settings().govern_workers,
         )
     line = (
         f"{resource} pass #{outcome.pass_id} {outcome.status.value}: {outcome.raw_rows:,} raw = "

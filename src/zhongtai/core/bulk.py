@@ -104,11 +104,21 @@ def bulk_upsert(
     columns: Sequence[str],
     keys: Sequence[str],
     rows: Sequence[Sequence[Any]],
+    only_if: str = "",
 ) -> None:
     """Insert ``rows`` (values in ``columns`` order, JSON already as text), replacing the other columns
-    of rows whose ``keys`` exist. Table and column names are the caller's constants, never input."""
+    of rows whose ``keys`` exist (where the condition ``only_if`` holds: SQL comparing ``table``'s row
+    with ``excluded``). Table, column names and the condition are the caller's constants, never input."""
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    _write(connection, table, columns, rows, f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+    condition = f" WHERE {only_if}" if only_if else ""
+    _write(
+        connection,
+        table,
+        columns,
+        rows,
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}{condition}",
+        keys,
+    )
 
 
 def bulk_insert(
@@ -119,7 +129,12 @@ def bulk_insert(
 
 
 def _write(
-    connection: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], conflict: str
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: str,
+    keys: Sequence[str] = (),
 ) -> None:
     if not rows:
         return
@@ -146,7 +161,10 @@ def _write(
         with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        # In key order: two transactions upserting overlapping keys then lock them in the same order and
+        # one waits for the other, where any other order can deadlock.
         cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {conflict}"  # noqa: S608
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "  # noqa: S608
+            f"ORDER BY {', '.join(keys)} {conflict}"
         )
         cursor.execute(f"TRUNCATE {staging}")

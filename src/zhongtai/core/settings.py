@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         None, description="The only place SQLite source databases may live; default data_dir/sources."
     )
     ingest_chunk_rows: int = Field(20_000, ge=1, description="Rows converted and written per chunk.")
+    govern_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes applying the rules of one governance pass (pages by key range); "
+        "1 = in the pass's own process. Worth it with cores to spare and passes of 100,000+ rows.",
+    )
     ingest_process_rows: int = Field(
         200_000,
         ge=0,

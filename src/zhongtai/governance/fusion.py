@@ -9,6 +9,7 @@ the version it replaces goes to the history with the period it was current.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,6 +97,11 @@ class SourceSpec:
         return self.priorities.get(attribute, self.priority)
 
 
+# Claims a pass keeps in memory for its fusion (the pass wrote them, so reading them back is waste); a
+# bigger pass forgets them and fusion reads them back (memory stays bounded at ~0.5 GB).
+REMEMBERED_CLAIMS = 1_000_000
+
+
 @dataclass
 class FusionStats:
     unlinked: int = 0  # clean rows whose key is missing or not a valid key
@@ -103,10 +109,33 @@ class FusionStats:
     records_written: int = 0
     conflicts_opened: int = 0
     keys: dict[BaseKind, set[str]] = field(default_factory=dict)  # base records to fuse again
+    # the pass's own sources per base, and the claims they made in it: base -> key -> source -> claim
+    own_sources: dict[BaseKind, set[int]] = field(default_factory=dict)
+    own: dict[BaseKind, dict[str, dict[int, ClaimRow]]] = field(default_factory=dict)
+    remembering: bool = True
 
     def add(self, touched: Iterable[tuple[str, str]]) -> None:
         for base, key in touched:
             self.keys.setdefault(BaseKind(base), set()).add(key)
+
+    def absorb(self, page: Any) -> None:
+        """A page written by a worker (``partitions.PageStats``): the keys it touched, its figures."""
+        for base, keys in page.keys.items():
+            self.keys.setdefault(base, set()).update(keys)
+        self.claims += page.claims
+        self.unlinked += page.unlinked
+
+    def remember(self, spec: SourceSpec, claims: dict[str, ClaimRow]) -> None:
+        """The claims just written by ``spec``; later pages overwrite earlier ones, as the upsert does."""
+        self.own_sources.setdefault(spec.base, set()).add(spec.id)
+        if not self.remembering:
+            return
+        if self.claims > REMEMBERED_CLAIMS:
+            self.remembering, self.own = False, {}
+            return
+        own = self.own.setdefault(spec.base, {})
+        for key, claim in claims.items():
+            own.setdefault(key, {})[spec.id] = claim
 
 
 def claim_rows(
@@ -116,6 +145,7 @@ def claim_rows(
     rules already standardized the key item to the base's key form, so it is taken as it is."""
     standard = KEY_STANDARD[spec.base]
     claims: dict[str, tuple[Any, ...]] = {}
+    remembered: dict[str, ClaimRow] = {}
     pairs = list(spec.attributes.items())
     for row in kept:
         data = row.data
@@ -143,9 +173,26 @@ def claim_rows(
             row.row.batch_id,
             moment,
         )
+        remembered[key] = ClaimRow(spec.id, values, row.row.batch_id, moment)
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(claims)
+    stats.remember(spec, remembered)
     return list(claims.values())
+
+
+def fuse_keys(repo: GovernanceRepository, stats: FusionStats, moment: datetime) -> None:
+    """Fuse the base records of ``stats.keys`` again, in the caller's transaction (which holds the
+    fusion lock: ``repository.prepare_fusion``)."""
+    labels = repo.source_labels()
+    specs = {s.id: SourceSpec.of(s, labels[s.id][0]) for s in repo.base_sources()}
+    fuser = Fuser(repo, specs, moment)
+    for base, keys in stats.keys.items():
+        fuser.fuse(base, sorted(keys), stats)
+
+
+def bucket_of(key: str, buckets: int) -> int:
+    """The fusion bucket of a key: stable across processes and runs (Python's ``hash`` of text is not)."""
+    return zlib.crc32(key.encode()) % buckets
 
 
 class Fuser:
@@ -155,15 +202,52 @@ class Fuser:
         self.repo = repo
         self.specs = specs
         self.moment = moment
+        self._provenance: dict[tuple[Any, ...], str | None] = {}  # one source's provenance, as JSON
 
     def fuse(self, base: BaseKind, keys: list[str], stats: FusionStats) -> None:
+        own_sources = sorted(stats.own_sources.get(base, set()))
+        # Reads a first load does not need: nobody else's claims, no records, no conflicts yet.
+        others = self.repo.has_claims(base, except_sources=own_sources)
+        records = self.repo.has_records(base)
+        conflicts = self.repo.has_conflicts(base)
         for start in range(0, len(keys), 20_000):
-            self._fuse_chunk(base, keys[start : start + 20_000], stats)
+            chunk = keys[start : start + 20_000]
+            claims = self._claims(base, chunk, stats, own_sources, others)
+            current = self.repo.record_states(base, chunk) if records else {}
+            known = self.repo.conflicts_for(base, chunk) if conflicts else {}
+            self._fuse_chunk(base, chunk, stats, claims, current, known)
 
-    def _fuse_chunk(self, base: BaseKind, keys: list[str], stats: FusionStats) -> None:
-        claims = self.repo.claims(base, keys)
-        current = self.repo.record_states(base, keys)
-        conflicts = self.repo.conflicts_for(base, keys)
+    def _claims(
+        self, base: BaseKind, keys: list[str], stats: FusionStats, own_sources: list[int], others: bool
+    ) -> dict[str, list[ClaimRow]]:
+        """Each key's claims, in source order: the pass's own from memory where it has them all, the
+        other sources' (and any the pass does not remember) read in bulk."""
+        own = stats.own.get(base, {}) if stats.remembering else {}
+        complete = len(own_sources)
+        remembered = [key for key in keys if len(own.get(key, ())) == complete] if own else []
+        forgotten = [key for key in keys if len(own.get(key, ())) != complete] if own else keys
+        found = self.repo.claims(base, forgotten) if forgotten else {}
+        if remembered and others:
+            found.update(self.repo.claims(base, remembered, except_sources=own_sources))
+        for key in remembered:
+            said = {claim.source_id: claim for claim in found.get(key, ())}
+            said.update(own[key])
+            found[key] = [said[source] for source in sorted(said)]
+        for key in forgotten:  # in source order too: a record's attributes come out in one order
+            claims = found.get(key)
+            if claims is not None and len(claims) > 1:
+                claims.sort(key=lambda claim: claim.source_id)
+        return found
+
+    def _fuse_chunk(
+        self,
+        base: BaseKind,
+        keys: list[str],
+        stats: FusionStats,
+        claims: dict[str, list[ClaimRow]],
+        current: dict[str, RecordState],
+        conflicts: dict[tuple[str, str], Conflict],
+    ) -> None:
         records: list[tuple[Any, ...]] = []
         history: list[dict[str, Any]] = []
         new_conflicts: list[dict[str, Any]] = []
@@ -178,9 +262,8 @@ class Fuser:
                     history.append(_superseded(base, key, before, self.moment))
                     self.repo.drop_record(base, key)
                 continue
-            data, provenance, disputes = self._resolve(said)
+            data, sources, disputes = self._resolve(said)
             self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
-            sources = as_json(provenance)
             if before is not None and before.data == data:
                 if before.provenance_json != sources:  # same values, fresher sources: no new version
                     records.append(_record(base, key, data, sources, before.version, before.valid_from))
@@ -197,11 +280,11 @@ class Fuser:
 
     def _resolve(
         self, claims: list[ClaimRow]
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]:
-        """Each attribute's value from the best source; ``claims`` are those of enabled sources only."""
+    ) -> tuple[dict[str, Any], str | None, dict[str, list[dict[str, Any]]]]:
+        """Each attribute's value from the best source, with its provenance as JSON; ``claims`` are those
+        of enabled sources only."""
         if len(claims) == 1:  # one source: its values, nothing to weigh or dispute
-            origin = self._origin(claims[0])
-            return dict(claims[0].data), dict.fromkeys(claims[0].data, origin), {}
+            return dict(claims[0].data), self._single_provenance(claims[0]), {}
         best: dict[str, tuple[tuple[int, float, int], ClaimRow, Any]] = {}
         seen: dict[str, set[str]] = {}  # attribute -> distinct values said
         for claim in claims:
@@ -217,7 +300,18 @@ class Fuser:
         provenance = {attribute: origins[id(claim)] for attribute, (_, claim, _) in best.items()}
         disputed = [attribute for attribute, values in seen.items() if len(values) > 1]
         disputes = {attribute: self._voices(claims, attribute) for attribute in disputed}
-        return data, provenance, disputes
+        return data, as_json(provenance), disputes
+
+    def _single_provenance(self, claim: ClaimRow) -> str | None:
+        """Every attribute from one source: the same text for all the keys a batch of a source speaks for
+        with the same attributes, so it is made once."""
+        memo = (tuple(claim.data), claim.source_id, claim.batch_id, claim.observed_at)
+        text = self._provenance.get(memo)
+        if text is None:
+            text = as_json(dict.fromkeys(claim.data, self._origin(claim)))
+            if len(self._provenance) < 10_000:
+                self._provenance[memo] = text
+        return text
 
     def _origin(self, claim: ClaimRow) -> dict[str, Any]:
         return {

@@ -1,33 +1,40 @@
 """A governance pass (治理批次): raw rows -> rules -> clean zone and rejects -> claims -> base records.
 
 A pass covers one ingestion batch (queued automatically after it) or the whole resource (on demand, e.g.
-after its rules changed). It is one transaction: it either leaves the clean zone, the rejects, the base
-records and the conflicts all updated, or none of them; a failed pass is recorded afterwards with its
-error. Re-running a pass over the same rows gives the same result, so a retried job is harmless.
+after its rules changed). In one process it is one transaction: it either leaves the clean zone, the
+rejects, the base records and the conflicts all updated, or none of them; a failed pass is recorded
+afterwards with its error. Re-running a pass over the same rows gives the same result, so a retried job
+is harmless.
+
+With several workers (``workers`` > 1) the pass is partitioned: the raw rows are split into pages by key
+range, and worker processes apply the rules and write each page — clean rows, rejects, claims — in a
+transaction of its own (``partitions``). Once every page is written, the pass's own process fuses the
+keys they touched, links broken keys and finishes the pass in one last transaction. A page is all or
+nothing; a pass that fails half-way (a worker killed) is recorded as failed, and the pass run again
+leaves the same state a one-process pass would.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.core import outbox
-from zhongtai.core.bulk import as_json
 from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, Invalid, NotFound
 from zhongtai.core.types import utcnow
-from zhongtai.governance.elements import Rejected, calendar_date, person_name
-from zhongtai.governance.fusion import KEY_KIND, Fuser, FusionStats, SourceSpec, claim_rows
+from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys
 from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
 from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
+from zhongtai.governance.paging import PageCounts, PassCopy, emit, key_of, write_page
+from zhongtai.governance.partitions import EngineSpec, Workers, WorkerTime
 from zhongtai.governance.repository import GovernanceRepository
-from zhongtai.governance.rules import RULES, Outcome, RuleEngine, missing
+from zhongtai.governance.rules import RULES, Kept, Outcome, RawRow, RuleEngine
 
 log = logging.getLogger("zhongtai.governance")
 PAGE = 20_000
@@ -42,6 +49,7 @@ class PassOutcome:
     clean_rows: int
     rejected_rows: int
     error: str | None = None
+    worker_seconds: tuple[float, ...] = ()  # a partitioned pass: CPU seconds each worker process spent
 
 
 def run_pass(
@@ -52,8 +60,12 @@ def run_pass(
     trigger: str = "manual",
     requested_by: str = "system",
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> PassOutcome:
-    """Govern a batch (``run_id``) or the whole resource; never raises for a failed pass."""
+    """Govern a batch (``run_id``) or the whole resource; never raises for a failed pass. With
+    ``workers`` > 1 (and a database other processes can open), a partitioned pass."""
+    if workers > 1 and _shared(factory):
+        return _run_partitioned(factory, resource_code, run_id, trigger, requested_by, progress, workers)
     try:
         with bulk_work(), transaction(factory) as session:
             return _govern(session, resource_code, run_id, trigger, requested_by, progress)
@@ -93,7 +105,7 @@ def _record_failure(
             trigger=trigger,
             requested_by=requested_by,
             status=PassStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
+            error=_error(exc),
             finished_at=utcnow(),
         )
         session.add(failed)
@@ -101,19 +113,28 @@ def _record_failure(
         return PassOutcome(failed.id, failed.status, 0, 0, 0, failed.error)
 
 
-def _govern(
-    session: Session,
-    resource_code: str,
-    run_id: int | None,
-    trigger: str,
-    requested_by: str,
-    progress: Progress | None,
-) -> PassOutcome:
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+@dataclass
+class _Plan:
+    """What a pass works on, worked out before its first page."""
+
+    governed: GovernancePass
+    engine: RuleEngine
+    spec: EngineSpec
+    job_ids: list[int]
+    specs: dict[int, SourceSpec]
+
+
+def _plan(session: Session, resource_code: str, run_id: int | None, trigger: str, requested_by: str) -> _Plan:
+    """The pass recorded (running), its rules compiled, its jobs and base sources found."""
     repo = GovernanceRepository(session)
     resource = repo.resource(resource_code)
     if resource is None:
         raise NotFound(M_("resource %(resource_code)s not found", resource_code=resource_code))
-    engine, versions = _engine(repo, resource.id)
+    engine, spec, versions = _engine(repo, resource.id)
     governed = GovernancePass(
         resource_id=resource.id,
         run_id=run_id,
@@ -128,38 +149,178 @@ def _govern(
     job_ids = _jobs_of(repo, resource.id, resource_code, run_id)
     department = repo.department_code(resource.provider_department_id)
     specs = {s.id: SourceSpec.of(s, department) for s in repo.base_sources(resource.id)}
-    stats = FusionStats()
-    unkeyed: list[Unkeyed] = []
     if engine.has_unique:
         _hold_unique(repo, engine, resource.id, job_ids, run_id)
-    for job_id in job_ids:
-        _govern_job(repo, engine, governed, job_id, run_id, specs, stats, unkeyed, progress)
+    return _Plan(governed, engine, spec, job_ids, specs)
+
+
+def _govern(
+    session: Session,
+    resource_code: str,
+    run_id: int | None,
+    trigger: str,
+    requested_by: str,
+    progress: Progress | None,
+) -> PassOutcome:
+    plan = _plan(session, resource_code, run_id, trigger, requested_by)
+    repo, governed = GovernanceRepository(session), plan.governed
+    stats = FusionStats()
+    counts = PageCounts()
+    for job_id in plan.job_ids:
+        after = ""
+        while rows := repo.raw_rows(job_id, run_id, after, PAGE):
+            after = rows[-1].source_key
+            outcome = plan.engine.apply(rows)
+            counts.add(write_page(repo, plan.engine, governed, job_id, len(rows), outcome, plan.specs, stats))
+            if progress is not None:
+                progress(counts.raw_rows)
+    return _conclude(repo, plan, counts, stats)
+
+
+def _conclude(repo: GovernanceRepository, plan: _Plan, counts: PageCounts, stats: FusionStats) -> PassOutcome:
+    """After the last page: rows gone from the source, fusion, broken keys linked, the pass's figures."""
+    _withdraw_removed(repo, plan, stats)
+    _fuse(repo, stats, plan.governed.started_at)
+    return _close(repo, plan, counts, stats)
+
+
+def _withdraw_removed(repo: GovernanceRepository, plan: _Plan, stats: FusionStats) -> None:
+    """Rows a full batch (or the whole resource) no longer has leave the clean zone, with their claims."""
+    governed, job_ids, run_id = plan.governed, plan.job_ids, plan.governed.run_id
     if run_id is None or _run_removed_rows(repo, run_id):
-        if outbox.fed(session, resource.id) is not None:
-            gone = [_key(j, k) for j, k in repo.clean_keys_without_raw(job_ids)]
-            _emit(repo, governed, {key: {} for key in gone}, {}, gone)
+        if outbox.fed(repo.session, governed.resource_id) is not None:
+            gone = [key_of(j, k) for j, k in repo.clean_keys_without_raw(job_ids)]
+            emit(repo, governed, {key: {} for key in gone}, {}, gone)
         repo.drop_clean_without_raw(job_ids)
-        if specs:
-            stats.add(repo.withdraw_claims_without_raw(list(specs), job_ids))
-    _fuse(repo, stats, governed.started_at)
-    governed.linked_rows = _link_unkeyed(repo, governed, job_ids, run_id, unkeyed)
+        if plan.specs:
+            stats.add(repo.withdraw_claims_without_raw(list(plan.specs), job_ids))
+
+
+def _close(repo: GovernanceRepository, plan: _Plan, counts: PageCounts, stats: FusionStats) -> PassOutcome:
+    governed = plan.governed
+    governed.linked_rows = _link_unkeyed(repo, governed, plan.job_ids, governed.run_id, counts.unkeyed)
+    governed.raw_rows, governed.clean_rows = counts.raw_rows, counts.clean_rows
+    governed.rejected_rows, governed.changed_values = counts.rejected_rows, counts.changed_values
     return _finish(governed, stats)
 
 
-def _engine(repo: GovernanceRepository, resource_id: int) -> tuple[RuleEngine, dict[str, int]]:
-    """The resource's current rules, compiled, and the versions of the data elements they use."""
+# --- a partitioned pass ------------------------------------------------------------------------------
+
+
+def _shared(factory: sessionmaker[Session]) -> bool:
+    """Whether worker processes can open the pass's database (not an in-memory one)."""
+    bind = factory.kw.get("bind")
+    return bind is not None and bind.url.database not in (None, "", ":memory:")
+
+
+def _run_partitioned(
+    factory: sessionmaker[Session],
+    resource_code: str,
+    run_id: int | None,
+    trigger: str,
+    requested_by: str,
+    progress: Progress | None,
+    workers: int,
+) -> PassOutcome:
+    with transaction(factory) as session:  # the pass recorded as running, so workers may refer to it
+        plan = _plan(session, resource_code, run_id, trigger, requested_by)
+        starts = {job: GovernanceRepository(session).page_starts(job, run_id, PAGE) for job in plan.job_ids}
+    bind = factory.kw["bind"]
+    pool = Workers(workers, bind.url.render_as_string(hide_password=False))
+    governed = plan.governed
+    copy = PassCopy(governed.id, governed.resource_id, run_id, governed.rule_version, governed.started_at)
+    counts, stats = PageCounts(), FusionStats(remembering=False)
+    cpu: dict[int, float] = {}  # worker pid -> CPU seconds spent on this pass
+    try:
+        with bulk_work():
+            duplicates = _duplicates(pool, plan, starts, run_id)
+            for job_id in plan.job_ids:
+                pages = pool.write_pages(
+                    plan.spec, copy, plan.specs, job_id, starts[job_id], PAGE, duplicates.get(job_id, {})
+                )
+                for page in pages:
+                    counts.add(page.counts)
+                    stats.absorb(page.stats)
+                    _spend(cpu, page.spent)
+                    if progress is not None:
+                        progress(counts.raw_rows)
+            with transaction(factory) as session:
+                plan.governed = session.get_one(GovernancePass, governed.id)
+                repo = GovernanceRepository(session)
+                _withdraw_removed(repo, plan, stats)
+                repo.refresh_statistics(stats.claims)
+            for fused in pool.fuse(stats.keys, governed.started_at):
+                stats.records_written += fused.records_written
+                stats.conflicts_opened += fused.conflicts_opened
+                _spend(cpu, fused.spent)
+            with transaction(factory) as session:
+                plan.governed = session.get_one(GovernancePass, governed.id)
+                closed = _close(GovernanceRepository(session), plan, counts, stats)
+            return replace(closed, worker_seconds=tuple(round(cpu[pid], 3) for pid in sorted(cpu)))
+    except Exception as exc:
+        log.exception("governance pass failed", extra={"resource": resource_code, "run": run_id})
+        return _record_partial_failure(factory, governed.id, counts, exc)
+
+
+def _spend(cpu: dict[int, float], spent: WorkerTime) -> None:
+    cpu[spent.pid] = cpu.get(spent.pid, 0.0) + spent.cpu_seconds
+
+
+def _duplicates(
+    pool: Workers, plan: _Plan, starts: dict[int, list[str]], run_id: int | None
+) -> dict[int, dict[str, tuple[str, str, str]]]:
+    """Rows the unique rules refuse (job -> source key -> rule, item, reason), worked out before any
+    page is written: workers say each page's values, this process sees them in key order as a
+    one-process pass would."""
+    engine = plan.engine
+    refused: dict[int, dict[str, tuple[str, str, str]]] = {}
+    if not engine.has_unique:
+        return refused
+    for job_id in plan.job_ids:
+        for values in pool.unique_values(plan.spec, job_id, run_id, starts[job_id], PAGE):
+            outcome = Outcome([Kept(RawRow(job_id, key, 0, {}), held, None) for key, held in values])
+            engine.finish(outcome)
+            for refusal in outcome.refused:
+                reason = (refusal.rule_id, refusal.item or "", refusal.reason)
+                refused.setdefault(job_id, {})[refusal.row.source_key] = reason
+    return refused
+
+
+def _record_partial_failure(
+    factory: sessionmaker[Session], pass_id: int, counts: PageCounts, exc: Exception
+) -> PassOutcome:
+    """The pass failed after some pages were written (each whole): it says so, with what it wrote."""
+    with transaction(factory) as session:
+        failed = session.get(GovernancePass, pass_id)
+        assert failed is not None
+        failed.status, failed.error, failed.finished_at = PassStatus.FAILED, _error(exc), utcnow()
+        failed.raw_rows, failed.clean_rows = counts.raw_rows, counts.clean_rows
+        failed.rejected_rows, failed.changed_values = counts.rejected_rows, counts.changed_values
+        return PassOutcome(
+            failed.id, failed.status, failed.raw_rows, failed.clean_rows, failed.rejected_rows, failed.error
+        )
+
+
+# --- shared by both --------------------------------------------------------------------------------
+
+
+def _engine(repo: GovernanceRepository, resource_id: int) -> tuple[RuleEngine, EngineSpec, dict[str, int]]:
+    """The resource's current rules, compiled (and as data, for workers), and the versions of the data
+    elements they use."""
     rule_set = repo.rule_set(resource_id)
     elements = repo.current_elements()
+    spec = EngineSpec.of(
+        resource_id,
+        RULES.validate_python(rule_set.rules) if rule_set else [],
+        rule_set.version if rule_set else 0,
+        {code: element.kind for code, element in elements.items()},
+        repo.item_elements(resource_id),
+    )
     try:
-        engine = RuleEngine(
-            RULES.validate_python(rule_set.rules) if rule_set else [],
-            rule_set.version if rule_set else 0,
-            {code: element.kind for code, element in elements.items()},
-            repo.item_elements(resource_id),
-        )
+        engine = RuleEngine(spec.rules, spec.version, spec.element_kinds, spec.item_elements)
     except ValueError as exc:
         raise Invalid(str(exc), field="rules") from None
-    return engine, {code: elements[code].version for code in sorted(engine.element_codes)}
+    return engine, spec, {code: elements[code].version for code in sorted(engine.element_codes)}
 
 
 def _jobs_of(
@@ -209,66 +370,6 @@ def _hold_unique(
         engine.hold(item, repo.clean_values(resource_id, item, recomputed))
 
 
-def _govern_job(
-    repo: GovernanceRepository,
-    engine: RuleEngine,
-    governed: GovernancePass,
-    job_id: int,
-    run_id: int | None,
-    specs: dict[int, SourceSpec],
-    stats: FusionStats,
-    unkeyed: list[Unkeyed],
-    progress: Progress | None,
-) -> None:
-    person_specs = [spec for spec in specs.values() if spec.base is BaseKind.PERSON]
-    after = ""
-    while True:
-        rows = repo.raw_rows(job_id, run_id, after, PAGE)
-        if not rows:
-            return
-        after = rows[-1].source_key
-        outcome = engine.apply(rows)
-        _store(repo, governed, job_id, outcome)
-        if specs and outcome.refused:
-            refused = [refusal.row.source_key for refusal in outcome.refused]
-            stats.add(repo.withdraw_claims(list(specs), job_id, refused))
-        unkeyed.extend(_unkeyed(job_id, outcome, person_specs))
-        for spec in specs.values():
-            trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
-            repo.write_claims(claim_rows(spec, outcome.kept, governed.started_at, stats, trusted))
-        governed.raw_rows += len(rows)
-        governed.clean_rows += len(outcome.kept)
-        governed.rejected_rows += len(outcome.refused)
-        governed.changed_values += outcome.changed_values
-        if progress is not None:
-            progress(governed.raw_rows)
-
-
-def _unkeyed(job_id: int, outcome: Outcome, specs: list[SourceSpec]) -> Iterator[Unkeyed]:
-    """Refused rows whose person key is present but broken: candidates for probabilistic matching."""
-    for spec in specs:
-        for refusal in outcome.refused:
-            value = refusal.row.data.get(spec.key_item)
-            if refusal.item != spec.key_item or missing(value):
-                continue
-            data = refusal.row.data
-            yield Unkeyed(
-                ref=f"{job_id}\t{refusal.row.source_key}",
-                id_text=str(value),
-                name=_attempt(person_name, data.get(spec.attributes.get("name", ""))),
-                birth_date=_attempt(calendar_date, data.get(spec.attributes.get("birth_date", ""))),
-            )
-
-
-def _attempt(standardize: Callable[[str], str], value: object) -> str | None:
-    if missing(value):
-        return None
-    try:
-        return standardize(str(value))
-    except Rejected:
-        return None
-
-
 def _link_unkeyed(
     repo: GovernanceRepository,
     governed: GovernancePass,
@@ -307,75 +408,9 @@ def _link_unkeyed(
     return len(matches)
 
 
-def _store(repo: GovernanceRepository, governed: GovernancePass, job_id: int, outcome: Outcome) -> None:
-    if outbox.fed(repo.session, governed.resource_id) is not None:  # someone subscribes: emit the changes
-        kept = {kept.row.source_key: kept.data for kept in outcome.kept}
-        refused = [refusal.row.source_key for refusal in outcome.refused]
-        before = repo.clean_rows_of(job_id, [*kept, *refused])
-        removed = [_key(job_id, k) for k in refused]
-        _emit(repo, governed, _keyed(job_id, before), _keyed(job_id, kept), removed)
-    repo.write_clean(
-        [
-            (
-                job_id,
-                kept.row.source_key,
-                governed.resource_id,
-                governed.id,
-                kept.row.batch_id,
-                governed.rule_version,
-                as_json(kept.data),
-                as_json(kept.changes),
-            )
-            for kept in outcome.kept
-        ]
-    )
-    repo.drop_clean(job_id, [refusal.row.source_key for refusal in outcome.refused])
-    repo.write_rejects(
-        [
-            {
-                "pass_id": governed.id,
-                "job_id": job_id,
-                "source_key": refusal.row.source_key,
-                "item": refusal.item,
-                "rule_id": refusal.rule_id,
-                "rule_version": governed.rule_version,
-                "reason": refusal.reason[:500],
-                "value": _shown(refusal.row.data.get(refusal.item) if refusal.item else None),
-            }
-            for refusal in outcome.refused
-        ]
-    )
-
-
-def _key(job_id: int, source_key: str) -> str:
-    return f"{job_id}\x00{source_key}"
-
-
-def _keyed(job_id: int, rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {_key(job_id, key): data for key, data in rows.items()}
-
-
-def _emit(
-    repo: GovernanceRepository,
-    governed: GovernancePass,
-    before: dict[str, dict[str, Any]],
-    after: dict[str, dict[str, Any]],
-    removed: list[str],
-) -> None:
-    """Changes of the clean zone into the outbox, in this pass's transaction."""
-    outbox.emit(repo.session, governed.resource_id, outbox.diff_rows(before, after, removed), governed.run_id)
-
-
-def _shown(value: object) -> str | None:
-    return None if value is None else str(value)[:500]
-
-
 def _fuse(repo: GovernanceRepository, stats: FusionStats, moment: datetime) -> None:
     if not stats.keys:
         return
-    repo.prepare_fusion(stats.claims)
-    labels = repo.source_labels()
-    specs = {s.id: SourceSpec.of(s, labels[s.id][0]) for s in repo.base_sources()}
-    fuser = Fuser(repo, specs, moment)
-    for base, keys in stats.keys.items():
-        fuser.fuse(base, sorted(keys), stats)
+    repo.refresh_statistics(stats.claims)
+    repo.prepare_fusion()
+    fuse_keys(repo, stats, moment)

@@ -48,6 +48,10 @@ CLEAN_COLUMNS = [
 ]
 CLAIM_COLUMNS = ["base", "key", "source_id", "job_id", "source_key", "data", "batch_id", "observed_at"]
 RECORD_COLUMNS = ["base", "key", "data", "provenance", "version", "valid_from"]
+LATER_CLAIM = (
+    "base_claims.observed_at < excluded.observed_at OR (base_claims.observed_at = excluded.observed_at "
+    "AND (base_claims.job_id, base_claims.source_key) <= (excluded.job_id, excluded.source_key))"
+)
 
 
 class ClaimRow(NamedTuple):  # fusion reads millions: a tuple is quicker to make than a frozen dataclass
@@ -84,6 +88,14 @@ RAW_PAGE = (
 RAW_PAGE_OF_BATCH = (
     "SELECT source_key, batch_id, data FROM raw_records WHERE job_id = ? AND source_key > ? "
     "AND batch_id = ? ORDER BY source_key LIMIT ?"
+)
+PAGE_STARTS = (
+    "SELECT source_key FROM (SELECT source_key, row_number() OVER (ORDER BY source_key) AS n "
+    "FROM raw_records WHERE job_id = ?) AS numbered WHERE n = n / ? * ? ORDER BY source_key"
+)
+PAGE_STARTS_OF_BATCH = (
+    "SELECT source_key FROM (SELECT source_key, row_number() OVER (ORDER BY source_key) AS n "
+    "FROM raw_records WHERE job_id = ? AND batch_id = ?) AS numbered WHERE n = n / ? * ? ORDER BY source_key"
 )
 ANALYZE_AFTER = 10_000  # claims written by a pass before fusion refreshes the statistics
 CHUNK = 5_000  # keys per IN (...) list: well under SQLite's 32,766 parameters
@@ -206,6 +218,13 @@ class GovernanceRepository:
             rows = select_rows(self.session.connection(), RAW_PAGE_OF_BATCH, [job_id, after, batch_id, limit])
         return [RawRow(job_id, key, batch, from_json(data)) for key, batch, data in rows]
 
+    def page_starts(self, job_id: int, batch_id: int | None, page: int) -> list[str]:
+        """Where each page of a job's raw rows (``page`` keys, in key order) starts: after ``""``, then
+        after every ``page``-th key — the same pages ``raw_rows`` reads one after another."""
+        sql = PAGE_STARTS if batch_id is None else PAGE_STARTS_OF_BATCH
+        params = [job_id, page, page] if batch_id is None else [job_id, batch_id, page, page]
+        return ["", *(key for (key,) in select_rows(self.session.connection(), sql, params))]
+
     def write_clean(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of (job_id, source_key, resource_id, pass_id, batch_id, rule_version, data, changes)."""
         bulk_upsert(self.session.connection(), "clean_records", CLEAN_COLUMNS, ["job_id", "source_key"], rows)
@@ -322,21 +341,47 @@ class GovernanceRepository:
 
     # --- base databases ----------------------------------------------------------------------------
 
-    def prepare_fusion(self, written: int) -> None:
-        """Serialize fusion across workers until commit, so the last pass to fuse a key sees every
-        committed claim (SQLite needs nothing: the pass already holds the database's write lock). After
-        a big load, refresh the planner's statistics first: tables it believes empty get sequential
-        scans for every key lookup."""
+    def prepare_fusion(self, bucket: int | None = None) -> None:
+        """Serialize fusion until commit, so the last transaction to fuse a key sees every committed
+        claim. A one-process pass fuses under the exclusive lock; a partitioned pass's workers fuse
+        disjoint buckets of keys (``fusion.bucket_of``) in parallel, each under the shared lock and its
+        bucket's. On SQLite the writer's lock does it: taken first, before any read, so a fusion never
+        reads a snapshot another writer has moved past."""
         if not self.postgres:
-            return
-        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
-        if written >= ANALYZE_AFTER:
+            self.take_write_lock()
+        elif bucket is None:
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion'))"))
+        else:
+            self.session.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext('zhongtai.fusion'))"))
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.fusion.bucket'), :bucket)"),
+                {"bucket": bucket},
+            )
+
+    def refresh_statistics(self, written: int) -> None:
+        """After a big load, refresh the planner's statistics before fusion reads: tables it believes
+        empty get sequential scans for every key lookup."""
+        if self.postgres and written >= ANALYZE_AFTER:
             self.session.execute(text("ANALYZE base_claims, base_records, gov_conflicts"))
 
+    def take_write_lock(self) -> None:
+        """SQLite: take the database's write lock now (waiting up to the busy timeout), not at the
+        transaction's first write, which fails outright if another writer committed since its first
+        read. A no-op statement that writes nothing still takes it. PostgreSQL: nothing to do."""
+        if not self.postgres:
+            self.session.execute(text("UPDATE gov_passes SET id = id WHERE id < 0"))
+
     def write_claims(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (base, key, source_id, job_id, source_key, data, batch_id, observed_at)."""
+        """Rows of (base, key, source_id, job_id, source_key, data, batch_id, observed_at). A source's
+        claim on a key is its row governed last: of a later pass, or of the same pass later in key order
+        (so pages of one pass written in parallel, in any order, leave what one process would)."""
         bulk_upsert(
-            self.session.connection(), "base_claims", CLAIM_COLUMNS, ["base", "key", "source_id"], rows
+            self.session.connection(),
+            "base_claims",
+            CLAIM_COLUMNS,
+            ["base", "key", "source_id"],
+            rows,
+            only_if=LATER_CLAIM,
         )
 
     def withdraw_claims(
@@ -379,12 +424,17 @@ class GovernanceRepository:
     def drop_record(self, base: BaseKind, key: str) -> None:
         self.session.execute(delete(BaseRecord).where(BaseRecord.base == base, BaseRecord.key == key))
 
-    def claims(self, base: BaseKind, keys: Sequence[str]) -> dict[str, list[ClaimRow]]:
-        """Every source's claim on each key, as plain rows (no ORM objects: fusion reads millions)."""
+    def claims(
+        self, base: BaseKind, keys: Sequence[str], except_sources: Sequence[int] = ()
+    ) -> dict[str, list[ClaimRow]]:
+        """Every source's claim on each key (but ``except_sources``'), as plain rows (no ORM objects:
+        fusion reads millions)."""
         sql = (
             "SELECT key, source_id, data, batch_id, observed_at FROM base_claims "
             "WHERE base = ? AND key IN_KEYS"
         )
+        if except_sources:  # the pass's own source ids: integers, never input
+            sql += f" AND source_id NOT IN ({', '.join(str(int(s)) for s in except_sources)})"
         found: dict[str, list[ClaimRow]] = {}
         connection = self.session.connection()
         for part in chunks(keys):
@@ -393,6 +443,20 @@ class GovernanceRepository:
                 claim = ClaimRow(source_id, from_json(data), batch_id, utc_moment(observed_at))
                 found.setdefault(key, []).append(claim)
         return found
+
+    def has_claims(self, base: BaseKind, except_sources: Sequence[int] = ()) -> bool:
+        query = select(BaseClaim.key).where(
+            BaseClaim.base == base, BaseClaim.source_id.not_in(list(except_sources))
+        )
+        return self.session.execute(query.limit(1)).first() is not None
+
+    def has_records(self, base: BaseKind) -> bool:
+        query = select(BaseRecord.key).where(BaseRecord.base == base).limit(1)
+        return self.session.execute(query).first() is not None
+
+    def has_conflicts(self, base: BaseKind) -> bool:
+        query = select(Conflict.id).where(Conflict.base == base).limit(1)
+        return self.session.execute(query).first() is not None
 
     def record_states(self, base: BaseKind, keys: Sequence[str]) -> dict[str, RecordState]:
         """The current version of each key's base record, read straight through the driver."""

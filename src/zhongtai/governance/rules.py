@@ -110,7 +110,6 @@ class Kept:
     row: RawRow
     data: dict[str, Any]
     changes: dict[str, Any] | None
-    text: tuple[str | None, str | None] | None = None  # data and changes as JSON, when already made
 
 
 @dataclass

@@ -33,7 +33,12 @@ def register(context: JobContext) -> None:
     def apply(resource_code: str, run_id: int | None, trigger: str, requested_by: str) -> int | None:
         try:
             outcome = run_pass(
-                context.factory, resource_code, run_id=run_id, trigger=trigger, requested_by=requested_by
+                context.factory,
+                resource_code,
+                run_id=run_id,
+                trigger=trigger,
+                requested_by=requested_by,
+                workers=context.settings.govern_workers,
             )
         except ZhongtaiError as exc:
             log.warning("governance pass of %s not run: %s", resource_code, exc.message)
