@@ -12,7 +12,9 @@ import random
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -164,16 +166,25 @@ def test_pages_written_in_any_order_leave_the_claims_of_the_last_row_in_key_orde
     """Pages and fusion buckets done last to first (in this process): one person's rows in several
     pages still leave the claim a one-process pass leaves."""
 
-    def backwards(self: Workers, task: Callable[[str], tuple[Any, ...]], starts: list[str]) -> Iterator[Any]:
+    def backwards(
+        self: Workers, task: Callable[[int, str], tuple[Any, ...]], starts: list[str]
+    ) -> Iterator[Any]:
         partitions._start(self.url)
         answers = {}
-        for after in reversed(starts):
-            function, *arguments = task(after)
+        for n, after in reversed(list(enumerate(starts))):
+            function, *arguments = task(n, after)
             answers[after] = function(*arguments)
         for after in starts:
             yield answers[after]
 
+    def inline(self: Workers, n: int, task: tuple[Any, ...]) -> Future[Any]:
+        done: Future[Any] = Future()
+        function, *arguments = task
+        done.set_result(function(*arguments))
+        return done
+
     monkeypatch.setattr(Workers, "_in_order", backwards)
+    monkeypatch.setattr(Workers, "_submit", inline)
     monkeypatch.setattr(Workers, "_start", classmethod(lambda cls, count, url: None))
     for governed, workers in ((twin, 1), (factory, 2)):
         for resource in _city(governed, settings):
@@ -202,8 +213,7 @@ def _kill_a_worker_during(
     thread.start()
     reached.wait(timeout=120)
     url = factory.kw["bind"].url.render_as_string(hide_password=False)
-    pool = Workers._pools.get((2, url))
-    pids = list(pool._processes or {}) if pool is not None else []
+    pids = Workers(2, url).pids()
     if thread.is_alive() and pids:
         with contextlib.suppress(ProcessLookupError):  # a worker of a pool already broken: gone
             os.kill(rng.choice(pids), signal.SIGKILL)
@@ -211,17 +221,24 @@ def _kill_a_worker_during(
     return done["outcome"]
 
 
+def _written_by(factory: sessionmaker[Session], pass_id: int) -> set[str]:
+    with factory() as session:
+        written = set(session.scalars(select(CleanRecord.source_key).where(CleanRecord.pass_id == pass_id)))
+        rejects = select(GovernanceReject.source_key).where(GovernanceReject.pass_id == pass_id)
+        return written | set(session.scalars(rejects))
+
+
 def _no_page_half_written(factory: sessionmaker[Session], pass_id: int) -> None:
-    """Each page (PAGE keys in key order) has all its rows written by the failed pass, or none."""
+    """Each page (PAGE keys in key order) has all its rows written by the failed pass, or none; and
+    nothing more is written once the pass is recorded as failed."""
     with factory() as session:
         keys = sorted(session.scalars(text("SELECT DISTINCT source_key FROM raw_records")))
-        written = set(session.scalars(select(CleanRecord.source_key).where(CleanRecord.pass_id == pass_id)))
-        written |= set(
-            session.scalars(select(GovernanceReject.source_key).where(GovernanceReject.pass_id == pass_id))
-        )
+    written = _written_by(factory, pass_id)
     for start in range(0, len(keys), PAGE):
         page = keys[start : start + PAGE]
         assert len(written.intersection(page)) in (0, len(page)), f"page after {page[0]} half-written"
+    time.sleep(0.2)
+    assert _written_by(factory, pass_id) == written
 
 
 @pytest.mark.usefixtures("small_pages")

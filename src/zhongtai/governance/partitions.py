@@ -113,6 +113,7 @@ class _Worker:
 
     database: Engine | None = None
     engines: ClassVar[OrderedDict[str, RuleEngine]] = OrderedDict()
+    outcomes: ClassVar[OrderedDict[tuple[str, int, int | None, str], Outcome]] = OrderedDict()
 
 
 def _start(url: str) -> None:
@@ -130,20 +131,29 @@ def _engine(spec: EngineSpec) -> RuleEngine:
     return engine
 
 
-def _unique_values(
+def _compute_page(
     spec: EngineSpec, job_id: int, run_id: int | None, after: str, limit: int
 ) -> list[tuple[str, dict[str, Any]]]:
-    """A page's kept rows (in key order) with the values its unique rules would hold."""
-    engine, database = _engine(spec), _Worker.database
-    assert database is not None
-    with build_sessionmaker(database)() as session:
+    """Apply the rules to a page and keep the outcome for its write (which comes to this worker too);
+    answer the page's kept rows, in key order, with the values its unique rules would hold."""
+    engine = _engine(spec)
+    outcome = _read_and_apply(engine, job_id, run_id, after, limit)
+    _Worker.outcomes[(spec.key, job_id, run_id, after)] = outcome
+    while len(_Worker.outcomes) > 16:  # a pass that failed between a compute and its write
+        _Worker.outcomes.popitem(last=False)
+    items = list(engine.seen)
+    return [(kept.row.source_key, {item: kept.data.get(item) for item in items}) for kept in outcome.kept]
+
+
+def _read_and_apply(engine: RuleEngine, job_id: int, run_id: int | None, after: str, limit: int) -> Outcome:
+    """The page's rows with every rule but the unique ones applied."""
+    assert _Worker.database is not None
+    with build_sessionmaker(_Worker.database)() as session:
         rows = GovernanceRepository(session).raw_rows(job_id, run_id, after, limit)
         session.rollback()
-    items = list(engine.seen)
-    return [
-        (kept.row.source_key, {item: kept.data.get(item) for item in items})
-        for kept in engine.apply_rows(rows).kept
-    ]
+    outcome = engine.apply_rows(rows)
+    outcome.raw_rows = len(rows)
+    return outcome
 
 
 def _write_page(
@@ -155,26 +165,26 @@ def _write_page(
     limit: int,
     duplicates: Duplicates,
 ) -> WrittenPage:
-    """Read one page and apply the rules (the unique rules' refusals as given), then write it in one
-    transaction. Reading and computing happen before the transaction: on SQLite, where one writer
-    writes at a time, workers compute while another writes."""
+    """Read one page and apply the rules (or take the outcome ``_compute_page`` kept), refuse the rows
+    the unique rules refuse (as given), then write it in one transaction. Reading and computing happen
+    before the transaction: on SQLite, where one writer writes at a time, workers compute while another
+    writes."""
     engine, database = _engine(spec), _Worker.database
     assert database is not None
     started = time.process_time()
-    factory = build_sessionmaker(database)
-    with factory() as session:
-        rows = GovernanceRepository(session).raw_rows(job_id, governed.run_id, after, limit)
-        session.rollback()
-    outcome = engine.apply_rows(rows)
+    outcome = _Worker.outcomes.pop((spec.key, job_id, governed.run_id, after), None)
+    if outcome is None:
+        outcome = _read_and_apply(engine, job_id, governed.run_id, after, limit)
     if duplicates:
         _refuse_duplicates(outcome, duplicates)
+    factory = build_sessionmaker(database)
     for attempt in range(1, RETRIES + 1):
         stats = FusionStats(remembering=False)
         try:
             with transaction(factory) as session:
                 repo = GovernanceRepository(session)
                 repo.take_write_lock()
-                counts = write_page(repo, engine, governed, job_id, len(rows), outcome, specs, stats)
+                counts = write_page(repo, engine, governed, job_id, outcome.raw_rows, outcome, specs, stats)
             break
         except DBAPIError as exc:  # the page is one transaction: written again from the start
             if attempt == RETRIES or getattr(exc.orig, "sqlstate", None) not in RETRIED:
@@ -216,35 +226,38 @@ def _spent(started: float) -> WorkerTime:
 
 
 class Workers:
-    """Worker processes for the partitioned passes of one process, kept from one pass to the next."""
+    """Worker processes for the partitioned passes of one process, kept from one pass to the next: one
+    single-process pool each, so a page's compute and its write go to the same worker."""
 
-    _pools: ClassVar[dict[tuple[int, str], ProcessPoolExecutor]] = {}
+    _pools: ClassVar[dict[tuple[int, str], list[ProcessPoolExecutor]]] = {}
 
     def __init__(self, count: int, url: str) -> None:
         self.count, self.url = count, url
-        pool = self._pools.get((count, url))
-        broken = pool is not None and getattr(pool, "_broken", False)  # a worker died after a pass
-        self.pool = pool if pool is not None and not broken else self._start(count, url)
+        pools = self._pools.get((count, url))
+        broken = pools is not None and any(getattr(pool, "_broken", False) for pool in pools)
+        self.pools = pools if pools is not None and not broken else self._start(count, url)
 
     @classmethod
-    def _start(cls, count: int, url: str) -> ProcessPoolExecutor:
+    def _start(cls, count: int, url: str) -> list[ProcessPoolExecutor]:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
-        pool = ProcessPoolExecutor(count, mp_context=context, initializer=_start, initargs=(url,))
-        cls._pools[(count, url)] = pool
-        return pool
+        pools = [
+            ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(url,))
+            for _ in range(count)
+        ]
+        cls._pools[(count, url)] = pools
+        return pools
 
     @classmethod
     def close_all(cls) -> None:
         """Stop every pool's workers (a process that is done governing, or a test)."""
         while cls._pools:
-            _, pool = cls._pools.popitem()
-            pool.shutdown(wait=True, cancel_futures=True)
+            _, pools = cls._pools.popitem()
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
 
-    def unique_values(
-        self, spec: EngineSpec, job_id: int, run_id: int | None, starts: list[str], limit: int
-    ) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-        return self._in_order(lambda after: (_unique_values, spec, job_id, run_id, after, limit), starts)
+    def pids(self) -> list[int]:
+        return [pid for pool in self.pools for pid in list(pool._processes or {})]
 
     def write_pages(
         self,
@@ -254,13 +267,31 @@ class Workers:
         job_id: int,
         starts: list[str],
         limit: int,
-        duplicates: Duplicates,
+        decide: Callable[[list[tuple[str, dict[str, Any]]]], Duplicates] | None,
     ) -> Iterator[WrittenPage]:
-        # Every page gets the job's few duplicates: which page holds a key is the database's collation's
-        # business, not Python's string order.
-        return self._in_order(
-            lambda after: (_write_page, spec, governed, specs, job_id, after, limit, duplicates), starts
+        """Each page written, in key order. With unique rules (``decide``), a page's rules are applied
+        first and its unique values handed to ``decide`` in key order; its write follows, with the
+        refusals ``decide`` made, on the worker that kept the outcome."""
+        if decide is None:
+            yield from self._in_order(
+                lambda n, after: (_write_page, spec, governed, specs, job_id, after, limit, {}), starts
+            )
+            return
+        computed = self._in_order(
+            lambda n, after: (_compute_page, spec, job_id, governed.run_id, after, limit), starts
         )
+        writes: deque[Future[WrittenPage]] = deque()
+        try:
+            for n, (after, values) in enumerate(zip(starts, computed, strict=True)):
+                task = (_write_page, spec, governed, specs, job_id, after, limit, decide(values))
+                writes.append(self._submit(n, task))
+                while writes and (writes[0].done() or len(writes) > 2 * self.count):
+                    yield writes.popleft().result()
+            while writes:
+                yield writes.popleft().result()
+        except BrokenProcessPool:
+            self._discard()
+            raise
 
     def fuse(self, keys: dict[BaseKind, set[str]], moment: datetime) -> Iterator[FusedBucket]:
         """Fuse ``keys`` in ``FUSION_BUCKETS`` buckets, each a task of its own."""
@@ -269,27 +300,39 @@ class Workers:
             for key in some:
                 buckets[bucket_of(key, FUSION_BUCKETS)].setdefault(base, []).append(key)
         tasks = {str(n): keys for n, keys in enumerate(buckets) if keys}
-        return self._in_order(lambda n: (_fuse_bucket, moment, tasks[n], int(n)), list(tasks))
+        return self._in_order(
+            lambda n, bucket: (_fuse_bucket, moment, tasks[bucket], int(bucket)), list(tasks)
+        )
 
-    def _in_order(self, task: Callable[[str], tuple[Any, ...]], starts: list[str]) -> Iterator[Any]:
-        """Each page's answer in key order, at most two pages per worker in flight (answers never pile
-        up faster than the pass takes them). A worker that died fails the pass (``BrokenProcessPool``)
-        and the next pass starts new workers."""
+    def _submit(self, n: int, task: tuple[Any, ...]) -> Future[Any]:
+        return self.pools[n % self.count].submit(*task)
+
+    def _discard(self) -> None:
+        """A worker died: this pass fails, the next starts new workers. The others finish the page in
+        hand first (what was queued is cancelled), so nothing of the pass is written after it is
+        recorded as failed."""
+        self._pools.pop((self.count, self.url), None)
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _in_order(self, task: Callable[[int, str], tuple[Any, ...]], starts: list[str]) -> Iterator[Any]:
+        """Each page's answer in key order (page n on worker n mod count), at most two pages per worker
+        in flight (answers never pile up faster than the pass takes them). A worker that died fails the
+        pass (``BrokenProcessPool``)."""
         waiting: deque[Future[Any]] = deque()
-        pending = iter(starts)
+        pending = enumerate(starts)
         try:
-            for after in pending:
-                waiting.append(self.pool.submit(*task(after)))
+            for n, after in pending:
+                waiting.append(self._submit(n, task(n, after)))
                 if len(waiting) >= 2 * self.count:
                     break
             while waiting:
                 yield waiting.popleft().result()
                 following = next(pending, None)
                 if following is not None:
-                    waiting.append(self.pool.submit(*task(following)))
+                    waiting.append(self._submit(following[0], task(*following)))
         except BrokenProcessPool:
-            self._pools.pop((self.count, self.url), None)
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self._discard()
             raise
         finally:
             for future in waiting:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +33,7 @@ from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys
 from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
 from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
 from zhongtai.governance.paging import PageCounts, PassCopy, emit, key_of, write_page
-from zhongtai.governance.partitions import EngineSpec, Workers, WorkerTime
+from zhongtai.governance.partitions import Duplicates, EngineSpec, Workers, WorkerTime
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RULES, Kept, Outcome, RawRow, RuleEngine
 
@@ -233,11 +234,9 @@ def _run_partitioned(
     cpu: dict[int, float] = {}  # worker pid -> CPU seconds spent on this pass
     try:
         with bulk_work():
-            duplicates = _duplicates(pool, plan, starts, run_id)
             for job_id in plan.job_ids:
-                pages = pool.write_pages(
-                    plan.spec, copy, plan.specs, job_id, starts[job_id], PAGE, duplicates.get(job_id, {})
-                )
+                decide = _decider(plan.engine, job_id) if plan.engine.has_unique else None
+                pages = pool.write_pages(plan.spec, copy, plan.specs, job_id, starts[job_id], PAGE, decide)
                 for page in pages:
                     counts.add(page.counts)
                     stats.absorb(page.stats)
@@ -266,24 +265,16 @@ def _spend(cpu: dict[int, float], spent: WorkerTime) -> None:
     cpu[spent.pid] = cpu.get(spent.pid, 0.0) + spent.cpu_seconds
 
 
-def _duplicates(
-    pool: Workers, plan: _Plan, starts: dict[int, list[str]], run_id: int | None
-) -> dict[int, dict[str, tuple[str, str, str]]]:
-    """Rows the unique rules refuse (job -> source key -> rule, item, reason), worked out before any
-    page is written: workers say each page's values, this process sees them in key order as a
-    one-process pass would."""
-    engine = plan.engine
-    refused: dict[int, dict[str, tuple[str, str, str]]] = {}
-    if not engine.has_unique:
-        return refused
-    for job_id in plan.job_ids:
-        for values in pool.unique_values(plan.spec, job_id, run_id, starts[job_id], PAGE):
-            outcome = Outcome([Kept(RawRow(job_id, key, 0, {}), held, None) for key, held in values])
-            engine.finish(outcome)
-            for refusal in outcome.refused:
-                reason = (refusal.rule_id, refusal.item or "", refusal.reason)
-                refused.setdefault(job_id, {})[refusal.row.source_key] = reason
-    return refused
+def _decider(engine: RuleEngine, job_id: int) -> Callable[[list[tuple[str, dict[str, Any]]]], Duplicates]:
+    """The unique rules' refusals for one page at a time, given its kept rows' values, in key order —
+    as a one-process pass makes them."""
+
+    def decide(values: list[tuple[str, dict[str, Any]]]) -> Duplicates:
+        outcome = Outcome([Kept(RawRow(job_id, key, 0, {}), held, None) for key, held in values])
+        engine.finish(outcome)
+        return {r.row.source_key: (r.rule_id, r.item or "", r.reason) for r in outcome.refused}
+
+    return decide
 
 
 def _record_partial_failure(

@@ -117,6 +117,7 @@ class Outcome:
     kept: list[Kept] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
     changed_values: int = 0
+    raw_rows: int = 0
 
 
 def missing(value: Any) -> bool:
