@@ -422,7 +422,11 @@ def bench_workers(backend: str, rows: int, pg_url: str | None, workers: int, see
             with platform_database(backend, pg_url, Path(folder), attempt) as url:
                 made = set_up(url, Path(folder))
                 batches = load_raw(url, made, rows, seed)
+                server = database_server_cpu()
                 seconds[count], found = govern(url, made, batches, count)
+                found["database_server_cpu_share"] = round(
+                    (database_server_cpu() - server) / seconds[count], 2
+                )
                 totals.update(found)
                 Workers.close_all()
     return {
@@ -432,8 +436,23 @@ def bench_workers(backend: str, rows: int, pg_url: str | None, workers: int, see
         "one_process_seconds": round(seconds[1], 3),
         f"{workers}_workers_seconds": round(seconds[workers], 3),
         "speedup": round(seconds[1] / seconds[workers], 3),
-        **{k: v for k, v in totals.items() if k.startswith(("worker_", "pass_process"))},
+        **{k: v for k, v in totals.items() if k.startswith(("worker_", "pass_process", "database_server"))},
     }
+
+
+def database_server_cpu() -> float:
+    """CPU seconds the PostgreSQL server's processes on this machine have used so far (0 elsewhere)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+            if not fields[0].endswith(("(postgres", "(postmaster")):
+                continue
+            values = fields[1].split()
+            total += int(values[11]) + int(values[12])  # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bench_lookups(backend: str, rows: int, pg_url: str | None, probes: int, seed: int) -> dict[str, Any]:

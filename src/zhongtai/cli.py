@@ -704,6 +704,8 @@ def governance_apply(
         f"{resource} pass #{outcome.pass_id} {outcome.status.value}: {outcome.raw_rows:,} raw = "
         f"{outcome.clean_rows:,} clean + {outcome.rejected_rows:,} rejected"
     )
+    if outcome.worker_seconds:
+        line += f" ({len(outcome.worker_seconds)} workers, CPU s each: {list(outcome.worker_seconds)})"
     if outcome.error:
         err.print(f"[red]{line}[/red]: {outcome.error}", highlight=False)
         raise typer.Exit(1)
