@@ -61,8 +61,9 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=64,
-        description="Worker processes applying the rules of one governance pass (pages by key range); "
-        "1 = in the pass's own process. Worth it with cores to spare and passes of 100,000+ rows.",
+        description="Worker processes a governance pass is partitioned over (pages by key range, each "
+        "written in a transaction of its own); 1 = the pass's own process. For PostgreSQL with cores to "
+        "spare; on SQLite (one writer) one process is faster.",
     )
     ingest_process_rows: int = Field(
         200_000,

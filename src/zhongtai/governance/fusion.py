@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from zhongtai.core.bulk import as_json
 from zhongtai.governance.elements import KINDS, Rejected
@@ -102,6 +102,17 @@ class SourceSpec:
 REMEMBERED_CLAIMS = 1_000_000
 
 
+class TouchedKeys(Protocol):
+    """What a page written elsewhere reports for fusion."""
+
+    @property
+    def keys(self) -> dict[BaseKind, list[str]]: ...
+    @property
+    def claims(self) -> int: ...
+    @property
+    def unlinked(self) -> int: ...
+
+
 @dataclass
 class FusionStats:
     unlinked: int = 0  # clean rows whose key is missing or not a valid key
@@ -118,7 +129,7 @@ class FusionStats:
         for base, key in touched:
             self.keys.setdefault(BaseKind(base), set()).add(key)
 
-    def absorb(self, page: Any) -> None:
+    def absorb(self, page: TouchedKeys) -> None:
         """A page written by a worker (``partitions.PageStats``): the keys it touched, its figures."""
         for base, keys in page.keys.items():
             self.keys.setdefault(base, set()).update(keys)
