@@ -9,8 +9,9 @@ What makes the pages independent of the order they are written in:
 - a source's claim on a key is replaced only by a later row (a later pass, or the same pass later in key
   order; ``repository.LATER_CLAIM``), so two pages that speak for one key leave the claim of the later
   row whichever commits first;
-- unique rules, whose first holder in key order keeps a value, are decided before any page is written:
-  workers say each page's values and the pass's process sees them in key order (``pipeline``);
+- unique rules, whose first holder in key order keeps a value, are decided for each page before it is
+  written: its worker applies the rules and says the page's values, the pass's process sees them in key
+  order and hands the refusals to the same worker, which writes the page (``pipeline._decider``);
 - fusion waits until every page is written, and reads every committed claim of the keys touched; the
   keys are fused in buckets (by a stable hash of the key), a transaction each, in parallel: a bucket
   holds its own advisory lock and the shared one that a one-process pass's fusion takes exclusively.
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import Engine
@@ -122,10 +123,12 @@ def _start(url: str) -> None:
 
 
 def _engine(spec: EngineSpec) -> RuleEngine:
-    engine = _Worker.engines.get(spec.key)
+    # A day's engine: its memos keep refusals that depend on the date (a birth date not yet past).
+    key = f"{spec.key}@{date.today().isoformat()}"
+    engine = _Worker.engines.get(key)
     if engine is None:
         engine = RuleEngine(spec.rules, spec.version, spec.element_kinds, spec.item_elements)
-        _Worker.engines[spec.key] = engine
+        _Worker.engines[key] = engine
         if len(_Worker.engines) > 4:
             _Worker.engines.popitem(last=False)
     return engine
