@@ -135,7 +135,7 @@ def _plan(session: Session, resource_code: str, run_id: int | None, trigger: str
     resource = repo.resource(resource_code)
     if resource is None:
         raise NotFound(M_("resource %(resource_code)s not found", resource_code=resource_code))
-    engine, spec, versions = _engine(repo, resource.id)
+    engine, spec, versions = compile_rules(repo, resource.id)
     governed = GovernancePass(
         resource_id=resource.id,
         run_id=run_id,
@@ -295,7 +295,9 @@ def _record_partial_failure(
 # --- shared by both --------------------------------------------------------------------------------
 
 
-def _engine(repo: GovernanceRepository, resource_id: int) -> tuple[RuleEngine, EngineSpec, dict[str, int]]:
+def compile_rules(
+    repo: GovernanceRepository, resource_id: int
+) -> tuple[RuleEngine, EngineSpec, dict[str, int]]:
     """The resource's current rules, compiled (and as data, for workers), and the versions of the data
     elements they use."""
     rule_set = repo.rule_set(resource_id)
