@@ -97,6 +97,13 @@ class SourceSpec:
         return self.priorities.get(attribute, self.priority)
 
 
+def source_items(specs: dict[int, SourceSpec]) -> list[str]:
+    """The items base sources read, in a stable order."""
+    return list(
+        dict.fromkeys(i for spec in specs.values() for i in [spec.key_item, *spec.attributes.values()])
+    )
+
+
 # Claims a pass keeps in memory for its fusion (the pass wrote them, so reading them back is waste); a
 # bigger pass forgets them and fusion reads them back (memory stays bounded at ~0.5 GB).
 REMEMBERED_CLAIMS = 1_000_000
@@ -154,13 +161,33 @@ def claim_rows(
 ) -> list[tuple[Any, ...]]:
     """This source's claims from a chunk of clean rows: its latest row per key wins. ``trusted``: the
     rules already standardized the key item to the base's key form, so it is taken as it is."""
+    items = list(spec.attributes.values())
+    said = (
+        (
+            row.data.get(spec.key_item),
+            row.row.job_id,
+            row.row.source_key,
+            row.row.batch_id,
+            [row.data.get(item) for item in items],
+        )
+        for row in kept
+    )
+    return claims_of(spec, said, moment, stats, trusted)
+
+
+Said = tuple[Any, int, str, int, list[Any]]  # (key value, job id, source key, batch id, attribute values)
+
+
+def claims_of(
+    spec: SourceSpec, rows: Iterable[Said], moment: datetime, stats: FusionStats, trusted: bool = False
+) -> list[tuple[Any, ...]]:
+    """``claim_rows`` for rows given as their key value and their attribute items' values (in the order
+    of ``spec.attributes``)."""
     standard = KEY_STANDARD[spec.base]
     claims: dict[str, tuple[Any, ...]] = {}
     remembered: dict[str, ClaimRow] = {}
-    pairs = list(spec.attributes.items())
-    for row in kept:
-        data = row.data
-        raw_key = data.get(spec.key_item)
+    attributes = list(spec.attributes)
+    for raw_key, job_id, source_key, batch_id, said in rows:
         if missing(raw_key):
             stats.unlinked += 1
             continue
@@ -172,19 +199,10 @@ def claim_rows(
             except Rejected:
                 stats.unlinked += 1
                 continue
-        values = {a: data[i] for a, i in pairs if not missing(data.get(i))}
+        values = {a: v for a, v in zip(attributes, said, strict=True) if not missing(v)}
         values.update(spec.constants)
-        claims[key] = (
-            spec.base.value,
-            key,
-            spec.id,
-            row.row.job_id,
-            row.row.source_key,
-            as_json(values),
-            row.row.batch_id,
-            moment,
-        )
-        remembered[key] = ClaimRow(spec.id, values, row.row.batch_id, moment)
+        claims[key] = (spec.base.value, key, spec.id, job_id, source_key, as_json(values), batch_id, moment)
+        remembered[key] = ClaimRow(spec.id, values, batch_id, moment)
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(claims)
     stats.remember(spec, remembered)

@@ -141,7 +141,8 @@ class _Memo:
         cache = self.cache
         if len(cache) >= MEMO_SIZE:
             cache.clear()  # the same dict: the compiled steps hold its ``get``
-        fresh = {value for value in values if type(value) is str and value not in cache}
+        # blank values are never standardized (rules skip them), so the cache never holds one
+        fresh = {value for value in values if type(value) is str and value not in cache and value.strip()}
         cache.update(standardize_many(self.kind, list(fresh)))
 
     def compute(self, text: str) -> str | Rejected:
@@ -210,7 +211,9 @@ class RuleEngine:
         return outcome
 
     def apply_rows(self, rows: Iterable[RawRow]) -> Outcome:
-        """Every rule but the unique ones, which ``finish`` applies (chunk by chunk, in key order)."""
+        """Every rule but the unique ones, which ``finish`` applies (chunk by chunk, in key order). Each
+        row goes through every rule in turn: the reference the frame path (``frames``) is held to, and
+        the way of pages that path does not take."""
         outcome = Outcome()
         rows = list(rows)
         for rule_id, item in self.on_columns.items():
@@ -335,31 +338,44 @@ def _one_of(rule: EnumRule, value: Any, values: dict[str, Any]) -> None:
 
 
 def _in_range(rule: RangeRule, value: Any, values: dict[str, Any]) -> None:
+    reason = range_refusal(rule, value)
+    if reason is not None:
+        raise Rejected(reason)
+
+
+def range_refusal(rule: RangeRule, value: Any) -> str | None:
     bounds = [b for b in (rule.min, rule.max) if b is not None]
     numeric = all(as_number(b) is not None for b in bounds)
     if numeric:
         number = as_number(value)
         if number is None or not number.is_finite():
-            raise Rejected(f"{rule.item} is not a number")
+            return f"{rule.item} is not a number"
         if rule.min is not None and number < Decimal(str(rule.min)):
-            raise Rejected(f"{rule.item} {value} is below {rule.min}")
+            return f"{rule.item} {value} is below {rule.min}"
         if rule.max is not None and number > Decimal(str(rule.max)):
-            raise Rejected(f"{rule.item} {value} is above {rule.max}")
-        return
+            return f"{rule.item} {value} is above {rule.max}"
+        return None
     text = str(value)
     if rule.min is not None and text < str(rule.min):
-        raise Rejected(f"{rule.item} {text[:40]} is before {rule.min}")
+        return f"{rule.item} {text[:40]} is before {rule.min}"
     if rule.max is not None and text > str(rule.max):
-        raise Rejected(f"{rule.item} {text[:40]} is after {rule.max}")
+        return f"{rule.item} {text[:40]} is after {rule.max}"
+    return None
 
 
 def _agrees(rule: CrossRule, value: Any, values: dict[str, Any]) -> None:
-    number = values.get(rule.id_item)
+    reason = disagreement(rule, value, values.get(rule.id_item))
+    if reason is not None:
+        raise Rejected(reason)
+
+
+def disagreement(rule: CrossRule, value: Any, number: Any) -> str | None:
     if missing(number) or not isinstance(number, str) or len(number) != 18:
-        return  # the ID number's own rules speak for it
+        return None  # the ID number's own rules speak for it
     try:
         expected = id_birth_date(number) if rule.check == "birth_date_matches_id" else id_gender(number)
     except (ValueError, ValidationError):
-        return  # not a canonical number: the ID number's own rules speak for it
+        return None  # not a canonical number: the ID number's own rules speak for it
     if str(value) != expected:
-        raise Rejected(f"{rule.item} {str(value)[:20]} does not match {rule.id_item} ({expected})")
+        return f"{rule.item} {str(value)[:20]} does not match {rule.id_item} ({expected})"
+    return None
