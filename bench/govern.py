@@ -53,7 +53,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from support import platform_database, published_resource  # bench/support.py, beside this script
 
-from zhongtai.core.bulk import as_json
 from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import Base, build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.principal import SYSTEM
@@ -64,7 +63,8 @@ from zhongtai.demo.catalog_data import ITEMS, RESOURCES
 from zhongtai.demo.sources import People, messy_date, messy_id, messy_name, slipped_birth, variant_name
 from zhongtai.governance import service as governance
 from zhongtai.governance.elements import Rejected, calendar_date, id_number, person_name
-from zhongtai.governance.fusion import KEY_KIND, FusionStats, SourceSpec, claim_rows
+from zhongtai.governance.frames import FrameRules, apply_page, clean_rows, finish_page, page_claims
+from zhongtai.governance.fusion import KEY_KIND, FusionStats, SourceSpec, source_items
 from zhongtai.governance.lookups import BaseLookup
 from zhongtai.governance.matching import Candidate, Unkeyed, match
 from zhongtai.governance.models import BaseKind
@@ -390,9 +390,9 @@ def govern(
 
 
 def compute_alone(url: str, made: dict[str, tuple[str, int]], batches: dict[str, int]) -> float:
-    """Seconds of the per-row Python a pass does with this engine and data model, without any I/O: the
-    rules on every page, the clean rows' and changes' JSON, the claims built and encoded (pages are read
-    before the clock starts)."""
+    """Seconds of the per-row work a pass does with this engine and data model, without any I/O: the
+    rules on every page (as frames where the page allows, as the pass does), the clean rows and their
+    changes as JSON, the claims built and encoded (pages are read before the clock starts)."""
     factory = build_sessionmaker(build_engine(url))
     spent, moment = 0.0, utcnow()
     with factory() as session:
@@ -401,17 +401,21 @@ def compute_alone(url: str, made: dict[str, tuple[str, int]], batches: dict[str,
             resource = repo.resource(resource_code)
             assert resource is not None
             engine, _, _ = compile_rules(repo, resource.id)
+            rules = FrameRules(engine)
             department = repo.department_code(resource.provider_department_id)
-            specs = [SourceSpec.of(source, department) for source in repo.base_sources(resource.id)]
+            specs = {
+                source.id: SourceSpec.of(source, department) for source in repo.base_sources(resource.id)
+            }
             stats, after = FusionStats(remembering=False), ""
-            while rows := repo.raw_rows(job_id, batches[code], after, PAGE):
-                after = rows[-1].source_key
+            while page := repo.raw_page(job_id, batches[code], after, PAGE):
+                after = page[-1][0]
                 started = time.perf_counter()
-                outcome = engine.apply(rows)
-                [(as_json(kept.data), as_json(kept.changes)) for kept in outcome.kept]
-                for spec in specs:
+                outcome = apply_page(rules, job_id, page, extra_items=source_items(specs))
+                finish_page(rules, outcome)
+                clean_rows(outcome, job_id, resource.id, 0, engine.version)
+                for spec in specs.values():
                     trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
-                    claim_rows(spec, outcome.kept, moment, stats, trusted)
+                    page_claims(spec, outcome, moment, stats, trusted)
                 spent += time.perf_counter() - started
     return spent
 

@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from zhongtai.core import outbox
-from zhongtai.core.bulk import as_json
 from zhongtai.governance.elements import Rejected, calendar_date, person_name
-from zhongtai.governance.fusion import KEY_KIND, FusionStats, SourceSpec, claim_rows
+from zhongtai.governance.frames import PageOutcome, clean_rows, kept_count, kept_data, page_claims
+from zhongtai.governance.fusion import KEY_KIND, FusionStats, SourceSpec
 from zhongtai.governance.matching import Unkeyed
 from zhongtai.governance.models import BaseKind
 from zhongtai.governance.repository import GovernanceRepository
-from zhongtai.governance.rules import Outcome, RuleEngine, missing
+from zhongtai.governance.rules import RuleEngine, missing
 
 
 class PassRef(Protocol):
@@ -67,7 +67,7 @@ def write_page(
     governed: PassRef,
     job_id: int,
     raw_rows: int,
-    outcome: Outcome,
+    outcome: PageOutcome,
     specs: dict[int, SourceSpec],
     stats: FusionStats,
 ) -> PageCounts:
@@ -78,40 +78,26 @@ def write_page(
         stats.add(repo.withdraw_claims(list(specs), job_id, refused))
     for spec in specs.values():
         trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
-        repo.write_claims(claim_rows(spec, outcome.kept, governed.started_at, stats, trusted))
+        repo.write_claims(page_claims(spec, outcome, governed.started_at, stats, trusted))
     person_specs = [spec for spec in specs.values() if spec.base is BaseKind.PERSON]
     return PageCounts(
         raw_rows,
-        len(outcome.kept),
+        kept_count(outcome),
         len(outcome.refused),
         outcome.changed_values,
         list(_unkeyed(job_id, outcome, person_specs)),
     )
 
 
-def store(repo: GovernanceRepository, governed: PassRef, job_id: int, outcome: Outcome) -> None:
+def store(repo: GovernanceRepository, governed: PassRef, job_id: int, outcome: PageOutcome) -> None:
     """The clean zone and the rejects (and, when someone subscribes, the changes into the outbox)."""
     if outbox.fed(repo.session, governed.resource_id) is not None:
-        kept = {kept.row.source_key: kept.data for kept in outcome.kept}
+        kept = kept_data(outcome)
         refused = [refusal.row.source_key for refusal in outcome.refused]
         before = repo.clean_rows_of(job_id, [*kept, *refused])
         removed = [key_of(job_id, k) for k in refused]
         emit(repo, governed, _keyed(job_id, before), _keyed(job_id, kept), removed)
-    repo.write_clean(
-        [
-            (
-                job_id,
-                kept.row.source_key,
-                governed.resource_id,
-                governed.id,
-                kept.row.batch_id,
-                governed.rule_version,
-                as_json(kept.data),
-                as_json(kept.changes),
-            )
-            for kept in outcome.kept
-        ]
-    )
+    repo.write_clean(clean_rows(outcome, job_id, governed.resource_id, governed.id, governed.rule_version))
     repo.drop_clean(job_id, [refusal.row.source_key for refusal in outcome.refused])
     repo.write_rejects(
         [
@@ -130,7 +116,7 @@ def store(repo: GovernanceRepository, governed: PassRef, job_id: int, outcome: O
     )
 
 
-def _unkeyed(job_id: int, outcome: Outcome, specs: list[SourceSpec]) -> Iterator[Unkeyed]:
+def _unkeyed(job_id: int, outcome: PageOutcome, specs: list[SourceSpec]) -> Iterator[Unkeyed]:
     """Refused rows whose person key is present but broken: candidates for probabilistic matching."""
     for spec in specs:
         for refusal in outcome.refused:

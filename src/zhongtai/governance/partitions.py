@@ -40,11 +40,12 @@ from stdnum import numdb
 
 from zhongtai.core.bulk import as_json
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction
-from zhongtai.governance.fusion import FusionStats, SourceSpec, bucket_of, fuse_keys
+from zhongtai.governance.frames import FrameRules, PageOutcome, apply_page, kept_values, refuse_kept
+from zhongtai.governance.fusion import FusionStats, SourceSpec, bucket_of, fuse_keys, source_items
 from zhongtai.governance.models import BaseKind
 from zhongtai.governance.paging import PageCounts, PassCopy, write_page
 from zhongtai.governance.repository import GovernanceRepository
-from zhongtai.governance.rules import Outcome, Refusal, RuleEngine, RuleSpec
+from zhongtai.governance.rules import RuleEngine, RuleSpec
 
 Duplicates = dict[str, tuple[str, str, str]]  # source key -> (rule id, item, reason)
 # A page's writes may meet another page's over a claim withdrawn by one and made by the other: PostgreSQL
@@ -113,8 +114,8 @@ class _Worker:
     worked for lately (their memos stay warm from one page, and one pass of a resource, to the next)."""
 
     database: Engine | None = None
-    engines: ClassVar[OrderedDict[str, RuleEngine]] = OrderedDict()
-    outcomes: ClassVar[OrderedDict[tuple[str, int, int | None, str], Outcome]] = OrderedDict()
+    engines: ClassVar[OrderedDict[str, FrameRules]] = OrderedDict()
+    outcomes: ClassVar[OrderedDict[tuple[str, int, int | None, str], PageOutcome]] = OrderedDict()
 
 
 def _start(url: str) -> None:
@@ -122,12 +123,12 @@ def _start(url: str) -> None:
     numdb.get("cn/loc")  # GB/T 2260's table, read once per worker rather than on its first ID number
 
 
-def _engine(spec: EngineSpec) -> RuleEngine:
+def _engine(spec: EngineSpec) -> FrameRules:
     # A day's engine: its memos keep refusals that depend on the date (a birth date not yet past).
     key = f"{spec.key}@{date.today().isoformat()}"
     engine = _Worker.engines.get(key)
     if engine is None:
-        engine = RuleEngine(spec.rules, spec.version, spec.element_kinds, spec.item_elements)
+        engine = FrameRules(RuleEngine(spec.rules, spec.version, spec.element_kinds, spec.item_elements))
         _Worker.engines[key] = engine
         if len(_Worker.engines) > 4:
             _Worker.engines.popitem(last=False)
@@ -135,28 +136,27 @@ def _engine(spec: EngineSpec) -> RuleEngine:
 
 
 def _compute_page(
-    spec: EngineSpec, job_id: int, run_id: int | None, after: str, limit: int
+    spec: EngineSpec, specs: dict[int, SourceSpec], job_id: int, run_id: int | None, after: str, limit: int
 ) -> list[tuple[str, dict[str, Any]]]:
     """Apply the rules to a page and keep the outcome for its write (which comes to this worker too);
     answer the page's kept rows, in key order, with the values its unique rules would hold."""
-    engine = _engine(spec)
-    outcome = _read_and_apply(engine, job_id, run_id, after, limit)
+    rules = _engine(spec)
+    outcome = _read_and_apply(rules, specs, job_id, run_id, after, limit)
     _Worker.outcomes[(spec.key, job_id, run_id, after)] = outcome
     while len(_Worker.outcomes) > 16:  # a pass that failed between a compute and its write
         _Worker.outcomes.popitem(last=False)
-    items = list(engine.seen)
-    return [(kept.row.source_key, {item: kept.data.get(item) for item in items}) for kept in outcome.kept]
+    return kept_values(outcome, list(rules.engine.seen))
 
 
-def _read_and_apply(engine: RuleEngine, job_id: int, run_id: int | None, after: str, limit: int) -> Outcome:
+def _read_and_apply(
+    rules: FrameRules, specs: dict[int, SourceSpec], job_id: int, run_id: int | None, after: str, limit: int
+) -> PageOutcome:
     """The page's rows with every rule but the unique ones applied."""
     assert _Worker.database is not None
     with build_sessionmaker(_Worker.database)() as session:
-        rows = GovernanceRepository(session).raw_rows(job_id, run_id, after, limit)
+        page = GovernanceRepository(session).raw_page(job_id, run_id, after, limit)
         session.rollback()
-    outcome = engine.apply_rows(rows)
-    outcome.raw_rows = len(rows)
-    return outcome
+    return apply_page(rules, job_id, page, extra_items=source_items(specs))
 
 
 def _write_page(
@@ -172,14 +172,13 @@ def _write_page(
     the unique rules refuse (as given), then write it in one transaction. Reading and computing happen
     before the transaction: on SQLite, where one writer writes at a time, workers compute while another
     writes."""
-    engine, database = _engine(spec), _Worker.database
+    rules, database = _engine(spec), _Worker.database
     assert database is not None
     started = time.process_time()
     outcome = _Worker.outcomes.pop((spec.key, job_id, governed.run_id, after), None)
     if outcome is None:
-        outcome = _read_and_apply(engine, job_id, governed.run_id, after, limit)
-    if duplicates:
-        _refuse_duplicates(outcome, duplicates)
+        outcome = _read_and_apply(rules, specs, job_id, governed.run_id, after, limit)
+    refuse_kept(outcome, duplicates)
     factory = build_sessionmaker(database)
     for attempt in range(1, RETRIES + 1):
         stats = FusionStats(remembering=False)
@@ -187,26 +186,15 @@ def _write_page(
             with transaction(factory) as session:
                 repo = GovernanceRepository(session)
                 repo.take_write_lock()
-                counts = write_page(repo, engine, governed, job_id, outcome.raw_rows, outcome, specs, stats)
+                counts = write_page(
+                    repo, rules.engine, governed, job_id, outcome.raw_rows, outcome, specs, stats
+                )
             break
         except DBAPIError as exc:  # the page is one transaction: written again from the start
             if attempt == RETRIES or getattr(exc.orig, "sqlstate", None) not in RETRIED:
                 raise
     keys = {base: sorted(touched) for base, touched in stats.keys.items()}
     return WrittenPage(counts, PageStats(keys, stats.claims, stats.unlinked), _spent(started))
-
-
-def _refuse_duplicates(outcome: Outcome, duplicates: Duplicates) -> None:
-    still = []
-    for kept in outcome.kept:
-        refusal = duplicates.get(kept.row.source_key)
-        if refusal is None:
-            still.append(kept)
-            continue
-        rule_id, item, reason = refusal
-        outcome.refused.append(Refusal(kept.row, rule_id, item, reason))
-        outcome.changed_values -= len(kept.changes or {})
-    outcome.kept = still
 
 
 def _fuse_bucket(moment: datetime, keys: dict[BaseKind, list[str]], bucket: int) -> FusedBucket:
@@ -281,7 +269,7 @@ class Workers:
             )
             return
         computed = self._in_order(
-            lambda n, after: (_compute_page, spec, job_id, governed.run_id, after, limit), starts
+            lambda n, after: (_compute_page, spec, specs, job_id, governed.run_id, after, limit), starts
         )
         writes: deque[Future[WrittenPage]] = deque()
         try:

@@ -29,7 +29,8 @@ from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, Invalid, NotFound
 from zhongtai.core.types import utcnow
-from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys
+from zhongtai.governance.frames import FrameRules, apply_page, finish_page
+from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys, source_items
 from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
 from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
 from zhongtai.governance.paging import PageCounts, PassCopy, emit, key_of, write_page
@@ -128,6 +129,11 @@ class _Plan:
     job_ids: list[int]
     specs: dict[int, SourceSpec]
 
+    @property
+    def source_items(self) -> list[str]:
+        """The items the base sources read (each page has a column of each)."""
+        return source_items(self.specs)
+
 
 def _plan(session: Session, resource_code: str, run_id: int | None, trigger: str, requested_by: str) -> _Plan:
     """The pass recorded (running), its rules compiled, its jobs and base sources found."""
@@ -167,12 +173,14 @@ def _govern(
     repo, governed = GovernanceRepository(session), plan.governed
     stats = FusionStats()
     counts = PageCounts()
+    rules = FrameRules(plan.engine)
     for job_id in plan.job_ids:
         after = ""
-        while rows := repo.raw_rows(job_id, run_id, after, PAGE):
-            after = rows[-1].source_key
-            outcome = plan.engine.apply(rows)
-            counts.add(write_page(repo, plan.engine, governed, job_id, len(rows), outcome, plan.specs, stats))
+        while page := repo.raw_page(job_id, run_id, after, PAGE):
+            after = page[-1][0]
+            outcome = apply_page(rules, job_id, page, extra_items=plan.source_items)
+            finish_page(rules, outcome)
+            counts.add(write_page(repo, plan.engine, governed, job_id, len(page), outcome, plan.specs, stats))
             if progress is not None:
                 progress(counts.raw_rows)
     return _conclude(repo, plan, counts, stats)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import String, Text, any_, bindparam, delete, exists, func, insert, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -212,11 +212,18 @@ class GovernanceRepository:
 
     def raw_rows(self, job_id: int, batch_id: int | None, after: str, limit: int) -> list[RawRow]:
         """The next page of a job's raw rows in key order (keyset paging), optionally of one batch."""
+        page = self.raw_page(job_id, batch_id, after, limit)
+        return [RawRow(job_id, key, batch, from_json(data)) for key, batch, data in page]
+
+    def raw_page(
+        self, job_id: int, batch_id: int | None, after: str, limit: int
+    ) -> list[tuple[str, int, str]]:
+        """``raw_rows`` as (source key, batch id, JSON text), the data not decoded."""
         if batch_id is None:
             rows = select_rows(self.session.connection(), RAW_PAGE, [job_id, after, limit])
         else:
             rows = select_rows(self.session.connection(), RAW_PAGE_OF_BATCH, [job_id, after, batch_id, limit])
-        return [RawRow(job_id, key, batch, from_json(data)) for key, batch, data in rows]
+        return cast(list[tuple[str, int, str]], rows)  # the driver's rows, as the query selects them
 
     def page_starts(self, job_id: int, batch_id: int | None, page: int) -> list[str]:
         """Where each page of a job's raw rows (``page`` keys, in key order) starts: after ``""``, then
