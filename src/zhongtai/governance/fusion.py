@@ -206,7 +206,11 @@ def claims_of(
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(claims)
     stats.remember(spec, remembered)
-    return list(claims.values())
+    return sorted(claims.values(), key=_by_key)  # in key order: the claims' index takes them in sequence
+
+
+def _by_key(claim: tuple[Any, ...]) -> str:
+    return str(claim[1])
 
 
 def fuse_keys(repo: GovernanceRepository, stats: FusionStats, moment: datetime) -> None:
