@@ -11,6 +11,8 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ from zhongtai.catalog.models import Resource
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction
 from zhongtai.core.settings import Settings
 from zhongtai.governance import partitions, pipeline
+from zhongtai.governance.liveness import INTERRUPTED, reap_interrupted
 from zhongtai.governance.models import CleanRecord, GovernanceReject, PassStatus, RuleSet
 from zhongtai.governance.partitions import Workers
 from zhongtai.governance.pipeline import PassOutcome, run_pass
@@ -169,7 +172,7 @@ def test_pages_written_in_any_order_leave_the_claims_of_the_last_row_in_key_orde
     def backwards(
         self: Workers, task: Callable[[int, str], tuple[Any, ...]], starts: list[str]
     ) -> Iterator[Any]:
-        partitions._start(self.url)
+        partitions._start(self.url, os.getpid())
         answers = {}
         for n, after in reversed(list(enumerate(starts))):
             function, *arguments = task(n, after)
@@ -274,3 +277,78 @@ def test_an_in_memory_database_governs_in_one_process(tmp_path: Path) -> None:
     """Workers cannot open a private in-memory database: the pass runs in its own process instead."""
     assert not pipeline._shared(build_sessionmaker(create_engine("sqlite://")))
     assert pipeline._shared(build_sessionmaker(build_engine(f"sqlite:///{tmp_path / 'x.db'}")))
+
+
+# The pass's own process, in a process of its own: pages written slowly, so it is caught mid-way.
+PASS_PROCESS = """
+import sys, time
+from zhongtai.core.database import build_engine, build_sessionmaker
+from zhongtai.governance import pipeline
+pipeline.PAGE = int(sys.argv[3])
+factory = build_sessionmaker(build_engine(sys.argv[1]))
+said = []
+def slowly(written):
+    if not said:  # its workers, once they are started
+        said.append(print(*pipeline.Workers(2, sys.argv[1]).pids(), flush=True))
+    time.sleep(0.3)
+pipeline.run_pass(factory, sys.argv[2], workers=2, progress=slowly)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))  # not a zombie
+
+
+def _running_with_pages(factory: sessionmaker[Session]) -> int | None:
+    """The pass marked running once it has written a page, if there is one."""
+    with factory() as session:
+        running = session.scalar(text("SELECT id FROM gov_passes WHERE status = 'running'"))
+        written = session.scalar(text("SELECT count(*) FROM clean_records"))
+    return running if written else None
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_a_pass_whose_own_process_is_killed_is_recorded_as_interrupted_and_reruns_to_the_same_state(
+    factory: sessionmaker[Session], twin: sessionmaker[Session], settings: Settings
+) -> None:
+    for resource in _city(twin, settings):
+        run_pass(twin, resource)  # the reference: one process
+    resources = _city(factory, settings)
+    url = factory.kw["bind"].url.render_as_string(hide_password=False)
+    child = subprocess.Popen(
+        [sys.executable, "-c", PASS_PROCESS, url, resources[0], str(PAGE)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    workers = [int(pid) for pid in child.stdout.readline().split()]
+    try:
+        deadline = time.monotonic() + 120
+        while (killed := _running_with_pages(factory)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert killed is not None, "the pass never got going"
+        with factory() as session:
+            resource_id = _resource_id(session, resources[0])
+        assert reap_interrupted(factory, resource_id) == []  # alive: not taken for interrupted
+    finally:
+        child.kill()
+        child.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers and not any(map(_alive, workers)), "the killed pass's workers ended with it"
+    assert reap_interrupted(factory, resource_id) == [killed]
+    assert reap_interrupted(factory, resource_id) == []  # once
+    for resource in resources:
+        outcome = run_pass(factory, resource, workers=2)
+        assert outcome.status is PassStatus.SUCCEEDED, outcome.error
+    with factory() as session:
+        status, error = session.execute(
+            text("SELECT status, error FROM gov_passes WHERE id = :id"), {"id": killed}
+        ).one()
+        assert session.scalar(text("SELECT count(*) FROM gov_passes WHERE status = 'running'")) == 0
+    assert (status, error) == ("failed", INTERRUPTED)
+    assert _state(factory, history=False) == _state(twin, history=False)

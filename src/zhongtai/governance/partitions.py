@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -118,9 +119,23 @@ class _Worker:
     outcomes: ClassVar[OrderedDict[tuple[str, int, int | None, str], PageOutcome]] = OrderedDict()
 
 
-def _start(url: str) -> None:
+def _start(url: str, owner: int) -> None:
     _Worker.database = build_engine(url)
     numdb.get("cn/loc")  # GB/T 2260's table, read once per worker rather than on its first ID number
+    threading.Thread(target=_end_with, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def _end_with(owner: int) -> None:
+    """A worker does not outlive the process it works for: killed, that process leaves its workers
+    waiting on a queue nobody feeds any more (and holding their database connections)."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the number taken by someone else's process: ours is gone too
+            os._exit(0)
 
 
 def _engine(spec: EngineSpec) -> FrameRules:
@@ -233,7 +248,7 @@ class Workers:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
         pools = [
-            ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(url,))
+            ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(url, os.getpid()))
             for _ in range(count)
         ]
         cls._pools[(count, url)] = pools

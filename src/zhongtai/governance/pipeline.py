@@ -31,6 +31,7 @@ from zhongtai.core.errors import M_, Invalid, NotFound
 from zhongtai.core.types import utcnow
 from zhongtai.governance.frames import FrameRules, apply_page, finish_page
 from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys, source_items
+from zhongtai.governance.liveness import PassHold, reap_interrupted
 from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
 from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
 from zhongtai.governance.paging import PageCounts, PassCopy, emit, key_of, write_page
@@ -66,6 +67,7 @@ def run_pass(
 ) -> PassOutcome:
     """Govern a batch (``run_id``) or the whole resource; never raises for a failed pass. With
     ``workers`` > 1 (and a database other processes can open), a partitioned pass."""
+    _reap(factory, resource_code)
     if workers > 1 and _shared(factory):
         return _run_partitioned(factory, resource_code, run_id, trigger, requested_by, progress, workers)
     try:
@@ -76,6 +78,16 @@ def run_pass(
     except Exception as exc:
         log.exception("governance pass failed", extra={"resource": resource_code, "run": run_id})
         return _record_failure(factory, resource_code, run_id, trigger, requested_by, exc)
+
+
+def _reap(factory: sessionmaker[Session], resource_code: str) -> None:
+    """Earlier partitioned passes of the resource whose process died mid-pass: recorded as failed."""
+    with factory() as session:
+        resource = GovernanceRepository(session).resource(resource_code)
+        resource_id = None if resource is None else resource.id
+    if resource_id is not None:
+        for pass_id in reap_interrupted(factory, resource_id):
+            log.warning("governance pass interrupted", extra={"resource": resource_code, "pass": pass_id})
 
 
 def withdraw_source(factory: sessionmaker[Session], source_id: int) -> int:
@@ -231,10 +243,25 @@ def _run_partitioned(
     progress: Progress | None,
     workers: int,
 ) -> PassOutcome:
-    with transaction(factory) as session:  # the pass recorded as running, so workers may refer to it
-        plan = _plan(session, resource_code, run_id, trigger, requested_by)
-        starts = {job: GovernanceRepository(session).page_starts(job, run_id, PAGE) for job in plan.job_ids}
-    bind = factory.kw["bind"]
+    # held from before the pass is recorded as running until its end: while it is, the pass's process
+    # is known to be alive (``liveness``)
+    with PassHold(factory.kw["bind"]) as hold:
+        with transaction(factory) as session:  # the pass recorded as running, so workers may refer to it
+            plan = _plan(session, resource_code, run_id, trigger, requested_by)
+            hold.take(plan.governed.id)
+            repo = GovernanceRepository(session)
+            starts = {job: repo.page_starts(job, run_id, PAGE) for job in plan.job_ids}
+        return _govern_partitioned(factory, plan, starts, progress, workers)
+
+
+def _govern_partitioned(
+    factory: sessionmaker[Session],
+    plan: _Plan,
+    starts: dict[int, list[str]],
+    progress: Progress | None,
+    workers: int,
+) -> PassOutcome:
+    bind, run_id = factory.kw["bind"], plan.governed.run_id
     pool = Workers(workers, bind.url.render_as_string(hide_password=False))
     governed = plan.governed
     copy = PassCopy(governed.id, governed.resource_id, run_id, governed.rule_version, governed.started_at)
@@ -265,7 +292,7 @@ def _run_partitioned(
                 closed = _close(GovernanceRepository(session), plan, counts, stats)
             return replace(closed, worker_seconds=tuple(round(cpu[pid], 3) for pid in sorted(cpu)))
     except Exception as exc:
-        log.exception("governance pass failed", extra={"resource": resource_code, "run": run_id})
+        log.exception("governance pass failed", extra={"pass": governed.id, "run": run_id})
         return _record_partial_failure(factory, governed.id, counts, exc)
 
 
