@@ -454,7 +454,7 @@ def bench_govern(backend: str, rows: int, pg_url: str | None, repeat: int, seed:
         "compute_alone_seconds": round(compute_seconds, 3),
         # even with the I/O of the bound and not one read-back or lock more, this much per-row Python
         # caps the bound ratio here
-        "best_bound_ratio_with_row_engine": round(bound_seconds / (bound_seconds + compute_seconds), 3),
+        "best_bound_ratio_with_this_compute": round(bound_seconds / (bound_seconds + compute_seconds), 3),
     }
 
 
