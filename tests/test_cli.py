@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_SECRET
+from tests.processes import alive
 
 
 def cli_env(data_dir: Path) -> dict[str, str]:
@@ -179,19 +180,10 @@ def test_a_terminated_server_stops_its_worker_too(run, tmp_path: Path) -> None: 
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and _alive(worker):
+        while time.monotonic() < deadline and alive(worker):
             time.sleep(0.2)
-        assert not _alive(worker), "the worker outlived its server"
+        assert not alive(worker), "the worker outlived its server"
     finally:
         server.kill()
-        if worker and _alive(worker):  # not left running after a failure
+        if worker and alive(worker):  # not left running after a failure
             os.kill(worker, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is gone

@@ -28,6 +28,7 @@ from stdnum.cn import ric
 from tests.conftest import PostgresTemplate
 from tests.factories import build_world
 from tests.governance.helpers import PERSON_RULES, person_source, raw_batch
+from tests.processes import alive
 from zhongtai.catalog.models import Resource
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction
 from zhongtai.core.settings import Settings
@@ -295,15 +296,6 @@ pipeline.run_pass(factory, sys.argv[2], workers=2, progress=slowly)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))  # not a zombie
-
-
 def _running_with_pages(factory: sessionmaker[Session]) -> int | None:
     """The pass marked running once it has written a page, if there is one."""
     with factory() as session:
@@ -337,9 +329,9 @@ def test_a_pass_whose_own_process_is_killed_is_recorded_as_interrupted_and_rerun
         child.kill()
         child.wait()
     deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert workers and not any(map(_alive, workers)), "the killed pass's workers ended with it"
+    assert workers and not any(map(alive, workers)), "the killed pass's workers ended with it"
     assert reap_interrupted(factory, resource_id) == [killed]
     assert reap_interrupted(factory, resource_id) == []  # once
     for resource in resources:
