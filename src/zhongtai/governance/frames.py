@@ -260,7 +260,7 @@ class FrameRules:
 
     def _respell(self, kept: pl.DataFrame, items: list[str]) -> pl.DataFrame:
         """Kept rows whose changed items the raw text spells otherwise than ``as_json`` would (an escaped
-        key, a key twice): their clean data made by Python, the raw data with the new values."""
+        key): their clean data made by Python, the raw data with the new values."""
         odd = kept.with_row_index("_i").filter(pl.col("data").is_null() & pl.col("changes").is_not_null())
         if not odd.height:
             return kept.with_columns(data=pl.coalesce("data", "raw"))

@@ -13,7 +13,6 @@ A one-process pass needs none of this: it is one transaction, and its row is com
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -55,10 +54,13 @@ class PassHold:
 
     def release(self) -> None:
         if self.connection is not None:
-            with contextlib.suppress(Exception):  # a connection already lost has let go of the lock
+            try:
                 self.connection.execute(
                     text(f"SELECT pg_advisory_unlock({_LOCKS}, :id)"), {"id": self.pass_id}
                 )
+                self.connection.commit()
+            except Exception:  # whatever failed, the session must not keep the lock
+                self.connection.invalidate()  # its session ends, and the lock with it
             self.connection.close()
             self.connection = None
         if self.file is not None:
