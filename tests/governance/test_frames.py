@@ -194,3 +194,58 @@ def test_keys_the_raw_text_spells_otherwise_still_get_their_new_values() -> None
         {"备注": '"姓名":" 赵六"', "姓名": "钱七"},
         {"姓名": "孙八", "备注": "${1}$$"},
     ]
+
+
+# values a JSON writer escapes (quotes, backslashes, control characters) or that are blank to Python
+TRICKY = st.text(alphabet=st.sampled_from('ab张"\\\x00\x1c\x1f\n \u3000\x85'), max_size=5)
+PLAIN = st.sampled_from(["张三", "1", "阿依·古丽"])
+SOURCES = st.sampled_from(
+    [
+        SOURCE,
+        SourceSpec(8, BaseKind.PERSON, "sfzh", {"name": "xm", "address": "xm"}, {}, 1, {}, "RSJ"),
+        # a constant where an attribute is: the constant's value in the attribute's place, or at the end
+        SourceSpec(
+            9, BaseKind.PERSON, "sfzh", {"name": "xm", "gender": "xb"}, {"gender": '"9\\'}, 1, {}, "WJW"
+        ),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    SOURCES,
+    st.lists(
+        st.tuples(
+            st.sampled_from(["11010519491231002X", "110105194912310021", " ", "\x1c", "", None, "12345"]),
+            st.one_of(st.none(), PLAIN, TRICKY),
+            st.one_of(st.none(), PLAIN, TRICKY),
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_claims_on_frames_are_the_claims_python_writes(
+    source: SourceSpec, said: list[tuple[str | None, str | None, str | None]], trusted: bool
+) -> None:
+    """Every claim's key, row and JSON text as ``fusion.claims_of`` writes them — values JSON escapes,
+    blank values left out, constants where Python's dict puts them, the last row of a key winning."""
+    rows = [
+        RawRow(1, f"{n:03d}", 1 + n % 2, {"sfzh": key, "xm": name, "xb": gender})
+        for n, (key, name, gender) in enumerate(said)
+    ]
+    rules = RULES.validate_python([{"id": "rng-nl", "kind": "range", "item": "nl", "min": 0}])
+    expected = RuleEngine(rules, 1, ALL_KINDS, ITEMS).apply_rows(rows)
+    outcome = FrameRules(RuleEngine(rules, 1, ALL_KINDS, ITEMS)).apply_rows(
+        1, _page(rows, False), extra_items=source_items({source.id: source})
+    )
+    assert isinstance(outcome, FrameOutcome)
+    on_frames, by_rows = FusionStats(), FusionStats()
+    assert page_claims(source, outcome, MOMENT, on_frames, trusted) == page_claims(
+        source, expected, MOMENT, by_rows, trusted
+    )
+    assert (on_frames.own, on_frames.claims, on_frames.unlinked, on_frames.keys) == (
+        by_rows.own,
+        by_rows.claims,
+        by_rows.unlinked,
+        by_rows.keys,
+    )

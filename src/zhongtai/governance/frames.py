@@ -27,7 +27,9 @@ import polars as pl
 
 from zhongtai.core.bulk import as_json
 from zhongtai.core.types import from_json
-from zhongtai.governance.fusion import FusionStats, SourceSpec, claim_rows, claims_of
+from zhongtai.governance.elements import Rejected
+from zhongtai.governance.fusion import KEY_STANDARD, FusionStats, SourceSpec, claim_rows, claims_of
+from zhongtai.governance.repository import ClaimRow
 from zhongtai.governance.rules import (
     CheckRule,
     CrossRule,
@@ -42,6 +44,7 @@ from zhongtai.governance.rules import (
     StandardizeRule,
     UniqueRule,
     disagreement,
+    missing,
     range_refusal,
 )
 
@@ -510,9 +513,109 @@ def clean_rows(
 def page_claims(
     spec: SourceSpec, outcome: PageOutcome, moment: datetime, stats: FusionStats, trusted: bool
 ) -> list[tuple[Any, ...]]:
-    """A base source's claims from a page's kept rows."""
+    """A base source's claims from a page's kept rows (as ``fusion.claims_of`` makes them)."""
     if not isinstance(outcome, FrameOutcome):
         return claim_rows(spec, outcome.kept, moment, stats, trusted)
+    if set(spec.constants) & set(spec.attributes):  # a constant in an attribute's place: Python's way
+        return _claims_in_python(spec, outcome, moment, stats, trusted)
+    said = outcome.kept.select(
+        _claim_key(spec, outcome.kept, trusted).alias("_key"),
+        "source_key",
+        "batch_id",
+        _said(spec).alias("_said"),
+        _needs_escape(list(spec.attributes.values())).alias("_escaped"),
+        *dict.fromkeys(spec.attributes.values()),
+    )
+    stats.unlinked += said.get_column("_key").null_count()
+    latest = (  # a source's claim on a key is its last row in key order
+        said.filter(pl.col("_key").is_not_null())
+        .unique("_key", keep="last", maintain_order=True)
+        .sort("_key")
+    )
+    texts = latest.get_column("_said").to_list()
+    if latest.get_column("_escaped").any():
+        _escape_in_python(spec, latest, texts)
+    keys = latest.get_column("_key").to_list()
+    batches = latest.get_column("batch_id").to_list()
+    base, job_id = spec.base.value, outcome.job_id
+    claims = [
+        (base, key, spec.id, job_id, source_key, text, batch, moment)
+        for key, source_key, text, batch in zip(
+            keys, latest.get_column("source_key").to_list(), texts, batches, strict=True
+        )
+    ]
+    stats.claims += len(claims)
+    stats.keys.setdefault(spec.base, set()).update(keys)
+    remembered = (
+        {
+            key: ClaimRow(spec.id, from_json(text), batch, moment)
+            for key, text, batch in zip(keys, texts, batches, strict=True)
+        }
+        if stats.remembering
+        else {}
+    )
+    stats.remember(spec, remembered)
+    return claims
+
+
+def _claim_key(spec: SourceSpec, kept: pl.DataFrame, trusted: bool) -> pl.Expr:
+    """The base key each row claims, or null (no key, or one the key's standardizer refuses)."""
+    given = pl.when(~_blank(spec.key_item)).then(pl.col(spec.key_item))
+    if trusted:  # the rules already wrote it in the key's canonical form
+        return given
+    standard = KEY_STANDARD[spec.base]
+    canonical: dict[str, str | None] = {}
+    for value in kept.select(given.drop_nulls().unique()).to_series().to_list():
+        try:
+            canonical[value] = standard(value)
+        except Rejected:
+            canonical[value] = None
+    return given.replace_strict(canonical, default=None, return_dtype=pl.String)
+
+
+def _said(spec: SourceSpec) -> pl.Expr:
+    """What a row says as the JSON object ``as_json`` writes: its attributes with a value, in the
+    source's order, then the source's constants. (Values that JSON escapes are redone in Python.)"""
+    fragments = [
+        pl.when(~_blank(item)).then(pl.lit(f'{as_json(attribute)}:"') + pl.col(item) + pl.lit('"'))
+        for attribute, item in spec.attributes.items()
+    ]
+    constants = [pl.lit(f"{as_json(name)}:{as_json(value)}") for name, value in spec.constants.items()]
+    if not fragments and not constants:
+        return pl.lit("{}")
+    return (
+        pl.lit("{") + pl.concat_str([*fragments, *constants], separator=",", ignore_nulls=True) + pl.lit("}")
+    )
+
+
+# What JSON writes escaped: a quote, a backslash, a control character below U+0020.
+JSON_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def _needs_escape(items: list[str]) -> pl.Expr:
+    if not items:
+        return pl.lit(False)
+    return pl.any_horizontal([pl.col(item).str.contains(JSON_ESCAPED).fill_null(False) for item in items])
+
+
+def _escape_in_python(spec: SourceSpec, latest: pl.DataFrame, texts: list[Any]) -> None:
+    """The claims whose values JSON escapes, written by ``as_json`` (in place in ``texts``)."""
+    escaped = latest.get_column("_escaped").to_list()
+    columns = {item: latest.get_column(item).to_list() for item in dict.fromkeys(spec.attributes.values())}
+    for row, needed in enumerate(escaped):
+        if needed:
+            values = {
+                attribute: columns[item][row]
+                for attribute, item in spec.attributes.items()
+                if not missing(columns[item][row])
+            }
+            values.update(spec.constants)
+            texts[row] = as_json(values)
+
+
+def _claims_in_python(
+    spec: SourceSpec, outcome: FrameOutcome, moment: datetime, stats: FusionStats, trusted: bool
+) -> list[tuple[Any, ...]]:
     kept = outcome.kept
     items = list(spec.attributes.values())
     keys = kept.get_column(spec.key_item).to_list()
