@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import polars as pl
 
 from zhongtai.core.bulk import as_json
@@ -546,9 +547,9 @@ def page_claims(
     ]
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(keys)
-    remembered = (
+    remembered = (  # text values only, written here: orjson reads them as the stdlib would
         {
-            key: ClaimRow(spec.id, from_json(text), batch, moment)
+            key: ClaimRow(spec.id, orjson.loads(text), batch, moment, text)
             for key, text, batch in zip(keys, texts, batches, strict=True)
         }
         if stats.remembering

@@ -201,8 +201,9 @@ def claims_of(
                 continue
         values = {a: v for a, v in zip(attributes, said, strict=True) if not missing(v)}
         values.update(spec.constants)
-        claims[key] = (spec.base.value, key, spec.id, job_id, source_key, as_json(values), batch_id, moment)
-        remembered[key] = ClaimRow(spec.id, values, batch_id, moment)
+        text = as_json(values)
+        claims[key] = (spec.base.value, key, spec.id, job_id, source_key, text, batch_id, moment)
+        remembered[key] = ClaimRow(spec.id, values, batch_id, moment, text)
     stats.claims += len(claims)
     stats.keys.setdefault(spec.base, set()).update(claims)
     stats.remember(spec, remembered)
@@ -236,6 +237,7 @@ class Fuser:
         self.specs = specs
         self.moment = moment
         self._provenance: dict[tuple[Any, ...], str | None] = {}  # one source's provenance, as JSON
+        self._origins: dict[tuple[int, int, datetime], dict[str, Any]] = {}  # never changed once made
 
     def fuse(self, base: BaseKind, keys: list[str], stats: FusionStats) -> None:
         own_sources = sorted(stats.own_sources.get(base, set()))
@@ -284,27 +286,33 @@ class Fuser:
         records: list[tuple[Any, ...]] = []
         history: list[dict[str, Any]] = []
         new_conflicts: list[dict[str, Any]] = []
+        known: dict[str, dict[str, Conflict]] = {}  # key -> attribute -> conflict
+        for (conflict_key, attribute), conflict in conflicts.items():
+            known.setdefault(conflict_key, {})[attribute] = conflict
         for key in keys:
             before = current.get(key)
             said = [
                 claim for claim in claims.get(key, []) if claim.source_id in self.specs
             ]  # disabled: silent
             if not said:  # every source withdrew: the record ends, its last version kept
-                self._track_conflicts(base, key, {}, conflicts, new_conflicts)
+                self._track_conflicts(base, key, {}, known.get(key, {}), new_conflicts)
                 if before is not None:
                     history.append(_superseded(base, key, before, self.moment))
                     self.repo.drop_record(base, key)
                 continue
             data, sources, disputes = self._resolve(said)
-            self._track_conflicts(base, key, disputes, conflicts, new_conflicts)
+            if disputes or key in known:
+                self._track_conflicts(base, key, disputes, known.get(key, {}), new_conflicts)
             if before is not None and before.data == data:
                 if before.provenance_json != sources:  # same values, fresher sources: no new version
-                    records.append(_record(base, key, data, sources, before.version, before.valid_from))
+                    records.append(
+                        _record(base, key, _written(said, data), sources, before.version, before.valid_from)
+                    )
                 continue
             if before is not None:
                 history.append(_superseded(base, key, before, self.moment))
             version = before.version + 1 if before is not None else 1
-            records.append(_record(base, key, data, sources, version, self.moment))
+            records.append(_record(base, key, _written(said, data), sources, version, self.moment))
             stats.records_written += 1
         self.repo.write_history(history)
         self.repo.write_records(records)
@@ -322,15 +330,16 @@ class Fuser:
         seen: dict[str, set[str]] = {}  # attribute -> distinct values said
         for claim in claims:
             spec = self.specs[claim.source_id]
+            priorities, priority = spec.priorities, spec.priority  # spec.rank, without a call a value
             recency = -claim.observed_at.timestamp()
             for attribute, value in claim.data.items():
-                order = (spec.rank(attribute), recency, claim.source_id)
-                if attribute not in best or order < best[attribute][0]:
+                order = (priorities.get(attribute, priority), recency, claim.source_id)
+                held = best.get(attribute)
+                if held is None or order < held[0]:
                     best[attribute] = (order, claim, value)
                 seen.setdefault(attribute, set()).add(str(value))
         data = {attribute: value for attribute, (_, _, value) in best.items()}
-        origins = {id(claim): self._origin(claim) for claim in claims}
-        provenance = {attribute: origins[id(claim)] for attribute, (_, claim, _) in best.items()}
+        provenance = {attribute: self._origin(claim) for attribute, (_, claim, _) in best.items()}
         disputed = [attribute for attribute, values in seen.items() if len(values) > 1]
         disputes = {attribute: self._voices(claims, attribute) for attribute in disputed}
         return data, as_json(provenance), disputes
@@ -347,12 +356,19 @@ class Fuser:
         return text
 
     def _origin(self, claim: ClaimRow) -> dict[str, Any]:
-        return {
-            "source": claim.source_id,
-            "department": self.specs[claim.source_id].department,
-            "batch": claim.batch_id,
-            "at": claim.observed_at.isoformat(),
-        }
+        """Where a claim's values came from (one dict per source, batch and moment: treat as read-only)."""
+        memo = (claim.source_id, claim.batch_id, claim.observed_at)
+        origin = self._origins.get(memo)
+        if origin is None:
+            origin = {
+                "source": claim.source_id,
+                "department": self.specs[claim.source_id].department,
+                "batch": claim.batch_id,
+                "at": claim.observed_at.isoformat(),
+            }
+            if len(self._origins) < 10_000:
+                self._origins[memo] = origin
+        return origin
 
     def _voices(self, claims: list[ClaimRow], attribute: str) -> list[dict[str, Any]]:
         """Who said what about a disputed attribute (only worked out when sources disagree)."""
@@ -367,11 +383,12 @@ class Fuser:
         base: BaseKind,
         key: str,
         disputes: dict[str, list[dict[str, Any]]],
-        known: dict[tuple[str, str], Conflict],
+        known: dict[str, Conflict],
         new: list[dict[str, Any]],
     ) -> None:
+        """Open, update or close the key's conflicts; ``known``: its conflicts by attribute."""
         for attribute, voices in disputes.items():
-            conflict = known.get((key, attribute))
+            conflict = known.get(attribute)
             departments = "," + ",".join(sorted({v["department"] for v in voices})) + ","
             if conflict is None:
                 new.append(
@@ -389,15 +406,27 @@ class Fuser:
             elif conflict.claims != voices or not conflict.open:
                 conflict.claims, conflict.departments = voices, departments
                 conflict.open, conflict.resolved_at = True, None
-        for (conflict_key, attribute), conflict in known.items():
-            if conflict_key == key and conflict.open and attribute not in disputes:
+        for attribute, conflict in known.items():
+            if conflict.open and attribute not in disputes:
                 conflict.open, conflict.resolved_at = False, self.moment  # the sources agree again
 
 
+def _written(said: list[ClaimRow], data: dict[str, Any]) -> str | None:
+    """A record's data as JSON: one claim's data is the record's, and its text is reused when at hand."""
+    if len(said) == 1 and said[0].text is not None:
+        return said[0].text
+    return as_json(data)
+
+
 def _record(
-    base: BaseKind, key: str, data: dict[str, Any], provenance_json: str | None, version: int, since: datetime
+    base: BaseKind,
+    key: str,
+    data_json: str | None,
+    provenance_json: str | None,
+    version: int,
+    since: datetime,
 ) -> tuple[Any, ...]:
-    return (base.value, key, as_json(data), provenance_json, version, since)
+    return (base.value, key, data_json, provenance_json, version, since)
 
 
 def _superseded(base: BaseKind, key: str, state: RecordState, until: datetime) -> dict[str, Any]:

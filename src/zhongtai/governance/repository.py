@@ -54,11 +54,26 @@ LATER_CLAIM = (
 )
 
 
+class _Moments:
+    """Timestamps as the driver returns them, converted once each: the claims and records fusion reads
+    were mostly written at a few moments (one per pass)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, datetime] = {}
+
+    def of(self, value: datetime | str) -> datetime:
+        moment = self._seen.get(value)
+        if moment is None:
+            moment = self._seen[value] = utc_moment(value)
+        return moment
+
+
 class ClaimRow(NamedTuple):  # fusion reads millions: a tuple is quicker to make than a frozen dataclass
     source_id: int
     data: dict[str, Any]
     batch_id: int
     observed_at: datetime
+    text: str | None = None  # ``data`` as the JSON text written, when at hand (a record of one claim is it)
 
 
 class RecordState(NamedTuple):
@@ -444,10 +459,11 @@ class GovernanceRepository:
             sql += f" AND source_id NOT IN ({', '.join(str(int(s)) for s in except_sources)})"
         found: dict[str, list[ClaimRow]] = {}
         connection = self.session.connection()
+        moments = _Moments()
         for part in chunks(keys):
             rows = select_rows(connection, sql, [base.value, key_list(connection, part)])
             for key, source_id, data, batch_id, observed_at in rows:
-                claim = ClaimRow(source_id, from_json(data), batch_id, utc_moment(observed_at))
+                claim = ClaimRow(source_id, from_json(data), batch_id, moments.of(observed_at), data)
                 found.setdefault(key, []).append(claim)
         return found
 
@@ -473,10 +489,11 @@ class GovernanceRepository:
         )
         found: dict[str, RecordState] = {}
         connection = self.session.connection()
+        moments = _Moments()
         for part in chunks(keys):
             rows = select_rows(connection, sql, [base.value, key_list(connection, part)])
             for key, data, provenance, version, valid_from in rows:
-                found[key] = RecordState(from_json(data), provenance, version, utc_moment(valid_from))
+                found[key] = RecordState(from_json(data), provenance, version, moments.of(valid_from))
         return found
 
     def record(self, base: BaseKind, key: str) -> BaseRecord | None:
