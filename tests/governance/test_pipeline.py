@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
@@ -11,9 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
 from tests.governance.helpers import person_source, raw_batch
+from zhongtai.core.database import transaction
 from zhongtai.core.settings import Settings
+from zhongtai.governance.liveness import PassHold
 from zhongtai.governance.matching import nearby_numbers
 from zhongtai.governance.models import (
+    BaseClaim,
     BaseHistory,
     BaseKind,
     BaseLink,
@@ -315,3 +320,55 @@ def _source_of(session: Session, resource_code: str) -> int:
     source_id = session.scalar(select(BaseSource.id).where(BaseSource.resource_id == resource_id))
     assert source_id is not None
     return source_id
+
+
+def test_a_first_load_inserts_only_where_nothing_is_yet_and_never_beside_a_running_pass(
+    factory: sessionmaker[Session], settings: Settings, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass writes a job's clean rows and a source's claims by insert only when the job's clean zone
+    and the source's claims are empty as it begins, and not while another pass of the resource is
+    recorded running (a partitioned pass's workers write in their own transactions); a second load
+    merges. Either way the rows end as they would."""
+    inserted: list[str] = []
+    for name in ("insert_claims", "write_clean", "write_records"):
+        original = getattr(GovernanceRepository, name)
+
+        def spy(
+            self: GovernanceRepository,
+            rows: Any,
+            *,
+            _name: str = name,
+            _original: Any = original,
+            **options: Any,
+        ) -> None:
+            if _name == "insert_claims" or options.get("new"):
+                inserted.append(_name)
+            _original(self, rows, **options)
+
+        monkeypatch.setattr(GovernanceRepository, name, spy)
+    resource, job_code = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    first = raw_batch(factory, job_code, {"1": {"姓名": "张三", "公民身份号码": ZHANG}})
+    assert run_pass(factory, resource, run_id=first).status is PassStatus.SUCCEEDED
+    assert sorted(set(inserted)) == ["insert_claims", "write_clean", "write_records"]
+
+    inserted.clear()
+    second = raw_batch(factory, job_code, {"2": {"姓名": "李四", "公民身份号码": LI}})
+    assert run_pass(factory, resource, run_id=second).status is PassStatus.SUCCEEDED
+    assert inserted == []  # the job has clean rows, the source claims, the base records: all merged
+
+    with transaction(factory) as session:  # the resource emptied, and a pass of it running elsewhere
+        for table in (BaseRecord, BaseClaim, CleanRecord):
+            session.execute(delete(table))
+        found = GovernanceRepository(session).resource(resource)
+        assert found is not None
+        running = GovernancePass(resource_id=found.id, trigger="test", requested_by="t")
+        session.add(running)
+        session.flush()
+        hold = PassHold(factory.kw["bind"])
+        hold.take(running.id)  # alive: held as its process holds it
+    with hold:
+        assert run_pass(factory, resource).status is PassStatus.SUCCEEDED
+    assert set(inserted) <= {"write_records"}  # records: the base had none, under the fusion lock
+    with factory() as session:
+        assert set(session.scalars(select(CleanRecord.source_key))) == {"1", "2"}
+        assert set(session.scalars(select(BaseRecord.key))) == {ZHANG, LI}

@@ -546,7 +546,7 @@ def page_claims(
         )
     ]
     stats.claims += len(claims)
-    stats.keys.setdefault(spec.base, set()).update(keys)
+    stats.claimed(spec.base, claims)
     remembered = (  # text values only, written here: orjson reads them as the stdlib would
         {
             key: ClaimRow(spec.id, orjson.loads(text), batch, moment, text)

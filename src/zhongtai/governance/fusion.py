@@ -131,6 +131,14 @@ class FusionStats:
     own_sources: dict[BaseKind, set[int]] = field(default_factory=dict)
     own: dict[BaseKind, dict[str, dict[int, ClaimRow]]] = field(default_factory=dict)
     remembering: bool = True
+    new_claims: list[tuple[Any, ...]] = field(default_factory=list)  # of the last page's claims (``claimed``)
+
+    def claimed(self, base: BaseKind, claims: list[tuple[Any, ...]]) -> None:
+        """A page's claims (in key order) touch their keys; ``new_claims`` are those on keys the pass had
+        not touched before (a pass inserts them where its source had no claim when it began)."""
+        touched = self.keys.setdefault(base, set())
+        self.new_claims = [claim for claim in claims if claim[1] not in touched]
+        touched.update(claim[1] for claim in self.new_claims)
 
     def add(self, touched: Iterable[tuple[str, str]]) -> None:
         for base, key in touched:
@@ -205,9 +213,10 @@ def claims_of(
         claims[key] = (spec.base.value, key, spec.id, job_id, source_key, text, batch_id, moment)
         remembered[key] = ClaimRow(spec.id, values, batch_id, moment, text)
     stats.claims += len(claims)
-    stats.keys.setdefault(spec.base, set()).update(claims)
+    ordered = sorted(claims.values(), key=_by_key)  # in key order: the claims' index takes them in sequence
+    stats.claimed(spec.base, ordered)
     stats.remember(spec, remembered)
-    return sorted(claims.values(), key=_by_key)  # in key order: the claims' index takes them in sequence
+    return ordered
 
 
 def _by_key(claim: tuple[Any, ...]) -> str:
@@ -250,7 +259,8 @@ class Fuser:
             claims = self._claims(base, chunk, stats, own_sources, others)
             current = self.repo.record_states(base, chunk) if records else {}
             known = self.repo.conflicts_for(base, chunk) if conflicts else {}
-            self._fuse_chunk(base, chunk, stats, claims, current, known)
+            # no record of the base at all (under the fusion lock): this chunk's records are inserted
+            self._fuse_chunk(base, chunk, stats, claims, current, known, new=not records)
 
     def _claims(
         self, base: BaseKind, keys: list[str], stats: FusionStats, own_sources: list[int], others: bool
@@ -282,6 +292,8 @@ class Fuser:
         claims: dict[str, list[ClaimRow]],
         current: dict[str, RecordState],
         conflicts: dict[tuple[str, str], Conflict],
+        *,
+        new: bool,
     ) -> None:
         records: list[tuple[Any, ...]] = []
         history: list[dict[str, Any]] = []
@@ -315,7 +327,7 @@ class Fuser:
             records.append(_record(base, key, _written(said, data), sources, version, self.moment))
             stats.records_written += 1
         self.repo.write_history(history)
-        self.repo.write_records(records)
+        self.repo.write_records(records, new=new)
         self.repo.add_conflicts(new_conflicts)
         stats.conflicts_opened += len(new_conflicts)
 

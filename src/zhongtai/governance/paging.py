@@ -45,6 +45,17 @@ class PassCopy:
     started_at: datetime
 
 
+@dataclass(frozen=True)
+class FirstLoad:
+    """What a one-process pass found empty when it began, holding its resource (``repository.
+    hold_resource``): jobs with no clean row, base sources with no claim. Their rows are inserted where
+    nothing can be there yet, not merged: on PostgreSQL a merge (upsert) costs the server about two and a
+    half times a COPY. A source's claim on a key an earlier page of the pass touched is still merged."""
+
+    jobs: frozenset[int] = frozenset()
+    sources: frozenset[int] = frozenset()
+
+
 @dataclass
 class PageCounts:
     raw_rows: int = 0
@@ -70,15 +81,24 @@ def write_page(
     outcome: PageOutcome,
     specs: dict[int, SourceSpec],
     stats: FusionStats,
+    first: FirstLoad = FirstLoad(),
 ) -> PageCounts:
     """Write one page's outcome; the keys its claims touched go to ``stats`` for fusion."""
-    store(repo, governed, job_id, outcome)
+    store(repo, governed, job_id, outcome, new=job_id in first.jobs)
     if specs and outcome.refused:
         refused = [refusal.row.source_key for refusal in outcome.refused]
         stats.add(repo.withdraw_claims(list(specs), job_id, refused))
     for spec in specs.values():
         trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
-        repo.write_claims(page_claims(spec, outcome, governed.started_at, stats, trusted))
+        claims = page_claims(spec, outcome, governed.started_at, stats, trusted)
+        if spec.id in first.sources:
+            new = stats.new_claims
+            repo.insert_claims(new)
+            if len(new) < len(claims):
+                inserted = {id(claim) for claim in new}
+                repo.write_claims([claim for claim in claims if id(claim) not in inserted])
+        else:
+            repo.write_claims(claims)
     person_specs = [spec for spec in specs.values() if spec.base is BaseKind.PERSON]
     return PageCounts(
         raw_rows,
@@ -89,15 +109,20 @@ def write_page(
     )
 
 
-def store(repo: GovernanceRepository, governed: PassRef, job_id: int, outcome: PageOutcome) -> None:
-    """The clean zone and the rejects (and, when someone subscribes, the changes into the outbox)."""
+def store(
+    repo: GovernanceRepository, governed: PassRef, job_id: int, outcome: PageOutcome, *, new: bool = False
+) -> None:
+    """The clean zone and the rejects (and, when someone subscribes, the changes into the outbox);
+    ``new``: the job's clean zone holds none of the page's keys."""
     if outbox.fed(repo.session, governed.resource_id) is not None:
         kept = kept_data(outcome)
         refused = [refusal.row.source_key for refusal in outcome.refused]
         before = repo.clean_rows_of(job_id, [*kept, *refused])
         removed = [key_of(job_id, k) for k in refused]
         emit(repo, governed, _keyed(job_id, before), _keyed(job_id, kept), removed)
-    repo.write_clean(clean_rows(outcome, job_id, governed.resource_id, governed.id, governed.rule_version))
+    repo.write_clean(
+        clean_rows(outcome, job_id, governed.resource_id, governed.id, governed.rule_version), new=new
+    )
     repo.drop_clean(job_id, [refusal.row.source_key for refusal in outcome.refused])
     repo.write_rejects(
         [

@@ -34,7 +34,7 @@ from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys, sourc
 from zhongtai.governance.liveness import PassHold, reap_interrupted
 from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
 from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
-from zhongtai.governance.paging import PageCounts, PassCopy, emit, key_of, write_page
+from zhongtai.governance.paging import FirstLoad, PageCounts, PassCopy, emit, key_of, write_page
 from zhongtai.governance.partitions import Duplicates, EngineSpec, Workers, WorkerTime
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RULES, Kept, Outcome, RawRow, RuleEngine
@@ -186,13 +186,16 @@ def _govern(
     stats = FusionStats()
     counts = PageCounts()
     rules = FrameRules(plan.engine)
+    first = _first_load(repo, plan)
     for job_id in plan.job_ids:
         after = ""
         while page := repo.raw_page(job_id, run_id, after, PAGE):
             after = page[-1][0]
             outcome = apply_page(rules, job_id, page, extra_items=plan.source_items)
             finish_page(rules, outcome)
-            counts.add(write_page(repo, plan.engine, governed, job_id, len(page), outcome, plan.specs, stats))
+            counts.add(
+                write_page(repo, plan.engine, governed, job_id, len(page), outcome, plan.specs, stats, first)
+            )
             if progress is not None:
                 progress(counts.raw_rows)
     return _conclude(repo, plan, counts, stats)
@@ -203,6 +206,20 @@ def _conclude(repo: GovernanceRepository, plan: _Plan, counts: PageCounts, stats
     _withdraw_removed(repo, plan, stats)
     _fuse(repo, stats, plan.governed.started_at)
     return _close(repo, plan, counts, stats)
+
+
+def _first_load(repo: GovernanceRepository, plan: _Plan) -> FirstLoad:
+    """The jobs and sources a one-process pass loads into empty places (``paging.FirstLoad``). Found
+    holding the resource, so no other one-process pass writes them meanwhile; none while a partitioned
+    pass of the resource is running (its workers write in transactions of their own)."""
+    resource_id = plan.governed.resource_id
+    repo.hold_resource(resource_id)
+    if repo.others_running(resource_id, plan.governed.id):
+        return FirstLoad()
+    return FirstLoad(
+        frozenset(repo.jobs_without_clean(plan.job_ids)),
+        frozenset(repo.sources_without_claims(list(plan.specs))) if plan.specs else frozenset(),
+    )
 
 
 def _withdraw_removed(repo: GovernanceRepository, plan: _Plan, stats: FusionStats) -> None:

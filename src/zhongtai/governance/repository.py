@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from zhongtai.catalog.models import InformationItem, Resource
-from zhongtai.core.bulk import bulk_upsert, from_json, key_list, select_rows, utc_moment
+from zhongtai.core.bulk import bulk_insert, bulk_upsert, from_json, key_list, select_rows, utc_moment
 from zhongtai.core.principal import Principal
 from zhongtai.governance.models import (
     BaseClaim,
@@ -26,6 +26,7 @@ from zhongtai.governance.models import (
     DataElement,
     GovernancePass,
     GovernanceReject,
+    PassStatus,
     Problem,
     ProblemEvent,
     ProblemStatus,
@@ -247,9 +248,46 @@ class GovernanceRepository:
         params = [job_id, page, page] if batch_id is None else [job_id, batch_id, page, page]
         return ["", *(key for (key,) in select_rows(self.session.connection(), sql, params))]
 
-    def write_clean(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (job_id, source_key, resource_id, pass_id, batch_id, rule_version, data, changes)."""
-        bulk_upsert(self.session.connection(), "clean_records", CLEAN_COLUMNS, ["job_id", "source_key"], rows)
+    def write_clean(self, rows: list[tuple[Any, ...]], *, new: bool = False) -> None:
+        """Rows of (job_id, source_key, resource_id, pass_id, batch_id, rule_version, data, changes);
+        ``new``: none of their keys can be in the clean zone (inserted, not merged)."""
+        connection = self.session.connection()
+        if new:
+            bulk_insert(connection, "clean_records", CLEAN_COLUMNS, rows)
+        else:
+            bulk_upsert(connection, "clean_records", CLEAN_COLUMNS, ["job_id", "source_key"], rows)
+
+    def hold_resource(self, resource_id: int) -> None:
+        """Passes of one resource in one process, one at a time (until commit): what a pass finds empty
+        when it begins stays so but for its own writes. (On SQLite the writer's lock does it.)"""
+        if self.postgres:
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('zhongtai.pass.resource'), :id)"),
+                {"id": resource_id},
+            )
+        else:
+            self.take_write_lock()
+
+    def others_running(self, resource_id: int, own_pass: int) -> bool:
+        """Whether another pass of the resource is recorded running (a partitioned pass commits that)."""
+        query = select(GovernancePass.id).where(
+            GovernancePass.resource_id == resource_id,
+            GovernancePass.status == PassStatus.RUNNING,
+            GovernancePass.id != own_pass,
+        )
+        return self.session.execute(query.limit(1)).first() is not None
+
+    def jobs_without_clean(self, job_ids: Sequence[int]) -> set[int]:
+        """Those of the jobs with no row in the clean zone."""
+        held = select(CleanRecord.job_id).where(CleanRecord.job_id == Job.id).limit(1)
+        query = select(Job.id).where(Job.id.in_(list(job_ids)), ~exists(held))
+        return set(self.session.scalars(query))
+
+    def sources_without_claims(self, source_ids: Sequence[int]) -> set[int]:
+        """Those of the base sources with no claim."""
+        made = select(BaseClaim.key).where(BaseClaim.source_id == BaseSource.id).limit(1)
+        query = select(BaseSource.id).where(BaseSource.id.in_(list(source_ids)), ~exists(made))
+        return set(self.session.scalars(query))
 
     def drop_clean(self, job_id: int, keys: Sequence[str]) -> None:
         for part in chunks(keys):
@@ -393,6 +431,10 @@ class GovernanceRepository:
         if not self.postgres:
             self.session.execute(text("UPDATE gov_passes SET id = id WHERE id < 0"))
 
+    def insert_claims(self, rows: list[tuple[Any, ...]]) -> None:
+        """Claims on keys their source has no claim on (``write_claims``' rows)."""
+        bulk_insert(self.session.connection(), "base_claims", CLAIM_COLUMNS, rows)
+
     def write_claims(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of (base, key, source_id, job_id, source_key, data, batch_id, observed_at). A source's
         claim on a key is its row governed last: of a later pass, or of the same pass later in key order
@@ -534,9 +576,14 @@ class GovernanceRepository:
         )
         return {sid: (dept, code, name) for sid, dept, code, name in self.session.execute(query)}
 
-    def write_records(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of (base, key, data, provenance, version, valid_from)."""
-        bulk_upsert(self.session.connection(), "base_records", RECORD_COLUMNS, ["base", "key"], rows)
+    def write_records(self, rows: list[tuple[Any, ...]], *, new: bool = False) -> None:
+        """Rows of (base, key, data, provenance, version, valid_from); ``new``: none of their keys has a
+        record (inserted, not merged)."""
+        connection = self.session.connection()
+        if new:
+            bulk_insert(connection, "base_records", RECORD_COLUMNS, rows)
+        else:
+            bulk_upsert(connection, "base_records", RECORD_COLUMNS, ["base", "key"], rows)
 
     def write_history(self, rows: list[dict[str, Any]]) -> None:
         if rows:
