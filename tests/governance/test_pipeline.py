@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
@@ -372,3 +372,42 @@ def test_a_first_load_inserts_only_where_nothing_is_yet_and_never_beside_a_runni
     with factory() as session:
         assert set(session.scalars(select(CleanRecord.source_key))) == {"1", "2"}
         assert set(session.scalars(select(BaseRecord.key))) == {ZHANG, LI}
+
+
+def test_fusion_refreshes_the_planners_statistics_only_of_tables_it_believes_far_smaller(
+    factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """PostgreSQL: before fusion reads, ANALYZE the tables the planner believes empty or a tenth of what
+    the pass wrote; a table it knows at about its size is left alone."""
+    if factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    resource, job_code = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    batch = raw_batch(factory, job_code, {"1": {"姓名": "张三", "公民身份号码": ZHANG}})
+    assert run_pass(factory, resource, run_id=batch).status is PassStatus.SUCCEEDED
+    believed = "SELECT reltuples FROM pg_class WHERE oid = to_regclass('base_claims')"
+    with transaction(factory) as session:
+        claim = session.scalars(select(BaseClaim)).one()
+        rows = [
+            (
+                "person",
+                f"k{n:05d}",
+                claim.source_id,
+                claim.job_id,
+                f"s{n}",
+                "{}",
+                claim.batch_id,
+                claim.observed_at,
+            )
+            for n in range(999)
+        ]
+        GovernanceRepository(session).insert_claims(rows)
+        session.execute(text("ANALYZE base_claims"))  # the planner knows 1,000 claims
+        GovernanceRepository(session).insert_claims(
+            [(*row[:1], f"m{n:05d}", *row[2:]) for n, row in enumerate(rows)]
+        )
+    with transaction(factory) as session:
+        repo = GovernanceRepository(session)
+        repo.refresh_statistics(10_000)  # 1,000 is a tenth of 10,000: left alone
+        assert session.scalar(text(believed)) == 1_000
+        repo.refresh_statistics(10_001)
+        assert session.scalar(text(believed)) == 1_999
