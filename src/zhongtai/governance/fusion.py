@@ -131,13 +131,17 @@ class FusionStats:
     own_sources: dict[BaseKind, set[int]] = field(default_factory=dict)
     own: dict[BaseKind, dict[str, dict[int, ClaimRow]]] = field(default_factory=dict)
     remembering: bool = True
-    new_claims: list[tuple[Any, ...]] = field(default_factory=list)  # of the last page's claims (``claimed``)
+    # the last page's claims (``claimed``): on keys new to the pass, and on keys it touched before
+    new_claims: list[tuple[Any, ...]] = field(default_factory=list)
+    repeated_claims: list[tuple[Any, ...]] = field(default_factory=list)
 
     def claimed(self, base: BaseKind, claims: list[tuple[Any, ...]]) -> None:
         """A page's claims (in key order) touch their keys; ``new_claims`` are those on keys the pass had
         not touched before (a pass inserts them where its source had no claim when it began)."""
         touched = self.keys.setdefault(base, set())
-        self.new_claims = [claim for claim in claims if claim[1] not in touched]
+        self.new_claims, self.repeated_claims = [], []
+        for claim in claims:
+            (self.repeated_claims if claim[1] in touched else self.new_claims).append(claim)
         touched.update(claim[1] for claim in self.new_claims)
 
     def add(self, touched: Iterable[tuple[str, str]]) -> None:

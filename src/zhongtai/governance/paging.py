@@ -92,11 +92,8 @@ def write_page(
         trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
         claims = page_claims(spec, outcome, governed.started_at, stats, trusted)
         if spec.id in first.sources:
-            new = stats.new_claims
-            repo.insert_claims(new)
-            if len(new) < len(claims):
-                inserted = {id(claim) for claim in new}
-                repo.write_claims([claim for claim in claims if id(claim) not in inserted])
+            repo.insert_claims(stats.new_claims)
+            repo.write_claims(stats.repeated_claims)
         else:
             repo.write_claims(claims)
     person_specs = [spec for spec in specs.values() if spec.base is BaseKind.PERSON]
