@@ -43,14 +43,17 @@ class PassCopy:
     run_id: int | None
     rule_version: int | None
     started_at: datetime
+    new_jobs: frozenset[int] = frozenset()  # jobs whose clean zone was empty as the pass began
 
 
 @dataclass(frozen=True)
 class FirstLoad:
-    """What a one-process pass found empty when it began, holding its resource (``repository.
-    hold_resource``): jobs with no clean row, base sources with no claim. Their rows are inserted where
-    nothing can be there yet, not merged: on PostgreSQL a merge (upsert) costs the server about two and a
-    half times a COPY. A source's claim on a key an earlier page of the pass touched is still merged."""
+    """What a pass found empty when it began, holding its resource (``repository.hold_resource``):
+    jobs with no clean row, base sources with no claim. Their rows are inserted where nothing can be
+    there yet, not merged: on PostgreSQL a merge (upsert) costs the server about two and a half times a
+    COPY. A source's claim on a key an earlier page of the pass touched is still merged. A partitioned
+    pass inserts clean rows only (its pages have distinct keys; a key's claims may come from two
+    workers at once)."""
 
     jobs: frozenset[int] = frozenset()
     sources: frozenset[int] = frozenset()

@@ -44,7 +44,7 @@ from zhongtai.core.database import build_engine, build_sessionmaker, transaction
 from zhongtai.governance.frames import FrameRules, PageOutcome, apply_page, kept_values, refuse_kept
 from zhongtai.governance.fusion import FusionStats, SourceSpec, bucket_of, fuse_keys, source_items
 from zhongtai.governance.models import BaseKind
-from zhongtai.governance.paging import PageCounts, PassCopy, write_page
+from zhongtai.governance.paging import FirstLoad, PageCounts, PassCopy, write_page
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RuleEngine, RuleSpec
 
@@ -201,8 +201,9 @@ def _write_page(
             with transaction(factory) as session:
                 repo = GovernanceRepository(session)
                 repo.take_write_lock()
+                first = FirstLoad(jobs=governed.new_jobs)  # clean rows only (see FirstLoad)
                 counts = write_page(
-                    repo, rules.engine, governed, job_id, outcome.raw_rows, outcome, specs, stats
+                    repo, rules.engine, governed, job_id, outcome.raw_rows, outcome, specs, stats, first
                 )
             break
         except DBAPIError as exc:  # the page is one transaction: written again from the start

@@ -209,9 +209,9 @@ def _conclude(repo: GovernanceRepository, plan: _Plan, counts: PageCounts, stats
 
 
 def _first_load(repo: GovernanceRepository, plan: _Plan) -> FirstLoad:
-    """The jobs and sources a one-process pass loads into empty places (``paging.FirstLoad``). Found
-    holding the resource, so no other one-process pass writes them meanwhile; none while a partitioned
-    pass of the resource is running (its workers write in transactions of their own)."""
+    """The jobs and sources a pass loads into empty places (``paging.FirstLoad``). Found holding the
+    resource, so no other pass finds them empty meanwhile; none while another pass of the resource is
+    alive and recorded running (a partitioned pass's workers write in transactions of their own)."""
     resource_id = plan.governed.resource_id
     repo.hold_resource(resource_id)
     if repo.others_running(resource_id, plan.governed.id):
@@ -268,7 +268,8 @@ def _run_partitioned(
             hold.take(plan.governed.id)
             repo = GovernanceRepository(session)
             starts = {job: repo.page_starts(job, run_id, PAGE) for job in plan.job_ids}
-        return _govern_partitioned(factory, plan, starts, progress, workers)
+            new_jobs = _first_load(repo, plan).jobs
+        return _govern_partitioned(factory, plan, starts, progress, workers, new_jobs)
 
 
 def _govern_partitioned(
@@ -277,11 +278,14 @@ def _govern_partitioned(
     starts: dict[int, list[str]],
     progress: Progress | None,
     workers: int,
+    new_jobs: frozenset[int],
 ) -> PassOutcome:
     bind, run_id = factory.kw["bind"], plan.governed.run_id
     pool = Workers(workers, bind.url.render_as_string(hide_password=False))
     governed = plan.governed
-    copy = PassCopy(governed.id, governed.resource_id, run_id, governed.rule_version, governed.started_at)
+    copy = PassCopy(
+        governed.id, governed.resource_id, run_id, governed.rule_version, governed.started_at, new_jobs
+    )
     counts, stats = PageCounts(), FusionStats(remembering=False)
     cpu: dict[int, float] = {}  # worker pid -> CPU seconds spent on this pass
     try:
