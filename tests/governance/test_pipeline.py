@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
+from stdnum.cn import ric
 
 from tests.factories import World
 from tests.governance.helpers import person_source, raw_batch
@@ -411,3 +412,82 @@ def test_fusion_refreshes_the_planners_statistics_only_of_tables_it_believes_far
         assert session.scalar(text(believed)) == 1_000
         repo.refresh_statistics(10_001)
         assert session.scalar(text(believed)) == 1_999
+
+
+def _persons(count: int) -> dict[str, dict[str, Any]]:
+    """``count`` rows of valid, distinct persons (and one refused row in every ten)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for n in range(count):
+        body = f"340104{1950 + n % 50}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+        number = body + ric.calc_check_digit(body + "0")
+        rows[f"{n:05d}"] = {"姓名": _name(n), "公民身份号码": number} if n % 10 else {"姓名": "x"}
+    return rows
+
+
+def _name(n: int) -> str:
+    surnames, given = "王李张刘陈杨黄赵吴周", "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
+    return surnames[n % 10] + given[n % 20] + given[n // 20 % 20]
+
+
+def _state(factory: sessionmaker[Session]) -> tuple[Any, ...]:
+    with factory() as session:
+        return (
+            sorted(tuple(row) for row in session.execute(select(CleanRecord.source_key, CleanRecord.data))),
+            sorted(
+                tuple(row)
+                for row in session.execute(select(GovernanceReject.source_key, GovernanceReject.reason))
+            ),
+            sorted(
+                tuple(row)
+                for row in session.execute(select(BaseClaim.key, BaseClaim.source_key, BaseClaim.data))
+            ),
+            sorted(
+                tuple(row)
+                for row in session.execute(select(BaseRecord.key, BaseRecord.data, BaseRecord.version))
+            ),
+        )
+
+
+@pytest.mark.parametrize("failing", ["write", "compute"])
+def test_pages_computed_while_the_last_is_written_leave_one_page_s_state_or_nothing(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
+) -> None:
+    """A pass computes a page while another thread writes the one before: in many small pages it leaves
+    what one page leaves; a write failing on a later page, or a page failing to compute while the one
+    before is being written, fails the pass with nothing of it kept."""
+    from zhongtai.governance import paging, pipeline
+
+    resource, job_code = person_source(factory, settings, "GAJ", "GAJ-RK", priority=1)
+    batch = raw_batch(factory, job_code, _persons(60))
+    assert run_pass(factory, resource, run_id=batch).status is PassStatus.SUCCEEDED
+    one_page = _state(factory)
+    assert len(one_page[0]) == 54 and len(one_page[1]) == 6 and len(one_page[3]) == 54
+
+    with transaction(factory) as session:  # the same rows again, from nothing, in pages of 7 rows
+        for table in (BaseRecord, BaseClaim, CleanRecord, GovernanceReject, BaseHistory):
+            session.execute(delete(table))
+    monkeypatch.setattr(pipeline, "PAGE", 7)
+    assert run_pass(factory, resource, run_id=batch).status is PassStatus.SUCCEEDED
+    assert _state(factory) == one_page
+
+    with transaction(factory) as session:
+        for table in (BaseRecord, BaseClaim, CleanRecord, GovernanceReject, BaseHistory):
+            session.execute(delete(table))
+    calls = {"n": 0}
+    target, name = (paging, "store") if failing == "write" else (pipeline, "apply_page")
+    original = getattr(target, name)
+
+    def third_fails(*args: Any, **options: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return original(*args, **options)
+
+    monkeypatch.setattr(target, name, third_fails)
+    outcome = run_pass(factory, resource, run_id=batch)
+    assert outcome.status is PassStatus.FAILED and "disk full" in (outcome.error or "")
+    assert _state(factory) == ([], [], [], [])

@@ -75,6 +75,18 @@ class PageCounts:
         self.unkeyed.extend(other.unkeyed)
 
 
+@dataclass
+class PreparedPage:
+    """A page's outcome made ready to write (``prepare_page``): everything computed, nothing written.
+    ``claims`` per source: those inserted (keys new to the pass, on a source that had no claim) and
+    those merged."""
+
+    job_id: int
+    outcome: PageOutcome
+    counts: PageCounts
+    claims: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = field(default_factory=list)
+
+
 def write_page(
     repo: GovernanceRepository,
     engine: RuleEngine,
@@ -87,18 +99,56 @@ def write_page(
     first: FirstLoad = FirstLoad(),
 ) -> PageCounts:
     """Write one page's outcome; the keys its claims touched go to ``stats`` for fusion."""
-    store(repo, governed, job_id, outcome, new=job_id in first.jobs)
-    if specs and outcome.refused:
-        refused = [refusal.row.source_key for refusal in outcome.refused]
-        stats.add(repo.withdraw_claims(list(specs), job_id, refused))
+    prepared = prepare_page(engine, governed, job_id, raw_rows, outcome, specs, stats, first)
+    stats.add(put_page(repo, governed, prepared, list(specs), first))
+    return prepared.counts
+
+
+def prepare_page(
+    engine: RuleEngine,
+    governed: PassRef,
+    job_id: int,
+    raw_rows: int,
+    outcome: PageOutcome,
+    specs: dict[int, SourceSpec],
+    stats: FusionStats,
+    first: FirstLoad = FirstLoad(),
+) -> PreparedPage:
+    """The computing half of writing a page (no database): its claims, made in page order (``stats``
+    learns the keys they touch), and its figures."""
+    prepared = PreparedPage(job_id, outcome, _counts(job_id, raw_rows, outcome, specs))
     for spec in specs.values():
         trusted = engine.canonical.get(spec.key_item) == KEY_KIND[spec.base]
         claims = page_claims(spec, outcome, governed.started_at, stats, trusted)
         if spec.id in first.sources:
-            repo.insert_claims(stats.new_claims)
-            repo.write_claims(stats.repeated_claims)
+            prepared.claims.append((stats.new_claims, stats.repeated_claims))
         else:
-            repo.write_claims(claims)
+            prepared.claims.append(([], claims))
+    return prepared
+
+
+def put_page(
+    repo: GovernanceRepository,
+    governed: PassRef,
+    prepared: PreparedPage,
+    sources: list[int],
+    first: FirstLoad = FirstLoad(),
+) -> list[tuple[str, str]]:
+    """The database half: clean zone, rejects, the claims of refused rows withdrawn and the page's
+    claims inserted or merged. Returns the (base, key) of the claims withdrawn, for fusion."""
+    job_id, outcome = prepared.job_id, prepared.outcome
+    store(repo, governed, job_id, outcome, new=job_id in first.jobs)
+    withdrawn: list[tuple[str, str]] = []
+    if sources and outcome.refused:
+        withdrawn = repo.withdraw_claims(sources, job_id, [r.row.source_key for r in outcome.refused])
+    for inserted, merged in prepared.claims:
+        if inserted:
+            repo.insert_claims(inserted)
+        repo.write_claims(merged)
+    return withdrawn
+
+
+def _counts(job_id: int, raw_rows: int, outcome: PageOutcome, specs: dict[int, SourceSpec]) -> PageCounts:
     person_specs = [spec for spec in specs.values() if spec.base is BaseKind.PERSON]
     return PageCounts(
         raw_rows,

@@ -17,7 +17,8 @@ leaves the same state a one-process pass would.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,12 +30,12 @@ from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import transaction
 from zhongtai.core.errors import M_, Invalid, NotFound
 from zhongtai.core.types import utcnow
-from zhongtai.governance.frames import FrameRules, apply_page, finish_page
+from zhongtai.governance.frames import FrameRules, RawPage, apply_page, finish_page
 from zhongtai.governance.fusion import FusionStats, SourceSpec, fuse_keys, source_items
 from zhongtai.governance.liveness import PassHold, reap_interrupted
 from zhongtai.governance.matching import Candidate, Unkeyed, match, nearby_numbers
 from zhongtai.governance.models import BaseKind, GovernancePass, PassStatus
-from zhongtai.governance.paging import FirstLoad, PageCounts, PassCopy, emit, key_of, write_page
+from zhongtai.governance.paging import FirstLoad, PageCounts, PassCopy, emit, key_of, prepare_page, put_page
 from zhongtai.governance.partitions import Duplicates, EngineSpec, Workers, WorkerTime
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RULES, Kept, Outcome, RawRow, RuleEngine
@@ -187,18 +188,39 @@ def _govern(
     counts = PageCounts()
     rules = FrameRules(plan.engine)
     first = _first_load(repo, plan)
-    for job_id in plan.job_ids:
-        after = ""
-        while page := repo.raw_page(job_id, run_id, after, PAGE):
-            after = page[-1][0]
-            outcome = apply_page(rules, job_id, page, extra_items=plan.source_items)
-            finish_page(rules, outcome)
-            counts.add(
-                write_page(repo, plan.engine, governed, job_id, len(page), outcome, plan.specs, stats, first)
-            )
-            if progress is not None:
-                progress(counts.raw_rows)
+    sources = list(plan.specs)
+    # One thread alone uses the session while pages flow (reads the next page, writes the last), so the
+    # database works on one page while this thread computes the next: most of either side runs outside
+    # the GIL (the driver waiting on the server or in SQLite's C, Polars' kernels).
+    lane = ThreadPoolExecutor(1, thread_name_prefix="governance-db")
+    writing: Future[list[tuple[str, str]]] | None = None
+    try:
+        for job_id in plan.job_ids:
+            for page in _pages(lane, repo, job_id, run_id):
+                outcome = apply_page(rules, job_id, page, extra_items=plan.source_items)
+                finish_page(rules, outcome)
+                prepared = prepare_page(
+                    plan.engine, governed, job_id, len(page), outcome, plan.specs, stats, first
+                )
+                if writing is not None:
+                    stats.add(writing.result())  # a failed write stops the pass here
+                writing = lane.submit(put_page, repo, governed, prepared, sources, first)
+                counts.add(prepared.counts)
+                if progress is not None:
+                    progress(counts.raw_rows)
+        if writing is not None:
+            stats.add(writing.result())
+    finally:  # nothing may touch the session after this but this thread (a failure rolls it back)
+        lane.shutdown(wait=True, cancel_futures=True)
     return _conclude(repo, plan, counts, stats)
+
+
+def _pages(lane: Executor, repo: GovernanceRepository, job_id: int, run_id: int | None) -> Iterator[RawPage]:
+    """A job's raw pages, each read by ``lane`` while the caller computes the one before."""
+    reading = lane.submit(repo.raw_page, job_id, run_id, "", PAGE)
+    while page := reading.result():
+        reading = lane.submit(repo.raw_page, job_id, run_id, page[-1][0], PAGE)
+        yield page
 
 
 def _conclude(repo: GovernanceRepository, plan: _Plan, counts: PageCounts, stats: FusionStats) -> PassOutcome:
