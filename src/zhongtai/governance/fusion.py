@@ -251,6 +251,7 @@ class Fuser:
         self.moment = moment
         self._provenance: dict[tuple[Any, ...], str | None] = {}  # one source's provenance, as JSON
         self._origins: dict[tuple[int, int, datetime], dict[str, Any]] = {}  # never changed once made
+        self._plans: dict[tuple[Any, ...], _Plan] = {}  # claims' shape -> how they resolve
 
     def fuse(self, base: BaseKind, keys: list[str], stats: FusionStats) -> None:
         own_sources = sorted(stats.own_sources.get(base, set()))
@@ -342,23 +343,41 @@ class Fuser:
         of enabled sources only."""
         if len(claims) == 1:  # one source: its values, nothing to weigh or dispute
             return dict(claims[0].data), self._single_provenance(claims[0]), {}
-        best: dict[str, tuple[tuple[int, float, int], ClaimRow, Any]] = {}
-        seen: dict[str, set[str]] = {}  # attribute -> distinct values said
-        for claim in claims:
+        # Which claim wins each attribute, and the provenance, depend only on the claims' sources,
+        # batches, moments and attribute names: worked out once per such shape (a pass has few).
+        shape = tuple((c.source_id, c.batch_id, c.observed_at, *c.data) for c in claims)
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plan(claims)
+            if len(self._plans) < 10_000:
+                self._plans[shape] = plan
+        data = {attribute: claims[index].data[attribute] for attribute, index in plan.winners}
+        disputes = {
+            attribute: self._voices(claims, attribute)
+            for attribute, indexes in plan.shared
+            if len({str(claims[index].data[attribute]) for index in indexes}) > 1
+        }
+        return data, plan.provenance, disputes
+
+    def _plan(self, claims: list[ClaimRow]) -> _Plan:
+        """For claims of one shape: each attribute's winning claim (best priority, then the most recent,
+        then the lowest source id), in the order attributes first appear; the attributes several claims
+        speak to; the provenance as JSON."""
+        best: dict[str, tuple[tuple[int, float, int], int]] = {}
+        speakers: dict[str, list[int]] = {}
+        for index, claim in enumerate(claims):
             spec = self.specs[claim.source_id]
-            priorities, priority = spec.priorities, spec.priority  # spec.rank, without a call a value
             recency = -claim.observed_at.timestamp()
-            for attribute, value in claim.data.items():
-                order = (priorities.get(attribute, priority), recency, claim.source_id)
+            for attribute in claim.data:
+                order = (spec.rank(attribute), recency, claim.source_id)
                 held = best.get(attribute)
                 if held is None or order < held[0]:
-                    best[attribute] = (order, claim, value)
-                seen.setdefault(attribute, set()).add(str(value))
-        data = {attribute: value for attribute, (_, _, value) in best.items()}
-        provenance = {attribute: self._origin(claim) for attribute, (_, claim, _) in best.items()}
-        disputed = [attribute for attribute, values in seen.items() if len(values) > 1]
-        disputes = {attribute: self._voices(claims, attribute) for attribute in disputed}
-        return data, as_json(provenance), disputes
+                    best[attribute] = (order, index)
+                speakers.setdefault(attribute, []).append(index)
+        winners = [(attribute, index) for attribute, (_, index) in best.items()]
+        provenance = {attribute: self._origin(claims[index]) for attribute, index in winners}
+        shared = [(attribute, indexes) for attribute, indexes in speakers.items() if len(indexes) > 1]
+        return _Plan(winners, shared, as_json(provenance))
 
     def _single_provenance(self, claim: ClaimRow) -> str | None:
         """Every attribute from one source: the same text for all the keys a batch of a source speaks for
@@ -425,6 +444,13 @@ class Fuser:
         for attribute, conflict in known.items():
             if conflict.open and attribute not in disputes:
                 conflict.open, conflict.resolved_at = False, self.moment  # the sources agree again
+
+
+@dataclass(frozen=True)
+class _Plan:
+    winners: list[tuple[str, int]]  # attribute -> index of the claim whose value it takes
+    shared: list[tuple[str, list[int]]]  # attributes more than one claim speaks to, and those claims
+    provenance: str | None
 
 
 def _written(said: list[ClaimRow], data: dict[str, Any]) -> str | None:
