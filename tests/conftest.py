@@ -73,10 +73,12 @@ class PostgresTemplate:
     def url_for(self, name: str) -> str:
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
-    def fresh(self) -> str:
+    def fresh(self, template: str | None = None) -> str:
+        """A new database copied from the migrated template (or from ``template``, a database made by
+        ``fresh`` that no one is connected to)."""
         name = f"zt_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template or self.template}"'))
         return name
 
     def drop(self, name: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.conftest import BACKENDS, PG_ENV, PostgresTemplate
 from zhongtai.catalog import transfer
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.identity.models import Role
@@ -25,10 +28,58 @@ from zhongtai.demo.registers import REGISTERS
 from zhongtai.orgs.service import list_departments
 
 
+@pytest.fixture(scope="module")
+def demo_templates(pg_template: PostgresTemplate | None) -> Iterator[dict[str, str]]:
+    """Databases holding the demo city (seed 7), built once per backend the first time a test here asks:
+    backend -> SQLite file or PostgreSQL database name."""
+    built: dict[str, str] = {}
+    yield built
+    if "postgresql" in built and pg_template is not None:
+        pg_template.drop(built["postgresql"])
+
+
+def _built(url: str) -> None:
+    engine = build_engine(url)
+    try:
+        build_demo_city(build_sessionmaker(engine), seed=7)
+    finally:
+        engine.dispose()  # nobody connected: SQLite's log checkpointed, PostgreSQL's a template
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest,
+    demo_templates: dict[str, str],
+    sqlite_template: Path,
+    pg_template: PostgresTemplate | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+) -> Iterator[str]:
+    """A fresh database with the demo city in it, copied from one built once (building it is what
+    ``test_building_twice_changes_nothing`` and ``test_same_seed_builds_the_same_catalog`` test)."""
+    if request.param == "sqlite":
+        if "sqlite" not in demo_templates:
+            built = tmp_path_factory.mktemp("demo") / "demo.db"
+            shutil.copyfile(sqlite_template, built)
+            _built(f"sqlite:///{built}")
+            demo_templates["sqlite"] = str(built)
+        path = tmp_path / "zhongtai.db"
+        shutil.copyfile(demo_templates["sqlite"], path)
+        yield f"sqlite:///{path}"
+        return
+    if pg_template is None:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (set by .ci/run)")
+    if "postgresql" not in demo_templates:
+        demo_templates["postgresql"] = pg_template.fresh()
+        _built(pg_template.url_for(demo_templates["postgresql"]))
+    name = pg_template.fresh(template=demo_templates["postgresql"])
+    yield pg_template.url_for(name)
+    pg_template.drop(name)
+
+
 @pytest.fixture
 def demo_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    build_demo_city(factory, seed=7)
-    return factory
+    return factory  # the demo city is in the database already (``db_url``)
 
 
 def export(factory: sessionmaker[Session]) -> list[transfer.ResourceTransfer]:
