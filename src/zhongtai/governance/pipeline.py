@@ -203,7 +203,10 @@ def _govern(
                     plan.engine, governed, job_id, len(page), outcome, plan.specs, stats, first
                 )
                 if writing is not None:
-                    stats.add(writing.result())  # a failed write stops the pass here
+                    # a failed write stops the pass here. The keys of the claims a page withdrew reach
+                    # fusion a page late; a first load's "new key" test does not need them (a fresh
+                    # source's claims are all this pass's, and their keys were noted as they were made)
+                    stats.add(writing.result())
                 writing = lane.submit(put_page, repo, governed, prepared, sources, first)
                 counts.add(prepared.counts)
                 if progress is not None:
