@@ -87,23 +87,6 @@ class PreparedPage:
     claims: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = field(default_factory=list)
 
 
-def write_page(
-    repo: GovernanceRepository,
-    engine: RuleEngine,
-    governed: PassRef,
-    job_id: int,
-    raw_rows: int,
-    outcome: PageOutcome,
-    specs: dict[int, SourceSpec],
-    stats: FusionStats,
-    first: FirstLoad = FirstLoad(),
-) -> PageCounts:
-    """Write one page's outcome; the keys its claims touched go to ``stats`` for fusion."""
-    prepared = prepare_page(engine, governed, job_id, raw_rows, outcome, specs, stats, first)
-    stats.add(put_page(repo, governed, prepared, list(specs), first))
-    return prepared.counts
-
-
 def prepare_page(
     engine: RuleEngine,
     governed: PassRef,

@@ -44,7 +44,7 @@ from zhongtai.core.database import build_engine, build_sessionmaker, transaction
 from zhongtai.governance.frames import FrameRules, PageOutcome, apply_page, kept_values, refuse_kept
 from zhongtai.governance.fusion import FusionStats, SourceSpec, bucket_of, fuse_keys, source_items
 from zhongtai.governance.models import BaseKind
-from zhongtai.governance.paging import FirstLoad, PageCounts, PassCopy, write_page
+from zhongtai.governance.paging import FirstLoad, PageCounts, PassCopy, prepare_page, put_page
 from zhongtai.governance.repository import GovernanceRepository
 from zhongtai.governance.rules import RuleEngine, RuleSpec
 
@@ -184,9 +184,9 @@ def _write_page(
     duplicates: Duplicates,
 ) -> WrittenPage:
     """Read one page and apply the rules (or take the outcome ``_compute_page`` kept), refuse the rows
-    the unique rules refuse (as given), then write it in one transaction. Reading and computing happen
-    before the transaction: on SQLite, where one writer writes at a time, workers compute while another
-    writes."""
+    the unique rules refuse (as given), make its claims, then write it in one transaction. Reading and
+    computing happen before the transaction: on SQLite, where one writer writes at a time, workers
+    compute while another writes."""
     rules, database = _engine(spec), _Worker.database
     assert database is not None
     started = time.process_time()
@@ -194,23 +194,23 @@ def _write_page(
     if outcome is None:
         outcome = _read_and_apply(rules, specs, job_id, governed.run_id, after, limit)
     refuse_kept(outcome, duplicates)
+    first = FirstLoad(jobs=governed.new_jobs)  # clean rows only (see FirstLoad)
+    stats = FusionStats(remembering=False)
+    page = prepare_page(rules.engine, governed, job_id, outcome.raw_rows, outcome, specs, stats, first)
     factory = build_sessionmaker(database)
     for attempt in range(1, RETRIES + 1):
-        stats = FusionStats(remembering=False)
         try:
             with transaction(factory) as session:
                 repo = GovernanceRepository(session)
                 repo.take_write_lock()
-                first = FirstLoad(jobs=governed.new_jobs)  # clean rows only (see FirstLoad)
-                counts = write_page(
-                    repo, rules.engine, governed, job_id, outcome.raw_rows, outcome, specs, stats, first
-                )
+                withdrawn = put_page(repo, governed, page, list(specs), first)
             break
         except DBAPIError as exc:  # the page is one transaction: written again from the start
             if attempt == RETRIES or getattr(exc.orig, "sqlstate", None) not in RETRIED:
                 raise
+    stats.add(withdrawn)
     keys = {base: sorted(touched) for base, touched in stats.keys.items()}
-    return WrittenPage(counts, PageStats(keys, stats.claims, stats.unlinked), _spent(started))
+    return WrittenPage(page.counts, PageStats(keys, stats.claims, stats.unlinked), _spent(started))
 
 
 def _fuse_bucket(moment: datetime, keys: dict[BaseKind, list[str]], bucket: int) -> FusedBucket:
