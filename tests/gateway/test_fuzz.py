@@ -33,7 +33,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 # a 405 which methods it allows.
 PLATFORM_CHECKS = [*CHECKS, status_code_conformance, content_type_conformance, allow_header_conformance]
 FUZZ = settings(
-    max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+    max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
 )
 
 
