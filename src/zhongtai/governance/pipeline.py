@@ -233,8 +233,9 @@ def _conclude(repo: GovernanceRepository, plan: _Plan, counts: PageCounts, stats
     return _close(repo, plan, counts, stats)
 
 
-def _first_load(repo: GovernanceRepository, plan: _Plan) -> FirstLoad:
-    """The jobs and sources a pass loads into empty places (``paging.FirstLoad``). Found holding the
+def _first_load(repo: GovernanceRepository, plan: _Plan, *, claims: bool = True) -> FirstLoad:
+    """The jobs and sources a pass loads into empty places (``paging.FirstLoad``; ``claims``: whether to
+    look for sources too — a partitioned pass merges every claim). Found holding the
     resource, so no other pass finds them empty meanwhile; none while another pass of the resource is
     alive and recorded running (a partitioned pass's workers write in transactions of their own)."""
     resource_id = plan.governed.resource_id
@@ -243,7 +244,7 @@ def _first_load(repo: GovernanceRepository, plan: _Plan) -> FirstLoad:
         return FirstLoad()
     return FirstLoad(
         frozenset(repo.jobs_without_clean(plan.job_ids)),
-        frozenset(repo.sources_without_claims(list(plan.specs))) if plan.specs else frozenset(),
+        frozenset(repo.sources_without_claims(list(plan.specs))) if claims and plan.specs else frozenset(),
     )
 
 
@@ -293,7 +294,7 @@ def _run_partitioned(
             hold.take(plan.governed.id)
             repo = GovernanceRepository(session)
             starts = {job: repo.page_starts(job, run_id, PAGE) for job in plan.job_ids}
-            new_jobs = _first_load(repo, plan).jobs
+            new_jobs = _first_load(repo, plan, claims=False).jobs  # workers merge claims
         return _govern_partitioned(factory, plan, starts, progress, workers, new_jobs)
 
 
