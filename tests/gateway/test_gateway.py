@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
@@ -200,15 +201,25 @@ def test_signature_refusals_name_the_problem(
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "purpose_mismatch"
 
 
+@pytest.mark.parametrize("first", ["lookup", "list", "verify"])
 def test_revoked_key_is_refused_at_once(
-    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World, first: str
 ) -> None:
+    """The instance decided its last call on state it still holds; the next call of any kind after a
+    revocation is refused (a lookup learns it with its record, the others by reading the version)."""
     setup, path = answering(client, factory, settings, world)
+    assert call(client, setup.credentials, "GET", "/gw/person.list").status_code == 200
     revoked = client.delete(
         f"{APPS}/{setup.app}/keys/{setup.credentials.key_id}", headers=world.auth("developer_c")
     )
     assert revoked.status_code == 200, revoked.text
-    refused = call(client, setup.credentials, "GET", path)
+    calls = {
+        "lookup": ("GET", path, None),
+        "list": ("GET", "/gw/person.list", None),
+        "verify": ("POST", "/gw/person.verify", {"公民身份号码": id_number(1), "姓名": "张三"}),
+    }
+    method, where, body = calls[first]
+    refused = call(client, setup.credentials, method, where, body)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unknown_key"
 
 
@@ -259,7 +270,9 @@ def test_usage_and_metrics_count_calls_per_app_and_capability(
     factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
     labels = {"app": "wjw-health-code", "capability": "person.by-id", "status": "200"}
+    timed = {"app": "wjw-health-code", "capability": "person.by-id"}
     before = REGISTRY.get_sample_value("zhongtai_gateway_calls_total", labels) or 0.0
+    timed_before = REGISTRY.get_sample_value("zhongtai_gateway_call_duration_seconds_count", timed) or 0.0
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         setup = build(client, factory, settings, world)
         for n in range(3):
@@ -270,6 +283,16 @@ def test_usage_and_metrics_count_calls_per_app_and_capability(
         assert "made-up.x7" not in metrics  # labels never take what a caller typed
         assert 'zhongtai_gateway_call_duration_seconds_bucket{app="wjw-health-code"' in metrics
     assert REGISTRY.get_sample_value("zhongtai_gateway_calls_total", labels) == before + 3
+    # the latency histogram holds every call of the app and capability, the 404 included
+    timed_now = REGISTRY.get_sample_value("zhongtai_gateway_call_duration_seconds_count", timed)
+    assert timed_now == timed_before + 4
+    everything = REGISTRY.get_sample_value(
+        "zhongtai_gateway_call_duration_seconds_bucket", {**timed, "le": "+Inf"}
+    )
+    within_10s = REGISTRY.get_sample_value(
+        "zhongtai_gateway_call_duration_seconds_bucket", {**timed, "le": "10.0"}
+    )
+    assert everything == timed_now and within_10s is not None and within_10s <= everything
     with TestClient(
         create_app(settings), raise_server_exceptions=False
     ) as client:  # usage written at shutdown

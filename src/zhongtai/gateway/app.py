@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -276,29 +277,142 @@ def _parts(scope: Scope, headers: dict[str, str], body: bytes) -> RequestParts:
     )
 
 
+@dataclass
+class Decision:
+    """What the cached state decided for a call: its key, capability, grant and, for a lookup, the
+    record read together with the state version that confirmed the decision."""
+
+    verified: Verified
+    capability: CapabilityEntry
+    grant: GrantEntry | None = None
+    key: str | None = None  # a lookup's canonical key; None when it cannot exist
+    found: str | None = None  # the lookup's record (JSON text), None when there is none
+
+
+class _Stale(Exception):
+    """The state moved since the snapshot a call was decided on: decide again on the new one."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+
 async def _handle(
     runtime: Runtime, scope: Scope, receive: Receive, call: Call, code: str, subpath: str
 ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
     settings = runtime.settings
     body = await _read_body(scope, receive, settings.gateway_max_body_bytes)
     headers = _headers(scope)
-    snapshot = runtime.state.fresh(runtime.reads.version())
+    decision = _decide_on_current_state(runtime, scope, call, _parts(scope, headers, body), code, subpath)
+    capability = decision.capability
+    if not await runtime.nonces.claim(
+        decision.verified.key.key_id, decision.verified.nonce, decision.verified.expires_at
+    ):
+        raise _unauthenticated("replayed", "this signature's nonce was already used; sign every request anew")
+    await _limit(runtime, call, capability)
+    if capability.kind is CapabilityKind.PROXY:
+        return await _proxy(runtime, scope, call, capability, subpath, headers, body)
+    result = _data(runtime, decision, call, scope, body)
+    await runtime.recorder.audit(_record(call, "success", 200))
+    return 200, result, []
+
+
+def _decide_on_current_state(
+    runtime: Runtime, scope: Scope, call: Call, parts: RequestParts, code: str, subpath: str
+) -> Decision:
+    """Decides on the cached snapshot, then confirms it is current by one read of the state version —
+    for a lookup the same statement that reads the record. If the state moved (a key, subscription or
+    grant changed on any instance) the call is decided again on the new state, so a revocation takes
+    effect at the next call; a refusal is confirmed the same way before it is given."""
+    state = runtime.state
+    snapshot, confirmed = state.snapshot, False
+    if snapshot.version < 0:  # nothing loaded yet
+        snapshot, confirmed = state.fresh(runtime.reads.version()), True
+    while True:
+        try:
+            return _decide(runtime, snapshot, confirmed, scope, call, parts, code, subpath)
+        except _Stale as stale:
+            snapshot, confirmed = state.fresh(stale.version), True
+        except ZhongtaiError:
+            if confirmed:
+                raise
+            version = runtime.reads.version()
+            if version == snapshot.version:
+                raise
+            snapshot, confirmed = state.fresh(version), True
+
+
+def _decide(
+    runtime: Runtime,
+    snapshot: Snapshot,
+    confirmed: bool,
+    scope: Scope,
+    call: Call,
+    parts: RequestParts,
+    code: str,
+    subpath: str,
+) -> Decision:
+    """Everything the state decides, without side effects (nonce and limits come after): raises a
+    refusal, or ``_Stale`` when the snapshot turns out not to be current."""
+    settings = runtime.settings
     verified = verify(
-        _parts(scope, headers, body),
+        parts,
         snapshot.keys,
         time.time(),
         settings.gateway_clock_skew_seconds,
         settings.gateway_signature_max_age_seconds,
     )
-    capability = _authorize(snapshot, call, verified, code, headers)
-    if not await runtime.nonces.claim(verified.key.key_id, verified.nonce, verified.expires_at):
-        raise _unauthenticated("replayed", "this signature's nonce was already used; sign every request anew")
-    await _limit(runtime, call, capability)
-    if capability.kind is CapabilityKind.PROXY:
-        return await _proxy(runtime, scope, call, capability, subpath, headers, body)
-    result = _data(runtime, snapshot, call, capability, scope, subpath, body)
-    await runtime.recorder.audit(_record(call, "success", 200))
-    return 200, result, []
+    decision = Decision(verified, _authorize(snapshot, call, verified, code, parts.headers))
+    capability = decision.capability
+    if capability.kind is CapabilityKind.DATA:
+        decision.grant = _grant(snapshot, call, capability)
+        if capability.operation is Operation.LOOKUP:
+            return _looked_up(runtime, snapshot, confirmed, scope, call, decision, subpath)
+    if not confirmed and (version := runtime.reads.version()) != snapshot.version:
+        raise _Stale(version)
+    return decision
+
+
+def _grant(snapshot: Snapshot, call: Call, capability: CapabilityEntry) -> GrantEntry:
+    assert call.app is not None
+    grant = snapshot.access_for(call.app, capability, utcnow())
+    if grant is None:
+        raise Forbidden(
+            M_("the app's department holds no live API grant for this resource; apply for one under 共享"),
+            code="no_grant",
+        )
+    call.grant, call.items = grant, tuple(grant.project.items)
+    return grant
+
+
+def _looked_up(
+    runtime: Runtime,
+    snapshot: Snapshot,
+    confirmed: bool,
+    scope: Scope,
+    call: Call,
+    decision: Decision,
+    subpath: str,
+) -> Decision:
+    """A lookup's record, read with the state version unless the snapshot was just confirmed."""
+    capability = decision.capability
+    _expect(scope["method"], "GET")
+    if not subpath or "/" in subpath:
+        raise NotFound(data.NOT_FOUND, code="record_not_found")
+    decision.key = data.canonical_key(capability, unquote(subpath))
+    if decision.key is not None and capability.base is BaseKind.PERSON:  # whose record: the audit subject
+        call.subject = subject_of(decision.key, runtime.subject_key)
+    if decision.key is None or capability.source_id is None or capability.base is None:
+        if not confirmed and (version := runtime.reads.version()) != snapshot.version:
+            raise _Stale(version)
+        return decision
+    where = (capability.base.value, decision.key, capability.source_id)
+    if confirmed:
+        decision.found = runtime.reads.claimed(*where)
+        return decision
+    version, decision.found = runtime.reads.claimed_with_version(*where)
+    if version != snapshot.version:
+        raise _Stale(version)
+    return decision
 
 
 def _unauthenticated(code: str, message: str) -> ZhongtaiError:
@@ -306,7 +420,7 @@ def _unauthenticated(code: str, message: str) -> ZhongtaiError:
 
 
 def _authorize(
-    snapshot: Snapshot, call: Call, verified: Verified, code: str, headers: dict[str, str]
+    snapshot: Snapshot, call: Call, verified: Verified, code: str, headers: Mapping[str, str]
 ) -> CapabilityEntry:
     app = snapshot.apps.get(verified.key.app_id)
     if app is None:
@@ -363,17 +477,9 @@ async def _limit(runtime: Runtime, call: Call, capability: CapabilityEntry) -> N
         )
 
 
-def _data(
-    runtime: Runtime,
-    snapshot: Snapshot,
-    call: Call,
-    capability: CapabilityEntry,
-    scope: Scope,
-    subpath: str,
-    body: bytes,
-) -> Any:
+def _data(runtime: Runtime, decision: Decision, call: Call, scope: Scope, body: bytes) -> Any:
     assert call.app is not None
-    method = scope["method"]
+    capability, method = decision.capability, scope["method"]
     if capability.operation is Operation.HEALTHCODE_VERIFY:
         _expect(method, "POST")
         return _healthcode(runtime, call, _json_object(body))
@@ -381,20 +487,10 @@ def _data(
         _expect(method, "POST")
         with runtime.engine.connect() as connection:
             return {"valid": data.license_valid(connection, _json_object(body), date.today())}
-    grant = snapshot.access_for(call.app, capability, utcnow())
-    if grant is None:
-        raise Forbidden(
-            M_("the app's department holds no live API grant for this resource; apply for one under 共享"),
-            code="no_grant",
-        )
-    call.grant, call.items = grant, tuple(grant.project.items)
+    grant = decision.grant
+    assert grant is not None
     if capability.operation is Operation.LOOKUP:
-        _expect(method, "GET")
-        if not subpath or "/" in subpath:
-            raise NotFound(data.NOT_FOUND, code="record_not_found")
-        key = unquote(subpath)
-        call.subject = _person_subject(runtime, capability, key)
-        record = grant.project(data.record_by_key(runtime.reads, capability, key))
+        record = grant.project(data.record_of(capability, decision.key, decision.found))
         call.count = 1
         return {"record": record}
     if capability.operation is Operation.VERIFY:

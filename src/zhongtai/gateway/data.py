@@ -44,15 +44,15 @@ ATTRIBUTE_KIND = {
 NOT_FOUND = "no record with this key is available to this app"
 
 
-def record_by_key(reads: HotReads, capability: CapabilityEntry, key: str) -> dict[str, Any]:
-    """The resource's row for ``key`` in item names (key item + the attributes its feed maps)."""
-    if capability.base is None or capability.source_id is None or capability.key_item is None:
-        raise NotFound(NOT_FOUND, code="record_not_found")
-    canonical = standard_key(capability.base, key)
-    if canonical is None:  # a key that cannot exist answers like one that does not: no oracle
-        raise NotFound(NOT_FOUND, code="record_not_found")
-    found = reads.claimed(capability.base.value, canonical, capability.source_id)
-    if found is None:
+def canonical_key(capability: CapabilityEntry, key: str) -> str | None:
+    """A lookup key in its base's canonical form; None for a key that cannot exist (or no base)."""
+    return None if capability.base is None else standard_key(capability.base, key)
+
+
+def record_of(capability: CapabilityEntry, canonical: str | None, found: str | None) -> dict[str, Any]:
+    """The resource's row for a key (key item + the attributes its feed maps) from the record read for
+    it; a key that cannot exist answers like one that does not: no oracle."""
+    if found is None or canonical is None or capability.key_item is None:
         raise NotFound(NOT_FOUND, code="record_not_found")
     data = json.loads(found)
     row = {item: data.get(attribute) for attribute, item in capability.attributes.items()}
@@ -88,10 +88,13 @@ def verify(reads: HotReads, capability: CapabilityEntry, claim: Mapping[str, Any
             raise Invalid(M_("%(name)s cannot be verified by this capability", name=name), field=name)
         if not isinstance(value, str) or len(value) > 500:
             raise Invalid(M_("%(name)s must be a string of at most 500 characters", name=name), field=name)
-    try:
-        row = record_by_key(reads, capability, key)
-    except NotFound:
+    canonical = canonical_key(capability, key)
+    if canonical is None or capability.base is None or capability.source_id is None:
         return False
+    found = reads.claimed(capability.base.value, canonical, capability.source_id)
+    if found is None:
+        return False
+    row = record_of(capability, canonical, found)
     item_kind = {
         item: ATTRIBUTE_KIND.get(attribute, "text") for attribute, item in capability.attributes.items()
     }

@@ -48,7 +48,8 @@ _DIGESTS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
 SIGNED_HEADERS = ("x-purpose", "x-end-user")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, per call.
+@dataclass(slots=True)
 class SignatureInput:
     label: str
     components: tuple[str, ...]
@@ -56,7 +57,7 @@ class SignatureInput:
     serialized: str  # the @signature-params value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verified:
     key: KeyEntry
     nonce: str
@@ -64,7 +65,7 @@ class Verified:
     expires_at: int  # until when the nonce must be remembered
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestParts:
     method: str
     scheme: str
@@ -225,7 +226,7 @@ def _check_times(params: Mapping[str, Any], now: float, skew: int, max_age: int)
 
 def _check_cryptography(key: KeyEntry, base: bytes, signature: bytes) -> None:
     if key.algorithm is KeyAlgorithm.HMAC_SHA256 and key.secret is not None:
-        if hmac.compare_digest(hmac.new(key.secret, base, hashlib.sha256).digest(), signature):
+        if hmac.compare_digest(hmac.digest(key.secret, base, "sha256"), signature):
             return
     elif key.algorithm is KeyAlgorithm.ED25519 and key.public_key is not None:
         try:
