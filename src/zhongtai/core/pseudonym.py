@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import lru_cache
 
 from stdnum.cn import ric
 
@@ -26,12 +27,19 @@ _SHIFTS = tuple(range(150, -1, -10))
 _COMPACT = re.compile(r"[0-9]{17}[0-9X]")  # already what ric.compact(...).upper() returns
 
 
+@lru_cache(maxsize=8)  # keyed once: keying costs more than hashing an ID number
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def subject_of(id_number: str, key: bytes) -> str:
     """HMAC-SHA256 of the normalized ID number (a lowercase x is an X, full-width digits are digits),
     20 bytes in Base32. Stable for a key; without the key it reveals nothing about the number and cannot
     be turned back into it."""
     number = id_number if _COMPACT.fullmatch(id_number) else ric.compact(id_number).upper()
-    digest = hmac.digest(key, number.encode("ascii", "replace"), hashlib.sha256)
+    mac = _keyed(key).copy()
+    mac.update(number.encode("ascii", "replace"))
+    digest = mac.digest()
     value = int.from_bytes(digest[:20], "big")
     return "p-" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 

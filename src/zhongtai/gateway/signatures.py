@@ -26,6 +26,7 @@ import hmac
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import http_sf
@@ -83,7 +84,7 @@ def refuse(code: str, message: str) -> Unauthenticated:
 def parse_input(header: str) -> SignatureInput:
     fast = _FAST_INPUT.fullmatch(header)
     if fast is not None:
-        components = tuple(c.strip('"') for c in fast["components"].split(" ")) if fast["components"] else ()
+        components = _components(fast["components"])
         params: dict[str, Any] = {}
         for name, raw in _FAST_PARAM.findall(fast["rest"]):
             if name in params:
@@ -91,6 +92,11 @@ def parse_input(header: str) -> SignatureInput:
             params[name] = raw[1:-1] if raw.startswith('"') else int(raw)
         return SignatureInput(fast["label"], components, params, fast["params"])
     return _parse_input_slowly(header)
+
+
+@lru_cache(maxsize=256)  # a client signs the same components on every call
+def _components(listed: str) -> tuple[str, ...]:
+    return tuple(name.strip('"') for name in listed.split(" ")) if listed else ()
 
 
 def _parse_input_slowly(header: str) -> SignatureInput:
@@ -225,8 +231,10 @@ def _check_times(params: Mapping[str, Any], now: float, skew: int, max_age: int)
 
 
 def _check_cryptography(key: KeyEntry, base: bytes, signature: bytes) -> None:
-    if key.algorithm is KeyAlgorithm.HMAC_SHA256 and key.secret is not None:
-        if hmac.compare_digest(hmac.digest(key.secret, base, "sha256"), signature):
+    if key.algorithm is KeyAlgorithm.HMAC_SHA256 and key.mac is not None:
+        mac = key.mac.copy()
+        mac.update(base)
+        if hmac.compare_digest(mac.digest(), signature):
             return
     elif key.algorithm is KeyAlgorithm.ED25519 and key.public_key is not None:
         try:

@@ -9,6 +9,8 @@ listener, below), and each call compares one integer before trusting its snapsho
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -87,6 +89,12 @@ class KeyEntry:
     algorithm: KeyAlgorithm
     secret: bytes | None
     public_key: Ed25519PublicKey | None
+    # HMAC keyed once (copied per call): keying an HMAC costs more than hashing a signature base
+    mac: hmac.HMAC | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.secret is not None and self.mac is None:
+            object.__setattr__(self, "mac", hmac.new(self.secret, digestmod=hashlib.sha256))
 
 
 @dataclass(frozen=True, slots=True)
