@@ -219,8 +219,12 @@ def test_revoked_key_is_refused_at_once(
         "verify": ("POST", "/gw/person.verify", {"公民身份号码": id_number(1), "姓名": "张三"}),
     }
     method, where, body = calls[first]
+    recorded = len(gateway_entries(factory))
     refused = call(client, setup.credentials, method, where, body)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unknown_key"
+    # a revoked key names no app: the refusal is counted, not put in the app's trail with what the
+    # instance's older state had decided for it
+    assert len(gateway_entries(factory)) == recorded
 
 
 def test_platform_licence_verification(

@@ -99,6 +99,12 @@ class Call:
     known: str = "unknown"  # the capability's code once it exists: metric labels never take raw input
     subject: str | None = None  # the person whose record was read, pseudonymous (core.pseudonym)
 
+    def forget_decision(self) -> None:
+        """Back to what the request alone says, before it is decided again on newer state (a refusal
+        then names nothing the stale decision found)."""
+        self.app, self.key_id, self.purpose, self.end_user = None, "-", "-", None
+        self.resource_code, self.grant, self.items, self.known, self.subject = "-", None, (), "unknown", None
+
 
 class Runtime:
     """Per-process gateway state, built on the first call (the engine exists only after start-up)."""
@@ -339,6 +345,7 @@ def _decide_on_current_state(
             if version == snapshot.version:
                 raise
             snapshot, confirmed = state.fresh(version), True
+        call.forget_decision()
 
 
 def _decide(
