@@ -3,7 +3,8 @@
 The hot path must not build ORM objects or read a dozen tables per call, yet revoking a key, a
 subscription or a grant must take effect at once on every instance. So every write that touches
 anything the gateway caches moves ``gateway_state.version`` in the same transaction (an ``after_flush``
-listener, below), and each call compares one integer before trusting its snapshot.
+listener, below), and no call's decision stands before that one integer, read after it was decided,
+matches its snapshot's (``gateway.app._decide_on_current_state``).
 """
 
 from __future__ import annotations
