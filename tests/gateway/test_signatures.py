@@ -105,12 +105,29 @@ def test_a_key_signs_only_with_its_own_algorithm() -> None:
         max_size=30,
     ),
     key_id=st.from_regex(r"[a-z0-9.-]{1,20}", fullmatch=True),
+    expires=st.one_of(st.none(), st.integers(min_value=-(2**40), max_value=2**40)),
+    order=st.sampled_from(["ours", "shuffled"]),
+    data=st.data(),
 )
 def test_fast_parser_agrees_with_the_structured_field_parser(
-    label: str, components: list[str], created: int, nonce: str, key_id: str
+    label: str,
+    components: list[str],
+    created: int,
+    nonce: str,
+    key_id: str,
+    expires: int | None,
+    order: str,
+    data: st.DataObject,
 ) -> None:
+    """Both fast paths — the exact order our signer writes, and any order — read what the structured-
+    field parser reads."""
     names = " ".join(f'"{c}"' for c in components)
-    header = f'{label}=({names});created={created};keyid="{key_id}";alg="hmac-sha256";nonce="{nonce}"'
+    params = [f"created={created}", f'keyid="{key_id}"', 'alg="hmac-sha256"']
+    params += [f"expires={expires}"] if expires is not None else []
+    params.append(f'nonce="{nonce}"')
+    if order == "shuffled":
+        params = data.draw(st.permutations(params))
+    header = f"{label}=({names});{';'.join(params)}"
     fast, slow = parse_input(header), _parse_input_slowly(header)
     assert (fast.label, fast.components, fast.params, fast.serialized) == (
         slow.label,

@@ -36,7 +36,8 @@ from zhongtai.capabilities.models import KeyAlgorithm
 from zhongtai.core.errors import Unauthenticated
 from zhongtai.gateway.state import KeyEntry
 
-_STRING = r'"[\x20\x21\x23-\x5b\x5d-\x7e]*"'
+_CHARACTERS = r"[\x20\x21\x23-\x5b\x5d-\x7e]*"  # of a structured-field string
+_STRING = f'"{_CHARACTERS}"'
 _PARAM = rf"[a-z*][a-z0-9_.*-]*=(?:-?[0-9]{{1,15}}|{_STRING})"
 _NAME = '"[a-z0-9@_.-]+"'
 _FAST_INPUT = re.compile(
@@ -44,6 +45,14 @@ _FAST_INPUT = re.compile(
     rf"(?P<rest>(?:;{_PARAM})*))"
 )
 _FAST_PARAM = re.compile(rf"([a-z*][a-z0-9_.*-]*)=(-?[0-9]{{1,15}}|{_STRING})")
+# The exact shape ``GatewaySigner`` (``http-message-signatures``) writes, read by one match; any other
+# order or set of parameters takes the general expression above
+_INTEGER = "(-?[0-9]{1,15})"
+_VALUE = f'"({_CHARACTERS})"'
+_OUR_INPUT = re.compile(
+    rf"([a-z*][a-z0-9_.*-]*)=(\(((?:{_NAME}(?: {_NAME})*)?)\);created={_INTEGER};keyid={_VALUE};"
+    rf"alg={_VALUE};expires={_INTEGER};nonce={_VALUE})"
+)
 _FAST_SIGNATURE = re.compile(r"(?P<label>[a-z*][a-z0-9_.*-]*)=:(?P<value>[A-Za-z0-9+/=]*):")
 _DIGESTS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
 SIGNED_HEADERS = ("x-purpose", "x-end-user")
@@ -82,6 +91,9 @@ def refuse(code: str, message: str) -> Unauthenticated:
 
 
 def parse_input(header: str) -> SignatureInput:
+    ours = _OUR_INPUT.fullmatch(header)
+    if ours is not None:
+        return _ours(ours)
     fast = _FAST_INPUT.fullmatch(header)
     if fast is not None:
         components = _components(fast["components"])
@@ -92,6 +104,18 @@ def parse_input(header: str) -> SignatureInput:
             params[name] = raw[1:-1] if raw.startswith('"') else int(raw)
         return SignatureInput(fast["label"], components, params, fast["params"])
     return _parse_input_slowly(header)
+
+
+def _ours(match: re.Match[str]) -> SignatureInput:
+    label, serialized, components, created, key_id, algorithm, expires, nonce = match.groups()
+    params = {
+        "created": int(created),
+        "keyid": key_id,
+        "alg": algorithm,
+        "expires": int(expires),
+        "nonce": nonce,
+    }
+    return SignatureInput(label, _components(components), params, serialized)
 
 
 @lru_cache(maxsize=256)  # a client signs the same components on every call
