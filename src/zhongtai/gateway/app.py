@@ -406,8 +406,7 @@ def _looked_up(
     if not subpath or "/" in subpath:
         raise NotFound(data.NOT_FOUND, code="record_not_found")
     decision.key = data.canonical_key(capability, unquote(subpath))
-    if decision.key is not None and capability.base is BaseKind.PERSON:  # whose record: the audit subject
-        call.subject = subject_of(decision.key, runtime.subject_key)
+    call.subject = _person_subject(runtime, capability, decision.key)
     if decision.key is None or capability.source_id is None or capability.base is None:
         if not confirmed and (version := runtime.reads.version()) != snapshot.version:
             raise _Stale(version)
