@@ -4,6 +4,14 @@ Calls queue their audit entry and wait: one writer commits everything queued so 
 (one chain seal for the group) and then releases the waiting calls. A call answers only after its entry
 is committed, so the trail fails closed exactly as elsewhere (503 ``audit_unavailable``, nothing
 returned), while a busy gateway pays one commit per group instead of one per call.
+
+On SQLite the group is committed on the event loop's own thread whenever the database's write lock is
+free at once (:class:`LoopWriter`): a commit there is a local WAL append with no fsync, tens of
+microseconds, while handing it to a worker thread cost a busy gateway more than the write itself (the
+two threads trading the GIL: ~140 µs a call measured, against ~30 µs for the write). When another
+connection holds the lock (a governance pass, a CLI job) the group goes to a worker thread as before,
+which waits for the lock without stopping the loop; WAL checkpoints (which fsync) run in a worker
+thread too. On PostgreSQL a commit is a round trip to the server, so groups always go to the thread.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import asyncio
 import bisect
 import contextlib
 import logging
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -23,7 +32,7 @@ import anyio
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.capabilities.models import GatewayUsage
@@ -34,6 +43,7 @@ from zhongtai.core.types import utcnow
 log = logging.getLogger("zhongtai.gateway")
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, float("inf"))
 USAGE_FLUSH_SECONDS = 10.0
+CHECKPOINT_SECONDS = 1.0
 MAX_GROUP = 2_000
 
 
@@ -151,6 +161,8 @@ class Recorder:
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_loop = LoopWriter(bind) if bind.dialect.name == "sqlite" else None
+        self._checkpointed = time.monotonic()
 
     def _ensure_running(self) -> asyncio.Event:
         loop = asyncio.get_running_loop()
@@ -188,10 +200,14 @@ class Recorder:
                 await self._commit(group)
             if time.time() - self.usage_since >= USAGE_FLUSH_SECONDS:
                 await self.flush_usage()
+            if self.on_loop is not None and time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
+                await self.checkpoint()
 
     async def _commit(self, group: list[tuple[CallRecord, asyncio.Future[None]]]) -> None:
+        calls = [call for call, _ in group]
         try:
-            await anyio.to_thread.run_sync(self._write, [call for call, _ in group])
+            if self.on_loop is None or not self.on_loop.write(_entries(calls)):
+                await anyio.to_thread.run_sync(self._write, calls)
         except Exception as exc:  # the whole group fails closed
             log.error(
                 "gateway audit group not written", extra={"error": type(exc).__name__, "calls": len(group)}
@@ -209,10 +225,21 @@ class Recorder:
                 future.set_result(None)
 
     def _write(self, calls: list[CallRecord]) -> None:
-        now = utcnow()
-        entries = [_entry(call, now) for call in calls]
         with self.engine.begin() as connection:
-            audit.append_access(connection, entries)
+            audit.append_access(connection, _entries(calls))
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the database file, off the loop (the loop's own writer
+        never does: a checkpoint syncs files). Passive: it never waits for readers or writers."""
+        self._checkpointed = time.monotonic()
+        try:
+            await anyio.to_thread.run_sync(self._checkpoint)
+        except Exception as exc:  # a checkpoint not made now is made by the next one
+            log.warning("gateway WAL checkpoint not made", extra={"error": type(exc).__name__})
+
+    def _checkpoint(self) -> None:
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def flush_usage(self) -> None:
         usage, since = self.usage, self.usage_since
@@ -247,3 +274,60 @@ class Recorder:
         await self.flush_usage()
         if self._task is not None:
             self._task.cancel()
+        if self.on_loop is not None:
+            self.on_loop.close()
+
+
+def _entries(calls: list[CallRecord]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [_entry(call, now) for call in calls]
+
+
+class LoopWriter:
+    """SQLite: audit groups committed on the calling (event loop's) thread when the write lock is free.
+
+    Its own connection, kept open: ``busy_timeout`` 0, so a lock held elsewhere is reported at once
+    instead of stopping the loop for up to the engine's ten seconds, and no automatic checkpoint (the
+    recorder checkpoints in a worker thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def _open(self) -> Connection:
+        if self._connection is None:
+            connection = self.engine.connect()
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            connection.commit()
+            self._connection = connection
+        return self._connection
+
+    def write(self, entries: list[dict[str, Any]]) -> bool:
+        """True once the entries are committed; False if another connection holds the write lock
+        (nothing written: the caller writes them elsewhere). Any other error is raised."""
+        connection = self._open()
+        try:
+            with connection.begin():
+                audit.append_access(connection, entries)
+        except Exception as exc:
+            if _locked(exc):
+                return False
+            self.close()  # a fresh connection for the next group
+            raise
+        return True
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.invalidate()  # never back to the pool: its settings were changed
+            self._connection.close()
+            self._connection = None
+
+
+def _locked(exc: BaseException) -> bool:
+    """SQLITE_BUSY (another connection writes), raised by the driver or wrapped by SQLAlchemy."""
+    driver_error = getattr(exc, "orig", None) or exc
+    return isinstance(driver_error, sqlite3.OperationalError) and (
+        getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+        or "database is locked" in str(driver_error)
+    )
