@@ -1,5 +1,6 @@
-"""Audit groups on SQLite: committed on the loop's thread when the write lock is free, in a worker thread
-when another connection holds it — never waiting on the loop, never answering before the commit."""
+"""Audit groups: on SQLite committed on the loop's thread when the write lock is free, in a worker thread
+when another connection holds it — never waiting on the loop, never answering before the commit; on
+PostgreSQL through an asyncio connection that is replaced when the server drops it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, make_url, select
+from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import World
@@ -19,12 +21,20 @@ from tests.gateway.helpers import answering, call
 from zhongtai.core import audit_integrity
 from zhongtai.core.audit import ACCESS, AuditEvent
 from zhongtai.core.settings import Settings
-from zhongtai.gateway.recorder import CallRecord, LoopWriter, Recorder, _entries
+from zhongtai.gateway.reads import HotReads
+from zhongtai.gateway.recorder import (
+    APPLICATION_NAME,
+    CallRecord,
+    LoopWriter,
+    Recorder,
+    ServerWriter,
+    _entries,
+)
 
 
 def _sqlite_file(url: str) -> Path:
     if not url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock and WAL; PostgreSQL groups always go to the worker thread")
+        pytest.skip("SQLite's write lock and WAL; PostgreSQL has its own writer (below)")
     database = make_url(url).database
     assert database
     return Path(database)
@@ -66,7 +76,8 @@ def test_loop_writer_gives_way_at_once_to_a_held_write_lock(
     answered = threading.Event()
     releaser = threading.Thread(target=lambda: (answered.wait(5), holder.execute("COMMIT")))
     releaser.start()
-    writer = LoopWriter(engine)
+    reads = HotReads(engine)
+    writer = LoopWriter(reads)
     try:
         written = writer.write(_entries(_calls(3)))
         answered.set()
@@ -76,7 +87,7 @@ def test_loop_writer_gives_way_at_once_to_a_held_write_lock(
     assert _access_count(factory) == 0
     assert writer.write(_entries(_calls(3))) is True  # the lock is free again
     assert _access_count(factory) == 3
-    writer.close()
+    reads.close()
     holder.close()
 
 
@@ -122,7 +133,8 @@ def test_checkpoints_are_the_recorders_not_the_loop_writers(
     """The loop's writer never copies the WAL into the database file (that syncs files, on the loop);
     the recorder's checkpoint, in a worker thread, does."""
     database = _sqlite_file(db_url)
-    recorder = Recorder(factory)
+    reads = HotReads(engine)
+    recorder = Recorder(factory, reads)
     assert recorder.on_loop is not None
     asyncio.run(recorder.checkpoint())
     size = database.stat().st_size
@@ -132,4 +144,54 @@ def test_checkpoints_are_the_recorders_not_the_loop_writers(
     asyncio.run(recorder.checkpoint())
     assert database.stat().st_size > size
     assert _access_count(factory) == 4_000
-    recorder.on_loop.close()
+    reads.close()
+
+
+def _postgres(url: str) -> None:
+    if not url.startswith("postgresql"):
+        pytest.skip("the asyncio writer is PostgreSQL's")
+
+
+def test_server_writer_replaces_a_connection_the_server_dropped(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The audit connection killed between calls (a restarted server, an administrator): the next call
+    is recorded on a fresh connection and answered, and the chain still verifies."""
+    _postgres(settings.database_url)
+    setup, path = answering(client, factory, settings, world)
+    before = _access_count(factory)
+    with factory() as session:
+        killed = session.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": APPLICATION_NAME},
+        ).all()
+    assert killed == [(True,)]
+    answer = call(client, setup.credentials, "GET", path)
+    assert answer.status_code == 200, answer.text
+    assert _access_count(factory) == before + 1
+    with factory() as session:
+        assert audit_integrity.verify(session, settings).first_bad is None
+
+
+def test_server_writer_fails_a_group_closed_and_leaves_nothing_half_written(
+    engine: Engine, factory: sessionmaker[Session], db_url: str
+) -> None:
+    """A group whose rows the database refuses: the writer raises, no entry and no moved head remain,
+    and the next group is written on a fresh connection."""
+    _postgres(db_url)
+    writer = ServerWriter(engine)
+    broken = _entries(_calls(3))
+    broken[1]["event_type"] = None  # NOT NULL: the insert fails after BEGIN and the head's lock
+
+    async def attempt() -> None:
+        with pytest.raises(psycopg.Error):
+            await writer.write(broken)
+        await writer.write(_entries(_calls(2)))
+        await writer.close()
+
+    with factory() as session:
+        head = session.execute(text("SELECT seq FROM audit_chain_heads WHERE chain = 'access'")).scalar()
+    asyncio.run(attempt())
+    with factory() as session:
+        after = session.execute(text("SELECT seq FROM audit_chain_heads WHERE chain = 'access'")).scalar()
+    assert _access_count(factory) == 2 and after == head + 2

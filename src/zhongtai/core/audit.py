@@ -216,12 +216,28 @@ def record_access(
     )
 
 
-_ACCESS_COLUMNS = (*HASHED_FIELDS, "subject", "prev_hash", "hash")
-_HEAD_SQL = (  # lock the head (a no-op UPDATE, as seal() does), read it, move it
+ACCESS_COLUMNS = (*HASHED_FIELDS, "subject", "prev_hash", "hash")
+HEAD_SQL = (  # lock the head (a no-op UPDATE, as seal() does), read it, move it
     "UPDATE audit_chain_heads SET seq = seq WHERE chain = ?",
     "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?",
     "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?",
 )
+
+
+def chained_access_rows(entries: list[dict[str, Any]], seq: int, prev: str) -> list[list[Any]]:
+    """The rows (in :data:`ACCESS_COLUMNS` order, JSON as text) of access entries chained after the head
+    ``(seq, prev)``: the same chain and hashes as :func:`seal`. The new head is the last row's seq and
+    hash."""
+    rows = []
+    for entry in entries:
+        seq += 1
+        fields = {name: entry.get(name) for name in (*HASHED_FIELDS, "subject")}
+        fields.update(chain=ACCESS, seq=seq)
+        digest = entry_hash(fields, prev)
+        fields.update(changes=as_json(fields["changes"]), items=as_json(fields["items"]))
+        rows.append([*fields.values(), prev, digest])
+        prev = digest
+    return rows
 
 
 def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None:
@@ -236,20 +252,12 @@ def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    lock, read, move = (driver_sql(connection, sql) for sql in _HEAD_SQL)
+    lock, read, move = (driver_sql(connection, sql) for sql in HEAD_SQL)
     driver.execute(lock, (ACCESS,))
     seq, prev = driver.execute(read, (ACCESS,)).fetchone()
-    rows = []
-    for entry in entries:
-        seq += 1
-        fields = {name: entry.get(name) for name in (*HASHED_FIELDS, "subject")}
-        fields.update(chain=ACCESS, seq=seq)
-        digest = entry_hash(fields, prev)
-        fields.update(changes=as_json(fields["changes"]), items=as_json(fields["items"]))
-        rows.append([*fields.values(), prev, digest])
-        prev = digest
-    bulk_insert(connection, AuditEvent.__tablename__, _ACCESS_COLUMNS, rows)
-    driver.execute(move, (seq, prev, ACCESS))
+    rows = chained_access_rows(entries, seq, prev)
+    bulk_insert(connection, AuditEvent.__tablename__, ACCESS_COLUMNS, rows)
+    driver.execute(move, (rows[-1][ACCESS_COLUMNS.index("seq")], rows[-1][-1], ACCESS))
 
 
 def _append(session: Session, entry: AuditEvent) -> AuditEvent:

@@ -76,7 +76,7 @@ def _sqlite_text(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+def sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     """Datetimes as the text SQLAlchemy's DateTime keeps on SQLite (UTC); only their columns are touched."""
     moments = [i for i, value in enumerate(rows[0]) if isinstance(value, datetime)]
     if not moments:
@@ -145,7 +145,7 @@ def _write(
         marks = ", ".join("?" for _ in columns)
         raw.executemany(
             f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}",  # noqa: S608 - constants only
-            _sqlite_rows(rows),
+            sqlite_rows(rows),
         )
         return
     staging = f"bulk_{table}"

@@ -115,9 +115,9 @@ class Runtime:
         self.state = StateCache(factory, settings)
         self.quotas = Quotas(settings.gateway_redis_url)
         self.nonces = Nonces(settings.gateway_redis_url)
-        self.recorder = Recorder(factory)
-        self.upstreams = Upstreams(max_response_bytes=settings.gateway_max_response_bytes)
         self.reads = HotReads(engine)
+        self.recorder = Recorder(factory, self.reads)
+        self.upstreams = Upstreams(max_response_bytes=settings.gateway_max_response_bytes)
         self.positions = OpaqueTokens(settings, b"zhongtai gateway list positions")
         self.subject_key = subject_key(settings)
         secret = settings.gateway_accel_secret

@@ -6,7 +6,10 @@ event loop's thread keeps one driver connection in autocommit (no transaction, n
 calls) and runs fixed, parameterized statements on it; a broken connection is replaced once. A lookup
 reads the state version and the record in one statement (one snapshot, one round trip): the version
 tells whether the decisions made on the cached state still stand (``gateway.app``).
-Everything else (state loading, audit groups, usage) goes through SQLAlchemy as usual.
+On SQLite the same connection commits the audit groups written on the loop (``gateway.recorder``): a
+connection's own commits leave its page cache valid, where another connection's would make every
+lookup after a commit read its pages again.
+Everything else (state loading, usage) goes through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -42,13 +45,15 @@ class HotReads:
         self._connection: Any = None
         self._owner: int | None = None
 
-    def _driver(self) -> Any:
+    def driver(self) -> Any:
         """This thread's driver connection (the event loop's; another thread gets its own)."""
         if self._connection is None or self._owner != threading.get_ident():
             pooled = self.engine.raw_connection()
             driver: Any = pooled.driver_connection
             if self.engine.dialect.name == "sqlite":
                 driver.isolation_level = None  # autocommit: every SELECT sees the latest commit
+                # its audit commits never checkpoint (that syncs files): the recorder does, off the loop
+                driver.execute("PRAGMA wal_autocheckpoint=0")
             else:
                 driver.autocommit = True
             self._connection, self._owner = pooled, threading.get_ident()
@@ -58,7 +63,7 @@ class HotReads:
         for attempt in range(2):
             try:
                 # fetch all: a half-read cursor would hold a read snapshot open
-                rows: list[Any] = self._driver().execute(self.sql[statement], params or {}).fetchall()
+                rows: list[Any] = self.driver().execute(self.sql[statement], params or {}).fetchall()
                 return rows
             except Exception as exc:  # the driver's own errors: drop the connection, try a fresh one once
                 self.close()

@@ -6,12 +6,14 @@ is committed, so the trail fails closed exactly as elsewhere (503 ``audit_unavai
 returned), while a busy gateway pays one commit per group instead of one per call.
 
 On SQLite the group is committed on the event loop's own thread whenever the database's write lock is
-free at once (:class:`LoopWriter`): a commit there is a local WAL append with no fsync, tens of
-microseconds, while handing it to a worker thread cost a busy gateway more than the write itself (the
-two threads trading the GIL: ~140 µs a call measured, against ~30 µs for the write). When another
-connection holds the lock (a governance pass, a CLI job) the group goes to a worker thread as before,
-which waits for the lock without stopping the loop; WAL checkpoints (which fsync) run in a worker
-thread too. On PostgreSQL a commit is a round trip to the server, so groups always go to the thread.
+free at once (:class:`LoopWriter`), on the connection the gateway reads with: a commit there is a local
+WAL append with no fsync, tens of microseconds, while handing it to a worker thread cost a busy gateway
+more than the write itself (the two threads trading the GIL: ~140 µs a call measured, against ~30 µs
+for the write). When another connection holds the lock (a governance pass, a CLI job) the group goes to
+a worker thread as before, which waits for the lock without stopping the loop; WAL checkpoints (which
+sync files) run in a worker thread too. On PostgreSQL a commit is a round trip to the server, awaited
+on the loop through psycopg's asyncio connection (:class:`ServerWriter`): the loop serves other calls
+meanwhile, and no worker thread trades the GIL with it.
 """
 
 from __future__ import annotations
@@ -29,16 +31,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import psycopg
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhongtai.capabilities.models import GatewayUsage
 from zhongtai.core import audit
+from zhongtai.core.bulk import sqlite_rows
+from zhongtai.core.database import SQLITE_BUSY_TIMEOUT_MS
 from zhongtai.core.errors import M_, Unavailable
 from zhongtai.core.types import utcnow
+from zhongtai.gateway.reads import HotReads
 
 log = logging.getLogger("zhongtai.gateway")
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, float("inf"))
@@ -150,7 +156,7 @@ REGISTRY.register(TALLY)
 
 
 class Recorder:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], reads: HotReads) -> None:
         self.factory = factory
         bind = factory.kw["bind"]
         assert isinstance(bind, Engine)
@@ -161,7 +167,8 @@ class Recorder:
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.on_loop = LoopWriter(bind) if bind.dialect.name == "sqlite" else None
+        self.on_loop = LoopWriter(reads) if bind.dialect.name == "sqlite" else None
+        self.on_server = ServerWriter(bind) if bind.dialect.name == "postgresql" else None
         self._checkpointed = time.monotonic()
 
     def _ensure_running(self) -> asyncio.Event:
@@ -206,7 +213,9 @@ class Recorder:
     async def _commit(self, group: list[tuple[CallRecord, asyncio.Future[None]]]) -> None:
         calls = [call for call, _ in group]
         try:
-            if self.on_loop is None or not self.on_loop.write(_entries(calls)):
+            if self.on_server is not None:
+                await self.on_server.write(_entries(calls))
+            elif self.on_loop is None or not self.on_loop.write(_entries(calls)):
                 await anyio.to_thread.run_sync(self._write, calls)
         except Exception as exc:  # the whole group fails closed
             log.error(
@@ -274,8 +283,8 @@ class Recorder:
         await self.flush_usage()
         if self._task is not None:
             self._task.cancel()
-        if self.on_loop is not None:
-            self.on_loop.close()
+        if self.on_server is not None:
+            await self.on_server.close()
 
 
 def _entries(calls: list[CallRecord]) -> list[dict[str, Any]]:
@@ -283,45 +292,64 @@ def _entries(calls: list[CallRecord]) -> list[dict[str, Any]]:
     return [_entry(call, now) for call in calls]
 
 
+_SQLITE_HEAD = audit.HEAD_SQL[1]
+_SQLITE_INSERT = (
+    f"INSERT INTO {audit.AuditEvent.__tablename__} ({', '.join(audit.ACCESS_COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join('?' for _ in audit.ACCESS_COLUMNS)})"
+)
+_SQLITE_MOVE = audit.HEAD_SQL[2]
+
+
 class LoopWriter:
     """SQLite: audit groups committed on the calling (event loop's) thread when the write lock is free.
 
-    Its own connection, kept open: ``busy_timeout`` 0, so a lock held elsewhere is reported at once
-    instead of stopping the loop for up to the engine's ten seconds, and no automatic checkpoint (the
-    recorder checkpoints in a worker thread)."""
+    On the gateway's read connection (``HotReads``, autocommit: each group its own transaction). The
+    write lock is asked for with ``busy_timeout`` 0, so a lock held elsewhere is reported at once instead
+    of stopping the loop for up to the engine's ten seconds; once it is held, the statements cannot wait.
+    """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._connection: Connection | None = None
-
-    def _open(self) -> Connection:
-        if self._connection is None:
-            connection = self.engine.connect()
-            connection.exec_driver_sql("PRAGMA busy_timeout=0")
-            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-            connection.commit()
-            self._connection = connection
-        return self._connection
+    def __init__(self, reads: HotReads) -> None:
+        self.reads = reads
 
     def write(self, entries: list[dict[str, Any]]) -> bool:
         """True once the entries are committed; False if another connection holds the write lock
-        (nothing written: the caller writes them elsewhere). Any other error is raised."""
-        connection = self._open()
+        (nothing written: the caller writes them elsewhere). Any other error is raised, nothing written."""
+        driver = self.reads.driver()
+        if not self._begin(driver):
+            return False
         try:
-            with connection.begin():
-                audit.append_access(connection, entries)
-        except Exception as exc:
-            if _locked(exc):
-                return False
-            self.close()  # a fresh connection for the next group
+            seq, prev = driver.execute(_SQLITE_HEAD, (audit.ACCESS,)).fetchone()
+            rows = audit.chained_access_rows(entries, seq, prev)
+            driver.executemany(_SQLITE_INSERT, sqlite_rows(rows))
+            driver.execute(
+                _SQLITE_MOVE, (rows[-1][audit.ACCESS_COLUMNS.index("seq")], rows[-1][-1], audit.ACCESS)
+            )
+            driver.execute("COMMIT")
+        except BaseException:
+            self._abandon(driver)
             raise
         return True
 
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.invalidate()  # never back to the pool: its settings were changed
-            self._connection.close()
-            self._connection = None
+    def _begin(self, driver: Any) -> bool:
+        """The write lock taken (True), or held by another connection (False)."""
+        try:
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        except Exception as exc:
+            if _locked(exc):
+                return False
+            self.reads.close()  # a fresh connection for the next call
+            raise
+        return True
+
+    def _abandon(self, driver: Any) -> None:
+        try:
+            driver.execute("ROLLBACK")
+        except Exception:  # a connection that cannot roll back is not used again
+            self.reads.close()
 
 
 def _locked(exc: BaseException) -> bool:
@@ -331,3 +359,79 @@ def _locked(exc: BaseException) -> bool:
         getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
         or "database is locked" in str(driver_error)
     )
+
+
+APPLICATION_NAME = "zhongtai gateway audit"
+_LOCK_AND_READ = "UPDATE audit_chain_heads SET seq = seq WHERE chain = %s RETURNING seq, hash"
+_INSERT = (
+    f"INSERT INTO {audit.AuditEvent.__tablename__} ({', '.join(audit.ACCESS_COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join('%s' for _ in audit.ACCESS_COLUMNS)})"
+)
+_MOVE = "UPDATE audit_chain_heads SET seq = %s, hash = %s WHERE chain = %s"
+
+
+class ServerWriter:
+    """PostgreSQL: audit groups written through psycopg's asyncio connection, on the loop.
+
+    Its own connection (``application_name`` "zhongtai gateway audit"), in autocommit with explicit
+    transactions, each group in two round trips through pipeline mode: BEGIN and the head locked and
+    read; then the rows, the head moved and COMMIT. A connection found broken in the first round trip
+    (a restarted server) is replaced once, nothing having been written; any later error closes the
+    connection (the server rolls back what it had not committed) and fails the group."""
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url
+        self._conninfo: dict[str, Any] = {
+            "application_name": APPLICATION_NAME,
+            **url.translate_connect_args(username="user", database="dbname"),
+            **url.query,
+        }
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def _open(self) -> psycopg.AsyncConnection[Any]:
+        if self._connection is None or self._connection.closed:
+            self._connection = await psycopg.AsyncConnection.connect(autocommit=True, **self._conninfo)
+        return self._connection
+
+    async def write(self, entries: list[dict[str, Any]]) -> None:
+        """Returns once the entries are committed; raises (nothing written) if they cannot be."""
+        connection, (seq, prev) = await self._begin()
+        try:
+            rows = audit.chained_access_rows(entries, seq, prev)
+            last = rows[-1]
+            async with connection.pipeline(), connection.cursor() as cursor:
+                await cursor.executemany(_INSERT, rows)
+                await cursor.execute(_MOVE, (last[audit.ACCESS_COLUMNS.index("seq")], last[-1], audit.ACCESS))
+                await cursor.execute("COMMIT")
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _begin(self) -> tuple[psycopg.AsyncConnection[Any], tuple[int, str]]:
+        """A transaction begun with the access chain's head locked, and the head, in one round trip."""
+        for attempt in range(2):
+            connection = await self._open()
+            try:
+                async with connection.pipeline() as pipeline, connection.cursor() as cursor:
+                    await cursor.execute("BEGIN")
+                    await cursor.execute(_LOCK_AND_READ, (audit.ACCESS,))
+                    await pipeline.sync()
+                    head = await cursor.fetchone()
+            except psycopg.OperationalError:
+                await self.close()
+                if attempt == 1:
+                    raise
+                continue
+            except BaseException:
+                await self.close()
+                raise
+            if head is None:
+                await self.close()
+                raise LookupError("the access chain has no head")
+            return connection, (int(head[0]), str(head[1]))
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
