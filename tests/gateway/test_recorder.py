@@ -189,9 +189,32 @@ def test_server_writer_fails_a_group_closed_and_leaves_nothing_half_written(
         await writer.write(_entries(_calls(2)))
         await writer.close()
 
-    with factory() as session:
-        head = session.execute(text("SELECT seq FROM audit_chain_heads WHERE chain = 'access'")).scalar()
+    head = _head(factory)
     asyncio.run(attempt())
+    assert _access_count(factory) == 2 and _head(factory) == head + 2
+
+
+def test_loop_writer_fails_a_group_closed_and_leaves_nothing_half_written(
+    engine: Engine, factory: sessionmaker[Session], db_url: str
+) -> None:
+    """SQLite's writer, the same way: a refused row rolls the whole group back, the head stays, and the
+    next group is written on the same connection."""
+    _sqlite_file(db_url)
+    reads = HotReads(engine)
+    writer = LoopWriter(reads)
+    broken = _entries(_calls(3))
+    broken[1]["event_type"] = None
+    head = _head(factory)
+    with pytest.raises(sqlite3.IntegrityError):
+        writer.write(broken)
+    assert _access_count(factory) == 0 and _head(factory) == head
+    assert writer.write(_entries(_calls(2))) is True
+    assert _access_count(factory) == 2 and _head(factory) == head + 2
+    reads.close()
+
+
+def _head(factory: sessionmaker[Session]) -> int:
     with factory() as session:
-        after = session.execute(text("SELECT seq FROM audit_chain_heads WHERE chain = 'access'")).scalar()
-    assert _access_count(factory) == 2 and after == head + 2
+        seq = session.execute(text("SELECT seq FROM audit_chain_heads WHERE chain = 'access'")).scalar()
+    assert isinstance(seq, int)
+    return seq
