@@ -248,7 +248,8 @@ class Recorder:
 
     def _checkpoint(self) -> None:
         with self.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            # read to the end: no statement left open (and holding a read lock) on a pooled connection
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
 
     async def flush_usage(self) -> None:
         usage, since = self.usage, self.usage_since
