@@ -66,6 +66,16 @@ def _access_count(factory: sessionmaker[Session]) -> int:
         return len(session.scalars(select(AuditEvent.id).where(AuditEvent.chain == ACCESS)).all())
 
 
+def _answered_and_recorded(
+    answer: Any, factory: sessionmaker[Session], settings: Settings, entries_before: int
+) -> None:
+    """The call answered 200 with exactly one new access entry, and the chain still verifies."""
+    assert answer.status_code == 200, answer.text
+    assert _access_count(factory) == entries_before + 1
+    with factory() as session:
+        assert audit_integrity.verify(session, settings).first_bad is None
+
+
 def test_loop_writer_gives_way_at_once_to_a_held_write_lock(
     engine: Engine, factory: sessionmaker[Session], db_url: str
 ) -> None:
@@ -121,10 +131,8 @@ def test_a_call_waits_for_a_held_lock_off_the_loop_and_answers_once_recorded(
         holder.execute("COMMIT")
         caller.join(30)
     holder.close()
-    assert answers and answers[0].status_code == 200, answers
-    assert _access_count(factory) == before + 1
-    with factory() as session:
-        assert audit_integrity.verify(session, settings).first_bad is None
+    assert answers, "the call never answered"
+    _answered_and_recorded(answers[0], factory, settings, before)
 
 
 def test_checkpoints_are_the_recorders_not_the_loop_writers(
@@ -166,11 +174,7 @@ def test_server_writer_replaces_a_connection_the_server_dropped(
             {"name": APPLICATION_NAME},
         ).all()
     assert killed == [(True,)]
-    answer = call(client, setup.credentials, "GET", path)
-    assert answer.status_code == 200, answer.text
-    assert _access_count(factory) == before + 1
-    with factory() as session:
-        assert audit_integrity.verify(session, settings).first_bad is None
+    _answered_and_recorded(call(client, setup.credentials, "GET", path), factory, settings, before)
 
 
 def test_server_writer_fails_a_group_closed_and_leaves_nothing_half_written(
