@@ -31,10 +31,11 @@ from zhongtai.gateway.recorder import (
     _entries,
 )
 
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # its write lock and WAL
+POSTGRES_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the asyncio writer
+
 
 def _sqlite_file(url: str) -> Path:
-    if not url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock and WAL; PostgreSQL has its own writer (below)")
     database = make_url(url).database
     assert database
     return Path(database)
@@ -76,6 +77,7 @@ def _answered_and_recorded(
         assert audit_integrity.verify(session, settings).first_bad is None
 
 
+@SQLITE_ONLY
 def test_loop_writer_gives_way_at_once_to_a_held_write_lock(
     engine: Engine, factory: sessionmaker[Session], db_url: str
 ) -> None:
@@ -101,6 +103,7 @@ def test_loop_writer_gives_way_at_once_to_a_held_write_lock(
     holder.close()
 
 
+@SQLITE_ONLY
 def test_a_call_waits_for_a_held_lock_off_the_loop_and_answers_once_recorded(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
@@ -135,6 +138,7 @@ def test_a_call_waits_for_a_held_lock_off_the_loop_and_answers_once_recorded(
     _answered_and_recorded(answers[0], factory, settings, before)
 
 
+@SQLITE_ONLY
 def test_checkpoints_are_the_recorders_not_the_loop_writers(
     engine: Engine, factory: sessionmaker[Session], db_url: str
 ) -> None:
@@ -155,17 +159,12 @@ def test_checkpoints_are_the_recorders_not_the_loop_writers(
     reads.close()
 
 
-def _postgres(url: str) -> None:
-    if not url.startswith("postgresql"):
-        pytest.skip("the asyncio writer is PostgreSQL's")
-
-
+@POSTGRES_ONLY
 def test_server_writer_replaces_a_connection_the_server_dropped(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
     """The audit connection killed between calls (a restarted server, an administrator): the next call
     is recorded on a fresh connection and answered, and the chain still verifies."""
-    _postgres(settings.database_url)
     setup, path = answering(client, factory, settings, world)
     before = _access_count(factory)
     with factory() as session:
@@ -177,12 +176,12 @@ def test_server_writer_replaces_a_connection_the_server_dropped(
     _answered_and_recorded(call(client, setup.credentials, "GET", path), factory, settings, before)
 
 
+@POSTGRES_ONLY
 def test_server_writer_fails_a_group_closed_and_leaves_nothing_half_written(
     engine: Engine, factory: sessionmaker[Session], db_url: str
 ) -> None:
     """A group whose rows the database refuses: the writer raises, no entry and no moved head remain,
     and the next group is written on a fresh connection."""
-    _postgres(db_url)
     writer = ServerWriter(engine)
     broken = _entries(_calls(3))
     broken[1]["event_type"] = None  # NOT NULL: the insert fails after BEGIN and the head's lock
@@ -198,12 +197,12 @@ def test_server_writer_fails_a_group_closed_and_leaves_nothing_half_written(
     assert _access_count(factory) == 2 and _head(factory) == head + 2
 
 
+@SQLITE_ONLY
 def test_loop_writer_fails_a_group_closed_and_leaves_nothing_half_written(
     engine: Engine, factory: sessionmaker[Session], db_url: str
 ) -> None:
     """SQLite's writer, the same way: a refused row rolls the whole group back, the head stays, and the
     next group is written on the same connection."""
-    _sqlite_file(db_url)
     reads = HotReads(engine)
     writer = LoopWriter(reads)
     broken = _entries(_calls(3))
