@@ -59,9 +59,11 @@ class AuditEvent(Base):
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_username: Mapped[str] = mapped_column(String(64))
     department_code: Mapped[str | None] = mapped_column(String(32), index=True)
-    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    # No index on event_type (searched only by a prefix LIKE, which a B-tree here cannot seek) nor on
+    # target_id (never searched): every entry would pay for them (migration 0024).
+    event_type: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(48))
-    target_id: Mapped[str] = mapped_column(String(64), index=True)
+    target_id: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16), default="success")
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(String(64))
