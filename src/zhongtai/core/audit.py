@@ -224,6 +224,11 @@ HEAD_SQL = (  # lock the head (a no-op UPDATE, as seal() does), read it, move it
     "SELECT seq, hash FROM audit_chain_heads WHERE chain = ?",
     "UPDATE audit_chain_heads SET seq = ?, hash = ? WHERE chain = ?",
 )
+# The rows of chained_access_rows inserted by a driver's executemany (``?``: sqlite3's placeholders).
+ACCESS_INSERT = (
+    f"INSERT INTO {AuditEvent.__tablename__} ({', '.join(ACCESS_COLUMNS)}) "  # noqa: S608 - constants only
+    f"VALUES ({', '.join('?' for _ in ACCESS_COLUMNS)})"
+)
 
 
 def chained_access_rows(entries: list[dict[str, Any]], seq: int, prev: str) -> list[list[Any]]:
@@ -240,6 +245,14 @@ def chained_access_rows(entries: list[dict[str, Any]], seq: int, prev: str) -> l
         rows.append([*fields.values(), prev, digest])
         prev = digest
     return rows
+
+
+def head_after(rows: list[list[Any]]) -> tuple[int, str, str]:
+    """The parameters of ``HEAD_SQL``'s move once ``rows`` (of :func:`chained_access_rows`) are in."""
+    return rows[-1][_SEQ], rows[-1][-1], ACCESS
+
+
+_SEQ = ACCESS_COLUMNS.index("seq")
 
 
 def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None:
@@ -259,7 +272,7 @@ def append_access(connection: Connection, entries: list[dict[str, Any]]) -> None
     seq, prev = driver.execute(read, (ACCESS,)).fetchone()
     rows = chained_access_rows(entries, seq, prev)
     bulk_insert(connection, AuditEvent.__tablename__, ACCESS_COLUMNS, rows)
-    driver.execute(move, (rows[-1][ACCESS_COLUMNS.index("seq")], rows[-1][-1], ACCESS))
+    driver.execute(move, head_after(rows))
 
 
 def _append(session: Session, entry: AuditEvent) -> AuditEvent:

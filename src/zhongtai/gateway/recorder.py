@@ -293,14 +293,6 @@ def _entries(calls: list[CallRecord]) -> list[dict[str, Any]]:
     return [_entry(call, now) for call in calls]
 
 
-_SQLITE_HEAD = audit.HEAD_SQL[1]
-_SQLITE_INSERT = (
-    f"INSERT INTO {audit.AuditEvent.__tablename__} ({', '.join(audit.ACCESS_COLUMNS)}) "  # noqa: S608 - constants
-    f"VALUES ({', '.join('?' for _ in audit.ACCESS_COLUMNS)})"
-)
-_SQLITE_MOVE = audit.HEAD_SQL[2]
-
-
 class LoopWriter:
     """SQLite: audit groups committed on the calling (event loop's) thread when the write lock is free.
 
@@ -319,12 +311,10 @@ class LoopWriter:
         if not self._begin(driver):
             return False
         try:
-            seq, prev = driver.execute(_SQLITE_HEAD, (audit.ACCESS,)).fetchone()
+            seq, prev = driver.execute(audit.HEAD_SQL[1], (audit.ACCESS,)).fetchone()
             rows = audit.chained_access_rows(entries, seq, prev)
-            driver.executemany(_SQLITE_INSERT, sqlite_rows(rows))
-            driver.execute(
-                _SQLITE_MOVE, (rows[-1][audit.ACCESS_COLUMNS.index("seq")], rows[-1][-1], audit.ACCESS)
-            )
+            driver.executemany(audit.ACCESS_INSERT, sqlite_rows(rows))
+            driver.execute(audit.HEAD_SQL[2], audit.head_after(rows))
             driver.execute("COMMIT")
         except BaseException:
             self._abandon(driver)
@@ -354,21 +344,15 @@ class LoopWriter:
 
 
 def _locked(exc: BaseException) -> bool:
-    """SQLITE_BUSY (another connection writes), raised by the driver or wrapped by SQLAlchemy."""
-    driver_error = getattr(exc, "orig", None) or exc
-    return isinstance(driver_error, sqlite3.OperationalError) and (
-        getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-        or "database is locked" in str(driver_error)
+    """SQLITE_BUSY: another connection holds the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "database is locked" in str(exc)
     )
 
 
 APPLICATION_NAME = "zhongtai gateway audit"
 _LOCK_AND_READ = "UPDATE audit_chain_heads SET seq = seq WHERE chain = %s RETURNING seq, hash"
-_INSERT = (
-    f"INSERT INTO {audit.AuditEvent.__tablename__} ({', '.join(audit.ACCESS_COLUMNS)}) "  # noqa: S608 - constants
-    f"VALUES ({', '.join('%s' for _ in audit.ACCESS_COLUMNS)})"
-)
-_MOVE = "UPDATE audit_chain_heads SET seq = %s, hash = %s WHERE chain = %s"
+_INSERT, _MOVE = (sql.replace("?", "%s") for sql in (audit.ACCESS_INSERT, audit.HEAD_SQL[2]))  # psycopg's
 
 
 class ServerWriter:
@@ -399,10 +383,9 @@ class ServerWriter:
         connection, (seq, prev) = await self._begin()
         try:
             rows = audit.chained_access_rows(entries, seq, prev)
-            last = rows[-1]
             async with connection.pipeline(), connection.cursor() as cursor:
                 await cursor.executemany(_INSERT, rows)
-                await cursor.execute(_MOVE, (last[audit.ACCESS_COLUMNS.index("seq")], last[-1], audit.ACCESS))
+                await cursor.execute(_MOVE, audit.head_after(rows))
                 await cursor.execute("COMMIT")
         except BaseException:
             await self.close()
