@@ -54,6 +54,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from support import platform_database, published_resource  # bench/support.py, beside this script
 
+from zhongtai.core import heap
 from zhongtai.core.collector import bulk_work
 from zhongtai.core.database import Base, build_engine, build_sessionmaker, transaction, upgrade
 from zhongtai.core.principal import SYSTEM
@@ -365,6 +366,7 @@ def govern(
     url: str, made: dict[str, tuple[str, int]], batches: dict[str, int], workers: int = 1
 ) -> tuple[float, dict[str, Any]]:
     factory = build_sessionmaker(build_engine(url))
+    heap.settle()  # as a worker does after start-up: the collector leaves the modules' objects alone
     totals: dict[str, Any] = {"raw": 0, "clean": 0, "rejected": 0}
     cpu: dict[int, float] = {}  # worker -> CPU seconds (a partitioned pass's workers live on between passes)
     started, own_cpu = time.perf_counter(), time.process_time()

@@ -684,22 +684,29 @@ def governance_apply(
     """Govern RESOURCE's raw rows now (a pass), then measure its quality; with a progress bar."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from zhongtai.core import heap
     from zhongtai.governance.pipeline import run_pass
     from zhongtai.governance.quality import measure
     from zhongtai.governance.repository import GovernanceRepository
 
     factory = migrated_sessionmaker()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task(f"{resource}: governing", total=None)
-        outcome = run_pass(
-            factory,
-            resource,
-            run_id=batch,
-            trigger="cli",
-            requested_by=CLI_ACTOR.username,
-            progress=lambda rows: bar.update(task, description=f"{resource}: {rows:,} rows governed"),
-            workers=workers or settings().govern_workers,
-        )
+    heap.settle()  # as the worker does: a pass's full collections need not walk the modules' objects
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
+        ) as bar:
+            task = bar.add_task(f"{resource}: governing", total=None)
+            outcome = run_pass(
+                factory,
+                resource,
+                run_id=batch,
+                trigger="cli",
+                requested_by=CLI_ACTOR.username,
+                progress=lambda rows: bar.update(task, description=f"{resource}: {rows:,} rows governed"),
+                workers=workers or settings().govern_workers,
+            )
+    finally:
+        heap.release()  # run in process (tests, scripts), the caller's objects are collectable again
     line = (
         f"{resource} pass #{outcome.pass_id} {outcome.status.value}: {outcome.raw_rows:,} raw = "
         f"{outcome.clean_rows:,} clean + {outcome.rejected_rows:,} rejected"

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from stdnum import numdb
 
+from zhongtai.core import heap
 from zhongtai.core.bulk import as_json
 from zhongtai.core.database import build_engine, build_sessionmaker, transaction
 from zhongtai.governance.frames import FrameRules, PageOutcome, apply_page, kept_values, refuse_kept
@@ -123,6 +124,7 @@ def _start(url: str, owner: int) -> None:
     _Worker.database = build_engine(url)
     numdb.get("cn/loc")  # GB/T 2260's table, read once per worker rather than on its first ID number
     threading.Thread(target=_end_with, args=(owner,), name="owner-watch", daemon=True).start()
+    heap.settle()  # started: the pages' full collections need not walk the modules' objects
 
 
 def _end_with(owner: int) -> None:
