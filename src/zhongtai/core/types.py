@@ -88,9 +88,11 @@ def str_enum(enum_class: type[enum.StrEnum], name: str | None = None) -> Enum:
 # (``1e-7`` for ``1e-07``), which reads back to the same number.
 _compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _stdlib_decode = json.JSONDecoder().decode
-# orjson reads integers beyond 64 bits as floats. JSON numbers are ASCII digits (``\d`` would also scan for
-# every script's digits, at twice the cost on every text read).
+# orjson reads integers beyond 64 bits as floats: a text read back with a float in it is checked for such
+# digits (floats are rare in what the platform keeps; the check costs twice the decoding). JSON numbers are
+# ASCII digits (``\d`` would also scan for every script's digits).
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
+_FLAT = frozenset({str, int, bool, type(None)})
 
 
 def as_json(value: Any) -> str | None:
@@ -111,12 +113,29 @@ def from_json(text: str | None) -> Any:
     """The value ``as_json`` (or any JSON writer) wrote, exactly as ``json.loads`` reads it."""
     if text is None:
         return None
-    if _LONG_DIGITS.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:  # NaN, lone surrogates, numbers beyond a float: the stdlib's way
-            pass
-    return _stdlib_decode(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN, lone surrogates, numbers beyond a float: the stdlib's way
+        return _stdlib_decode(text)
+    if _has_float(value) and _LONG_DIGITS.search(text) is not None:
+        return _stdlib_decode(text)  # perhaps an integer orjson made a float of
+    return value
+
+
+def _has_float(value: Any) -> bool:
+    if type(value) is dict and _FLAT.issuperset(map(type, value.values())):
+        return False  # the common shape: one object of text, numbers and flags
+    pending = [value]
+    while pending:  # not recursive: orjson reads deeper nesting than Python's recursion limit
+        item = pending.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+    return False
 
 
 class JSONText(TypeDecorator[Any]):
