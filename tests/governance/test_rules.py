@@ -1,7 +1,11 @@
 """The rule engine on its own (no database): cached answers and refusals give the same outcome as the
-first time, and a refusal met again and again costs no memory."""
+first time, a refusal met again and again costs no memory, and a kept refusal holds on to nothing of
+the pass that met it."""
 
 from __future__ import annotations
+
+import gc
+import weakref
 
 from zhongtai.governance.rules import RULES, RawRow, RuleEngine
 
@@ -36,7 +40,24 @@ def test_a_refusal_met_again_and_again_does_not_grow() -> None:
     outcome = rules.apply(rows(5_000, {"sfzh": "12345"}))
     assert len(outcome.refused) == 5_000 and not outcome.kept
     (refusal,) = rules.memos["sfzh"].cache.values()
-    depth, frame = 0, refusal.__traceback__
-    while frame is not None:
-        depth, frame = depth + 1, frame.tb_next
-    assert depth < 10  # a re-raised exception keeps its traceback and every frame on it, unless reset
+    assert refusal.__traceback__ is None  # a traceback would keep every frame on it
+
+
+class _PassObject:
+    """Something a pass holds while it applies rules (its claims, its pages)."""
+
+
+def test_a_kept_refusal_does_not_keep_the_pass_that_met_it_alive() -> None:
+    rules = engine()
+
+    def governing_pass() -> weakref.ref[_PassObject]:
+        held = _PassObject()
+        for _ in range(2):  # the first refusal computed and cached, the second raised from the cache
+            assert len(rules.apply(rows(2, {"sfzh": "12345"})).refused) == 2
+        return weakref.ref(held)
+
+    gc.disable()  # freed by reference counting as the pass returns, not by a later full collection
+    try:
+        assert governing_pass()() is None
+    finally:
+        gc.enable()

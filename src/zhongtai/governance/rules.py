@@ -150,7 +150,9 @@ class _Memo:
         try:
             result: str | Rejected = self.function(text)
         except Rejected as exc:
-            result = exc
+            # kept without its traceback: that would hold the frames that raised it, and through their
+            # callers the whole pass (a cycle only a full collection breaks)
+            result = Rejected(exc.reason)
         if len(self.cache) < MEMO_SIZE:
             self.cache[text] = result
         return result
@@ -292,9 +294,9 @@ class RuleEngine:
                 canonical = compute(text)
             if isinstance(canonical, Rejected):
                 if not clear:
-                    # a cached refusal is raised again and again: without a fresh traceback each raise
-                    # would lengthen it and keep every refused row's frame alive
-                    raise canonical.with_traceback(None)
+                    # a fresh refusal each time: the cached one raised would keep this raise's traceback
+                    # (and through it the pass's frames) for as long as the cache lives
+                    raise Rejected(canonical.reason)
                 changes[item] = {"from": value, "rule": rule_id, "reason": canonical.reason}
                 values[item] = None
                 return
