@@ -320,16 +320,16 @@ class Fuser:
             data, sources, disputes = self._resolve(said)
             if disputes or key in known:
                 self._track_conflicts(base, key, disputes, known.get(key, {}), new_conflicts)
-            if before is not None and before.data == data:
+            written = _written(said, data)
+            # the same text is the same values; another text may still be (attributes in another order)
+            if before is not None and (before.data_json == written or before.data == data):
                 if before.provenance_json != sources:  # same values, fresher sources: no new version
-                    records.append(
-                        _record(base, key, _written(said, data), sources, before.version, before.valid_from)
-                    )
+                    records.append(_record(base, key, written, sources, before.version, before.valid_from))
                 continue
             if before is not None:
                 history.append(_superseded(base, key, before, self.moment))
             version = before.version + 1 if before is not None else 1
-            records.append(_record(base, key, _written(said, data), sources, version, self.moment))
+            records.append(_record(base, key, written, sources, version, self.moment))
             stats.records_written += 1
         self.repo.write_history(history)
         self.repo.write_records(records, new=new)

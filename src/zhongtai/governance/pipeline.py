@@ -445,6 +445,10 @@ def _hold_unique(
         engine.hold(item, repo.clean_values(resource_id, item, recomputed))
 
 
+def _candidate(key: str, data: dict[str, Any]) -> Candidate:
+    return Candidate(key, data.get("name"), data.get("birth_date"))
+
+
 def _link_unkeyed(
     repo: GovernanceRepository,
     governed: GovernancePass,
@@ -458,10 +462,7 @@ def _link_unkeyed(
         return 0
     near = sorted({key for row in unkeyed for key in nearby_numbers(row.id_text)})
     states = repo.record_states(BaseKind.PERSON, near)
-    candidates = {
-        key: Candidate(key, state.data.get("name"), state.data.get("birth_date"))
-        for key, state in states.items()
-    }
+    candidates = {key: _candidate(key, state.data) for key, state in states.items()}
     written = {row.ref: row.id_text for row in unkeyed}
     matches = match(unkeyed, candidates)
     repo.add_links(

@@ -78,13 +78,18 @@ class ClaimRow(NamedTuple):  # fusion reads millions: a tuple is quicker to make
 
 
 class RecordState(NamedTuple):
-    """A base record's current version. Its provenance stays JSON text until asked for: fusion mostly
-    only compares it, and it is the larger half of a record."""
+    """A base record's current version. Its data and provenance stay JSON text until asked for: fusion
+    mostly finds a record it fuses again unchanged, which comparing the texts shows."""
 
-    data: dict[str, Any]
+    data_json: str
     provenance_json: str
     version: int
     valid_from: datetime
+
+    @property
+    def data(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = from_json(self.data_json)
+        return decoded
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -546,7 +551,7 @@ class GovernanceRepository:
         for part in chunks(keys):
             rows = select_rows(connection, sql, [base.value, key_list(connection, part)])
             for key, data, provenance, version, valid_from in rows:
-                found[key] = RecordState(from_json(data), provenance, version, moments.of(valid_from))
+                found[key] = RecordState(data, provenance, version, moments.of(valid_from))
         return found
 
     def record(self, base: BaseKind, key: str) -> BaseRecord | None:
