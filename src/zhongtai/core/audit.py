@@ -40,7 +40,7 @@ from zhongtai.core.context import current_request_id
 from zhongtai.core.database import Base
 from zhongtai.core.errors import M_, Unavailable
 from zhongtai.core.principal import Principal
-from zhongtai.core.types import UTCDateTime, utcnow
+from zhongtai.core.types import UTCDateTime, plain_json, utcnow
 
 ADMIN = "admin"
 ACCESS = "access"
@@ -124,37 +124,16 @@ HASHED_FIELDS = (
 _canonical_json = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
 ).encode
-_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def canonical_bytes(value: Any) -> bytes:
     """``value`` as the stdlib's sorted, compact JSON, UTF-8 encoded."""
-    if _plain(value):
+    if plain_json(value):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # an integer beyond 64 bits, a lone surrogate, a key that is not text
             pass
     return _canonical_json(value).encode()
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``value`` is made of text, integers, flags, nulls, lists and objects only."""
-    if type(value) is not list and type(value) is not dict:
-        return type(value) in _PLAIN
-    pending = [value]
-    while pending:  # not recursive: nesting may be deeper than Python's recursion limit
-        item = pending.pop()
-        # keys: orjson refuses any but text (the stdlib writes integers as text)
-        members = item.values() if type(item) is dict else item
-        if _PLAIN.issuperset(map(type, members)):
-            continue
-        for member in members:
-            kind = type(member)
-            if kind is list or kind is dict:
-                pending.append(member)
-            elif kind not in _PLAIN:
-                return False
-    return True
 
 
 def entry_hash(fields: dict[str, Any], prev_hash: str) -> str:

@@ -92,7 +92,7 @@ _stdlib_decode = json.JSONDecoder().decode
 # digits (floats are rare in what the platform keeps; the check costs twice the decoding). JSON numbers are
 # ASCII digits (``\d`` would also scan for every script's digits).
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
-_FLAT = frozenset({str, int, bool, type(None)})
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def as_json(value: Any) -> str | None:
@@ -117,25 +117,29 @@ def from_json(text: str | None) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:  # NaN, lone surrogates, numbers beyond a float: the stdlib's way
         return _stdlib_decode(text)
-    if _has_float(value) and _LONG_DIGITS.search(text) is not None:
+    if not plain_json(value) and _LONG_DIGITS.search(text) is not None:
         return _stdlib_decode(text)  # perhaps an integer orjson made a float of
     return value
 
 
-def _has_float(value: Any) -> bool:
-    if type(value) is dict and _FLAT.issuperset(map(type, value.values())):
-        return False  # the common shape: one object of text, numbers and flags
+def plain_json(value: Any) -> bool:
+    """Whether ``value`` is made of text, integers, flags, nulls, lists and dicts only — no float, no
+    other object (what orjson reads is always made of these and floats)."""
+    if type(value) is not list and type(value) is not dict:
+        return type(value) in _PLAIN
     pending = [value]
     while pending:  # not recursive: orjson reads deeper nesting than Python's recursion limit
         item = pending.pop()
-        kind = type(item)
-        if kind is float:
-            return True
-        if kind is dict:
-            pending.extend(item.values())
-        elif kind is list:
-            pending.extend(item)
-    return False
+        members = item.values() if type(item) is dict else item
+        if _PLAIN.issuperset(map(type, members)):
+            continue  # the common shape: one object of text, numbers and flags
+        for member in members:
+            kind = type(member)
+            if kind is list or kind is dict:
+                pending.append(member)
+            elif kind not in _PLAIN:
+                return False
+    return True
 
 
 class JSONText(TypeDecorator[Any]):
